@@ -1,0 +1,43 @@
+// Package awsconfig builds the AWS SDK configuration every function and
+// command shares: the adaptive retryer, and the emulator endpoint when
+// AWS_ENDPOINT_URL names one.
+package awsconfig
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// MaxAttempts bounds the SDK's own retries before an error reaches the state
+// machine's Retry.
+const MaxAttempts = 8
+
+// Load returns the SDK configuration from the environment (region,
+// credentials, AWS_ENDPOINT_URL) with the adaptive retry mode, which backs off
+// and rate-limits the client itself when a service throttles.
+func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
+	opts = append([]func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
+					so.MaxAttempts = MaxAttempts
+				})
+			})
+		}),
+	}, opts...)
+	return config.LoadDefaultConfig(ctx, opts...)
+}
+
+// S3Options adapts an S3 client to an emulator endpoint: path-style
+// addressing, since bucket host names do not resolve on loopback. It changes
+// nothing against real AWS.
+func S3Options(o *s3.Options) {
+	if o.BaseEndpoint != nil || os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" {
+		o.UsePathStyle = true
+	}
+}

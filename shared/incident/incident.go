@@ -1,0 +1,120 @@
+// Package incident holds what one run of a case is about: the case and run
+// IDs, the finding summary, the Scope (what the finding touches), the Window
+// (when) and the Plan (which collectors run). Triage builds it; every
+// collector and Seal receive it in the state machine payload, so it stays
+// small: lists of identifiers, never evidence.
+package incident
+
+import "time"
+
+// Collector names, as the Plan and the state machine's Map router use them.
+const (
+	CollectorGuardDuty = "guardduty"
+)
+
+// Incident is one run of one case.
+type Incident struct {
+	CaseID   string          `json:"caseId"`
+	RunID    string          `json:"runId"`
+	Manual   bool            `json:"manual"`
+	Finding  *FindingSummary `json:"finding,omitempty"`
+	Scope    Scope           `json:"scope"`
+	Window   Window          `json:"window"`
+	Plan     []PlanItem      `json:"plan"`
+	Warnings []string        `json:"warnings,omitempty"`
+	// InputKey is the evidence-bucket key of the input exactly as received.
+	InputKey string `json:"inputKey,omitempty"`
+	// OpenedAt is when Triage accepted this run (UTC).
+	OpenedAt time.Time `json:"openedAt"`
+}
+
+// FindingSummary is the part of a GuardDuty finding every step needs.
+type FindingSummary struct {
+	ID           string    `json:"id"`
+	DetectorID   string    `json:"detectorId,omitempty"`
+	Type         string    `json:"type"`
+	Title        string    `json:"title,omitempty"`
+	Severity     float64   `json:"severity"`
+	AccountID    string    `json:"accountId"`
+	Region       string    `json:"region"`
+	ResourceType string    `json:"resourceType"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+	FirstSeen    time.Time `json:"firstSeen"`
+	LastSeen     time.Time `json:"lastSeen"`
+}
+
+// Scope lists what the finding touches. Every list is sorted and free of
+// duplicates so that the same finding always gives the same Scope.
+type Scope struct {
+	AccountID  string   `json:"accountId"`
+	Region     string   `json:"region"`
+	Instances  []string `json:"instances,omitempty"`
+	ENIs       []string `json:"enis,omitempty"`
+	PrivateIPs []string `json:"privateIps,omitempty"`
+	PublicIPs  []string `json:"publicIps,omitempty"`
+	VPCs       []string `json:"vpcs,omitempty"`
+	Subnets    []string `json:"subnets,omitempty"`
+	Principals []string `json:"principals,omitempty"` // IAM ARNs
+	AccessKeys []string `json:"accessKeys,omitempty"`
+	UserNames  []string `json:"userNames,omitempty"`
+	Buckets    []string `json:"buckets,omitempty"`
+	Tables     []string `json:"tables,omitempty"`
+	Clusters   []string `json:"clusters,omitempty"`
+	Functions  []string `json:"functions,omitempty"`
+	LogGroups  []string `json:"logGroups,omitempty"`
+	RemoteIPs  []string `json:"remoteIps,omitempty"` // from service.action
+}
+
+// Window is the closed time interval evidence is collected for (UTC).
+type Window struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Contains reports whether t falls inside the window.
+func (w Window) Contains(t time.Time) bool {
+	return !t.Before(w.Start) && !t.After(w.End)
+}
+
+// Widen returns the window grown by pad on both sides, for listing keys of
+// sources that deliver late.
+func (w Window) Widen(pad time.Duration) Window {
+	return Window{Start: w.Start.Add(-pad), End: w.End.Add(pad)}
+}
+
+// PlanItem is one collector to run for this incident.
+type PlanItem struct {
+	Collector string `json:"collector"`
+	// Reason says why the plan includes it (for the manifest and report).
+	Reason string `json:"reason,omitempty"`
+}
+
+// Collector result statuses.
+const (
+	StatusOK      = "ok"
+	StatusFailed  = "failed"
+	StatusSkipped = "skipped"
+)
+
+// Result is what a collector returns through the state machine: counts and a
+// pointer to its full result object in the bucket, never the artifact list.
+type Result struct {
+	Collector string `json:"collector"`
+	Status    string `json:"status"`
+	// ResultKey is the bucket key of the collector's full result (artifacts,
+	// gaps, warnings, snapshots) as evidence.CollectorResult.
+	ResultKey string `json:"resultKey,omitempty"`
+	Artifacts int    `json:"artifacts"`
+	Records   int64  `json:"records"`
+	Gaps      int    `json:"gaps"`
+	// Error is set when Status is failed: the Lambda error type and cause as
+	// the state machine's Catch recorded them.
+	Error *ResultError `json:"error,omitempty"`
+}
+
+// ResultError is a failed collector's error as Step Functions reports it.
+type ResultError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
