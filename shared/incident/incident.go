@@ -56,14 +56,30 @@ type Scope struct {
 	VPCs       []string `json:"vpcs,omitempty"`
 	Subnets    []string `json:"subnets,omitempty"`
 	Principals []string `json:"principals,omitempty"` // IAM ARNs
-	AccessKeys []string `json:"accessKeys,omitempty"`
-	UserNames  []string `json:"userNames,omitempty"`
-	Buckets    []string `json:"buckets,omitempty"`
-	Tables     []string `json:"tables,omitempty"`
-	Clusters   []string `json:"clusters,omitempty"`
-	Functions  []string `json:"functions,omitempty"`
-	LogGroups  []string `json:"logGroups,omitempty"`
-	RemoteIPs  []string `json:"remoteIps,omitempty"` // from service.action
+	// PrincipalIDs are IAM unique IDs (AIDA…, AROA…) from accessKeyDetails.
+	PrincipalIDs []string `json:"principalIds,omitempty"`
+	AccessKeys   []string `json:"accessKeys,omitempty"`
+	// UserNames are IAM user names (accessKeyDetails.userName when userType
+	// is not AssumedRole; the user of a principal ARN).
+	UserNames []string `json:"userNames,omitempty"`
+	// RoleNames are IAM role names (accessKeyDetails.userName when userType
+	// is AssumedRole; the role of a principal ARN).
+	RoleNames []string `json:"roleNames,omitempty"`
+	// SecurityGroups are the security group IDs of the instance's ENIs.
+	SecurityGroups []string `json:"securityGroups,omitempty"`
+	Buckets        []string `json:"buckets,omitempty"`
+	Tables         []string `json:"tables,omitempty"`
+	Clusters       []string `json:"clusters,omitempty"`
+	Functions      []string `json:"functions,omitempty"`
+	LogGroups      []string `json:"logGroups,omitempty"`
+	RemoteIPs      []string `json:"remoteIps,omitempty"` // from service.action
+	// DBInstances are RDS DB instance identifiers.
+	DBInstances []string `json:"dbInstances,omitempty"`
+	// Domains are the DNS names queried (service.action.dnsRequestAction).
+	Domains []string `json:"domains,omitempty"`
+	// Other lists a manual start's resource of a type custody does not
+	// know, as "Type:id".
+	Other []string `json:"other,omitempty"`
 }
 
 // Window is the closed time interval evidence is collected for (UTC).

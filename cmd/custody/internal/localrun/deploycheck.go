@@ -1,0 +1,292 @@
+package localrun
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/custody-ir/custody/shared/emulator"
+)
+
+// DeployCheck deploys the real app into a fresh emulator with cdk bootstrap
+// and cdk deploy, checks that what the stack promises exists and is wired
+// (functions, state machine naming them, rule and its target, key, topic),
+// then runs cdk destroy. It returns one line per check passed.
+func DeployCheck(ctx context.Context, root string, log io.Writer) error {
+	step := func(format string, args ...any) { fmt.Fprintf(log, "==> "+format+"\n", args...) }
+	work, err := os.MkdirTemp("", "custody-deploy-*")
+	if err != nil {
+		return exitErr(ExitSetup, "%v", err)
+	}
+	defer os.RemoveAll(work)
+	emu, err := emulator.Start()
+	if err != nil {
+		return exitErr(ExitSetup, "%v", err)
+	}
+	defer emu.Stop()
+	cfg, err := emu.Config(ctx)
+	if err != nil {
+		return exitErr(ExitSetup, "%v", err)
+	}
+	toolLog, err := os.Create(filepath.Join(work, "cdk.log"))
+	if err != nil {
+		return exitErr(ExitSetup, "%v", err)
+	}
+	defer toolLog.Close()
+	outDir := filepath.Join(work, "cdk.out")
+	dep, err := DeployStack(ctx, root, emu, cfg, outDir, toolLog, step)
+	if err != nil {
+		return exitErr(ExitSetup, "%v\n%s", err, tail(toolLog.Name(), 40))
+	}
+	checks := []struct {
+		name string
+		fn   func(context.Context, aws.Config, *Deployment) (string, error)
+	}{
+		{"functions", checkFunctions},
+		{"state machine", checkStateMachine},
+		{"rule", checkRule},
+		{"key", checkKey},
+		{"topic", checkTopic},
+	}
+	failed := 0
+	for _, c := range checks {
+		msg, err := c.fn(ctx, cfg, dep)
+		if err != nil {
+			failed++
+			fmt.Fprintf(log, "FAIL %s: %v\n", c.name, err)
+			continue
+		}
+		fmt.Fprintf(log, "ok   %s: %s\n", c.name, msg)
+	}
+	step("cdk destroy %s", StackName)
+	cdk := CDK{Root: root, Env: emu.Env(), Log: toolLog, OutDir: outDir, FunctionsDir: filepath.Join(work, "assets")}
+	if err := cdk.Destroy(ctx); err != nil {
+		failed++
+		fmt.Fprintf(log, "FAIL destroy: %v\n%s", err, tail(toolLog.Name(), 20))
+	} else {
+		fmt.Fprintf(log, "ok   destroy: the stack is gone\n")
+	}
+	if failed > 0 {
+		return exitErr(ExitFailed, "deploy check: %d check(s) failed", failed)
+	}
+	return nil
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// wantFunctions are the custody functions the stack deploys.
+var wantFunctions = []string{"triage", "guardduty", "seal"}
+
+func customFunctions(ctx context.Context, cfg aws.Config, dep *Deployment) (map[string]string, error) {
+	lc := lambda.NewFromConfig(cfg)
+	byName := map[string]string{}
+	for _, id := range dep.Template.OfType("AWS::Lambda::Function") {
+		conf, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(dep.Template.Physical[id])})
+		if err != nil {
+			return nil, fmt.Errorf("function %s (%s): %w", id, dep.Template.Physical[id], err)
+		}
+		if conf.Environment != nil {
+			if n := conf.Environment.Variables["CUSTODY_FUNCTION"]; n != "" {
+				byName[n] = aws.ToString(conf.FunctionArn)
+			}
+		}
+	}
+	return byName, nil
+}
+
+func checkFunctions(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
+	fns, err := customFunctions(ctx, cfg, dep)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range wantFunctions {
+		if fns[n] == "" {
+			return "", fmt.Errorf("function %s is not deployed (have %v)", n, fns)
+		}
+	}
+	return fmt.Sprintf("%d custody functions deployed", len(fns)), nil
+}
+
+func checkStateMachine(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
+	arn, err := dep.Output("StateMachineArn")
+	if err != nil {
+		return "", err
+	}
+	def, err := deployedDefinition(ctx, cfg, arn)
+	if err != nil {
+		return "", err
+	}
+	fns, err := customFunctions(ctx, cfg, dep)
+	if err != nil {
+		return "", err
+	}
+	deployed := map[string]bool{}
+	for _, a := range fns {
+		deployed[a] = true
+	}
+	var parsed struct {
+		States map[string]json.RawMessage `json:"States"`
+	}
+	if err := json.Unmarshal(def, &parsed); err != nil {
+		return "", err
+	}
+	resources := taskResources(def)
+	if len(resources) == 0 {
+		return "", fmt.Errorf("the definition has no Task state")
+	}
+	for state, res := range resources {
+		if !deployed[res] {
+			return "", fmt.Errorf("Task %s runs %s, which is not a deployed custody function", state, res)
+		}
+	}
+	for _, s := range []string{"Triage", "Collect", "Seal"} {
+		if _, ok := parsed.States[s]; !ok {
+			return "", fmt.Errorf("state %s is missing", s)
+		}
+	}
+	return fmt.Sprintf("%d Task states, each naming a deployed function", len(resources)), nil
+}
+
+// taskResources maps every Task state, at any depth, to its Resource.
+func taskResources(def []byte) map[string]string {
+	out := map[string]string{}
+	var walk func(states map[string]any)
+	walk = func(states map[string]any) {
+		for name, v := range states {
+			st, _ := v.(map[string]any)
+			if st["Type"] == "Task" {
+				r, _ := st["Resource"].(string)
+				out[name] = r
+			}
+			for _, k := range []string{"ItemProcessor", "Iterator"} {
+				if p, ok := st[k].(map[string]any); ok {
+					sub, _ := p["States"].(map[string]any)
+					walk(sub)
+				}
+			}
+			if br, ok := st["Branches"].([]any); ok {
+				for _, b := range br {
+					bm, _ := b.(map[string]any)
+					sub, _ := bm["States"].(map[string]any)
+					walk(sub)
+				}
+			}
+		}
+	}
+	var top map[string]any
+	if json.Unmarshal(def, &top) == nil {
+		states, _ := top["States"].(map[string]any)
+		walk(states)
+	}
+	return out
+}
+
+func checkRule(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
+	ids := dep.Template.OfType("AWS::Events::Rule")
+	if len(ids) != 1 {
+		return "", fmt.Errorf("want one rule in the template, have %d", len(ids))
+	}
+	name := dep.Template.Physical[ids[0]]
+	eb := eventbridge.NewFromConfig(cfg)
+	r, err := eb.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("rule %s: %w", name, err)
+	}
+	var pattern struct {
+		Source     []string `json:"source"`
+		DetailType []string `json:"detail-type"`
+		Detail     struct {
+			Severity []any `json:"severity"`
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(r.EventPattern)), &pattern); err != nil {
+		return "", fmt.Errorf("rule pattern: %w", err)
+	}
+	if len(pattern.Source) != 1 || pattern.Source[0] != "aws.guardduty" || len(pattern.DetailType) != 1 || pattern.DetailType[0] != "GuardDuty Finding" || len(pattern.Detail.Severity) == 0 {
+		return "", fmt.Errorf("rule pattern is not the GuardDuty finding pattern: %s", aws.ToString(r.EventPattern))
+	}
+	t, err := eb.ListTargetsByRule(ctx, &eventbridge.ListTargetsByRuleInput{Rule: aws.String(name)})
+	if err != nil {
+		return "", err
+	}
+	sm, _ := dep.Output("StateMachineArn")
+	for _, tg := range t.Targets {
+		if aws.ToString(tg.Arn) == sm {
+			dlq := "no dead-letter queue"
+			if tg.DeadLetterConfig != nil && tg.DeadLetterConfig.Arn != nil {
+				dlq = "dead-letter queue " + aws.ToString(tg.DeadLetterConfig.Arn)
+			}
+			return fmt.Sprintf("%s matches GuardDuty findings and targets the state machine (%s)", name, dlq), nil
+		}
+	}
+	return "", fmt.Errorf("rule %s does not target the state machine %s", name, sm)
+}
+
+func checkKey(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
+	ids := dep.Template.OfType("AWS::KMS::Key")
+	if len(ids) == 0 {
+		return "", fmt.Errorf("no key in the template")
+	}
+	kc := kms.NewFromConfig(cfg)
+	for _, id := range ids {
+		k, err := kc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(dep.Template.Physical[id])})
+		if err != nil {
+			return "", fmt.Errorf("key %s: %w", id, err)
+		}
+		rot, err := kc.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: k.KeyMetadata.KeyId})
+		if err != nil {
+			return "", fmt.Errorf("key %s rotation: %w", id, err)
+		}
+		if !rot.KeyRotationEnabled {
+			return "", fmt.Errorf("key %s: rotation is off", id)
+		}
+	}
+	return fmt.Sprintf("%d customer managed key(s), rotation on", len(ids)), nil
+}
+
+func checkTopic(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
+	arn, err := dep.Output("CaseTopicArn")
+	if err != nil {
+		return "", err
+	}
+	a, err := sns.NewFromConfig(cfg).GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("topic %s: %w", arn, err)
+	}
+	if a.Attributes["KmsMasterKeyId"] == "" {
+		return "", fmt.Errorf("topic %s is not KMS-encrypted", arn)
+	}
+	fns, err := customFunctions(ctx, cfg, dep)
+	if err != nil {
+		return "", err
+	}
+	lc := lambda.NewFromConfig(cfg)
+	conf, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fns["seal"])})
+	if err != nil {
+		return "", err
+	}
+	if conf.Environment == nil || conf.Environment.Variables["CASE_TOPIC_ARN"] != arn {
+		return "", fmt.Errorf("seal does not publish to the topic %s", arn)
+	}
+	return "encrypted with the key; Seal publishes to it", nil
+}

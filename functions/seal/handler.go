@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/faults"
+	"github.com/custody-ir/custody/shared/incident"
+)
+
+// objectLister reads the run's collector results.
+type objectLister interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// manifestWriter stores the manifest.
+type manifestWriter interface {
+	Put(ctx context.Context, key string, body io.Reader, meta evidence.PutMeta) (evidence.Artifact, error)
+}
+
+// publisher announces the sealed run.
+type publisher interface {
+	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+// Input is what the state machine hands Seal: the incident and one result
+// per plan item, failed ones as the Catch recorded them.
+type Input struct {
+	Incident incident.Incident `json:"incident"`
+	Results  []incident.Result `json:"results"`
+}
+
+// Output is what Seal returns and announces.
+type Output struct {
+	CaseID            string         `json:"caseId"`
+	RunID             string         `json:"runId"`
+	Status            string         `json:"status"`
+	Location          string         `json:"location"`
+	ManifestKey       string         `json:"manifestKey"`
+	ManifestSHA256    string         `json:"manifestSha256"`
+	ManifestVersionID string         `json:"manifestVersionId"`
+	Artifacts         int            `json:"artifacts"`
+	ArtifactsBySource map[string]int `json:"artifactsBySource"`
+	Gaps              []evidence.Gap `json:"gaps"`
+	FailedCollectors  []string       `json:"failedCollectors,omitempty"`
+}
+
+// Handler seals a run: it gathers every collector result in the run folder,
+// writes manifest.json (schema-checked), and publishes one notification.
+type Handler struct {
+	Objects  objectLister
+	Writer   manifestWriter
+	Notifier publisher
+	Bucket   string
+	TopicARN string
+	Version  string
+	Now      func() time.Time
+}
+
+// Handle seals one run.
+func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
+	inc := in.Incident
+	runPrefix, err := evidence.RunPrefix(inc.CaseID, inc.RunID)
+	if err != nil {
+		return nil, faults.Invalid("incident", "%v", err)
+	}
+	stored, err := h.results(ctx, runPrefix+"results/")
+	if err != nil {
+		return nil, err
+	}
+	m := h.manifest(inc, in.Results, stored)
+
+	body, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, &faults.EvidenceError{Key: "manifest.json", Err: err}
+	}
+	if err := evidence.ValidateManifest(body); err != nil {
+		// A manifest that breaks its own schema is a bug; refuse to seal
+		// with it rather than publish a broken chain of custody.
+		return nil, &faults.EvidenceError{Key: "manifest.json", Err: fmt.Errorf("manifest fails its schema: %w", err)}
+	}
+	key, err := evidence.ManifestKey(inc.CaseID, inc.RunID)
+	if err != nil {
+		return nil, faults.Invalid("incident", "%v", err)
+	}
+	art, err := h.Writer.Put(ctx, key, strings.NewReader(string(body)), evidence.PutMeta{
+		Source: evidence.SourceCase, API: "custody:Seal", Collector: "seal", CollectorVersion: h.Version,
+		ContentType: evidence.ContentTypeJSON,
+	})
+	if err != nil {
+		return nil, faults.Classify("store manifest", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
+	}
+
+	out := &Output{
+		CaseID: inc.CaseID, RunID: inc.RunID, Status: m.Status,
+		Location:    fmt.Sprintf("s3://%s/%s", h.Bucket, runPrefix),
+		ManifestKey: key, ManifestSHA256: art.SHA256, ManifestVersionID: art.VersionID,
+		Artifacts: len(m.Artifacts), ArtifactsBySource: map[string]int{}, Gaps: m.Gaps,
+	}
+	for _, a := range m.Artifacts {
+		out.ArtifactsBySource[a.Source]++
+	}
+	for _, c := range m.Collectors {
+		if c.Status == incident.StatusFailed {
+			out.FailedCollectors = append(out.FailedCollectors, c.Name)
+		}
+	}
+	if err := h.notify(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// results reads every stored collector result of the run, Triage's too.
+func (h *Handler) results(ctx context.Context, prefix string) (map[string]evidence.CollectorResult, error) {
+	out := map[string]evidence.CollectorResult{}
+	p := s3.NewListObjectsV2Paginator(h.Objects, &s3.ListObjectsV2Input{Bucket: aws.String(h.Bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, faults.Classify("list results", err, func(err error) error { return &faults.EvidenceError{Key: prefix, Err: err} })
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			if !strings.HasSuffix(key, ".json") {
+				continue
+			}
+			r, err := h.readResult(ctx, key)
+			if err != nil {
+				return nil, err
+			}
+			out[r.Collector] = r
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) readResult(ctx context.Context, key string) (evidence.CollectorResult, error) {
+	var r evidence.CollectorResult
+	obj, err := h.Objects.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.Bucket), Key: aws.String(key)})
+	if err != nil {
+		return r, faults.Classify("read result", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
+	}
+	defer obj.Body.Close()
+	if err := json.NewDecoder(obj.Body).Decode(&r); err != nil {
+		return r, &faults.EvidenceError{Key: key, Err: fmt.Errorf("decode collector result: %w", err)}
+	}
+	return r, nil
+}
+
+// manifest merges the state machine's view of each collector (which knows
+// about failures the collector could not record) with what each stored.
+func (h *Handler) manifest(inc incident.Incident, results []incident.Result, stored map[string]evidence.CollectorResult) *evidence.Manifest {
+	m := &evidence.Manifest{
+		SchemaVersion: evidence.ManifestSchemaVersion,
+		CaseID:        inc.CaseID, RunID: inc.RunID, Manual: inc.Manual,
+		Window:     evidence.ManifestWindow{Start: inc.Window.Start.UTC(), End: inc.Window.End.UTC()},
+		Status:     evidence.RunComplete,
+		Bucket:     h.Bucket,
+		Gaps:       []evidence.Gap{},
+		Warnings:   append([]string{}, inc.Warnings...),
+		Collectors: []evidence.CollectorStatus{}, Snapshots: []evidence.Snapshot{}, Artifacts: []evidence.Artifact{},
+		OpenedAt: inc.OpenedAt.UTC(), SealedAt: h.Now().UTC(), SealedBy: "seal " + h.Version,
+	}
+	if f := inc.Finding; f != nil {
+		m.Finding = &evidence.ManifestFinding{ID: f.ID, Type: f.Type, Severity: f.Severity,
+			AccountID: f.AccountID, Region: f.Region, UpdatedAt: f.UpdatedAt.UTC()}
+	}
+	seen := map[string]bool{}
+	addStored := func(r evidence.CollectorResult) {
+		m.Artifacts = append(m.Artifacts, r.Artifacts...)
+		m.Gaps = append(m.Gaps, r.Gaps...)
+		for _, w := range r.Warnings {
+			m.Warnings = append(m.Warnings, r.Collector+": "+w)
+		}
+		m.Snapshots = append(m.Snapshots, r.Snapshots...)
+	}
+	for _, res := range results {
+		cs := evidence.CollectorStatus{Name: res.Collector, Status: res.Status}
+		if r, ok := stored[res.Collector]; ok {
+			cs.Version = r.CollectorVersion
+			if r.Error != "" {
+				cs.Error = r.Error
+			}
+			addStored(r)
+		}
+		if res.Error != nil {
+			cs.Status = incident.StatusFailed
+			if cs.Error == "" {
+				cs.Error = res.Error.Error + ": " + res.Error.Cause
+			}
+		}
+		if cs.Status == incident.StatusFailed {
+			m.Status = evidence.RunPartial
+		}
+		seen[res.Collector] = true
+		m.Collectors = append(m.Collectors, cs)
+	}
+	// Results no plan item reported (Triage's own) are listed too.
+	var rest []string
+	for name := range stored {
+		if !seen[name] {
+			rest = append(rest, name)
+		}
+	}
+	sort.Strings(rest)
+	for _, name := range rest {
+		r := stored[name]
+		m.Collectors = append(m.Collectors, evidence.CollectorStatus{Name: name, Version: r.CollectorVersion, Status: r.Status, Error: r.Error})
+		if r.Status == incident.StatusFailed {
+			m.Status = evidence.RunPartial
+		}
+		addStored(r)
+	}
+	sort.Slice(m.Artifacts, func(i, j int) bool { return m.Artifacts[i].Key < m.Artifacts[j].Key })
+	return m
+}
+
+// notify publishes the sealed run: enough to find it and to check later
+// that its manifest is the one sealed.
+func (h *Handler) notify(ctx context.Context, out *Output) error {
+	msg, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	subject := fmt.Sprintf("custody: case %s run %s sealed %s", out.CaseID, out.RunID, out.Status)
+	if len(subject) > 100 {
+		subject = subject[:100]
+	}
+	_, err = h.Notifier.Publish(ctx, &sns.PublishInput{
+		TopicArn: aws.String(h.TopicARN), Subject: aws.String(subject), Message: aws.String(string(msg)),
+	})
+	if err != nil {
+		return faults.Classify("publish", err, func(err error) error {
+			return &faults.EvidenceError{Key: out.ManifestKey, Err: fmt.Errorf("sealed, but the notification failed: %w", err)}
+		})
+	}
+	return nil
+}

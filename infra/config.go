@@ -1,0 +1,227 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/constructs-go/constructs/v10"
+)
+
+// Context keys read from cdk.json (or `cdk -c key=value`). They are the
+// operator's whole interface to the stack, so they are named once, here.
+const (
+	CtxSeverityThreshold    = "custody:severityThreshold"
+	CtxFindingTypeInclude   = "custody:findingTypeInclude"
+	CtxFindingTypeExclude   = "custody:findingTypeExclude"
+	CtxLockMode             = "custody:lockMode"
+	CtxRetentionDays        = "custody:retentionDays"
+	CtxBreakGlassRoleName   = "custody:breakGlassRoleName"
+	CtxInvestigatorRoleName = "custody:investigatorRoleName"
+	CtxLookback             = "custody:lookback"
+	CtxLookahead            = "custody:lookahead"
+	CtxMaxSpan              = "custody:maxSpan"
+)
+
+// Object Lock modes accepted in CtxLockMode.
+const (
+	LockModeGovernance = "GOVERNANCE"
+	LockModeCompliance = "COMPLIANCE"
+)
+
+// Config is the operator's choice of threshold, filters, lock and window. It
+// is read from context once and handed to the stack, so the stack never reads
+// context itself and tests can build one directly.
+type Config struct {
+	// SeverityThreshold: findings at or above it start the workflow.
+	SeverityThreshold float64
+	// FindingTypeInclude: when not empty, only finding types starting with
+	// one of these prefixes start the workflow.
+	FindingTypeInclude []string
+	// FindingTypeExclude: finding types starting with one of these prefixes
+	// never start the workflow.
+	FindingTypeExclude []string
+	// LockMode is GOVERNANCE or COMPLIANCE.
+	LockMode string
+	// RetentionDays is the bucket's default Object Lock retention.
+	RetentionDays int
+	// BreakGlassRoleName is the only role that may disable or schedule
+	// deletion of the evidence key.
+	BreakGlassRoleName string
+	// InvestigatorRoleName may read evidence and place legal holds.
+	InvestigatorRoleName string
+	// Lookback, Lookahead and MaxSpan shape the evidence window; they are Go
+	// duration strings because Triage parses them with time.ParseDuration.
+	Lookback, Lookahead, MaxSpan string
+}
+
+// DefaultConfig is what an empty context gives; cdk.json repeats these values
+// so an operator sees every knob.
+func DefaultConfig() Config {
+	return Config{
+		SeverityThreshold:    4,
+		LockMode:             LockModeGovernance,
+		RetentionDays:        365,
+		BreakGlassRoleName:   "CustodyBreakGlass",
+		InvestigatorRoleName: "CustodyInvestigator",
+		Lookback:             "6h",
+		Lookahead:            "1h",
+		MaxSpan:              "168h",
+	}
+}
+
+// ConfigFromContext reads every custody:* key under node (an App or any
+// construct below it), falling back to DefaultConfig, and validates the result.
+func ConfigFromContext(node constructs.Node) (Config, error) {
+	get := func(key string) any { return node.TryGetContext(&key) }
+	return configFrom(get)
+}
+
+// configFrom is ConfigFromContext over a plain lookup, so the parsing rules
+// are testable without a construct tree.
+func configFrom(get func(string) any) (Config, error) {
+	c := DefaultConfig()
+	var err error
+	if v := get(CtxSeverityThreshold); v != nil {
+		if c.SeverityThreshold, err = toFloat(v); err != nil {
+			return c, fmt.Errorf("context %s: %w", CtxSeverityThreshold, err)
+		}
+	}
+	if v := get(CtxRetentionDays); v != nil {
+		f, err := toFloat(v)
+		if err != nil {
+			return c, fmt.Errorf("context %s: %w", CtxRetentionDays, err)
+		}
+		if f != float64(int(f)) {
+			return c, fmt.Errorf("context %s: %v is not a whole number of days", CtxRetentionDays, v)
+		}
+		c.RetentionDays = int(f)
+	}
+	if v := get(CtxFindingTypeInclude); v != nil {
+		if c.FindingTypeInclude, err = toStrings(v); err != nil {
+			return c, fmt.Errorf("context %s: %w", CtxFindingTypeInclude, err)
+		}
+	}
+	if v := get(CtxFindingTypeExclude); v != nil {
+		if c.FindingTypeExclude, err = toStrings(v); err != nil {
+			return c, fmt.Errorf("context %s: %w", CtxFindingTypeExclude, err)
+		}
+	}
+	for key, dst := range map[string]*string{
+		CtxLockMode:             &c.LockMode,
+		CtxBreakGlassRoleName:   &c.BreakGlassRoleName,
+		CtxInvestigatorRoleName: &c.InvestigatorRoleName,
+		CtxLookback:             &c.Lookback,
+		CtxLookahead:            &c.Lookahead,
+		CtxMaxSpan:              &c.MaxSpan,
+	} {
+		if v := get(key); v != nil {
+			s, ok := v.(string)
+			if !ok {
+				return c, fmt.Errorf("context %s: want a string, got %T %v", key, v, v)
+			}
+			*dst = strings.TrimSpace(s)
+		}
+	}
+	return c, c.Validate()
+}
+
+// Validate fails on any value that would deploy a stack that does not do what
+// the operator meant, naming the context key, so synth stops before deploy.
+func (c Config) Validate() error {
+	switch c.LockMode {
+	case LockModeGovernance, LockModeCompliance:
+	default:
+		return fmt.Errorf("context %s: %q is not an Object Lock mode: use %s or %s",
+			CtxLockMode, c.LockMode, LockModeGovernance, LockModeCompliance)
+	}
+	if c.RetentionDays < 1 {
+		return fmt.Errorf("context %s: %d: retention must be at least 1 day", CtxRetentionDays, c.RetentionDays)
+	}
+	// GuardDuty severities run from 1.0 to 8.9 (10 for some types); a
+	// threshold outside 0-10 would silently match everything or nothing.
+	if c.SeverityThreshold < 0 || c.SeverityThreshold > 10 {
+		return fmt.Errorf("context %s: %v is outside GuardDuty's 0-10 severity range", CtxSeverityThreshold, c.SeverityThreshold)
+	}
+	for key, name := range map[string]string{CtxBreakGlassRoleName: c.BreakGlassRoleName, CtxInvestigatorRoleName: c.InvestigatorRoleName} {
+		if name == "" || strings.ContainsAny(name, " :*") {
+			return fmt.Errorf("context %s: %q is not an IAM role name", key, name)
+		}
+	}
+	for key, d := range map[string]string{CtxLookback: c.Lookback, CtxLookahead: c.Lookahead, CtxMaxSpan: c.MaxSpan} {
+		v, err := time.ParseDuration(d)
+		if err != nil {
+			return fmt.Errorf("context %s: %q is not a Go duration (e.g. 6h, 90m): %v", key, d, err)
+		}
+		if v < 0 {
+			return fmt.Errorf("context %s: %q is negative", key, d)
+		}
+	}
+	for key, list := range map[string][]string{CtxFindingTypeInclude: c.FindingTypeInclude, CtxFindingTypeExclude: c.FindingTypeExclude} {
+		for _, p := range list {
+			if p == "" {
+				return fmt.Errorf("context %s: an empty prefix would match every finding type", key)
+			}
+		}
+	}
+	_, err := typePattern(c.FindingTypeInclude, c.FindingTypeExclude)
+	return err
+}
+
+// toFloat accepts a JSON number (cdk.json) or a numeric string (`-c key=7`).
+func toFloat(v any) (float64, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case int:
+		return float64(x), nil
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number", x)
+		}
+		return f, nil
+	default:
+		return 0, fmt.Errorf("want a number, got %T %v", v, v)
+	}
+}
+
+// toStrings accepts a JSON list (cdk.json), or from `-c` a JSON list string or
+// a comma-separated string.
+func toStrings(v any) ([]string, error) {
+	switch x := v.(type) {
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("want a list of strings, got element %T %v", e, e)
+			}
+			out = append(out, strings.TrimSpace(s))
+		}
+		return out, nil
+	case []string:
+		return x, nil
+	case string:
+		x = strings.TrimSpace(x)
+		if x == "" {
+			return nil, nil
+		}
+		if strings.HasPrefix(x, "[") {
+			var out []string
+			if err := json.Unmarshal([]byte(x), &out); err != nil {
+				return nil, fmt.Errorf("%q is not a JSON list of strings: %v", x, err)
+			}
+			return out, nil
+		}
+		var out []string
+		for _, s := range strings.Split(x, ",") {
+			out = append(out, strings.TrimSpace(s))
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("want a list of strings, got %T %v", v, v)
+	}
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// DefaultFunctionsDir is where `make build` puts dist/functions/<name>/bootstrap,
+// relative to the repository root (where cdk runs `go run ./infra`).
+const DefaultFunctionsDir = "dist/functions"
+
+// CustodyStackProps configures NewCustodyStack.
+type CustodyStackProps struct {
+	awscdk.StackProps
+	// Config is the operator's configuration. Nil reads it from the context
+	// of scope (cdk.json / -c) with DefaultConfig as fallback.
+	Config *Config
+	// FunctionsDir holds one <name>/bootstrap per function; DefaultFunctionsDir
+	// when empty.
+	FunctionsDir string
+}
+
+// custodyStack carries what the constructs share while the stack is built.
+type custodyStack struct {
+	stack        awscdk.Stack
+	cfg          Config
+	functionsDir string
+	key          awskms.Key
+	bucket       awss3.Bucket
+	topic        awssns.Topic
+}
+
+// NewCustodyStack builds the whole responder: key, locked evidence bucket,
+// topic, one Lambda per step, the workflow and the GuardDuty rule. An invalid
+// configuration panics with the context key named, which stops synth before
+// anything is deployed.
+func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackProps) awscdk.Stack {
+	if props == nil {
+		props = &CustodyStackProps{}
+	}
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	// Server access logs get a bucket policy for logging.s3.amazonaws.com, not
+	// the legacy log-delivery ACL (which BucketOwnerEnforced forbids),
+	// whatever the app's flags say.
+	stack.Node().SetContext(jsii.String("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"), true)
+
+	var cfg Config
+	if props.Config != nil {
+		cfg = *props.Config
+		if err := cfg.Validate(); err != nil {
+			panic(fmt.Errorf("custody: %w", err))
+		}
+	} else {
+		var err error
+		if cfg, err = ConfigFromContext(stack.Node()); err != nil {
+			panic(fmt.Errorf("custody: %w", err))
+		}
+	}
+	s := &custodyStack{stack: stack, cfg: cfg, functionsDir: props.FunctionsDir}
+	if s.functionsDir == "" {
+		s.functionsDir = DefaultFunctionsDir
+	}
+
+	s.key = newEvidenceKey(stack, cfg)
+	s.bucket = newEvidenceBucket(stack, cfg, s.key, newAccessLogBucket(stack))
+	s.topic = newCaseTopic(stack, s.key)
+
+	// Triage: reads the case's run markers, writes the case and run marker
+	// under cases/ and a refused input under rejected/, and fetches a finding
+	// given only its ID.
+	triage := s.newCustodyFunction("TriageFunction", "triage", triageSizing, map[string]string{
+		"CUSTODY_LOOKBACK":  cfg.Lookback,
+		"CUSTODY_LOOKAHEAD": cfg.Lookahead,
+		"CUSTODY_MAX_SPAN":  cfg.MaxSpan,
+	})
+	s.allowObjects(triage, []string{"s3:PutObject", "s3:AbortMultipartUpload"}, casesPrefix, rejectedPrefix)
+	s.allowObjects(triage, []string{"s3:GetObject"}, casesPrefix)
+	s.allowList(triage, casesPrefix)
+	s.allowKey(triage, "s3")
+	s.allowGetFindings(triage)
+	suppressWildcards(triage, "Triage writes only case objects (cases/*) and refused inputs (rejected/*), whose keys are made at run time.",
+		objectWildcard(casesPrefix), objectWildcard(rejectedPrefix))
+
+	// Collectors: each reads its own source (Grant) and writes only under cases/.
+	collectorFns := map[string]custodyFunction{}
+	for _, c := range collectors {
+		f := s.newCustodyFunction(c.State+"Function", c.Name, collectorSizing, nil)
+		s.allowObjects(f, []string{"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}, casesPrefix)
+		s.allowList(f, casesPrefix)
+		s.allowKey(f, "s3")
+		if c.Grant != nil {
+			c.Grant(s, f)
+		}
+		suppressWildcards(f, "Collector "+c.Name+" writes only evidence objects under cases/*, whose keys are made at run time per case and run.",
+			objectWildcard(casesPrefix))
+		collectorFns[c.Name] = f
+	}
+
+	// Seal: reads the run's results and artifacts (and their versions), writes
+	// manifest, timeline and report under cases/, and publishes to the topic.
+	seal := s.newCustodyFunction("SealFunction", "seal", sealSizing, map[string]string{
+		"CASE_TOPIC_ARN": *s.topic.TopicArn(),
+	})
+	s.allowObjects(seal, []string{"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"}, casesPrefix)
+	s.allowList(seal, casesPrefix)
+	s.allowKey(seal, "s3", "sns")
+	seal.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("sns:Publish"),
+		Resources: &[]*string{s.topic.TopicArn()},
+	}))
+	suppressWildcards(seal, "Seal reads and writes only the run's objects under cases/*, whose keys are made at run time.",
+		objectWildcard(casesPrefix))
+
+	sm := s.newStateMachine(triage, seal, collectorFns)
+	newFindingRule(stack, cfg, sm)
+
+	awscdk.NewCfnOutput(stack, jsii.String("EvidenceBucketName"), &awscdk.CfnOutputProps{
+		Value: s.bucket.BucketName(), Description: jsii.String("The locked evidence bucket"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("StateMachineArn"), &awscdk.CfnOutputProps{
+		Value: sm.StateMachineArn(), Description: jsii.String("The custody workflow: start it by hand with a documented input form"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("CaseTopicArn"), &awscdk.CfnOutputProps{
+		Value: s.topic.TopicArn(), Description: jsii.String("One message per sealed run"),
+	})
+	return stack
+}

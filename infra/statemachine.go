@@ -1,0 +1,174 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// collector is one evidence source: a plan item whose "collector" is Name is
+// routed to the Task state State, which runs the function built from
+// functions/<Name>. Grant adds the source reads that collector makes, on top
+// of the write-under-cases/ every collector has.
+type collector struct {
+	Name  string
+	State string
+	Grant func(s *custodyStack, f custodyFunction)
+}
+
+// collectors is the table of evidence sources. Adding one is one line here
+// plus its functions/<name> directory.
+var collectors = []collector{
+	{Name: "guardduty", State: "CollectGuardDuty", Grant: (*custodyStack).allowGetFindings},
+}
+
+// retryErrors are the errors worth retrying: the handlers' named throttling
+// and transient errors (shared/faults) and Lambda's own service failures.
+var retryErrors = []string{
+	"ThrottledError", "TransientError",
+	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
+}
+
+// withRetry gives a task the one retry policy every step uses: exponential
+// backoff with full jitter (concurrent cases share API rate limits, so they
+// must not retry in lockstep), capped delay, bounded attempts.
+func withRetry(t awsstepfunctionstasks.LambdaInvoke) awsstepfunctionstasks.LambdaInvoke {
+	t.AddRetry(&awsstepfunctions.RetryProps{
+		Errors:         jsii.Strings(retryErrors...),
+		Interval:       awscdk.Duration_Seconds(jsii.Number(2)),
+		BackoffRate:    jsii.Number(2),
+		MaxAttempts:    jsii.Number(5),
+		JitterStrategy: awsstepfunctions.JitterType_FULL,
+		MaxDelay:       awscdk.Duration_Seconds(jsii.Number(60)),
+	})
+	return t
+}
+
+// invoke is a LambdaInvoke whose Resource is the function ARN itself
+// (PayloadResponseOnly), so the handler's return value is the state output
+// and a local runner can resolve the Task by its state name.
+func (s *custodyStack) invoke(state string, f custodyFunction, payload awsstepfunctions.TaskInput) awsstepfunctionstasks.LambdaInvoke {
+	return withRetry(awsstepfunctionstasks.NewLambdaInvoke(s.stack, jsii.String(state), &awsstepfunctionstasks.LambdaInvokeProps{
+		StateName:           jsii.String(state),
+		LambdaFunction:      f.fn,
+		PayloadResponseOnly: jsii.Bool(true),
+		Payload:             payload,
+		// Our own Retry (above) names these errors with jitter; CDK's default
+		// would add a second, jitterless one.
+		RetryOnServiceExceptions: jsii.Bool(false),
+		// The task waits as long as the function may run, no less: a Task
+		// without TimeoutSeconds is timed out by some interpreters at 60 s.
+		TaskTimeout: awsstepfunctions.Timeout_Duration(f.timeout),
+	}))
+}
+
+// newStateMachine is Triage -> AlreadyCollected? -> Collect (Map over the
+// plan) -> Seal. State names are part of the contract with the local runner.
+func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFns map[string]custodyFunction) awsstepfunctions.StateMachine {
+	st := s.stack
+	sp := func(id string) *string { return jsii.String(id) }
+
+	// Triage gets the execution's ID beside its input: a retry of this
+	// execution must not be mistaken for a second delivery of the finding.
+	triageTask := s.invoke("Triage", triage, awsstepfunctions.TaskInput_FromObject(&map[string]any{
+		"input.$":     "$",
+		"execution.$": "$$.Execution.Id",
+	}))
+	inputRejected := awsstepfunctions.NewFail(st, sp("InputRejected"), &awsstepfunctions.FailProps{
+		StateName: sp("InputRejected"),
+		Error:     sp("InvalidInputError"),
+		CausePath: sp("$.Cause"),
+	})
+	triageFailed := awsstepfunctions.NewFail(st, sp("TriageFailed"), &awsstepfunctions.FailProps{
+		StateName: sp("TriageFailed"),
+		Comment:   sp("Triage failed for a reason other than the input; the error is in the execution history."),
+	})
+	triageTask.AddCatch(inputRejected, &awsstepfunctions.CatchProps{Errors: jsii.Strings("InvalidInputError")})
+	triageTask.AddCatch(triageFailed, &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL")})
+
+	// One failure state for every collector: the run still seals, as partial,
+	// with the error in the collector's result.
+	collectorFailed := awsstepfunctions.NewPass(st, sp("CollectorFailed"), &awsstepfunctions.PassProps{
+		StateName: sp("CollectorFailed"),
+		Parameters: &map[string]any{
+			"collector.$": "$.item.collector",
+			"status":      "failed",
+			"error.$":     "$.error",
+		},
+	})
+	unknown := awsstepfunctions.NewPass(st, sp("UnknownCollector"), &awsstepfunctions.PassProps{
+		StateName: sp("UnknownCollector"),
+		Parameters: &map[string]any{
+			"collector.$": "$.item.collector",
+			"status":      "skipped",
+		},
+	})
+	route := awsstepfunctions.NewChoice(st, sp("Route"), &awsstepfunctions.ChoiceProps{StateName: sp("Route")})
+	for _, c := range collectors {
+		task := s.invoke(c.State, collectorFns[c.Name], nil)
+		task.AddCatch(collectorFailed, &awsstepfunctions.CatchProps{
+			Errors:     jsii.Strings("States.ALL"),
+			ResultPath: sp("$.error"),
+		})
+		route.When(awsstepfunctions.Condition_StringEquals(sp("$.item.collector"), sp(c.Name)), task, nil)
+	}
+	route.Otherwise(unknown)
+
+	collect := awsstepfunctions.NewMap(st, sp("Collect"), &awsstepfunctions.MapProps{
+		StateName: sp("Collect"),
+		ItemsPath: sp("$.incident.plan"),
+		ItemSelector: &map[string]any{
+			"incident.$": "$.incident",
+			"item.$":     "$$.Map.Item.Value",
+		},
+		// Collectors share per-account API limits (LookupEvents: 2/s), so a
+		// case runs a few at a time rather than all at once.
+		MaxConcurrency: jsii.Number(4),
+		ResultPath:     sp("$.results"),
+	})
+	collect.ItemProcessor(route, nil)
+
+	sealTask := s.invoke("Seal", seal, awsstepfunctions.TaskInput_FromObject(&map[string]any{
+		"incident.$": "$.incident",
+		"results.$":  "$.results",
+	}))
+	sealTask.AddCatch(awsstepfunctions.NewFail(st, sp("SealFailed"), &awsstepfunctions.FailProps{
+		StateName: sp("SealFailed"),
+		Comment:   sp("The run could not be sealed; its evidence is in the bucket without a manifest."),
+	}), &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL")})
+
+	already := awsstepfunctions.NewChoice(st, sp("AlreadyCollected"), &awsstepfunctions.ChoiceProps{StateName: sp("AlreadyCollected?")})
+	already.When(awsstepfunctions.Condition_BooleanEquals(sp("$.duplicate"), jsii.Bool(true)),
+		awsstepfunctions.NewSucceed(st, sp("Duplicate"), &awsstepfunctions.SucceedProps{StateName: sp("Duplicate")}), nil)
+	already.Otherwise(collect.Next(sealTask).Next(
+		awsstepfunctions.NewSucceed(st, sp("Sealed"), &awsstepfunctions.SucceedProps{StateName: sp("Sealed")})))
+
+	definition := awsstepfunctions.Chain_Start(triageTask).Next(already)
+
+	logGroup := newLogGroup(st, "WorkflowLogs", s.cfg, s.key)
+	sm := awsstepfunctions.NewStateMachine(st, sp("Workflow"), &awsstepfunctions.StateMachineProps{
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(definition),
+		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
+		TracingEnabled:   jsii.Bool(true),
+		// Bounds a stuck run: collectors are 15 min each with retries, four
+		// at a time over a plan of about ten.
+		Timeout: awscdk.Duration_Hours(jsii.Number(6)),
+		Logs: &awsstepfunctions.LogOptions{
+			Destination:          logGroup,
+			Level:                awsstepfunctions.LogLevel_ALL,
+			IncludeExecutionData: jsii.Bool(true),
+		},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(sm, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("CDK's grants for the workflow role: lambda:InvokeFunction on <function>:* covers the function's versions; " +
+			"the CloudWatch Logs delivery and X-Ray actions have no resource-level permissions."),
+		AppliesTo: &[]any{
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<[A-Za-z0-9]+\.Arn>:\*$/g`)},
+			jsii.String("Resource::*"),
+		},
+	}}, jsii.Bool(true))
+	return sm
+}

@@ -1,0 +1,249 @@
+// Package collect is the one driver every collector Lambda runs: it gives a
+// collector its incident and an Output to write evidence to, turns a panic
+// or an error into a named result, and stores the collector's full result
+// in the run folder for Seal. Each collector is only the part that differs:
+// what to read and how to name it.
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/faults"
+	"github.com/custody-ir/custody/shared/incident"
+)
+
+// Collector is one evidence source.
+type Collector interface {
+	// Name is the collector's name in the Plan, the state machine and the
+	// manifest.
+	Name() string
+	// Source is the manifest source of what it writes.
+	Source() string
+	// Collect writes the evidence for inc to out. A source that is off,
+	// empty or denied is a gap (out.Gap), not an error. An error is for a
+	// collector that could not do its work.
+	Collect(ctx context.Context, inc *incident.Incident, out *Output) error
+}
+
+// Input is what the state machine's Map hands a collector Lambda.
+type Input struct {
+	Incident incident.Incident `json:"incident"`
+	Item     incident.PlanItem `json:"item"`
+}
+
+// Writer is the part of the evidence writer a collector uses.
+type Writer interface {
+	Put(ctx context.Context, key string, body io.Reader, meta evidence.PutMeta) (evidence.Artifact, error)
+	PutJSON(ctx context.Context, key string, v any, meta evidence.PutMeta) (evidence.Artifact, error)
+	CreateGzip(key string, meta evidence.PutMeta) (*evidence.ArtifactWriter, error)
+	Copy(ctx context.Context, srcBucket, srcKey, srcVersion, dstKey string, meta evidence.PutMeta) (evidence.Artifact, error)
+}
+
+// Output collects what one collector run produced.
+type Output struct {
+	inc       *incident.Incident
+	w         Writer
+	collector string
+	source    string
+	version   string
+
+	mu        sync.Mutex
+	artifacts []evidence.Artifact
+	gaps      []evidence.Gap
+	warnings  []string
+	snapshots []evidence.Snapshot
+}
+
+// Key returns the evidence key for name under this collector's source
+// folder in the run.
+func (o *Output) Key(name string) (string, error) {
+	return evidence.ArtifactKey(o.inc.CaseID, o.inc.RunID, o.source, name)
+}
+
+// Meta returns a PutMeta with the collector's name, version and source.
+func (o *Output) Meta(api string, request map[string]any, origin *evidence.Origin) evidence.PutMeta {
+	return evidence.PutMeta{
+		Source: o.source, API: api, Request: request, Origin: origin,
+		Collector: o.collector, CollectorVersion: o.version,
+	}
+}
+
+// PutJSON stores v as name in the collector's folder.
+func (o *Output) PutJSON(ctx context.Context, name string, v any, meta evidence.PutMeta) (evidence.Artifact, error) {
+	key, err := o.Key(name)
+	if err != nil {
+		return evidence.Artifact{}, err
+	}
+	a, err := o.w.PutJSON(ctx, key, v, o.fill(meta))
+	return o.add(a, err)
+}
+
+// Put streams body as name in the collector's folder.
+func (o *Output) Put(ctx context.Context, name string, body io.Reader, meta evidence.PutMeta) (evidence.Artifact, error) {
+	key, err := o.Key(name)
+	if err != nil {
+		return evidence.Artifact{}, err
+	}
+	a, err := o.w.Put(ctx, key, body, o.fill(meta))
+	return o.add(a, err)
+}
+
+// Copy copies an original object unchanged into the collector's folder.
+func (o *Output) Copy(ctx context.Context, srcBucket, srcKey, srcVersion, name string, meta evidence.PutMeta) (evidence.Artifact, error) {
+	key, err := o.Key(name)
+	if err != nil {
+		return evidence.Artifact{}, err
+	}
+	a, err := o.w.Copy(ctx, srcBucket, srcKey, srcVersion, key, o.fill(meta))
+	return o.add(a, err)
+}
+
+// Gap records evidence that could not be had and what to enable.
+func (o *Output) Gap(reason, fix string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.gaps = append(o.gaps, evidence.Gap{Source: o.source, Reason: reason, Fix: fix})
+}
+
+// Warn records something a responder should know.
+func (o *Output) Warn(format string, args ...any) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.warnings = append(o.warnings, fmt.Sprintf(format, args...))
+}
+
+// Snapshot records an EBS snapshot taken for the case.
+func (o *Output) Snapshot(s evidence.Snapshot) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.snapshots = append(o.snapshots, s)
+}
+
+func (o *Output) fill(m evidence.PutMeta) evidence.PutMeta {
+	if m.Source == "" {
+		m.Source = o.source
+	}
+	m.Collector, m.CollectorVersion = o.collector, o.version
+	// A retried collector writes the same bytes again: that is the same
+	// evidence, not an overwrite.
+	m.AcceptIdentical = true
+	return m
+}
+
+func (o *Output) add(a evidence.Artifact, err error) (evidence.Artifact, error) {
+	if err != nil {
+		return a, err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.artifacts = append(o.artifacts, a)
+	return a, nil
+}
+
+// Driver runs collectors.
+type Driver struct {
+	Writer  Writer
+	Version string
+	Now     func() time.Time
+}
+
+// Run runs c for in and stores its result as results/<name>.json in the
+// run folder. A throttled or transient error is returned as such so the
+// state machine retries the whole collector; any other error or a panic is
+// stored as a failed result and returned as *faults.CollectorError, which
+// the state machine catches into a failed entry while the run goes on.
+func (d *Driver) Run(ctx context.Context, c Collector, in Input) (result incident.Result, err error) {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	inc := &in.Incident
+	out := &Output{inc: inc, w: d.Writer, collector: c.Name(), source: c.Source(), version: d.Version}
+	started := now().UTC()
+
+	cerr := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			}
+		}()
+		if inc.CaseID == "" || inc.RunID == "" {
+			return faults.Invalid("incident", "caseId and runId are required")
+		}
+		return c.Collect(ctx, inc, out)
+	}()
+
+	// Nothing is recorded: the retry runs the collector again and writes
+	// the result. Objects this attempt stored stay in the bucket. The named
+	// error itself is returned, not a wrapper around it: the state machine
+	// matches the Go type name, and a fmt.Errorf wrapper is "wrapError".
+	var retry *faults.ThrottledError
+	if errors.As(cerr, &retry) {
+		return incident.Result{}, retry
+	}
+	var transient *faults.TransientError
+	if errors.As(cerr, &transient) {
+		return incident.Result{}, transient
+	}
+
+	res := evidence.CollectorResult{
+		Collector: c.Name(), CollectorVersion: d.Version, Status: incident.StatusOK,
+		Artifacts: out.artifacts, Gaps: out.gaps, Warnings: out.warnings, Snapshots: out.snapshots,
+		StartedAt: started, FinishedAt: now().UTC(),
+	}
+	if cerr != nil {
+		res.Status, res.Error = incident.StatusFailed, cerr.Error()
+	}
+	sortResult(&res)
+	key, err := evidence.ResultKey(inc.CaseID, inc.RunID, c.Name())
+	if err != nil {
+		if cerr != nil {
+			// No place to store the result (no caseId or runId): report
+			// why the collector did not run, not the key it could not make.
+			err = cerr
+		}
+		return incident.Result{}, &faults.CollectorError{Collector: c.Name(), Err: err}
+	}
+	if _, err := d.Writer.PutJSON(ctx, key, res, evidence.PutMeta{
+		Source: evidence.SourceCase, API: "custody:CollectorResult", Collector: c.Name(), CollectorVersion: d.Version,
+	}); err != nil {
+		return incident.Result{}, faults.Classify("store collector result", err, func(err error) error {
+			return &faults.EvidenceError{Key: key, Err: err}
+		})
+	}
+	if cerr != nil {
+		return incident.Result{}, &faults.CollectorError{Collector: c.Name(), Err: cerr}
+	}
+	var records int64
+	for _, a := range res.Artifacts {
+		records += a.Records
+	}
+	return incident.Result{
+		Collector: c.Name(), Status: incident.StatusOK, ResultKey: key,
+		Artifacts: len(res.Artifacts), Records: records, Gaps: len(res.Gaps),
+	}, nil
+}
+
+func sortResult(r *evidence.CollectorResult) {
+	sort.Slice(r.Artifacts, func(i, j int) bool { return r.Artifacts[i].Key < r.Artifacts[j].Key })
+	if r.Artifacts == nil {
+		r.Artifacts = []evidence.Artifact{}
+	}
+	if r.Gaps == nil {
+		r.Gaps = []evidence.Gap{}
+	}
+	if r.Warnings == nil {
+		r.Warnings = []string{}
+	}
+	if r.Snapshots == nil {
+		r.Snapshots = []evidence.Snapshot{}
+	}
+}
