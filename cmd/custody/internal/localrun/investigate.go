@@ -27,6 +27,7 @@ import (
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/emulator"
 	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/scenario"
 )
 
@@ -73,116 +74,139 @@ type Summary struct {
 	Gaps                  []evidence.Gap
 	Failed                []string
 	Duplicate             bool
+	// Location is where the case is in the bucket.
+	Location string
+	Manifest *evidence.Manifest
 }
 
-// Investigate runs one finding through custody on the emulator.
-func Investigate(ctx context.Context, o Options) (*Summary, error) {
-	if o.Out == "" {
-		o.Out = "out"
-	}
-	raw, err := os.ReadFile(o.Finding)
-	if err != nil {
-		return nil, exitErr(ExitUsage, "read finding: %v", err)
-	}
-	work, err := os.MkdirTemp("", "custody-local-*")
-	if err != nil {
-		return nil, exitErr(ExitSetup, "%v", err)
-	}
-	defer os.RemoveAll(work)
-	toolLog := io.Writer(o.Log)
-	var logFile *os.File
-	if !o.Verbose {
-		logFile, err = os.Create(filepath.Join(o.Out, "custody-local.log"))
+// Env is custody deployed into a running emulator, ready to execute inputs.
+type Env struct {
+	Root      string
+	Emulator  *emulator.Server
+	Config    aws.Config
+	Deploy    *Deployment
+	Bucket    string
+	Machine   string // the state machine ARN
+	Defn      []byte // the deployed state machine definition
+	Functions []lambdart.Function
+	Pool      *lambdart.Pool
+
+	log     io.Writer // progress
+	toolLog io.Writer // CDK CLI and handler output
+	work    string
+}
+
+// Setup builds the handlers, starts the emulator, deploys the app into it
+// and starts a local runtime for each deployed function. Close stops it all.
+func Setup(ctx context.Context, root string, log, toolLog io.Writer) (_ *Env, err error) {
+	e := &Env{Root: root, log: log, toolLog: toolLog}
+	defer func() {
 		if err != nil {
-			if err := os.MkdirAll(o.Out, 0o755); err != nil {
-				return nil, exitErr(ExitSetup, "%v", err)
-			}
-			if logFile, err = os.Create(filepath.Join(o.Out, "custody-local.log")); err != nil {
-				return nil, exitErr(ExitSetup, "%v", err)
-			}
+			e.Close()
 		}
-		defer logFile.Close()
-		toolLog = logFile
+	}()
+	if e.work, err = os.MkdirTemp("", "custody-local-*"); err != nil {
+		return nil, exitErr(ExitSetup, "%v", err)
 	}
-	step := func(format string, args ...any) { fmt.Fprintf(o.Log, "==> "+format+"\n", args...) }
+	e.step("building the handlers for this host")
+	bins, err := BuildHost(ctx, root, filepath.Join(e.work, "bin"))
+	if err != nil {
+		return nil, exitErr(ExitSetup, "%v", err)
+	}
+	e.step("starting the emulator (moto_server)")
+	if e.Emulator, err = emulator.Start(); err != nil {
+		return nil, exitErr(ExitSetup, "%v", err)
+	}
+	if e.Config, err = e.Emulator.Config(ctx); err != nil {
+		return nil, exitErr(ExitSetup, "%v", err)
+	}
+	e.step("emulator on %s", e.Emulator.Endpoint)
+	if e.Deploy, err = DeployStack(ctx, root, e.Emulator, e.Config, filepath.Join(e.work, "cdk.out"), toolLog, e.step); err != nil {
+		return nil, exitErr(ExitSetup, "%v", err)
+	}
+	if e.Bucket, err = e.Deploy.Output("EvidenceBucketName"); err != nil {
+		return nil, exitErr(ExitSetup, "%v", err)
+	}
+	if e.Machine, err = e.Deploy.Output("StateMachineArn"); err != nil {
+		return nil, exitErr(ExitSetup, "%v", err)
+	}
+	if e.Defn, err = deployedDefinition(ctx, e.Config, e.Machine); err != nil {
+		return nil, exitErr(ExitSetup, "%v", err)
+	}
+	if e.Functions, err = deployedFunctions(ctx, e.Config, e.Deploy, bins, e.Emulator, toolLog); err != nil {
+		return nil, exitErr(ExitSetup, "%v", err)
+	}
+	if e.Pool, err = lambdart.NewPool(e.Functions); err != nil {
+		return nil, exitErr(ExitSetup, "%v", err)
+	}
+	return e, nil
+}
 
-	step("building the handlers for this host")
-	bins, err := BuildHost(ctx, o.Root, filepath.Join(work, "bin"))
-	if err != nil {
-		return nil, exitErr(ExitSetup, "%v", err)
+// Close stops the runtimes and the emulator and removes the work folder.
+func (e *Env) Close() {
+	if e.Pool != nil {
+		e.Pool.Close()
 	}
+	if e.Emulator != nil {
+		e.step("stopping the emulator")
+		e.Emulator.Stop()
+	}
+	if e.work != "" {
+		_ = os.RemoveAll(e.work)
+	}
+}
 
-	step("starting the emulator (moto_server)")
-	emu, err := emulator.Start()
-	if err != nil {
-		return nil, exitErr(ExitSetup, "%v", err)
-	}
-	defer func() { step("stopping the emulator"); emu.Stop() }()
-	cfg, err := emu.Config(ctx)
-	if err != nil {
-		return nil, exitErr(ExitSetup, "%v", err)
-	}
-	step("emulator on %s", emu.Endpoint)
+func (e *Env) step(format string, args ...any) { fmt.Fprintf(e.log, "==> "+format+"\n", args...) }
 
-	dep, err := DeployStack(ctx, o.Root, emu, cfg, filepath.Join(work, "cdk.out"), toolLog, step)
+// Seed creates a seed folder's scenario in the emulator and returns what
+// it made, for rewriting the finding.
+func (e *Env) Seed(ctx context.Context, dir string) (*scenario.Seeded, error) {
+	e.step("seeding the scenario from %s", dir)
+	sc, err := scenario.Load(dir)
 	if err != nil {
-		return nil, exitErr(ExitSetup, "%v", err)
+		return nil, exitErr(ExitSetup, "seed: %v", err)
 	}
+	seeded, err := scenario.Apply(ctx, e.Config, e.Emulator.Endpoint, sc, dir)
+	if err != nil {
+		return nil, exitErr(ExitSetup, "seed: %v", err)
+	}
+	for _, f := range seeded.Rewritten {
+		e.step("  derived (placeholders replaced): %s", f)
+	}
+	for _, w := range seeded.Warnings {
+		e.step("  seed warning: %s", w)
+	}
+	return seeded, nil
+}
 
-	input := raw
-	if o.Seed != "" {
-		step("seeding the scenario from %s", o.Seed)
-		sc, err := scenario.Load(o.Seed)
-		if err != nil {
-			return nil, exitErr(ExitSetup, "seed: %v", err)
-		}
-		seeded, err := scenario.Apply(ctx, cfg, emu.Endpoint, sc, o.Seed)
-		if err != nil {
-			return nil, exitErr(ExitSetup, "seed: %v", err)
-		}
-		for _, f := range seeded.Rewritten {
-			step("  derived (placeholders replaced): %s", f)
-		}
-		if input, err = seeded.Rewrite(raw); err != nil {
-			return nil, exitErr(ExitSetup, "finding: %v", err)
-		}
-	}
+// Outcome is how one execution ended.
+type Outcome struct {
+	Duplicate bool
+	CaseID    string
+	RunID     string
+	Status    string
+}
 
-	bucket, err := dep.Output("EvidenceBucketName")
-	if err != nil {
-		return nil, exitErr(ExitSetup, "%v", err)
+// Execute runs input through the deployed state machine definition, every
+// Task state in pool (nil: the deployed functions). Triage refusing the
+// input is an ExitRejected error; any other failed execution ExitFailed.
+func (e *Env) Execute(ctx context.Context, input []byte, pool *lambdart.Pool) (*Outcome, error) {
+	if pool == nil {
+		pool = e.Pool
 	}
-	smArn, err := dep.Output("StateMachineArn")
-	if err != nil {
-		return nil, exitErr(ExitSetup, "%v", err)
-	}
-	def, err := deployedDefinition(ctx, cfg, smArn)
-	if err != nil {
-		return nil, exitErr(ExitSetup, "%v", err)
-	}
-	fns, err := deployedFunctions(ctx, cfg, dep, bins, emu, toolLog)
-	if err != nil {
-		return nil, exitErr(ExitSetup, "%v", err)
-	}
-	pool, err := lambdart.NewPool(fns)
-	if err != nil {
-		return nil, exitErr(ExitSetup, "%v", err)
-	}
-	defer pool.Close()
-
-	step("running the state machine %s", smArn)
-	execArn := strings.Replace(smArn, ":stateMachine:", ":execution:", 1) + ":local-" + time.Now().UTC().Format("20060102T150405Z")
-	ex, err := RunStateMachine(ctx, o.Root, def, input, execArn, pool, progress(o.Log), toolLog)
+	e.step("running the state machine %s", e.Machine)
+	execArn := strings.Replace(e.Machine, ":stateMachine:", ":execution:", 1) + ":local-" + time.Now().UTC().Format("20060102T150405.000000000Z")
+	ex, err := RunStateMachine(ctx, e.Root, e.Defn, input, execArn, pool, progress(e.log), e.toolLog)
 	if err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
 	if !ex.Succeeded {
-		if ex.Error == "InvalidInputError" || strings.Contains(ex.Cause, "InvalidInputError") {
-			return nil, exitErr(ExitRejected, "Triage refused the input: %s", ex.Cause)
+		if ex.Error == faults.NameInvalidInput || strings.Contains(ex.Cause, faults.NameInvalidInput) {
+			return nil, exitErr(ExitRejected, "Triage refused the input (%s): %s", ex.Error, ex.Cause)
 		}
 		return nil, exitErr(ExitFailed, "the workflow failed: %s: %s", ex.Error, ex.Cause)
 	}
-	var sealed struct {
+	var out struct {
 		Duplicate bool   `json:"duplicate"`
 		CaseID    string `json:"caseId"`
 		RunID     string `json:"runId"`
@@ -192,46 +216,101 @@ func Investigate(ctx context.Context, o Options) (*Summary, error) {
 			RunID  string `json:"runId"`
 		} `json:"incident"`
 	}
-	if err := json.Unmarshal(ex.Output, &sealed); err != nil {
+	if err := json.Unmarshal(ex.Output, &out); err != nil {
 		return nil, exitErr(ExitFailed, "the workflow's output is not Seal's: %v", err)
 	}
-	if sealed.Duplicate {
-		s := &Summary{Duplicate: true}
-		if sealed.Incident != nil {
-			s.CaseID, s.RunID = sealed.Incident.CaseID, sealed.Incident.RunID
-		}
-		return s, nil
+	o := &Outcome{Duplicate: out.Duplicate, CaseID: out.CaseID, RunID: out.RunID, Status: out.Status}
+	if out.Duplicate && out.Incident != nil {
+		o.CaseID, o.RunID = out.Incident.CaseID, out.Incident.RunID
 	}
+	return o, nil
+}
 
-	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
-	step("downloading case %s to %s", sealed.CaseID, o.Out)
-	prefix, _ := evidence.CasePrefix(sealed.CaseID)
-	if _, err := evidence.Download(ctx, client, bucket, prefix, o.Out); err != nil {
-		return nil, exitErr(ExitFailed, "download: %v", err)
-	}
-	mkey, _ := evidence.ManifestKey(sealed.CaseID, sealed.RunID)
-	mpath, err := evidence.LocalPath(o.Out, mkey)
+// Fetch downloads a case to out (cases/ removed from each key) and verifies
+// the run against its manifest.
+func (e *Env) Fetch(ctx context.Context, caseID, runID, out string) (*Summary, error) {
+	client := s3.NewFromConfig(e.Config, awsconfig.S3Options)
+	e.step("downloading case %s to %s", caseID, out)
+	prefix, err := evidence.CasePrefix(caseID)
 	if err != nil {
 		return nil, exitErr(ExitFailed, "%v", err)
 	}
-	step("verifying every artifact against %s", mpath)
-	m, rep, err := evidence.VerifyLocalRun(o.Out, sealed.CaseID, sealed.RunID)
+	if _, err := evidence.Download(ctx, client, e.Bucket, prefix, out); err != nil {
+		return nil, exitErr(ExitFailed, "download: %v", err)
+	}
+	mkey, _ := evidence.ManifestKey(caseID, runID)
+	mpath, err := evidence.LocalPath(out, mkey)
+	if err != nil {
+		return nil, exitErr(ExitFailed, "%v", err)
+	}
+	e.step("verifying every artifact against %s", mpath)
+	m, rep, err := evidence.VerifyLocalRun(out, caseID, runID)
 	if err != nil {
 		return nil, exitErr(ExitUnverified, "verify: %v", err)
 	}
 	if err := rep.Err(); err != nil {
 		return nil, exitErr(ExitUnverified, "the downloaded run does not verify: %v", err)
 	}
-	s := &Summary{CaseID: m.CaseID, RunID: m.RunID, Status: m.Status, ManifestPath: mpath, BySource: map[string]int{}, Gaps: m.Gaps}
+	s := &Summary{CaseID: m.CaseID, RunID: m.RunID, Status: m.Status, ManifestPath: mpath, BySource: map[string]int{},
+		Gaps: m.Gaps, Location: fmt.Sprintf("s3://%s/%s", e.Bucket, prefix), Manifest: m}
 	for _, a := range m.Artifacts {
 		s.BySource[a.Source]++
 	}
 	for _, c := range m.Collectors {
-		if c.Status == "failed" {
-			s.Failed = append(s.Failed, c.Name+": "+c.Error)
+		if c.Status == evidence.CollectorFailed {
+			s.Failed = append(s.Failed, c.Name+": "+firstLine(c.Error))
 		}
 	}
 	return s, nil
+}
+
+// Investigate runs one finding through custody on the emulator: set up,
+// seed, execute, download, verify, stop.
+func Investigate(ctx context.Context, o Options) (*Summary, error) {
+	if o.Out == "" {
+		o.Out = "out"
+	}
+	raw, err := os.ReadFile(o.Finding)
+	if err != nil {
+		return nil, exitErr(ExitUsage, "read finding: %v", err)
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, exitErr(ExitSetup, "%v", err)
+	}
+	toolLog := o.Log
+	if !o.Verbose {
+		path := filepath.Join(o.Out, "custody-local.log")
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, exitErr(ExitSetup, "%v", err)
+		}
+		defer f.Close()
+		fmt.Fprintf(o.Log, "==> tool and handler output: %s\n", path)
+		toolLog = f
+	}
+	env, err := Setup(ctx, o.Root, o.Log, toolLog)
+	if err != nil {
+		return nil, err
+	}
+	defer env.Close()
+	input := raw
+	if o.Seed != "" {
+		seeded, err := env.Seed(ctx, o.Seed)
+		if err != nil {
+			return nil, err
+		}
+		if input, err = seeded.Rewrite(raw); err != nil {
+			return nil, exitErr(ExitSetup, "finding: %v", err)
+		}
+	}
+	out, err := env.Execute(ctx, input, nil)
+	if err != nil {
+		return nil, err
+	}
+	if out.Duplicate {
+		return &Summary{Duplicate: true, CaseID: out.CaseID, RunID: out.RunID}, nil
+	}
+	return env.Fetch(ctx, out.CaseID, out.RunID, o.Out)
 }
 
 // Print writes the run's closing summary.
@@ -258,6 +337,7 @@ func (s *Summary) Print(w io.Writer) {
 	for _, f := range s.Failed {
 		fmt.Fprintf(w, "  failed collector %s\n", f)
 	}
+	fmt.Fprintf(w, "in bucket %s\n", s.Location)
 	fmt.Fprintf(w, "manifest %s (verified)\n", s.ManifestPath)
 }
 

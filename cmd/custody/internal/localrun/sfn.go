@@ -92,6 +92,10 @@ func RunStateMachine(ctx context.Context, root string, definition, input []byte,
 		return nil, fmt.Errorf("start the ASL runner: %w", err)
 	}
 	var exec_ *Execution
+	// The interpreter's final error is generic (a Fail state ends as an
+	// ExecutionError); the ExecutionFailed event carries the Fail state's
+	// own Error and Cause, as Step Functions reports them.
+	var failedErr, failedCause string
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
@@ -104,11 +108,26 @@ func RunStateMachine(ctx context.Context, root string, definition, input []byte,
 			exec_ = &Execution{Succeeded: ev.Status == "SUCCEEDED", Output: ev.Output, Error: ev.ErrName, Cause: ev.Message}
 			continue
 		}
+		if ev.Type == "ExecutionFailed" {
+			failedErr, failedCause = ev.Error, causeText(ev.Cause)
+		}
 		onEvent(ev)
 	}
 	werr := cmd.Wait()
 	if exec_ == nil {
 		return nil, fmt.Errorf("the ASL runner ended without a result: %v", werr)
 	}
+	if !exec_.Succeeded && failedErr != "" {
+		exec_.Error, exec_.Cause = failedErr, failedCause
+	}
 	return exec_, nil
+}
+
+// causeText is a Cause as text: a JSON string unquoted, anything else as is.
+func causeText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
 }

@@ -1,0 +1,222 @@
+package localrun
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/custody-ir/custody/cmd/custody/internal/lambdart"
+	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/finding"
+)
+
+// TestEndToEnd deploys the real app into the emulator once and sends inputs
+// through the deployed state machine definition: the demo scenario, the
+// same finding again, a newer update of it, a refused input, and a run
+// whose collector breaks.
+func TestEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	root, err := filepath.Abs("../../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	env, err := Setup(ctx, root, &log, &log)
+	if err != nil {
+		t.Fatalf("setup: %v\n%s", err, log.String())
+	}
+	defer env.Close()
+	defer func() {
+		if t.Failed() {
+			t.Logf("local run output:\n%s", log.String())
+		}
+	}()
+	demo := filepath.Join(root, "cmd", "custody", "scenarios", "demo")
+	seeded, err := env.Seed(ctx, demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(demo, "finding.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, err := seeded.Rewrite(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := s3.NewFromConfig(env.Config, awsconfig.S3Options)
+
+	var first *Outcome
+	t.Run("demo finding seals a complete, verified case", func(t *testing.T) {
+		out, err := env.Execute(ctx, input, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Duplicate || out.Status != evidence.RunComplete {
+			t.Fatalf("outcome = %+v, want a complete run", out)
+		}
+		first = out
+		dir := t.TempDir()
+		s, err := env.Fetch(ctx, out.CaseID, out.RunID, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.BySource[evidence.SourceGuardDuty] != 2 || s.BySource[evidence.SourceCase] < 4 {
+			t.Fatalf("artifacts by source = %v, want guardduty=2 and case>=4", s.BySource)
+		}
+		// The finding is stored exactly as received: the envelope's detail.
+		in, err := finding.Parse(input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := os.ReadFile(filepath.Join(dir, out.CaseID, "runs", out.RunID, "guardduty", "finding.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// (The interpreter re-serializes the input, as Step Functions does,
+		// so the bytes Triage received are compact: compare as JSON.)
+		if !jsonEqual(t, stored, in.Finding.Raw) {
+			t.Fatalf("stored finding differs from the one received:\n%s", stored)
+		}
+		// Every artifact version is locked in the deployed bucket.
+		rep, err := evidence.VerifyBucket(ctx, client, env.Bucket, s.Manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rep.Err(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if first == nil {
+		t.FailNow()
+	}
+
+	t.Run("a locked artifact version cannot be deleted and survives an overwrite", func(t *testing.T) {
+		key, _ := evidence.ManifestKey(first.CaseID, first.RunID)
+		head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &env.Bucket, Key: &key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &env.Bucket, Key: &key, VersionId: head.VersionId}); err == nil {
+			t.Fatal("deleting a locked manifest version succeeded")
+		}
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &env.Bucket, Key: &key, Body: strings.NewReader("{}"),
+			ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256}); err != nil {
+			t.Fatalf("overwrite (a new version) was refused: %v", err)
+		}
+		got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &env.Bucket, Key: &key, VersionId: head.VersionId})
+		if err != nil {
+			t.Fatalf("the original version is gone: %v", err)
+		}
+		got.Body.Close()
+		if aws.ToInt64(got.ContentLength) != aws.ToInt64(head.ContentLength) {
+			t.Fatalf("original version changed size")
+		}
+	})
+
+	t.Run("the same finding again is one run", func(t *testing.T) {
+		out, err := env.Execute(ctx, input, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !out.Duplicate || out.CaseID != first.CaseID || out.RunID != first.RunID {
+			t.Fatalf("outcome = %+v, want a duplicate of %+v", out, first)
+		}
+	})
+
+	t.Run("a newer updatedAt adds a run to the same case", func(t *testing.T) {
+		newer := bytes.Replace(input, []byte(`"updatedAt": "2024-08-02T08:31:12.824Z"`), []byte(`"updatedAt": "2024-08-02T09:45:00.000Z"`), 1)
+		if bytes.Equal(newer, input) {
+			t.Fatal("the demo finding's updatedAt moved: update this test")
+		}
+		out, err := env.Execute(ctx, newer, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Duplicate || out.CaseID != first.CaseID || out.RunID == first.RunID {
+			t.Fatalf("outcome = %+v, want a new run of case %s", out, first.CaseID)
+		}
+	})
+
+	t.Run("a refused input fails Triage and is kept under rejected/", func(t *testing.T) {
+		_, err := env.Execute(ctx, []byte(`{"detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": {"id": "x", "severity": "high"}}`), nil)
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Code != ExitRejected {
+			t.Fatalf("err = %v, want ExitRejected", err)
+		}
+		if !strings.Contains(err.Error(), "InvalidInputError") || !strings.Contains(err.Error(), "detail.severity") {
+			t.Fatalf("err %q does not name the error type and the field", err)
+		}
+		list, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &env.Bucket, Prefix: aws.String("rejected/")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Contents) != 2 {
+			t.Fatalf("rejected/ holds %d objects, want the input and its reason", len(list.Contents))
+		}
+	})
+
+	t.Run("a collector that panics makes the run partial, with its error", func(t *testing.T) {
+		bin := filepath.Join(t.TempDir(), "failing")
+		build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./testdata/failing")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+		var fns []lambdart.Function
+		for _, f := range env.Functions {
+			if strings.Contains(strings.ToLower(f.Name), "guardduty") {
+				f.Binary = bin
+			}
+			fns = append(fns, f)
+		}
+		pool, err := lambdart.NewPool(fns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		other := bytes.ReplaceAll(input, []byte("16afba5c5c43e07c9e3e5e2e544e95df"), []byte("0000aaaa1111bbbb2222cccc3333dddd"))
+		out, err := env.Execute(ctx, other, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Status != evidence.RunPartial {
+			t.Fatalf("status = %q, want partial", out.Status)
+		}
+		s, err := env.Fetch(ctx, out.CaseID, out.RunID, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Failed) != 1 || !strings.Contains(s.Failed[0], "collector exploded") {
+			t.Fatalf("failed collectors = %q, want guardduty with the panic", s.Failed)
+		}
+		b, _ := json.Marshal(s.Manifest.Collectors)
+		if !strings.Contains(string(b), `"status":"failed"`) {
+			t.Fatalf("manifest collectors = %s", b)
+		}
+	})
+}
+
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatal(err)
+	}
+	ja, _ := json.Marshal(x)
+	jb, _ := json.Marshal(y)
+	return bytes.Equal(ja, jb)
+}
