@@ -29,7 +29,8 @@ func main() {
 	}
 	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
 	h := &Handler{
-		Driver:    &collect.Driver{Writer: evidence.NewWriter(client, bucket), Version: version.String(), Now: time.Now},
+		Driver: &collect.Driver{Writer: evidence.NewWriter(client, bucket), Version: version.String(), Now: time.Now,
+			Results: client, Bucket: bucket},
 		Collector: &FindingCollector{Objects: client, Findings: guardduty.NewFromConfig(cfg), Bucket: bucket},
 	}
 	lambda.Start(h.Handle)

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -98,14 +101,28 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		Source: evidence.SourceCase, API: "custody:Seal", Collector: "seal", CollectorVersion: h.Version,
 		ContentType: evidence.ContentTypeJSON,
 	})
+	if errors.Is(err, evidence.ErrExists) {
+		// A retry after the manifest was stored (the notification failed,
+		// or the response was lost): the run is sealed with the manifest
+		// that is there; announce that one.
+		m, art, err = h.sealed(ctx, key)
+	}
 	if err != nil {
 		return nil, faults.Classify("store manifest", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
 	}
+	out := h.output(m, art, runPrefix)
+	if err := h.notify(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
+// output is what Seal announces for manifest m stored as art.
+func (h *Handler) output(m *evidence.Manifest, art evidence.Artifact, runPrefix string) *Output {
 	out := &Output{
-		CaseID: inc.CaseID, RunID: inc.RunID, Status: m.Status,
+		CaseID: m.CaseID, RunID: m.RunID, Status: m.Status,
 		Location:    fmt.Sprintf("s3://%s/%s", h.Bucket, runPrefix),
-		ManifestKey: key, ManifestSHA256: art.SHA256, ManifestVersionID: art.VersionID,
+		ManifestKey: art.Key, ManifestSHA256: art.SHA256, ManifestVersionID: art.VersionID,
 		Artifacts: len(m.Artifacts), ArtifactsBySource: map[string]int{}, Gaps: m.Gaps,
 	}
 	for _, a := range m.Artifacts {
@@ -116,10 +133,27 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 			out.FailedCollectors = append(out.FailedCollectors, c.Name)
 		}
 	}
-	if err := h.notify(ctx, out); err != nil {
-		return nil, err
+	return out
+}
+
+// sealed reads the manifest an earlier attempt stored: its content, version
+// and SHA-256, hashed as it streams.
+func (h *Handler) sealed(ctx context.Context, key string) (*evidence.Manifest, evidence.Artifact, error) {
+	obj, err := h.Objects.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.Bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, evidence.Artifact{}, err
 	}
-	return out, nil
+	defer obj.Body.Close()
+	sum := sha256.New()
+	data, err := io.ReadAll(io.TeeReader(obj.Body, sum))
+	if err != nil {
+		return nil, evidence.Artifact{}, err
+	}
+	m, err := evidence.ParseManifest(data)
+	if err != nil {
+		return nil, evidence.Artifact{}, &faults.EvidenceError{Key: key, Err: fmt.Errorf("the stored manifest: %w", err)}
+	}
+	return m, evidence.Artifact{Key: key, VersionID: aws.ToString(obj.VersionId), Size: int64(len(data)), SHA256: hex.EncodeToString(sum.Sum(nil))}, nil
 }
 
 // results reads every stored collector result of the run, Triage's too.

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
@@ -116,7 +117,9 @@ func (h *Handler) Handle(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, faults.Invalid("input", "%v", err)
 	}
-	a, err := h.Writer.PutJSON(ctx, markerKey, marker, h.meta("custody:OpenRun", nil))
+	markerMeta := h.meta("custody:OpenRun", nil)
+	markerMeta.AcceptIdentical = false // the marker decides: never accept it as ours
+	a, err := h.Writer.PutJSON(ctx, markerKey, marker, markerMeta)
 	switch {
 	case errors.Is(err, evidence.ErrExists):
 		first, rerr := h.readMarker(ctx, markerKey)
@@ -128,8 +131,14 @@ func (h *Handler) Handle(ctx context.Context, req Request) (*Response, error) {
 			// this run: one run, no second case.
 			return &Response{Duplicate: true, Incident: inc}, nil
 		}
-		// A retry of this very execution: go on, reusing what exists.
+		// A retry of this very execution: go on, listing what the first
+		// attempt stored (the same bytes again are the same evidence).
 		inc.OpenedAt = first.OpenedAt
+		meta := h.meta("custody:OpenRun", nil)
+		meta.AcceptIdentical = true
+		if a, err := h.Writer.PutJSON(ctx, markerKey, first, meta); err == nil {
+			artifacts = append(artifacts, a)
+		}
 	case err != nil:
 		return nil, h.evidenceErr(markerKey, err)
 	default:
@@ -207,7 +216,15 @@ func (h *Handler) fetch(ctx context.Context, ref *finding.FindingRef) (*finding.
 	})
 	if err != nil {
 		return nil, faults.Classify("guardduty:GetFindings", err, func(err error) error {
-			return faults.Invalid("detectorId", "GetFindings for finding %s refused: %v", ref.FindingID, err)
+			var apiErr smithy.APIError
+			if errors.As(err, &apiErr) && apiErr.ErrorCode() == "BadRequestException" {
+				// GuardDuty's answer to a detector or finding ID that does
+				// not exist or is malformed: the input is wrong.
+				return faults.Invalid("detectorId", "GetFindings for finding %s refused: %v", ref.FindingID, err)
+			}
+			// Denied, or anything else: this deployment cannot read
+			// findings, which is no fault of the input.
+			return &faults.ConfigurationError{Setting: "guardduty:GetFindings", Reason: err.Error()}
 		})
 	}
 	if len(out.Findings) != 1 {
@@ -267,8 +284,11 @@ func (h *Handler) caseRecord(inc *incident.Incident, in finding.Input) caseRecor
 	return c
 }
 
+// meta describes a record Triage writes. AcceptIdentical lets a retry of the
+// same execution list what the first attempt stored.
 func (h *Handler) meta(api string, request map[string]any) evidence.PutMeta {
-	return evidence.PutMeta{Source: evidence.SourceCase, API: api, Request: request, Collector: "triage", CollectorVersion: h.Version}
+	return evidence.PutMeta{Source: evidence.SourceCase, API: api, Request: request, Collector: "triage", CollectorVersion: h.Version,
+		AcceptIdentical: true}
 }
 
 func (h *Handler) evidenceErr(key string, err error) error {

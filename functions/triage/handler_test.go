@@ -393,6 +393,36 @@ func TestRetryableFetch(t *testing.T) {
 	}
 }
 
+// TestDeniedFetch: a GetFindings this deployment may not call is a
+// configuration error, not a fault of the input: nothing is rejected.
+func TestDeniedFetch(t *testing.T) {
+	tests := []struct {
+		code    string
+		invalid bool
+	}{
+		{code: "AccessDeniedException"},
+		{code: "BadRequestException", invalid: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.code, func(t *testing.T) {
+			client := lockedBucket(t)
+			gd := newFakeFindings(t)
+			gd.err = &smithy.GenericAPIError{Code: tc.code, Message: "no"}
+			h := newHandler(t, client, gd)
+			_, err := h.Handle(context.Background(), Request{Input: json.RawMessage(`{"findingId":"` + cliFindingID + `","detectorId":"` + cliDetectorID + `"}`), Execution: "e"})
+			var inv *faults.InvalidInputError
+			var cfg *faults.ConfigurationError
+			if tc.invalid != errors.As(err, &inv) || tc.invalid == errors.As(err, &cfg) {
+				t.Fatalf("error %v (%T), want invalid input: %v", err, err, tc.invalid)
+			}
+			rejected := listKeys(t, client, "rejected/")
+			if tc.invalid != (len(rejected) == 2) {
+				t.Errorf("rejected/ holds %q", rejected)
+			}
+		})
+	}
+}
+
 // TestRetryAfterCrash: an execution that stopped right after its run
 // marker (a Lambda timeout) is retried, and the retry opens the run fully.
 func TestRetryAfterCrash(t *testing.T) {
@@ -413,6 +443,20 @@ func TestRetryAfterCrash(t *testing.T) {
 	}
 	if got := listKeys(t, client, run); !reflect.DeepEqual(got, []string{run + "incident.json", run + "input.json", run + "results/triage.json", run + "run.json"}) {
 		t.Errorf("keys %q", got)
+	}
+	// The retry's result lists what the first attempt stored too.
+	body, _ := getObject(t, client, run+"results/triage.json")
+	var res evidence.CollectorResult
+	if err := json.Unmarshal(body, &res); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, a := range res.Artifacts {
+		listed = append(listed, a.Key)
+	}
+	sort.Strings(listed)
+	if want := []string{"cases/gd-b4b01b60fc24a199139f8f5f490edd81/case.json", run + "incident.json", run + "input.json", run + "run.json"}; !reflect.DeepEqual(listed, want) {
+		t.Errorf("triage result lists %q, want %q", listed, want)
 	}
 	// Another execution still sees a duplicate.
 	if r, err := h.Handle(context.Background(), Request{Input: raw, Execution: "exec-2"}); err != nil || !r.Duplicate {

@@ -7,6 +7,7 @@ package collect
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,11 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
@@ -148,11 +154,58 @@ func (o *Output) add(a evidence.Artifact, err error) (evidence.Artifact, error) 
 	return a, nil
 }
 
+// resultReader reads a result a earlier attempt stored.
+type resultReader interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
 // Driver runs collectors.
 type Driver struct {
 	Writer  Writer
 	Version string
 	Now     func() time.Time
+	// Results and Bucket, when set, let a collector invoked again for a run
+	// it already finished (a lost response, a Lambda retry) answer from its
+	// stored result instead of failing on evidence that already exists.
+	Results resultReader
+	Bucket  string
+}
+
+// stored returns the result an earlier attempt stored, or nil.
+func (d *Driver) stored(ctx context.Context, key string) (*evidence.CollectorResult, error) {
+	if d.Results == nil || key == "" {
+		return nil, nil
+	}
+	obj, err := d.Results.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.Bucket), Key: aws.String(key)})
+	if err != nil {
+		var nsk *s3types.NoSuchKey
+		var apiErr smithy.APIError
+		if errors.As(err, &nsk) || (errors.As(err, &apiErr) && (apiErr.ErrorCode() == "NoSuchKey" || apiErr.ErrorCode() == "NotFound")) {
+			return nil, nil
+		}
+		return nil, faults.Classify("read stored result", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
+	}
+	defer obj.Body.Close()
+	var r evidence.CollectorResult
+	if err := json.NewDecoder(obj.Body).Decode(&r); err != nil {
+		return nil, &faults.EvidenceError{Key: key, Err: fmt.Errorf("decode stored result: %w", err)}
+	}
+	return &r, nil
+}
+
+// summary is the state machine's view of a stored result.
+func summary(key string, r *evidence.CollectorResult) (incident.Result, error) {
+	if r.Status == incident.StatusFailed {
+		return incident.Result{}, &faults.CollectorError{Collector: r.Collector, Err: errors.New(r.Error)}
+	}
+	var records int64
+	for _, a := range r.Artifacts {
+		records += a.Records
+	}
+	return incident.Result{
+		Collector: r.Collector, Status: r.Status, ResultKey: key,
+		Artifacts: len(r.Artifacts), Records: records, Gaps: len(r.Gaps),
+	}, nil
 }
 
 // Run runs c for in and stores its result as results/<name>.json in the
@@ -168,6 +221,15 @@ func (d *Driver) Run(ctx context.Context, c Collector, in Input) (result inciden
 	inc := &in.Incident
 	out := &Output{inc: inc, w: d.Writer, collector: c.Name(), source: c.Source(), version: d.Version}
 	started := now().UTC()
+	if key, err := evidence.ResultKey(inc.CaseID, inc.RunID, c.Name()); err == nil {
+		prev, err := d.stored(ctx, key)
+		if err != nil {
+			return incident.Result{}, err
+		}
+		if prev != nil {
+			return summary(key, prev)
+		}
+	}
 
 	cerr := func() (err error) {
 		defer func() {
@@ -222,14 +284,7 @@ func (d *Driver) Run(ctx context.Context, c Collector, in Input) (result inciden
 	if cerr != nil {
 		return incident.Result{}, &faults.CollectorError{Collector: c.Name(), Err: cerr}
 	}
-	var records int64
-	for _, a := range res.Artifacts {
-		records += a.Records
-	}
-	return incident.Result{
-		Collector: c.Name(), Status: incident.StatusOK, ResultKey: key,
-		Artifacts: len(res.Artifacts), Records: records, Gaps: len(res.Gaps),
-	}, nil
+	return summary(key, &res)
 }
 
 func sortResult(r *evidence.CollectorResult) {

@@ -340,3 +340,50 @@ func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// TestDriverAnswersAgainFromStoredResult: a collector invoked again for a run
+// it finished (a lost response, a retry after the result was stored) is not
+// run a second time; its stored result answers, failed ones as failed.
+func TestDriverAnswersAgainFromStoredResult(t *testing.T) {
+	tests := []struct {
+		name    string
+		fail    bool
+		wantErr bool
+	}{
+		{name: "ok result"},
+		{name: "failed result", fail: true, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := lockedBucket(t)
+			d := &collect.Driver{Writer: evidence.NewWriter(client, testBucket, evidence.WithTempDir(t.TempDir())),
+				Version: "v", Results: client, Bucket: testBucket}
+			runs := 0
+			col := &fakeCollector{name: "fake", source: evidence.SourceCloudTrail, run: func(ctx context.Context, _ *incident.Incident, out *collect.Output) error {
+				runs++
+				if _, err := out.Put(ctx, "a.json", strings.NewReader("{}"), evidence.PutMeta{}); err != nil {
+					return err
+				}
+				if tc.fail {
+					return errors.New("source broke")
+				}
+				return nil
+			}}
+			first, err1 := d.Run(context.Background(), col, testInput())
+			second, err2 := d.Run(context.Background(), col, testInput())
+			if runs != 1 {
+				t.Fatalf("collector ran %d times, want 1", runs)
+			}
+			if first != second {
+				t.Fatalf("second answer %+v differs from the first %+v", second, first)
+			}
+			var ce1, ce2 *faults.CollectorError
+			if tc.wantErr != errors.As(err1, &ce1) || tc.wantErr != errors.As(err2, &ce2) {
+				t.Fatalf("errors %v, %v; want CollectorError: %v", err1, err2, tc.wantErr)
+			}
+			if tc.wantErr && !strings.Contains(err2.Error(), "source broke") {
+				t.Fatalf("second error %q lost the cause", err2)
+			}
+		})
+	}
+}

@@ -100,17 +100,10 @@ func Classify(op string, err error, fallback func(error) error) error {
 	if err == nil {
 		return nil
 	}
-	var (
-		inv *InvalidInputError
-		thr *ThrottledError
-		trn *TransientError
-		col *CollectorError
-		evi *EvidenceError
-		cfg *ConfigurationError
-	)
-	if errors.As(err, &inv) || errors.As(err, &thr) || errors.As(err, &trn) ||
-		errors.As(err, &col) || errors.As(err, &evi) || errors.As(err, &cfg) {
-		return err
+	// A named error inside a wrapper is returned itself: the wrapper would
+	// reach the state machine as "wrapError" and match no Retry or Catch.
+	if named := Named(err); named != nil {
+		return named
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &TransientError{Op: op, Err: err}
@@ -126,4 +119,34 @@ func Classify(op string, err error, fallback func(error) error) error {
 		return &TransientError{Op: op, Err: err}
 	}
 	return fallback(err)
+}
+
+// Named returns the first of this package's error types in err's chain, or
+// nil when there is none.
+func Named(err error) error {
+	var (
+		inv *InvalidInputError
+		thr *ThrottledError
+		trn *TransientError
+		col *CollectorError
+		evi *EvidenceError
+		cfg *ConfigurationError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &inv):
+		return inv
+	case errors.As(err, &thr):
+		return thr
+	case errors.As(err, &trn):
+		return trn
+	case errors.As(err, &col):
+		return col
+	case errors.As(err, &evi):
+		return evi
+	case errors.As(err, &cfg):
+		return cfg
+	}
+	return nil
 }
