@@ -11,19 +11,21 @@ GO_LDFLAGS := -s -w
 # Not ./...: node_modules holds Go templates of the CDK CLI.
 GO_PKGS   := ./shared/... ./functions/... ./cmd/... ./infra/...
 
-.PHONY: help deps build test unit deploy-local demo investigate verify synth diff deploy lint clean
+.PHONY: help deps deps-local build test unit deploy-local demo investigate verify synth diff deploy lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-deps: ## install what a fresh clone needs (Go modules, npm tools); fail naming what cannot be installed here
+deps: ## install what a fresh clone needs to build and deploy (Go modules, npm tools); fail naming what cannot be installed here
 	@command -v go >/dev/null || { echo "go not found: install Go 1.26 (https://go.dev/dl)"; exit 2; }
 	@command -v node >/dev/null || { echo "node not found: install it with: apt-get install nodejs npm"; exit 2; }
-	@command -v moto_server >/dev/null || { echo "moto_server not found: install it with: pip install 'moto[server]'"; exit 2; }
-	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: install it with: pip install cfn-lint"; exit 2; }
 	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 		echo "npm ci"; npm ci --no-audit --no-fund; fi
 	@go mod download
+
+deps-local: deps ## also what the local run and the tests need: the emulator and cfn-lint (from PyPI: not installable here)
+	@command -v moto_server >/dev/null || { echo "moto_server not found: install it with: pip install 'moto[server]'"; exit 2; }
+	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: install it with: pip install cfn-lint"; exit 2; }
 
 build: ## every function to dist/functions/<name>/bootstrap (linux/arm64, static, stripped)
 	@for f in $(FUNCTIONS); do \
@@ -32,21 +34,21 @@ build: ## every function to dist/functions/<name>/bootstrap (linux/arm64, static
 		echo "built $(DIST)/$$f/bootstrap"; \
 	done
 
-test: deps build ## every test: unit, emulator-backed, infra (synth, assertions, nag, cfn-lint), the deploy check, the demo end to end
+test: deps-local build ## every test: unit, emulator-backed, infra (synth, assertions, nag, cfn-lint), the deploy check, the demo end to end
 	go vet $(GO_PKGS)
 	go test -count=1 -timeout 40m $(GO_PKGS)
 	$(MAKE) --no-print-directory deploy-local
 
-unit: deps ## the Go tests only
+unit: deps-local ## the Go tests only
 	go test -count=1 $(GO_PKGS)
 
-deploy-local: deps build ## cdk bootstrap + cdk deploy into a fresh emulator, check the wiring, cdk destroy
+deploy-local: deps-local ## cdk bootstrap + cdk deploy into a fresh emulator, check the wiring, cdk destroy
 	go run ./cmd/custody deploy-check
 
-demo: deps build ## the demo: a compromised-instance scenario, end to end on the emulator; case in $(OUT)/
+demo: deps-local ## the demo: a compromised-instance scenario, end to end on the emulator; case in $(OUT)/
 	go run ./cmd/custody demo -out $(OUT)
 
-investigate: deps build ## FINDING=<file> [SEED=<dir>] [OUT=<dir>]: the same for any input and seed folder
+investigate: deps-local ## FINDING=<file> [SEED=<dir>] [OUT=<dir>]: the same for any input and seed folder
 	@[ -n "$(FINDING)" ] || { echo "usage: make investigate FINDING=<file> [SEED=<dir>] [OUT=<dir>]"; exit 1; }
 	go run ./cmd/custody investigate -finding "$(FINDING)" $(if $(SEED),-seed "$(SEED)") -out "$(OUT)"
 

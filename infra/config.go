@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/constructs-go/constructs/v10"
+
+	"github.com/custody-ir/custody/shared/incident"
 )
 
 // Context keys read from cdk.json (or `cdk -c key=value`). They are the
@@ -150,14 +152,16 @@ func (c Config) Validate() error {
 			return fmt.Errorf("context %s: %q is not an IAM role name", key, name)
 		}
 	}
+	// The window settings reach Triage as its environment: check them with
+	// Triage's own rules, so a synth never deploys what Triage refuses.
+	env := map[string]string{"CUSTODY_LOOKBACK": c.Lookback, "CUSTODY_LOOKAHEAD": c.Lookahead, "CUSTODY_MAX_SPAN": c.MaxSpan}
 	for key, d := range map[string]string{CtxLookback: c.Lookback, CtxLookahead: c.Lookahead, CtxMaxSpan: c.MaxSpan} {
-		v, err := time.ParseDuration(d)
-		if err != nil {
+		if _, err := time.ParseDuration(d); err != nil {
 			return fmt.Errorf("context %s: %q is not a Go duration (e.g. 6h, 90m): %v", key, d, err)
 		}
-		if v < 0 {
-			return fmt.Errorf("context %s: %q is negative", key, d)
-		}
+	}
+	if _, err := incident.ConfigFromEnv(func(k string) string { return env[k] }); err != nil {
+		return fmt.Errorf("context %s/%s/%s: %v", CtxLookback, CtxLookahead, CtxMaxSpan, err)
 	}
 	for key, list := range map[string][]string{CtxFindingTypeInclude: c.FindingTypeInclude, CtxFindingTypeExclude: c.FindingTypeExclude} {
 		for _, p := range list {
