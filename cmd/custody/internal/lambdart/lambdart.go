@@ -48,10 +48,8 @@ type invocation struct {
 }
 
 type result struct {
-	body   []byte
-	fnErr  *FunctionError
-	crash  error
-	posted bool
+	body  []byte
+	fnErr *FunctionError
 }
 
 // Runtime serves the Runtime API for one function and keeps one instance of

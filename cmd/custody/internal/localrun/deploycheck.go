@@ -184,7 +184,7 @@ func checkStateMachine(ctx context.Context, cfg aws.Config, dep *Deployment) (st
 	}
 	for state, res := range resources {
 		if !deployed[res] {
-			return "", fmt.Errorf("Task %s runs %s, which is not a deployed custody function", state, res)
+			return "", fmt.Errorf("task state %s runs %s, which is not a deployed custody function", state, res)
 		}
 	}
 	for _, s := range []string{"Triage", "Collect", "Seal"} {

@@ -205,6 +205,51 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("manifest collectors = %s", b)
 		}
 	})
+
+	t.Run("every sample input seals a case or is refused by name, never panics", func(t *testing.T) {
+		var files []string
+		for _, pattern := range []string{
+			filepath.Join(root, "docs", "examples", "*.json"),
+			filepath.Join(root, "shared", "finding", "testdata", "corpus", "*", "*.json"),
+		} {
+			m, err := filepath.Glob(pattern)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, m...)
+		}
+		if len(files) < 15 {
+			t.Fatalf("found %d sample inputs, want the examples and the corpus", len(files))
+		}
+		for _, f := range files {
+			if filepath.Base(f) == "finding-ref.json" {
+				// {findingId, detectorId} needs GuardDuty GetFindings, which
+				// the emulator lacks; Triage's tests cover it with a fake.
+				continue
+			}
+			rel, _ := filepath.Rel(root, f)
+			t.Run(rel, func(t *testing.T) {
+				body, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := env.Execute(ctx, body, nil)
+				var ee *ExitError
+				switch {
+				case err == nil:
+					if !out.Duplicate && out.Status != evidence.RunComplete {
+						t.Fatalf("sealed %+v, want complete", out)
+					}
+				case errors.As(err, &ee) && ee.Code == ExitRejected:
+					if !strings.Contains(err.Error(), "InvalidInputError") {
+						t.Fatalf("refused without the error's name: %v", err)
+					}
+				default:
+					t.Fatalf("neither sealed nor refused: %v", err)
+				}
+			})
+		}
+	})
 }
 
 func jsonEqual(t *testing.T, a, b []byte) bool {

@@ -243,7 +243,7 @@ func (t *Template) ref(name string) (any, error) {
 	}
 	id, ok := t.Physical[name]
 	if !ok {
-		return nil, fmt.Errorf("Ref %s: no deployed resource", name)
+		return nil, fmt.Errorf("reference to %s: no deployed resource", name)
 	}
 	return id, nil
 }
