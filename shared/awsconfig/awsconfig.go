@@ -33,10 +33,13 @@ func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Con
 	return config.LoadDefaultConfig(ctx, opts...)
 }
 
-// S3Options adapts an S3 client to an emulator endpoint: path-style
-// addressing, since bucket host names do not resolve on loopback. It changes
-// nothing against real AWS.
+// S3Options adapts an S3 client to an emulator endpoint (path-style
+// addressing, since bucket host names do not resolve on loopback) and
+// quiets the SDK's note on responses without a checksum.
 func S3Options(o *s3.Options) {
+	// Log objects carry no checksum of their own; the SDK would log a line
+	// for every read. Evidence is hashed as it streams instead.
+	o.DisableLogOutputChecksumValidationSkipped = true
 	if o.BaseEndpoint != nil || os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" {
 		o.UsePathStyle = true
 	}

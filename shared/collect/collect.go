@@ -112,6 +112,37 @@ func (o *Output) Copy(ctx context.Context, srcBucket, srcKey, srcVersion, name s
 	return o.add(a, err)
 }
 
+// Stream is an artifact written as its records are produced (gzip, hashed
+// and spooled as it goes); Close stores it and lists it in the result.
+type Stream struct {
+	*evidence.ArtifactWriter
+	out *Output
+}
+
+// Close stores the artifact and adds it to the collector's result.
+func (s *Stream) Close(ctx context.Context) (evidence.Artifact, error) {
+	a, err := s.ArtifactWriter.Close(ctx)
+	return s.out.add(a, err)
+}
+
+// CreateGzip starts a streamed, gzip-compressed artifact named name in the
+// collector's folder (a .jsonl.gz extract, typically).
+func (o *Output) CreateGzip(name string, meta evidence.PutMeta) (*Stream, error) {
+	key, err := o.Key(name)
+	if err != nil {
+		return nil, err
+	}
+	meta = o.fill(meta)
+	if meta.ContentType == "" {
+		meta.ContentType = evidence.ContentTypeGzip
+	}
+	w, err := o.w.CreateGzip(key, meta)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{ArtifactWriter: w, out: o}, nil
+}
+
 // Gap records evidence that could not be had and what to enable.
 func (o *Output) Gap(reason, fix string) {
 	o.mu.Lock()

@@ -1,0 +1,323 @@
+// Package s3logs is the part every log source delivered to S3 shares
+// (CloudTrail, VPC Flow Logs, S3 server access logs): list only the day
+// prefixes a window covers, keep the objects whose delivery time in the key
+// falls in the window widened by a delivery pad, copy them unchanged, and
+// stream each through its format's decoder into one filtered extract. Each
+// collector supplies only the part that differs: its key layout, its
+// decoder and its scope test.
+package s3logs
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/faults"
+	"github.com/custody-ir/custody/shared/incident"
+)
+
+// ObjectLister lists a log bucket.
+type ObjectLister interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+}
+
+// ObjectGetter reads a log object.
+type ObjectGetter interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// Object is one log object chosen for a case.
+type Object struct {
+	Bucket string
+	Key    string
+	Size   int64
+	// KeyTime is the delivery time the key names (zero when it names none).
+	KeyTime time.Time
+}
+
+// DayPrefixes returns base followed by each UTC day, formatted with layout
+// (e.g. "2006/01/02/"), from the window's start to its end, each widened by
+// pad: the only prefixes a case needs to list.
+func DayPrefixes(base, layout string, w incident.Window, pad time.Duration) []string {
+	start := w.Start.Add(-pad).UTC().Truncate(24 * time.Hour)
+	end := w.End.Add(pad).UTC()
+	var out []string
+	for d := start; !d.After(end); d = d.Add(24 * time.Hour) {
+		out = append(out, base+d.Format(layout))
+	}
+	return out
+}
+
+// KeyTime extracts the delivery time from a key, reporting false when the
+// key names none.
+type KeyTime func(key string) (time.Time, bool)
+
+// Listing is what List found.
+type Listing struct {
+	Objects []Object
+	// Listed counts every object under the prefixes; OutOfWindow those
+	// left out for their key time; Untimed those whose key names no time,
+	// which are kept (a responder would rather have one file too many).
+	Listed, OutOfWindow, Untimed int
+}
+
+// List lists bucket under each prefix (every page) and keeps the objects
+// whose key time falls in the window widened by pad.
+func List(ctx context.Context, client ObjectLister, bucket string, prefixes []string, keyTime KeyTime, w incident.Window, pad time.Duration) (Listing, error) {
+	var l Listing
+	wide := w.Widen(pad)
+	for _, prefix := range prefixes {
+		p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return l, err
+			}
+			for _, o := range page.Contents {
+				l.Listed++
+				key := aws.ToString(o.Key)
+				obj := Object{Bucket: bucket, Key: key, Size: aws.ToInt64(o.Size)}
+				if t, ok := keyTime(key); ok {
+					if !wide.Contains(t) {
+						l.OutOfWindow++
+						continue
+					}
+					obj.KeyTime = t
+				} else {
+					l.Untimed++
+				}
+				l.Objects = append(l.Objects, obj)
+			}
+		}
+	}
+	sort.Slice(l.Objects, func(i, j int) bool { return l.Objects[i].Key < l.Objects[j].Key })
+	return l, nil
+}
+
+// Copier copies an object unchanged into the case (collect.Output does).
+type Copier interface {
+	Copy(ctx context.Context, srcBucket, srcKey, srcVersion, name string, meta evidence.PutMeta) (evidence.Artifact, error)
+}
+
+// CopyAll copies every object into the case under dir/<original key>,
+// server-side, a few at a time. meta describes each copy.
+func CopyAll(ctx context.Context, c Copier, objs []Object, dir string, concurrency int, meta func(Object) evidence.PutMeta) ([]evidence.Artifact, error) {
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	arts := make([]evidence.Artifact, len(objs))
+	errs := make([]error, len(objs))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i, o := range objs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			arts[i], errs[i] = c.Copy(ctx, o.Bucket, o.Key, "", strings.TrimSuffix(dir, "/")+"/"+o.Key, meta(o))
+		}()
+	}
+	wg.Wait()
+	return arts, errors.Join(errs...)
+}
+
+// Record is one decoded log record.
+type Record struct {
+	// Time is the record's own time; zero when it has none.
+	Time time.Time
+	// Value is what the extract stores for the record (JSON-encoded).
+	Value any
+}
+
+// Decoder reads one log object's records, calling emit for each and bad
+// for each record it cannot decode, and goes on after a bad one. Its error
+// is for the object as a whole (a truncated stream, say).
+type Decoder func(r io.Reader, emit func(Record) error, bad func(error)) error
+
+// RecordWriter is where an extract goes (an evidence stream).
+type RecordWriter interface {
+	WriteRecord(v any, at time.Time) error
+}
+
+// Stats counts what Extract read.
+type Stats struct {
+	Objects   int   `json:"objects"`
+	Records   int64 `json:"records"`   // decoded
+	Kept      int64 `json:"kept"`      // in scope and window: written
+	Malformed int64 `json:"malformed"` // records that would not decode
+	// Problems names each object that could not be read whole (truncated
+	// gzip, a read error) and the first malformed records, for the gaps.
+	Problems []string `json:"problems,omitempty"`
+}
+
+const maxProblems = 20
+
+func (s *Stats) problem(format string, args ...any) {
+	if len(s.Problems) < maxProblems {
+		s.Problems = append(s.Problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// Extract streams every object through decode and writes the records that
+// keep accepts and whose own time is in the window, in one pass: read,
+// decompress, decode, filter, write (the writer compresses and hashes). A
+// record without a time is written when keep accepts it. An object that
+// cannot be read whole is reported in Stats and the rest still collected.
+func Extract(ctx context.Context, client ObjectGetter, objs []Object, decode Decoder, keep func(Record) bool, w incident.Window, dst RecordWriter) (Stats, error) {
+	var st Stats
+	for _, o := range objs {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		st.Objects++
+		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+		if err != nil {
+			if Denied(err) || Missing(err) {
+				st.problem("s3://%s/%s: %v", o.Bucket, o.Key, err)
+				continue
+			}
+			return st, faults.Classify("s3:GetObject", err, func(err error) error { return err })
+		}
+		var werr error
+		emit := func(r Record) error {
+			st.Records++
+			if !keep(r) || (!r.Time.IsZero() && !w.Contains(r.Time)) {
+				return nil
+			}
+			st.Kept++
+			if err := dst.WriteRecord(r.Value, r.Time); err != nil {
+				werr = err
+				return err
+			}
+			return nil
+		}
+		bad := func(err error) {
+			st.Malformed++
+			st.problem("s3://%s/%s: %v", o.Bucket, o.Key, err)
+		}
+		body, err := Decompressed(out.Body)
+		if err == nil {
+			err = decode(body, emit, bad)
+		}
+		out.Body.Close()
+		if werr != nil {
+			return st, werr
+		}
+		if err != nil {
+			st.problem("s3://%s/%s: read stopped: %v", o.Bucket, o.Key, err)
+		}
+	}
+	return st, nil
+}
+
+// Decompressed returns r, gunzipped when it starts with the gzip magic.
+func Decompressed(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, err := br.Peek(2)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return nil, err
+	}
+	if bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, err
+		}
+		zr.Multistream(true)
+		return zr, nil
+	}
+	return br, nil
+}
+
+// ErrSkip tells Lines a line is not a record (a header, a comment).
+var ErrSkip = errors.New("not a record")
+
+// MaxLine is the longest line Lines reads; a longer one is malformed.
+const MaxLine = 1 << 20
+
+// Lines makes a Decoder of a line parser: one record a line, empty lines
+// and lines parse answers ErrSkip for skipped. A line longer than MaxLine is
+// malformed; a last line cut off by a read error (a truncated gzip) is not
+// a record and is not passed to parse.
+func Lines(parse func(line []byte) (Record, error)) Decoder {
+	return func(r io.Reader, emit func(Record) error, bad func(error)) error {
+		br := bufio.NewReaderSize(r, 64<<10)
+		var long []byte // a line longer than the buffer, so far
+		tooLong, started := false, false
+		n := 0
+		for {
+			chunk, err := br.ReadSlice('\n')
+			if errors.Is(err, bufio.ErrBufferFull) {
+				started = true
+				if !tooLong && len(long)+len(chunk) <= MaxLine {
+					long = append(long, chunk...)
+				} else {
+					tooLong, long = true, nil
+				}
+				continue
+			}
+			if err != nil && err != io.EOF {
+				return err // the partial last line is dropped with the error
+			}
+			if len(chunk) == 0 && err == io.EOF && !started {
+				return nil
+			}
+			n++
+			line := chunk
+			if long != nil {
+				line = append(long, chunk...)
+			}
+			if tooLong || len(line) > MaxLine {
+				tooLong = true
+			}
+			long, started = nil, false
+			if tooLong {
+				tooLong = false
+				bad(fmt.Errorf("line %d: longer than %d bytes", n, MaxLine))
+			} else if l := bytes.TrimRight(line, "\r\n"); len(bytes.TrimSpace(l)) > 0 {
+				rec, perr := parse(l)
+				switch {
+				case errors.Is(perr, ErrSkip):
+				case perr != nil:
+					bad(fmt.Errorf("line %d: %w", n, perr))
+				default:
+					if err := emit(rec); err != nil {
+						return err
+					}
+				}
+			}
+			if err == io.EOF {
+				return nil
+			}
+		}
+	}
+}
+
+// Denied reports an S3 error that says this role may not read.
+func Denied(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "AccessDenied" || ae.ErrorCode() == "Forbidden" || ae.ErrorCode() == "AllAccessDisabled")
+}
+
+// Missing reports an S3 error that says the bucket or key is not there.
+func Missing(err error) bool {
+	var nsb *s3types.NoSuchBucket
+	var nsk *s3types.NoSuchKey
+	var ae smithy.APIError
+	return errors.As(err, &nsb) || errors.As(err, &nsk) ||
+		(errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchBucket" || ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound"))
+}
