@@ -3,11 +3,13 @@ package localrun
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -47,6 +49,40 @@ type CDK struct {
 	OutDir string // cdk.out folder for this run
 	// FunctionsDir holds the Lambda assets (<name>/bootstrap) to deploy.
 	FunctionsDir string
+	// Context is extra CDK context (-c key=value), from a seed folder.
+	Context map[string]string
+}
+
+// ContextFile is the seed folder's CDK context for the deployment, a JSON
+// object of context keys (cdk.json's form): a scenario may need settings
+// the defaults lack, such as the log groups of its instances.
+const ContextFile = "context.json"
+
+// LoadContext reads dir/context.json; a folder without one has none. Values
+// that are not strings are passed as their JSON (the app reads lists and
+// numbers given that way).
+func LoadContext(dir string) (map[string]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ContextFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ContextFile), err)
+	}
+	out := map[string]string{}
+	for k, v := range raw {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			out[k] = s
+		} else {
+			out[k] = string(v)
+		}
+	}
+	return out, nil
 }
 
 func (c CDK) run(ctx context.Context, args ...string) error {
@@ -57,6 +93,14 @@ func (c CDK) run(ctx context.Context, args ...string) error {
 	args = append(args, "--output", c.OutDir, "--no-notices", "--no-version-reporting", "--ci")
 	if c.FunctionsDir != "" {
 		args = append(args, "--context", "custody:functionsDir="+c.FunctionsDir)
+	}
+	keys := make([]string, 0, len(c.Context))
+	for k := range c.Context {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "--context", k+"="+c.Context[k])
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = c.Root

@@ -48,7 +48,7 @@ func DeployCheck(ctx context.Context, root string, log io.Writer) error {
 	}
 	defer toolLog.Close()
 	outDir := filepath.Join(work, "cdk.out")
-	dep, err := DeployStack(ctx, root, emu, cfg, outDir, toolLog, step)
+	dep, err := DeployStack(ctx, root, emu, cfg, outDir, toolLog, step, nil)
 	if err != nil {
 		return exitErr(ExitSetup, "%v\n%s", err, tail(toolLog.Name(), 40))
 	}

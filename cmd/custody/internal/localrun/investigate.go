@@ -98,7 +98,7 @@ type Env struct {
 
 // Setup builds the handlers, starts the emulator, deploys the app into it
 // and starts a local runtime for each deployed function. Close stops it all.
-func Setup(ctx context.Context, root string, log, toolLog io.Writer) (_ *Env, err error) {
+func Setup(ctx context.Context, root string, log, toolLog io.Writer, deployContext map[string]string) (_ *Env, err error) {
 	e := &Env{Root: root, log: log, toolLog: toolLog}
 	defer func() {
 		if err != nil {
@@ -121,7 +121,7 @@ func Setup(ctx context.Context, root string, log, toolLog io.Writer) (_ *Env, er
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
 	e.step("emulator on %s", e.Emulator.Endpoint)
-	if e.Deploy, err = DeployStack(ctx, root, e.Emulator, e.Config, filepath.Join(e.work, "cdk.out"), toolLog, e.step); err != nil {
+	if e.Deploy, err = DeployStack(ctx, root, e.Emulator, e.Config, filepath.Join(e.work, "cdk.out"), toolLog, e.step, deployContext); err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
 	if e.Bucket, err = e.Deploy.Output("EvidenceBucketName"); err != nil {
@@ -288,7 +288,13 @@ func Investigate(ctx context.Context, o Options) (*Summary, error) {
 		fmt.Fprintf(o.Log, "==> tool and handler output: %s\n", path)
 		toolLog = f
 	}
-	env, err := Setup(ctx, o.Root, o.Log, toolLog)
+	var deployContext map[string]string
+	if o.Seed != "" {
+		if deployContext, err = LoadContext(o.Seed); err != nil {
+			return nil, exitErr(ExitSetup, "seed: %v", err)
+		}
+	}
+	env, err := Setup(ctx, o.Root, o.Log, toolLog, deployContext)
 	if err != nil {
 		return nil, err
 	}
@@ -458,13 +464,16 @@ func BuildAssets(ctx context.Context, root, dir string) error {
 
 // DeployStack runs cdk bootstrap and cdk deploy of the app into the
 // emulator, then applies what the emulator's CloudFormation drops.
-func DeployStack(ctx context.Context, root string, emu *emulator.Server, cfg aws.Config, outDir string, toolLog io.Writer, step func(string, ...any)) (*Deployment, error) {
+func DeployStack(ctx context.Context, root string, emu *emulator.Server, cfg aws.Config, outDir string, toolLog io.Writer, step func(string, ...any), deployContext map[string]string) (*Deployment, error) {
 	assets := filepath.Join(filepath.Dir(outDir), "assets")
 	step("building the Lambda assets (linux/arm64)")
 	if err := BuildAssets(ctx, root, assets); err != nil {
 		return nil, err
 	}
-	cdk := CDK{Root: root, Env: emu.Env(), Log: toolLog, OutDir: outDir, FunctionsDir: assets}
+	cdk := CDK{Root: root, Env: emu.Env(), Log: toolLog, OutDir: outDir, FunctionsDir: assets, Context: deployContext}
+	for k, v := range deployContext {
+		step("  context from the seed folder: %s=%s", k, v)
+	}
 	step("cdk bootstrap (into the emulator)")
 	if err := cdk.Bootstrap(ctx); err != nil {
 		return nil, err

@@ -32,7 +32,12 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
-	env, err := Setup(ctx, root, &log, &log)
+	demo := filepath.Join(root, "cmd", "custody", "scenarios", "demo")
+	deployContext, err := LoadContext(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := Setup(ctx, root, &log, &log, deployContext)
 	if err != nil {
 		t.Fatalf("setup: %v\n%s", err, log.String())
 	}
@@ -42,7 +47,6 @@ func TestEndToEnd(t *testing.T) {
 			t.Logf("local run output:\n%s", log.String())
 		}
 	}()
-	demo := filepath.Join(root, "cmd", "custody", "scenarios", "demo")
 	seeded, err := env.Seed(ctx, demo)
 	if err != nil {
 		t.Fatal(err)
