@@ -8,10 +8,13 @@ DIST      := dist/functions
 OUT       ?= out
 CDK       := node_modules/.bin/cdk
 GO_LDFLAGS := -s -w
+# The operator command, built so its documented exit codes reach the shell
+# (go run reports every failure as 1).
+CUSTODY   := dist/bin/custody
 # Not ./...: node_modules holds Go templates of the CDK CLI.
 GO_PKGS   := ./shared/... ./functions/... ./cmd/... ./infra/...
 
-.PHONY: help deps deps-local build test unit deploy-local demo investigate verify synth diff deploy lint clean
+.PHONY: help deps deps-local build bench FORCE test unit deploy-local demo investigate verify synth diff deploy lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,9 +26,16 @@ deps: ## install what a fresh clone needs to build and deploy (Go modules, npm t
 		echo "npm ci"; npm ci --no-audit --no-fund; fi
 	@go mod download
 
-deps-local: deps ## also what the local run and the tests need: the emulator and cfn-lint (from PyPI: not installable here)
+deps-local: deps ## also what the local run and the tests need: the emulator and cfn-lint (PyPI: checked, not installed), Chromium (installed from Debian when missing)
 	@command -v moto_server >/dev/null || { echo "moto_server not found: install it with: pip install 'moto[server]'"; exit 2; }
 	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: install it with: pip install cfn-lint"; exit 2; }
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "apt-get install -y chromium (the report test renders report.html in it)"; \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+				|| { echo "chromium install failed: install it with: apt-get install -y chromium"; exit 2; }; \
+		else echo "chromium not found: install it with: apt-get install -y chromium"; exit 2; fi; \
+	fi
 
 build: ## every function to dist/functions/<name>/bootstrap (linux/arm64, static, stripped)
 	@for f in $(FUNCTIONS); do \
@@ -42,19 +52,27 @@ test: deps-local build ## every test: unit, emulator-backed, infra (synth, asser
 unit: deps-local ## the Go tests only
 	go test -count=1 $(GO_PKGS)
 
-deploy-local: deps-local ## cdk bootstrap + cdk deploy into a fresh emulator, check the wiring, cdk destroy
-	go run ./cmd/custody deploy-check
+$(CUSTODY): FORCE
+	@go build -o $@ ./cmd/custody
 
-demo: deps-local ## the demo: a compromised-instance scenario, end to end on the emulator; case in $(OUT)/
-	go run ./cmd/custody demo -out $(OUT)
+FORCE:
 
-investigate: deps-local ## FINDING=<file> [SEED=<dir>] [OUT=<dir>]: the same for any input and seed folder
+deploy-local: deps-local $(CUSTODY) ## cdk bootstrap + cdk deploy into a fresh emulator, check the wiring, cdk destroy
+	$(CUSTODY) deploy-check
+
+demo: deps-local $(CUSTODY) ## the demo: a compromised-instance scenario, end to end on the emulator; case in $(OUT)/
+	$(CUSTODY) demo -out $(OUT)
+
+investigate: deps-local $(CUSTODY) ## FINDING=<file> [SEED=<dir>] [OUT=<dir>]: the same for any input and seed folder
 	@[ -n "$(FINDING)" ] || { echo "usage: make investigate FINDING=<file> [SEED=<dir>] [OUT=<dir>]"; exit 1; }
-	go run ./cmd/custody investigate -finding "$(FINDING)" $(if $(SEED),-seed "$(SEED)") -out "$(OUT)"
+	$(CUSTODY) investigate -finding "$(FINDING)" $(if $(SEED),-seed "$(SEED)") -out "$(OUT)"
 
-verify: ## CASE=<dir>: re-check every artifact of a downloaded case against its manifests
-	@[ -n "$(CASE)" ] || { echo "usage: make verify CASE=<dir>"; exit 1; }
-	go run ./cmd/custody verify "$(CASE)"
+verify: $(CUSTODY) ## CASE=<dir or s3://bucket/cases/<caseId>>: re-check every artifact of a case against its manifests
+	@[ -n "$(CASE)" ] || { echo "usage: make verify CASE=<dir or s3://bucket/cases/<caseId>>"; exit 1; }
+	$(CUSTODY) verify "$(CASE)"
+
+bench: deps ## benchmarks (not part of make test): the timeline build at ~200k and ~2M events
+	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./shared/timeline/
 
 synth: deps build ## cdk synth (cdk-nag runs at every synth)
 	$(CDK) synth

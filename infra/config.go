@@ -25,6 +25,9 @@ const (
 	CtxLookback             = "custody:lookback"
 	CtxLookahead            = "custody:lookahead"
 	CtxMaxSpan              = "custody:maxSpan"
+	CtxInstanceLogGroups    = "custody:instanceLogGroups"
+	CtxLogBuckets           = "custody:logBuckets"
+	CtxSnapshotLock         = "custody:snapshotLock"
 )
 
 // Object Lock modes accepted in CtxLockMode.
@@ -57,6 +60,17 @@ type Config struct {
 	// Lookback, Lookahead and MaxSpan shape the evidence window; they are Go
 	// duration strings because Triage parses them with time.ParseDuration.
 	Lookback, Lookahead, MaxSpan string
+	// InstanceLogGroups are the CloudWatch log groups (or prefixes ending in
+	// "*") an instance's logs are shipped to; collected for instances.
+	InstanceLogGroups []string
+	// LogBuckets, when set, are the only buckets the log collectors may read
+	// (trail, flow log and access log buckets); empty means any bucket of
+	// this account.
+	LogBuckets []string
+	// SnapshotLock, a Go duration in whole days ("720h"), locks each EBS
+	// snapshot a case takes with EBS Snapshot Lock (governance); "" leaves
+	// them unlocked.
+	SnapshotLock string
 }
 
 // DefaultConfig is what an empty context gives; cdk.json repeats these values
@@ -111,6 +125,16 @@ func configFrom(get func(string) any) (Config, error) {
 			return c, fmt.Errorf("context %s: %w", CtxFindingTypeExclude, err)
 		}
 	}
+	if v := get(CtxInstanceLogGroups); v != nil {
+		if c.InstanceLogGroups, err = toStrings(v); err != nil {
+			return c, fmt.Errorf("context %s: %w", CtxInstanceLogGroups, err)
+		}
+	}
+	if v := get(CtxLogBuckets); v != nil {
+		if c.LogBuckets, err = toStrings(v); err != nil {
+			return c, fmt.Errorf("context %s: %w", CtxLogBuckets, err)
+		}
+	}
 	for key, dst := range map[string]*string{
 		CtxLockMode:             &c.LockMode,
 		CtxBreakGlassRoleName:   &c.BreakGlassRoleName,
@@ -118,6 +142,7 @@ func configFrom(get func(string) any) (Config, error) {
 		CtxLookback:             &c.Lookback,
 		CtxLookahead:            &c.Lookahead,
 		CtxMaxSpan:              &c.MaxSpan,
+		CtxSnapshotLock:         &c.SnapshotLock,
 	} {
 		if v := get(key); v != nil {
 			s, ok := v.(string)
@@ -150,6 +175,12 @@ func (c Config) Validate() error {
 	for key, name := range map[string]string{CtxBreakGlassRoleName: c.BreakGlassRoleName, CtxInvestigatorRoleName: c.InvestigatorRoleName} {
 		if name == "" || strings.ContainsAny(name, " :*") {
 			return fmt.Errorf("context %s: %q is not an IAM role name", key, name)
+		}
+	}
+	if c.SnapshotLock != "" {
+		d, err := time.ParseDuration(c.SnapshotLock)
+		if err != nil || d <= 0 || d%(24*time.Hour) != 0 {
+			return fmt.Errorf("context %s: %q is not a whole number of days as a Go duration (e.g. 720h)", CtxSnapshotLock, c.SnapshotLock)
 		}
 	}
 	// The window settings reach Triage as its environment: check them with

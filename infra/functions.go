@@ -15,14 +15,15 @@ type sizing struct {
 	memoryMB  float64
 	timeout   awscdk.Duration
 	ephemeral float64 // MB of /tmp; 0 keeps Lambda's 512
+	reserved  float64 // reserved concurrency; 0 leaves it unreserved
 }
 
 // Collectors stream and spool whole log objects (DESIGN.md: spool to
 // ephemeral disk), so they get the memory, the 15 minutes and the disk.
 var (
-	triageSizing    = sizing{256, awscdk.Duration_Minutes(jsii.Number(1)), 0}
-	collectorSizing = sizing{1024, awscdk.Duration_Minutes(jsii.Number(15)), 2048}
-	sealSizing      = sizing{1024, awscdk.Duration_Minutes(jsii.Number(5)), 0}
+	triageSizing    = sizing{memoryMB: 256, timeout: awscdk.Duration_Minutes(jsii.Number(1))}
+	collectorSizing = sizing{memoryMB: 1024, timeout: awscdk.Duration_Minutes(jsii.Number(15)), ephemeral: 2048}
+	sealSizing      = sizing{memoryMB: 1024, timeout: awscdk.Duration_Minutes(jsii.Number(5))}
 )
 
 // custodyFunction is one step's Lambda with its own role.
@@ -70,6 +71,9 @@ func (s *custodyStack) newCustodyFunction(id, name string, size sizing, env map[
 	}
 	if size.ephemeral > 0 {
 		props.EphemeralStorageSize = awscdk.Size_Mebibytes(jsii.Number(size.ephemeral))
+	}
+	if size.reserved > 0 {
+		props.ReservedConcurrentExecutions = jsii.Number(size.reserved)
 	}
 	fn := awslambda.NewFunction(s.stack, jsii.String(id), props)
 

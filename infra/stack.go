@@ -91,7 +91,13 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 	// Collectors: each reads its own source (Grant) and writes only under cases/.
 	collectorFns := map[string]custodyFunction{}
 	for _, c := range collectors {
-		f := s.newCustodyFunction(c.State+"Function", c.Name, collectorSizing, nil)
+		var env map[string]string
+		if c.Env != nil {
+			env = c.Env(cfg)
+		}
+		size := collectorSizing
+		size.reserved = c.Reserved
+		f := s.newCustodyFunction(c.State+"Function", c.Name, size, env)
 		s.allowObjects(f, []string{"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}, casesPrefix)
 		s.allowList(f, casesPrefix)
 		s.allowKey(f, "s3")

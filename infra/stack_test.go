@@ -554,7 +554,9 @@ func TestStateMachineLoggingAndTracing(t *testing.T) {
 }
 
 // functionRole maps each function's logical-ID prefix to its name.
-var wantFunctions = map[string]string{"TriageFunction": "triage", "CollectGuardDutyFunction": "guardduty", "SealFunction": "seal"}
+var wantFunctions = map[string]string{"TriageFunction": "triage", "CollectGuardDutyFunction": "guardduty",
+	"CollectCloudWatchFunction": "cloudwatch", "CollectCloudTrailFunction": "cloudtrail", "CollectVPCFlowFunction": "vpcflow",
+	"CollectS3AccessFunction": "s3access", "CollectEC2Function": "ec2", "SealFunction": "seal"}
 
 func TestFunctions(t *testing.T) {
 	s := defaultStack(t)
@@ -635,6 +637,16 @@ func TestFunctionRolesLeastPrivilege(t *testing.T) {
 			[]string{"cases/*", "rejected/*"}, []string{"sns:Publish", "s3:DeleteObject"}},
 		{"CollectGuardDutyFunctionRole", []string{"s3:PutObject", "s3:GetObject", "guardduty:GetFindings", "kms:GenerateDataKey"},
 			[]string{"cases/*"}, []string{"sns:Publish", "s3:DeleteObject"}},
+		{"CollectCloudWatchFunctionRole", []string{"s3:PutObject", "s3:GetObject", "logs:FilterLogEvents", "logs:DescribeLogGroups", "kms:GenerateDataKey"},
+			[]string{"cases/*"}, []string{"sns:Publish", "s3:DeleteObject", "guardduty:GetFindings", "logs:CreateExportTask"}},
+		{"CollectCloudTrailFunctionRole", []string{"s3:PutObject", "cloudtrail:DescribeTrails", "cloudtrail:LookupEvents", "cloudtrail:GetTrailStatus", "s3:GetObject", "kms:Decrypt"},
+			[]string{"cases/*"}, []string{"sns:Publish", "s3:DeleteObject", "cloudtrail:StopLogging", "s3:PutBucketPolicy"}},
+		{"CollectVPCFlowFunctionRole", []string{"s3:PutObject", "ec2:DescribeFlowLogs", "logs:FilterLogEvents", "s3:GetObject"},
+			[]string{"cases/*"}, []string{"sns:Publish", "s3:DeleteObject", "ec2:DeleteFlowLogs"}},
+		{"CollectS3AccessFunctionRole", []string{"s3:PutObject", "s3:GetBucketLogging", "s3:GetBucketPolicy", "s3:GetObject"},
+			[]string{"cases/*"}, []string{"sns:Publish", "s3:DeleteObject", "s3:PutBucketLogging", "s3:PutBucketPolicy"}},
+		{"CollectEC2FunctionRole", []string{"s3:PutObject", "ec2:DescribeInstances", "ec2:CreateSnapshots", "ec2:CreateTags", "ec2:GetConsoleOutput"},
+			[]string{"cases/*"}, []string{"sns:Publish", "ec2:StopInstances", "ec2:TerminateInstances", "ec2:ModifyInstanceAttribute", "ec2:DeleteSnapshot"}},
 		{"SealFunctionRole", []string{"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "sns:Publish", "kms:GenerateDataKey"},
 			[]string{"cases/*"}, []string{"guardduty:GetFindings", "s3:DeleteObject"}},
 	} {
@@ -663,11 +675,20 @@ func TestFunctionRolesLeastPrivilege(t *testing.T) {
 							}
 						}
 					}
-					if a == "s3:ListBucket" && !strings.Contains(jsonString(st["Condition"]), `"s3:prefix":["cases/*"]`) {
+					cond := jsonString(st["Condition"])
+					onEvidence := strings.Contains(res, "EvidenceBucket")
+					// On the evidence bucket, listing is limited to cases/; on
+					// source buckets (log readers), to this account's buckets.
+					if a == "s3:ListBucket" && onEvidence && !strings.Contains(cond, `"s3:prefix":["cases/*"]`) {
 						t.Errorf("s3:ListBucket without the cases/ prefix condition: %s", jsonString(st))
 					}
-					if strings.HasPrefix(a, "kms:") && !strings.Contains(res, "EvidenceKey") {
-						t.Errorf("%s on %s", a, res)
+					if a == "s3:ListBucket" && !onEvidence && !strings.Contains(cond, `"s3:ResourceAccount"`) {
+						t.Errorf("s3:ListBucket of source buckets not limited to this account: %s", jsonString(st))
+					}
+					// KMS: the evidence key, or (log readers) decrypt only, only through S3.
+					if strings.HasPrefix(a, "kms:") && !strings.Contains(res, "EvidenceKey") &&
+						(a != "kms:Decrypt" || !strings.Contains(cond, `"kms:ViaService":{"Fn::Join":["",["s3.",`)) {
+						t.Errorf("%s on %s (condition %s)", a, res, cond)
 					}
 				}
 			}

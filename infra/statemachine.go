@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
@@ -16,12 +18,30 @@ type collector struct {
 	Name  string
 	State string
 	Grant func(s *custodyStack, f custodyFunction)
+	// Env is the collector's configuration from context, if any.
+	Env func(cfg Config) map[string]string
+	// Reserved is the collector's reserved concurrency (0: none): a source
+	// with an account-wide rate limit runs one case at a time.
+	Reserved float64
 }
 
 // collectors is the table of evidence sources. Adding one is one line here
 // plus its functions/<name> directory.
 var collectors = []collector{
 	{Name: "guardduty", State: "CollectGuardDuty", Grant: (*custodyStack).allowGetFindings},
+	{Name: "ec2", State: "CollectEC2", Grant: (*custodyStack).allowEC2,
+		Env: func(cfg Config) map[string]string {
+			return map[string]string{"CUSTODY_SNAPSHOT_LOCK": cfg.SnapshotLock}
+		}},
+	// LookupEvents allows 2 requests/s per account and region, shared by
+	// every case: one CloudTrail collector at a time, paced in-process.
+	{Name: "cloudtrail", State: "CollectCloudTrail", Grant: (*custodyStack).allowCloudTrail, Reserved: 1},
+	{Name: "vpcflow", State: "CollectVPCFlow", Grant: (*custodyStack).allowVPCFlow},
+	{Name: "s3access", State: "CollectS3Access", Grant: (*custodyStack).allowS3Access},
+	{Name: "cloudwatch", State: "CollectCloudWatch", Grant: (*custodyStack).allowReadLogGroups,
+		Env: func(cfg Config) map[string]string {
+			return map[string]string{"CUSTODY_INSTANCE_LOG_GROUPS": strings.Join(cfg.InstanceLogGroups, ",")}
+		}},
 }
 
 // retryErrors are the errors worth retrying: the handlers' named throttling

@@ -5,13 +5,17 @@
 //	    the demo scenario: scenarios/demo's finding and seed folder
 //	custody investigate -finding FILE [-seed DIR] [-out DIR] [-v]
 //	    any input form, any seed folder
-//	custody verify DIR
-//	    re-read every artifact of every run of a downloaded case
+//	custody verify [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
+//	    check every run of a case against its manifest: every artifact
+//	    re-read through SHA-256 (on disk, or in the bucket by version ID,
+//	    with its Object Lock), and every file or version no manifest lists;
+//	    -manifest-sha256/-manifest-version check a run's manifest against
+//	    what Seal announced (-run names the run when the case has several)
 //	custody deploy-check
 //	    cdk deploy the app into a fresh emulator, check its wiring, destroy it
 //
-// Each starts its own emulator (moto_server) on a free loopback port and
-// stops it at the end. Exit status:
+// Each but verify starts its own emulator (moto_server) on a free loopback
+// port and stops it at the end. Exit status:
 //
 //	0  done (a run may be complete or partial; a duplicate delivery is 0)
 //	1  usage: bad flags, unreadable finding file
@@ -19,7 +23,28 @@
 //	   the emulator, the build, the deploy or the seed failed
 //	3  Triage refused the input (the message names the field)
 //	4  the workflow failed, or a deploy check failed
-//	5  the downloaded run does not verify (missing or changed artifacts)
+//	5  the downloaded run does not verify (missing or changed artifacts);
+//	   from verify: an artifact changed (size or SHA-256 differ)
+//
+// verify's own statuses (when it finds several kinds of problem, the first
+// in the order 8, 5, 6, 9, 7 decides):
+//
+//	0  every run verifies and the case holds nothing unlisted
+//	1  usage: bad flags, no such folder, not a case location, a case
+//	   with no runs, -manifest-version for a folder
+//	2  set-up: the bucket could not be read (credentials, network,
+//	   access denied): nothing was verified
+//	5  changed: an artifact's size or SHA-256 differs from the manifest's
+//	6  missing: an artifact (file, object version) is gone, or a run has
+//	   no manifest
+//	7  unlisted only: everything listed verifies, but the case holds files
+//	   or object versions no manifest lists (a new version or a delete
+//	   marker over evidence is one); a run's manifest.json and
+//	   results/*.json are exempt
+//	8  manifest: a manifest is not what Seal announced (-manifest-sha256,
+//	   -manifest-version), is not valid, names another case or run, or
+//	   has more than one version in the bucket
+//	9  unlocked: an artifact is intact but its Object Lock no longer holds
 package main
 
 import (
@@ -34,6 +59,7 @@ import (
 	"syscall"
 
 	"github.com/custody-ir/custody/cmd/custody/internal/localrun"
+	"github.com/custody-ir/custody/cmd/custody/internal/verify"
 )
 
 func main() {
@@ -81,11 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			s.Print(stdout)
 		}
 	case "verify":
-		if len(args) != 2 {
-			fmt.Fprintln(stderr, "usage: custody verify DIR")
-			return localrun.ExitUsage
-		}
-		runErr = localrun.VerifyCase(args[1], stdout)
+		return verify.Main(ctx, args[1:], stdout, stderr, nil)
 	case "deploy-check":
 		runErr = localrun.DeployCheck(ctx, root, stdout)
 	default:

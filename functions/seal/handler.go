@@ -69,6 +69,8 @@ type Handler struct {
 	TopicARN string
 	Version  string
 	Now      func() time.Time
+	// TempDir is where the timeline spills (Lambda's ephemeral storage).
+	TempDir string
 }
 
 // Handle seals one run.
@@ -83,6 +85,14 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		return nil, err
 	}
 	m := h.manifest(inc, in.Results, stored)
+	// The timeline and the report are built from the evidence; a failure
+	// to build them is a warning, never a reason not to seal.
+	if arts, err := h.analyse(ctx, inc, m); err != nil {
+		m.Warnings = append(m.Warnings, "seal: timeline and report not built: "+err.Error())
+	} else {
+		m.Artifacts = append(m.Artifacts, arts...)
+		sort.Slice(m.Artifacts, func(i, j int) bool { return m.Artifacts[i].Key < m.Artifacts[j].Key })
+	}
 
 	body, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

@@ -296,6 +296,10 @@ func TestSeal(t *testing.T) {
 					want = append(want, run+a)
 				}
 			}
+			// And the analysis Seal builds from them.
+			for _, a := range []string{"timeline.jsonl", "timeline.csv", "untimed.jsonl", "report.md", "report.html"} {
+				want = append(want, run+a)
+			}
 			sort.Strings(want)
 			for _, a := range m.Artifacts {
 				got = append(got, a.Key)

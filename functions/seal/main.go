@@ -35,6 +35,7 @@ func main() {
 		TopicARN: topic,
 		Version:  version.String(),
 		Now:      time.Now,
+		TempDir:  os.TempDir(),
 	}
 	lambda.Start(h.Handle)
 }

@@ -182,7 +182,7 @@ func TestUnknownResourceType(t *testing.T) {
 		t.Fatalf("an unknown resource type is not an error: %v", err)
 	}
 	inc := resp.Incident
-	if len(inc.Plan) != 1 || inc.Plan[0].Collector != incident.CollectorGuardDuty {
+	if len(inc.Plan) != 2 || inc.Plan[0].Collector != incident.CollectorGuardDuty || inc.Plan[1].Collector != incident.CollectorCloudTrail {
 		t.Errorf("plan %+v, want the generic plan", inc.Plan)
 	}
 	if !strings.Contains(strings.Join(inc.Warnings, "\n"), `"Widget" is not known`) {

@@ -55,6 +55,7 @@ func FromFinding(f *finding.Finding, cfg Config, now time.Time) (*Incident, erro
 	inc.Window, warns = WindowFor(first, last, cfg)
 	inc.Warnings = append(inc.Warnings, warns...)
 	inc.Plan, warns = PlanFor(f.ResourceType(), reasonFinding)
+	inc.Plan = WithScope(inc.Plan, inc.Scope)
 	inc.Warnings = append(inc.Warnings, warns...)
 	return inc, nil
 }
@@ -90,6 +91,7 @@ func FromManual(m *finding.ManualStart, cfg Config, now time.Time) (*Incident, e
 	inc.Window, warns = ManualWindow(asked.Start, asked.End, cfg)
 	inc.Warnings = append(inc.Warnings, warns...)
 	inc.Plan, warns = PlanFor(m.ResourceType, reasonManual)
+	inc.Plan = WithScope(inc.Plan, inc.Scope)
 	inc.Warnings = append(inc.Warnings, warns...)
 	return inc, nil
 }

@@ -9,7 +9,12 @@ import "time"
 
 // Collector names, as the Plan and the state machine's Map router use them.
 const (
-	CollectorGuardDuty = "guardduty"
+	CollectorGuardDuty  = "guardduty"
+	CollectorCloudTrail = "cloudtrail"
+	CollectorVPCFlow    = "vpcflow"
+	CollectorS3Access   = "s3access"
+	CollectorCloudWatch = "cloudwatch"
+	CollectorEC2        = "ec2"
 )
 
 // Incident is one run of one case.

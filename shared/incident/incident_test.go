@@ -152,16 +152,41 @@ func TestWindowFor(t *testing.T) {
 }
 
 func TestPlanFor(t *testing.T) {
-	for _, typ := range []string{"Instance", "INSTANCE", "AccessKey", "S3Bucket", "principal", "AttackSequence", "RDSDBInstance"} {
-		plan, warns := PlanFor(typ, "r")
-		if len(warns) != 0 || len(plan) == 0 || plan[0] != (PlanItem{Collector: CollectorGuardDuty, Reason: "r"}) {
-			t.Errorf("%s: %v %v", typ, plan, warns)
-		}
+	tests := []struct {
+		typ  string
+		want []string // collectors after guardduty
+		warn bool
+	}{
+		{typ: "Instance", want: []string{"ec2", "cloudtrail", "vpcflow", "cloudwatch"}},
+		{typ: "INSTANCE", want: []string{"ec2", "cloudtrail", "vpcflow", "cloudwatch"}},
+		{typ: "AccessKey", want: []string{"cloudtrail"}},
+		{typ: "principal", want: []string{"cloudtrail"}},
+		{typ: "S3Bucket", want: []string{"cloudtrail", "s3access"}},
+		{typ: "Lambda", want: []string{"cloudtrail", "cloudwatch"}},
+		{typ: "EKSCluster", want: []string{"cloudtrail", "cloudwatch"}},
+		{typ: "RDSDBInstance", want: []string{"cloudtrail", "cloudwatch"}},
+		{typ: "AttackSequence", want: []string{"cloudtrail"}},
+		{typ: "Spaceship", want: []string{"cloudtrail"}, warn: true},
+		{typ: "", want: []string{"cloudtrail"}, warn: true},
 	}
-	for _, typ := range []string{"Spaceship", ""} {
-		plan, warns := PlanFor(typ, "r")
-		if len(warns) != 1 || !strings.Contains(warns[0], "generic plan") || len(plan) != 1 || plan[0].Collector != CollectorGuardDuty {
-			t.Errorf("%q: %v %v", typ, plan, warns)
+	for _, tc := range tests {
+		plan, warns := PlanFor(tc.typ, "r")
+		if len(plan) == 0 || plan[0] != (PlanItem{Collector: CollectorGuardDuty, Reason: "r"}) {
+			t.Errorf("%q: plan %v does not start with the finding", tc.typ, plan)
+			continue
+		}
+		var got []string
+		for _, p := range plan[1:] {
+			got = append(got, p.Collector)
+			if p.Reason == "" {
+				t.Errorf("%q: %s has no reason", tc.typ, p.Collector)
+			}
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q: collectors %q, want %q", tc.typ, got, tc.want)
+		}
+		if tc.warn != (len(warns) == 1 && strings.Contains(warns[0], "generic plan")) {
+			t.Errorf("%q: warnings %q", tc.typ, warns)
 		}
 	}
 }
@@ -248,7 +273,7 @@ func TestFromFinding(t *testing.T) {
 	if inc.Window.Start != mustTime(t, "2017-12-08T09:32:49Z") || inc.Window.End != mustTime(t, "2017-12-08T16:32:49Z") {
 		t.Errorf("window %+v", inc.Window)
 	}
-	if len(inc.Plan) != 1 || inc.Plan[0].Collector != CollectorGuardDuty || inc.Plan[0].Reason == "" || len(inc.Warnings) != 0 {
+	if len(inc.Plan) != 5 || inc.Plan[0].Collector != CollectorGuardDuty || inc.Plan[0].Reason == "" || len(inc.Warnings) != 0 {
 		t.Errorf("plan %+v warnings %v", inc.Plan, inc.Warnings)
 	}
 	if !inc.OpenedAt.Equal(now) {
@@ -265,7 +290,7 @@ func TestFromFinding(t *testing.T) {
 	f3 := *f
 	f3.Resource = &finding.Resource{ResourceType: "Spaceship"}
 	inc3, err := FromFinding(&f3, DefaultConfig(), now)
-	if err != nil || len(inc3.Warnings) != 1 || len(inc3.Plan) != 1 {
+	if err != nil || len(inc3.Warnings) != 1 || len(inc3.Plan) != 2 || inc3.Plan[1].Collector != CollectorCloudTrail {
 		t.Errorf("unknown type: %v %+v", err, inc3)
 	}
 	if _, err := FromFinding(nil, DefaultConfig(), now); err == nil {
@@ -362,5 +387,38 @@ func TestFromManual(t *testing.T) {
 	}
 	if _, err := FromManual(nil, DefaultConfig(), now); err == nil {
 		t.Error("nil manual start accepted")
+	}
+}
+
+func TestWithScope(t *testing.T) {
+	tests := []struct {
+		name  string
+		plan  []string
+		scope Scope
+		want  []string
+	}{
+		{name: "an instance finding naming a bucket", plan: []string{"guardduty", "ec2", "cloudtrail", "vpcflow", "cloudwatch"},
+			scope: Scope{Instances: []string{"i-1"}, Buckets: []string{"b"}}, want: []string{"guardduty", "ec2", "cloudtrail", "vpcflow", "cloudwatch", "s3access"}},
+		{name: "a key finding naming an instance", plan: []string{"guardduty", "cloudtrail"},
+			scope: Scope{Instances: []string{"i-1"}, AccessKeys: []string{"AKIA"}}, want: []string{"guardduty", "cloudtrail", "ec2", "vpcflow"}},
+		{name: "nothing more in scope", plan: []string{"guardduty", "cloudtrail"},
+			scope: Scope{AccessKeys: []string{"AKIA"}}, want: []string{"guardduty", "cloudtrail"}},
+		{name: "a function", plan: []string{"guardduty", "cloudtrail"},
+			scope: Scope{Functions: []string{"f"}}, want: []string{"guardduty", "cloudtrail", "cloudwatch"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var plan []PlanItem
+			for _, c := range tc.plan {
+				plan = append(plan, PlanItem{Collector: c})
+			}
+			var got []string
+			for _, p := range WithScope(plan, tc.scope) {
+				got = append(got, p.Collector)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -74,6 +74,11 @@ func Apply(ctx context.Context, cfg aws.Config, endpoint string, sc *Scenario, d
 		return nil, fmt.Errorf("scenario: sts GetCallerIdentity: %w", err)
 	}
 	a.out.Account = aws.ToString(id.Account)
+	if sc.TimeShift != nil {
+		if a.out.Shift, err = sc.TimeShift.Shifter(a.out.now()); err != nil {
+			return nil, err
+		}
+	}
 
 	files, err := scanFiles(dir)
 	if err != nil {
@@ -294,7 +299,7 @@ func (a *applier) createBucket(ctx context.Context, b Bucket) error {
 		if err != nil {
 			return err
 		}
-		if d, err = a.out.RewriteString(d); err != nil {
+		if d, err = a.out.rewriteString(d); err != nil {
 			return err
 		}
 		if _, err := a.c.s3.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(b.Name), Policy: aws.String(d)}); err != nil {
@@ -516,7 +521,7 @@ func (a *applier) logGroups(ctx context.Context, files *seedFiles) error {
 // groupFor maps a logs/ folder path to a group name: the folder path under
 // logs/; a declared group with a leading "/" matches it too.
 func (a *applier) groupFor(f streamFile) (string, error) {
-	g, err := a.out.RewriteString(f.group)
+	g, err := a.out.rewriteString(f.group)
 	if err != nil {
 		return "", fmt.Errorf("scenario: %s: %w", f.rel, err)
 	}
@@ -667,7 +672,7 @@ func (a *applier) tables(ctx context.Context) error {
 			return fail("CreateTable", err)
 		}
 		for j, raw := range t.Items {
-			b, err := a.out.rewrite(raw, fmt.Sprintf("tables[%d].items[%d]", i, j))
+			b, err := a.out.rewriteTimed(raw, fmt.Sprintf("tables[%d].items[%d]", i, j))
 			if err != nil {
 				return err
 			}
@@ -704,7 +709,7 @@ func (a *applier) inspector(ctx context.Context) error {
 	}
 	var page []any
 	for i, raw := range a.sc.Inspector2Findings {
-		b, err := a.out.rewrite(raw, fmt.Sprintf("inspector2Findings[%d]", i))
+		b, err := a.out.rewriteTimed(raw, fmt.Sprintf("inspector2Findings[%d]", i))
 		if err != nil {
 			return err
 		}

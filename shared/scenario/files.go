@@ -127,7 +127,7 @@ func (a *applier) uploadObjects(ctx context.Context, files *seedFiles) error {
 		if err != nil {
 			return err
 		}
-		key, err := a.out.rewrite([]byte(f.key), f.rel)
+		key, err := a.out.rewriteTimed([]byte(f.key), f.rel)
 		if err != nil {
 			return err
 		}
@@ -158,7 +158,7 @@ type LogEventsRejectedError struct {
 }
 
 func (e *LogEventsRejectedError) Error() string {
-	return fmt.Sprintf("scenario: %s: %d events older than 14 days and %d more than 2h ahead (first at line %d); CloudWatch Logs (and the emulator) accept only %s .. +2h: use {{epochms:-1h}} style times",
+	return fmt.Sprintf("scenario: %s: %d events older than 14 days and %d more than 2h ahead (first at line %d); CloudWatch Logs (and the emulator) accept only %s .. +2h: give the scenario a timeShift or use {{epochms:-1h}} style times",
 		e.File, e.TooOld, e.TooNew, e.FirstLine, e.Limit.UTC().Format(time.RFC3339))
 }
 
@@ -183,10 +183,11 @@ func (a *applier) uploadLogs(ctx context.Context, files *seedFiles) error {
 		if err != nil {
 			return err
 		}
-		stream, err := a.out.RewriteString(f.stream)
+		streamB, err := a.out.rewriteTimed([]byte(f.stream), f.rel)
 		if err != nil {
-			return fmt.Errorf("scenario: %s: %w", f.rel, err)
+			return err
 		}
+		stream := string(streamB)
 		if changed || stream != f.stream || group != f.group && group != "/"+f.group {
 			a.markRewritten(f.rel)
 			changed = true

@@ -41,6 +41,10 @@ type Seeded struct {
 	Rewritten []string
 	// Warnings are emulator workarounds taken (a flow log prefix dropped, ...).
 	Warnings []string
+	// Shift is the scenario's timeShift as applied (the zero Shifter when it
+	// has none): Shift.Days is how many days every seeded time moved, and
+	// Shift.Time(t) tells where a time written in the seed folder landed.
+	Shift Shifter
 
 	now func() time.Time
 }
@@ -141,15 +145,23 @@ func (e *UnknownPlaceholderError) Error() string {
 // HasPlaceholder reports whether b holds a placeholder.
 func HasPlaceholder(b []byte) bool { return placeholderRe.Match(b) }
 
-// Rewrite replaces every placeholder in b (a finding file, a log line, ...)
-// with the emulator's value. An unknown placeholder is an
-// *UnknownPlaceholderError naming it.
-func (s *Seeded) Rewrite(b []byte) ([]byte, error) { return s.rewrite(b, "") }
+// Rewrite prepares b (a finding file, a log line, ...) as Apply prepared the
+// seed folder's files: times moved by the scenario's timeShift (Shift), then
+// every placeholder replaced with the emulator's value. An unknown
+// placeholder is an *UnknownPlaceholderError naming it.
+func (s *Seeded) Rewrite(b []byte) ([]byte, error) { return s.rewriteTimed(b, "") }
 
 // RewriteString is Rewrite for a string (a key, a stream name).
 func (s *Seeded) RewriteString(v string) (string, error) {
-	out, err := s.rewrite([]byte(v), "")
+	out, err := s.rewriteTimed([]byte(v), "")
 	return string(out), err
+}
+
+// rewriteTimed shifts times (before the placeholders are replaced, so that
+// {{epochms:…}} stays relative to the run and emulator IDs are never read
+// as times), then replaces placeholders.
+func (s *Seeded) rewriteTimed(b []byte, where string) ([]byte, error) {
+	return s.rewrite(s.Shift.Bytes(b), where)
 }
 
 func (s *Seeded) rewrite(b []byte, where string) ([]byte, error) {
@@ -205,15 +217,16 @@ func (s *Seeded) timePlaceholder(ph string) (string, bool) {
 // isGzip reports a gzip member header.
 func isGzip(b []byte) bool { return len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b }
 
-// rewriteFile replaces placeholders in a file's bytes, decompressing and
-// recompressing gzip (keeping the original header's name and time). It
-// reports whether anything changed.
+// rewriteFile shifts times (Shift) and replaces placeholders in a file's
+// bytes, decompressing and recompressing gzip (keeping the original header's
+// name and time). It reports whether anything changed.
 func (s *Seeded) rewriteFile(b []byte, where string) ([]byte, bool, error) {
 	if !isGzip(b) {
-		if !HasPlaceholder(b) {
+		out, shifted := s.Shift.shift(b)
+		if shifted == 0 && !HasPlaceholder(out) {
 			return b, false, nil
 		}
-		out, err := s.rewrite(b, where)
+		out, err := s.rewrite(out, where)
 		return out, err == nil, err
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(b))
@@ -224,10 +237,11 @@ func (s *Seeded) rewriteFile(b []byte, where string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("scenario: %s: gunzip: %w", where, err)
 	}
-	if !HasPlaceholder(plain) {
+	out, shifted := s.Shift.shift(plain)
+	if shifted == 0 && !HasPlaceholder(out) {
 		return b, false, nil
 	}
-	out, err := s.rewrite(plain, where)
+	out, err = s.rewrite(out, where)
 	if err != nil {
 		return nil, false, err
 	}
@@ -241,4 +255,11 @@ func (s *Seeded) rewriteFile(b []byte, where string) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	return buf.Bytes(), true, nil
+}
+
+// rewriteString replaces placeholders only (bucket policies, group names:
+// no times to shift there).
+func (s *Seeded) rewriteString(v string) (string, error) {
+	out, err := s.rewrite([]byte(v), "")
+	return string(out), err
 }

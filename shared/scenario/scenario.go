@@ -67,8 +67,22 @@
 //	  "tables": [{"name": "orders", "hashKey": "id", "hashKeyType": "S", "rangeKey": "ts", "rangeKeyType": "N",
 //	              "streamViewType": "NEW_AND_OLD_IMAGES",
 //	              "items": [{"id": {"S": "1"}} (DynamoDB JSON) | {"id": "1", "n": 2} (plain JSON)]}],
-//	  "inspector2Findings": [{...an Inspector2 finding as ListFindings returns it...}]
+//	  "inspector2Findings": [{...an Inspector2 finding as ListFindings returns it...}],
+//	  "timeShift": {"anchor": "2024-08-02T00:00:00Z", "daysAgo": 1, "withinDays": 60}
 //	}
+//
+// # Time shift
+//
+// With "timeShift", Apply moves every time in the seed folder by a whole
+// number of days Δ = (UTC midnight today − daysAgo days) − the anchor's day,
+// so that the incident lands daysAgo days ago at the same time of day: in
+// file contents (gzip too), object keys, stream names, table items,
+// Inspector2 findings and the finding (Seeded.Rewrite), before placeholders
+// are replaced. Shifted files are derived (Seeded.Rewritten); Seeded.Shift is
+// the Shifter applied. The Shifter type lists the forms recognised (ISO 8601,
+// compact 20240802T0825Z, 2024/08/02 folders, S3 access log times, epoch
+// seconds and milliseconds, ...); only times within withinDays (default 60)
+// of the anchor move, so ports, byte counts and policy versions stay.
 //
 // Resources referenced but not declared are created with defaults: buckets
 // named by trails, flow logs, bucket logging or an s3/ folder, and log groups
@@ -85,7 +99,8 @@
 //     warning, so deliveries are expected at the bucket root;
 //   - CloudWatch Logs accepts only events from the last 14 days up to 2 hours
 //     ahead (as AWS does): older events are refused, which Apply reports as a
-//     LogEventsRejectedError; use {{epochms:-1h}} for events that must land;
+//     LogEventsRejectedError; use a timeShift, or {{epochms:-1h}}, for events
+//     that must land;
 //   - Inspector2 ListFindings returns a queued page to the first call with a
 //     new parameter set and ignores filterCriteria: Apply queues the findings
 //     InspectorRepeat times, so that many distinct queries each see them all;
@@ -127,6 +142,9 @@ type Scenario struct {
 	BucketLogging      []BucketLogging   `json:"bucketLogging"`
 	Tables             []Table           `json:"tables"`
 	Inspector2Findings []json.RawMessage `json:"inspector2Findings"`
+	// TimeShift, when set, moves every time in the seed folder by whole
+	// days so that the anchor day lands DaysAgo days before the run.
+	TimeShift *TimeShift `json:"timeShift"`
 }
 
 // IAM holds the managed policies, roles and users to create.
@@ -515,6 +533,11 @@ func (sc *Scenario) Validate() error {
 			default:
 				return entryErr("tables", i, t.Name, "key type %q: want S, N or B", typ)
 			}
+		}
+	}
+	if sc.TimeShift != nil {
+		if err := sc.TimeShift.validate(); err != nil {
+			return fmt.Errorf("scenario: timeShift: %w", err)
 		}
 	}
 	for i, f := range sc.Inspector2Findings {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -587,31 +588,116 @@ func TestDemoSeedFolder(t *testing.T) {
 		ni.SubnetID != s.Subnets["app"] || ni.VpcID != s.VPCs["prod"] {
 		t.Errorf("finding ids %+v, seeded %+v %+v", d, s.Instances, s.ENIs)
 	}
-	if d.Service.EventFirstSeen != "2024-08-02T08:22:39Z" || d.Service.EventLastSeen != "2024-08-02T08:23:56Z" {
-		t.Errorf("incident window %s..%s", d.Service.EventFirstSeen, d.Service.EventLastSeen)
+	// The incident lands one day before today, same time of day.
+	first := s.Shift.Time(time.Date(2024, 8, 2, 8, 22, 39, 0, time.UTC))
+	last := s.Shift.Time(time.Date(2024, 8, 2, 8, 23, 56, 0, time.UTC))
+	if y := time.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02"); first.Format("2006-01-02") != y {
+		t.Errorf("incident day %s, want yesterday %s", first.Format("2006-01-02"), y)
 	}
+	if d.Service.EventFirstSeen != first.Format(time.RFC3339) || d.Service.EventLastSeen != last.Format(time.RFC3339) {
+		t.Errorf("incident window %s..%s, want %s..%s", d.Service.EventFirstSeen, d.Service.EventLastSeen, first.Format(time.RFC3339), last.Format(time.RFC3339))
+	}
+	// The collectors' window: [first - 6h, last + 1h].
+	wStart, wEnd := first.Add(-6*time.Hour), last.Add(time.Hour)
+	inWindow := func(t0 time.Time) bool { return !t0.Before(wStart) && !t0.After(wEnd) }
 
 	// The in-window trail file names the real instance and alice's key.
 	c := s3client(cfg)
-	key := "AWSLogs/" + s.Account + "/CloudTrail/us-east-1/2024/08/02/" + s.Account + "_CloudTrail_us-east-1_20240802T0825Z_Qm3xT7aK2fLp9VwD.json.gz"
-	ct := gunzip(t, getObject(t, c, "custody-demo-trail", key))
+	dayPath, compact := first.Format("2006/01/02"), first.Format("20060102")
+	prefix := "AWSLogs/" + s.Account + "/CloudTrail/us-east-1/" + dayPath + "/" + s.Account + "_CloudTrail_us-east-1_" + compact
+	ct := gunzip(t, getObject(t, c, "custody-demo-trail", prefix+"T0825Z_Qm3xT7aK2fLp9VwD.json.gz"))
 	if !bytes.Contains(ct, []byte(s.Instances["web"])) || !bytes.Contains(ct, []byte(s.AccessKeys["alice"][0])) || HasPlaceholder(ct) {
 		t.Errorf("trail file not rewritten")
+	}
+	// Exact counts per trail file: records in the collectors' window and not.
+	for _, tc := range []struct {
+		key     string
+		in, out int
+	}{
+		{"T0825Z_Qm3xT7aK2fLp9VwD.json.gz", 45, 0},
+		{"T0825Z_Hn5cW2rT8yBq4ZeK.json.gz", 10, 0}, // another principal
+		{"T0220Z_Lp7dR3xN9kTz2VaQ.json.gz", 0, 4},  // alice, just before
+		{"T0930Z_Gf4sK8wM1cYj6PbE.json.gz", 0, 15}, // web-role, just after
+	} {
+		var doc struct {
+			Records []struct {
+				EventTime time.Time `json:"eventTime"`
+			}
+		}
+		if err := json.Unmarshal(gunzip(t, getObject(t, c, "custody-demo-trail", prefix+tc.key)), &doc); err != nil {
+			t.Fatal(err)
+		}
+		in := 0
+		for _, r := range doc.Records {
+			if inWindow(r.EventTime) {
+				in++
+			}
+		}
+		if in != tc.in || len(doc.Records)-in != tc.out {
+			t.Errorf("%s: %d records in the window, %d out; want %d, %d", tc.key, in, len(doc.Records)-in, tc.in, tc.out)
+		}
 	}
 	list, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("custody-demo-trail")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Contents) != 4 {
-		t.Errorf("%d trail objects, want 4", len(list.Contents))
+	if len(list.Contents) != 7 {
+		t.Errorf("%d trail objects, want 7", len(list.Contents))
 	}
-	logs := cloudwatchlogs.NewFromConfig(cfg)
-	ev, err := logs.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/custody-demo/app"), LogStreamName: aws.String(s.Instances["web"]), StartFromHead: aws.Bool(true)})
+	// Flow log objects: two formats, keys on the shifted day.
+	flows, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("custody-demo-flowlogs"), Prefix: aws.String("AWSLogs/" + s.Account + "/vpcflowlogs/us-east-1/" + dayPath + "/")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ev.Events) != 6 {
-		t.Errorf("%d app events, want 6", len(ev.Events))
+	if len(flows.Contents) != 3 {
+		t.Errorf("%d flow log objects on %s, want 3", len(flows.Contents), dayPath)
+	}
+	ecsKey := "AWSLogs/" + s.Account + "/vpcflowlogs/us-east-1/" + dayPath + "/" + s.Account + "_vpcflowlogs_us-east-1_" + s.FlowLogs["prod-ecs"] + "_" + compact + "T0825Z_7a3e9c51.log.gz"
+	ecs := string(gunzip(t, getObject(t, c, "custody-demo-flowlogs-ecs", ecsKey)))
+	wantECS := "5 " + s.Account + " " + s.ENIs["web"] + " " + s.PrivateIPs["web"] + " 18.236.253.47 49152 22 6 15 3500 " +
+		strconv.FormatInt(s.Shift.Time(time.Unix(1722586965, 0)).Unix(), 10) + " " + strconv.FormatInt(s.Shift.Time(time.Unix(1722587025, 0)).Unix(), 10) + " ACCEPT OK "
+	if !strings.HasPrefix(ecs, "version account-id interface-id") || !strings.Contains(ecs, "\n"+wantECS) {
+		t.Errorf("ECS flow log:\n%s\nwant a line starting %s", ecs, wantECS)
+	}
+	// S3 access logs: simple keys on the shifted days.
+	acc, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("custody-demo-access-logs"), Prefix: aws.String("custody-demo-data/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accKeys []string
+	for _, o := range acc.Contents {
+		accKeys = append(accKeys, aws.ToString(o.Key))
+	}
+	prev := first.AddDate(0, 0, -1).Format("2006-01-02")
+	wantAcc := []string{"custody-demo-data/2023-01-31-09-40-12-0A1B2C3D4E5F6789", "custody-demo-data/" + prev + "-14-05-12-5B8E1C7A3D9F2046",
+		"custody-demo-data/" + first.Format("2006-01-02") + "-08-35-41-7D4E3A1F9C2B6E50", "custody-demo-data/" + first.Format("2006-01-02") + "-09-52-17-E1F3A5C7092B4D68"}
+	if strings.Join(accKeys, " ") != strings.Join(wantAcc, " ") {
+		t.Errorf("access log keys %v, want %v", accKeys, wantAcc)
+	}
+
+	// CloudWatch Logs: every event accepted; exact counts in the window.
+	logs := cloudwatchlogs.NewFromConfig(cfg)
+	for _, tc := range []struct {
+		group, stream string
+		in, out       int
+	}{
+		{"/custody-demo/app", s.Instances["web"], 3, 3},
+		{"/vpc/flow", s.ENIs["web"] + "-all", 3, 2},
+		{"/vpc/flow", s.ENIs["ops-1"] + "-all", 1, 0},
+	} {
+		ev, err := logs.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String(tc.group), LogStreamName: aws.String(tc.stream), StartFromHead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := 0
+		for _, e := range ev.Events {
+			if inWindow(time.UnixMilli(aws.ToInt64(e.Timestamp))) {
+				in++
+			}
+		}
+		if in != tc.in || len(ev.Events)-in != tc.out {
+			t.Errorf("%s %s: %d events in the window, %d out; want %d, %d", tc.group, tc.stream, in, len(ev.Events)-in, tc.in, tc.out)
+		}
 	}
 	insp, err := inspector2.NewFromConfig(cfg).ListFindings(ctx, &inspector2.ListFindingsInput{})
 	if err != nil {

@@ -171,7 +171,7 @@ func (e *Env) Seed(ctx context.Context, dir string) (*scenario.Seeded, error) {
 		return nil, exitErr(ExitSetup, "seed: %v", err)
 	}
 	for _, f := range seeded.Rewritten {
-		e.step("  derived (placeholders replaced): %s", f)
+		e.step("  derived (placeholders replaced, times shifted): %s", f)
 	}
 	for _, w := range seeded.Warnings {
 		e.step("  seed warning: %s", w)

@@ -3,6 +3,9 @@ package localrun
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"encoding/json"
 	"errors"
 	"os"
@@ -10,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -79,6 +83,86 @@ func TestEndToEnd(t *testing.T) {
 		if s.BySource[evidence.SourceGuardDuty] != 2 || s.BySource[evidence.SourceCase] < 4 {
 			t.Fatalf("artifacts by source = %v, want guardduty=2 and case>=4", s.BySource)
 		}
+		// The demo seed's in-scope, in-window records (its README's table),
+		// and nothing of its noise: another principal, another ENI, another
+		// bucket, records just outside the window.
+		records := map[string]int64{}
+		for _, a := range s.Manifest.Artifacts {
+			if strings.Contains(a.Key, "extract") || strings.HasSuffix(a.Key, ".jsonl.gz") {
+				records[a.Source] += a.Records
+			}
+		}
+		want := map[string]int64{evidence.SourceCloudTrail: 45, evidence.SourceVPCFlow: 3 + 1 + 3 + 3, evidence.SourceS3Access: 6, evidence.SourceCloudWatch: 3}
+		for src, n := range want {
+			if records[src] != n {
+				t.Errorf("%s extract records = %d, want %d (all: %v)", src, records[src], n, records)
+			}
+		}
+		// Every copy is byte for byte the original.
+		copies := 0
+		for _, a := range s.Manifest.Artifacts {
+			if a.API != "s3:CopyObject" || a.Origin == nil {
+				continue
+			}
+			copies++
+			obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &a.Origin.Bucket, Key: &a.Origin.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.New()
+			_, err = io.Copy(sum, obj.Body)
+			obj.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hex.EncodeToString(sum.Sum(nil)) != a.SHA256 {
+				t.Errorf("copy %s differs from s3://%s/%s", a.Key, a.Origin.Bucket, a.Origin.Key)
+			}
+		}
+		if copies < 8 {
+			t.Errorf("%d copies of original log objects, want the trail, flow log and access log files", copies)
+		}
+		// Seal's analysis: one timeline across the sources, in time order,
+		// every line importable (datetime, timestamp_desc, message); the report.
+		runDir := filepath.Join(dir, out.CaseID, "runs", out.RunID)
+		for _, f := range []string{"timeline.jsonl", "timeline.csv", "untimed.jsonl", "report.md", "report.html"} {
+			if _, err := os.Stat(filepath.Join(runDir, f)); err != nil {
+				t.Errorf("the run lacks %s: %v", f, err)
+			}
+		}
+		tl, err := os.ReadFile(filepath.Join(runDir, "timeline.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources := map[string]int{}
+		var last time.Time
+		for i, line := range bytes.Split(bytes.TrimSpace(tl), []byte("\n")) {
+			var ev struct {
+				Datetime      string `json:"datetime"`
+				TimestampDesc string `json:"timestamp_desc"`
+				Message       string `json:"message"`
+				Source        string `json:"source"`
+			}
+			if err := json.Unmarshal(line, &ev); err != nil || ev.Datetime == "" || ev.TimestampDesc == "" || ev.Message == "" {
+				t.Fatalf("timeline line %d: %v: %s", i+1, err, line)
+			}
+			at, err := time.Parse(time.RFC3339Nano, ev.Datetime)
+			if err != nil {
+				t.Fatalf("timeline line %d: datetime %q: %v", i+1, ev.Datetime, err)
+			}
+			if at.Before(last) {
+				t.Fatalf("timeline line %d (%s) is before the one above (%s)", i+1, ev.Datetime, last)
+			}
+			last = at
+			sources[ev.Source]++
+		}
+		if len(sources) < 5 {
+			t.Errorf("timeline sources %v, want events from every log source and the finding", sources)
+		}
+		html, err := os.ReadFile(filepath.Join(runDir, "report.html"))
+		if err != nil || !bytes.Contains(html, []byte(out.CaseID)) {
+			t.Errorf("report.html does not name the case: %v", err)
+		}
 		// The finding is stored exactly as received: the envelope's detail.
 		in, err := finding.Parse(input)
 		if err != nil {
@@ -140,7 +224,9 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("a newer updatedAt adds a run to the same case", func(t *testing.T) {
-		newer := bytes.Replace(input, []byte(`"updatedAt": "2024-08-02T08:31:12.824Z"`), []byte(`"updatedAt": "2024-08-02T09:45:00.000Z"`), 1)
+		// The seed shifts the demo's times; find its updatedAt where the shift put it.
+		was, later := seeded.Shift.String("2024-08-02T08:31:12.824Z"), seeded.Shift.String("2024-08-02T09:45:00.000Z")
+		newer := bytes.Replace(input, []byte(`"updatedAt": "`+was+`"`), []byte(`"updatedAt": "`+later+`"`), 1)
 		if bytes.Equal(newer, input) {
 			t.Fatal("the demo finding's updatedAt moved: update this test")
 		}

@@ -1,0 +1,189 @@
+package verify
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/custody-ir/custody/shared/evidence"
+)
+
+// UsageError is a verify that could not start: a bad argument, no such
+// case, a case with no runs.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usage(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// maxManifest bounds how much of a manifest is read: it is JSON decoded in
+// memory (a run of hundreds of thousands of artifacts stays far below).
+const maxManifest = 256 << 20
+
+// Dir verifies a downloaded case folder (OUT/<caseId>, as the local run and
+// evidence.Download leave it): every run folder runs/<runId>/ must hold a
+// manifest.json that is valid against the schema and names this case and
+// run; every artifact it lists is re-read through SHA-256 (streamed) and
+// compared with its size and hash (evidence.VerifyDir); every file of the
+// case folder must be listed by some run's manifest, or be exempt (see the
+// package comment). ann, when given, is checked against the manifest of
+// run ann.RunID (or of the only run): a folder holds no version IDs, so
+// only the SHA-256 can be checked here.
+func Dir(caseDir string, ann Announced) (*Result, error) {
+	caseDir = filepath.Clean(caseDir)
+	st, err := os.Stat(caseDir)
+	if err != nil {
+		return nil, usage("%v", err)
+	}
+	if !st.IsDir() {
+		return nil, usage("%s is not a folder (want OUT/<caseId>)", caseDir)
+	}
+	if ann.VersionID != "" {
+		return nil, usage("-manifest-version: a downloaded folder keeps no version IDs; verify s3://<bucket>/cases/<caseId> to check it")
+	}
+	caseID := filepath.Base(caseDir)
+	// Artifact keys start with cases/<caseId>/; the download strips cases/,
+	// so the root is the case folder's parent.
+	root := filepath.Dir(caseDir)
+	entries, err := os.ReadDir(filepath.Join(caseDir, "runs"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usage("%s holds no runs/ folder: not a case folder (want OUT/<caseId>)", caseDir)
+	}
+	if err != nil {
+		return nil, usage("%v", err)
+	}
+	var runIDs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			runIDs = append(runIDs, e.Name())
+		}
+	}
+	if len(runIDs) == 0 {
+		return nil, usage("%s holds no runs", caseDir)
+	}
+	target, err := announcedRun(ann, runIDs)
+	if err != nil {
+		return nil, err
+	}
+
+	res := &Result{Location: caseDir, CaseID: caseID, Unlisted: []Unlisted{}}
+	listed := map[string]bool{}
+	for _, runID := range runIDs {
+		mpath := filepath.Join(caseDir, "runs", runID, "manifest.json")
+		run := Run{RunID: runID, Manifest: mpath, Report: emptyReport()}
+		data, err := readCapped(mpath)
+		if errors.Is(err, fs.ErrNotExist) {
+			run.NoManifest = true
+			res.Runs = append(res.Runs, run)
+			continue
+		}
+		if err != nil {
+			run.ManifestProblems = append(run.ManifestProblems, err.Error())
+			res.Runs = append(res.Runs, run)
+			continue
+		}
+		sum := sha256.Sum256(data)
+		run.ManifestSHA256 = hex.EncodeToString(sum[:])
+		if runID == target && ann.SHA256 != "" && !strings.EqualFold(ann.SHA256, run.ManifestSHA256) {
+			run.ManifestProblems = append(run.ManifestProblems,
+				fmt.Sprintf("sha256 %s, Seal announced %s", run.ManifestSHA256, strings.ToLower(ann.SHA256)))
+		}
+		m, err := evidence.ParseManifest(data)
+		if err != nil {
+			run.ManifestProblems = append(run.ManifestProblems, err.Error())
+			res.Runs = append(res.Runs, run)
+			continue
+		}
+		run.ManifestProblems = append(run.ManifestProblems, checkManifest(caseID, runID, m)...)
+		rep, err := evidence.VerifyDir(root, m)
+		if err != nil {
+			run.ManifestProblems = append(run.ManifestProblems, err.Error())
+		}
+		rep.Unlisted = []string{} // counted over the whole case below
+		run.Report = rep
+		for _, a := range m.Artifacts {
+			if p, err := evidence.LocalPath(root, a.Key); err == nil {
+				listed[p] = true
+			}
+		}
+		res.Runs = append(res.Runs, run)
+	}
+
+	err = filepath.WalkDir(caseDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || listed[path] {
+			return nil
+		}
+		rel, err := filepath.Rel(caseDir, path)
+		if err != nil {
+			return err
+		}
+		if exempt(filepath.ToSlash(rel)) {
+			return nil
+		}
+		reason := "no manifest lists it"
+		if !d.Type().IsRegular() {
+			reason += " (and it is not a regular file)"
+		}
+		res.Unlisted = append(res.Unlisted, Unlisted{Path: path, Reason: reason})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", caseDir, err)
+	}
+	res.sort()
+	return res, nil
+}
+
+// announcedRun is the run the announced manifest values are for: the one
+// named, or the only one.
+func announcedRun(ann Announced, runIDs []string) (string, error) {
+	if !ann.given() {
+		return "", nil
+	}
+	if ann.RunID != "" {
+		for _, r := range runIDs {
+			if r == ann.RunID {
+				return r, nil
+			}
+		}
+		return "", usage("-run %s: the case has no such run (runs: %s)", ann.RunID, strings.Join(runIDs, ", "))
+	}
+	if len(runIDs) != 1 {
+		return "", usage("the case has %d runs (%s): name the one Seal announced with -run", len(runIDs), strings.Join(runIDs, ", "))
+	}
+	return runIDs[0], nil
+}
+
+func readCapped(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if st.Size() > maxManifest {
+		return nil, fmt.Errorf("%s is %d bytes, more than a manifest can be (%d)", path, st.Size(), maxManifest)
+	}
+	return os.ReadFile(path)
+}
+
+func emptyReport() evidence.Report {
+	return evidence.Report{OK: []string{}, Missing: []evidence.Problem{}, Changed: []evidence.Problem{}, Unlocked: []evidence.Problem{}, Unlisted: []string{}}
+}

@@ -1,0 +1,503 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/faults"
+	"github.com/custody-ir/custody/shared/incident"
+	ctlog "github.com/custody-ir/custody/shared/logs/cloudtrail"
+	"github.com/custody-ir/custody/shared/s3logs"
+)
+
+// CollectorName is the collector's name in the Plan and the manifest.
+const CollectorName = "cloudtrail"
+
+// DefaultPad is how late CloudTrail may deliver a log file after its
+// events (about 5 to 15 minutes): keys are listed with this pad.
+const DefaultPad = 15 * time.Minute
+
+// digestLag widens the digest listing: a digest file is delivered about an
+// hour after the log files it covers.
+const digestLag = time.Hour
+
+// Gap fixes.
+const (
+	fixEnableTrail = "enable a CloudTrail trail (with S3 data events for buckets in scope)"
+	fixReadBucket  = "grant the collector role s3:ListBucket and s3:GetObject on the trail bucket (for a bucket in a log-archive account, in its bucket policy too), or run custody where the bucket is"
+	fixKMS         = "allow the collector role kms:Decrypt on the trail's KMS key (in the key policy)"
+	fixLookup      = "allow the collector role cloudtrail:LookupEvents"
+)
+
+// trailReader finds the trails and their state.
+type trailReader interface {
+	DescribeTrails(ctx context.Context, in *cloudtrail.DescribeTrailsInput, optFns ...func(*cloudtrail.Options)) (*cloudtrail.DescribeTrailsOutput, error)
+	GetTrailStatus(ctx context.Context, in *cloudtrail.GetTrailStatusInput, optFns ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailStatusOutput, error)
+}
+
+// eventLooker is the LookupEvents fallback (cloudtrail.LookupEventsAPIClient).
+type eventLooker interface {
+	LookupEvents(ctx context.Context, in *cloudtrail.LookupEventsInput, optFns ...func(*cloudtrail.Options)) (*cloudtrail.LookupEventsOutput, error)
+}
+
+// logBucket reads a trail's bucket.
+type logBucket interface {
+	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, optFns ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// Limiter paces LookupEvents calls: Wait returns when the next call may be
+// made. LookupEvents allows 2 requests a second per account and region,
+// shared by every case running at once; *rate.Limiter satisfies it.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// Collector collects CloudTrail: the trails' log objects and digests for
+// the window, copied unchanged, and a filtered extract of the records in
+// scope; where no trail bucket can be read, LookupEvents.
+type Collector struct {
+	Trails  trailReader
+	Logs    logBucket
+	Lookup  eventLooker // nil: no fallback
+	Limiter Limiter     // paces Lookup; nil: unpaced (tests only)
+	// Pad is the delivery pad for listing keys (DefaultPad when zero).
+	Pad time.Duration
+	// AccountID and Region stand in where the incident's scope names none.
+	AccountID, Region string
+	// Concurrency bounds the server-side copies in flight (4 when zero).
+	Concurrency int
+	// Now is the clock for the 90-day LookupEvents horizon.
+	Now func() time.Time
+}
+
+// Name implements collect.Collector.
+func (c *Collector) Name() string { return CollectorName }
+
+// Source implements collect.Collector.
+func (c *Collector) Source() string { return evidence.SourceCloudTrail }
+
+// Key times: log files name their delivery minute
+// (..._CloudTrail_us-east-1_20240802T0825Z_abc.json.gz), digests their
+// second (..._CloudTrail-Digest_us-east-1_trail_us-east-1_20240802T090012Z.json.gz).
+var keyTime = s3logs.KeyTimePattern(regexp.MustCompile(`_(\d{8}T\d{4}(?:\d{2})?Z)[_.]`), "20060102T1504Z", "20060102T150405Z")
+
+// KeyTime is the delivery time a CloudTrail log or digest key names.
+func KeyTime(key string) (time.Time, bool) { return keyTime(key) }
+
+var orgFolder = regexp.MustCompile(`^o-[a-z0-9]{10,32}/$`)
+
+// location is one trail bucket and prefix, with the trails that write it.
+type location struct {
+	bucket, prefix string
+	trails         []string
+	kmsKey         string
+	org            bool
+	global         bool // delivers global service events (us-east-1 folder)
+	// prefixes and objects are the log prefixes listed and the log files
+	// chosen for the window.
+	prefixes []string
+	objects  []s3logs.Object
+	// denied lists the copies and reads S3 refused.
+	denied []string
+}
+
+// trailInfo is what trails.json records of one trail.
+type trailInfo struct {
+	Trail  cttypes.Trail                    `json:"trail"`
+	Status *cloudtrail.GetTrailStatusOutput `json:"status,omitempty"`
+	Error  string                           `json:"statusError,omitempty"`
+}
+
+// Collect implements collect.Collector.
+func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *collect.Output) error {
+	account, region := inc.Scope.AccountID, inc.Scope.Region
+	if account == "" {
+		account = c.AccountID
+	}
+	if region == "" {
+		region = c.Region
+	}
+	if account == "" || region == "" {
+		return faults.Invalid("incident.scope", "no account or region to collect CloudTrail for")
+	}
+	match := ctlog.NewMatcher(inc.Scope)
+	if match.Empty() {
+		out.Warn("the scope names no principal, key, resource or address a CloudTrail record could match: the extract is empty")
+	}
+
+	locs, err := c.trails(ctx, out, region)
+	if err != nil {
+		return err
+	}
+	var read []*location
+	for _, loc := range locs {
+		ok, err := c.collectLocation(ctx, out, inc, loc, account, region)
+		if err != nil {
+			return err
+		}
+		if ok {
+			read = append(read, loc)
+		}
+	}
+	if len(read) > 0 {
+		err := c.extract(ctx, out, inc, read, match)
+		c.gaps(out, read)
+		return err
+	}
+	if len(locs) == 0 {
+		out.Warn("no CloudTrail trail delivers %s's events to S3: falling back to LookupEvents (management events only, 90 days)", region)
+	} else {
+		out.Warn("no trail bucket could be read: falling back to LookupEvents (management events only, 90 days)")
+	}
+	return c.lookup(ctx, out, inc, len(locs) == 0)
+}
+
+// trails describes the trails that log region (org and multi-region trails
+// included), stores what it found as trails.json, and returns their
+// distinct bucket locations.
+func (c *Collector) trails(ctx context.Context, out *collect.Output, region string) ([]*location, error) {
+	resp, err := c.Trails.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
+	if err != nil {
+		if accessDenied(err) {
+			out.Gap("cloudtrail:DescribeTrails was denied: the trails and their buckets are unknown", "allow the collector role cloudtrail:DescribeTrails and cloudtrail:GetTrailStatus")
+			return nil, nil
+		}
+		return nil, faults.Classify("cloudtrail:DescribeTrails", err, func(err error) error { return err })
+	}
+	var infos []trailInfo
+	byPlace := map[string]*location{}
+	var locs []*location
+	for _, t := range resp.TrailList {
+		name := firstOf(aws.ToString(t.TrailARN), aws.ToString(t.Name))
+		if !aws.ToBool(t.IsMultiRegionTrail) && t.HomeRegion != nil && aws.ToString(t.HomeRegion) != region {
+			continue // a single-region trail of another region logs nothing here
+		}
+		info := trailInfo{Trail: t}
+		st, err := c.Trails.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(name)})
+		switch {
+		case err == nil:
+			info.Status = st
+			if !aws.ToBool(st.IsLogging) {
+				stopped := ""
+				if st.StopLoggingTime != nil {
+					stopped = " since " + st.StopLoggingTime.UTC().Format(time.RFC3339)
+				}
+				out.Warn("trail %s is not logging%s: events after it stopped are missing from its logs", name, stopped)
+			}
+			if e := aws.ToString(st.LatestDeliveryError); e != "" {
+				out.Warn("trail %s reports a delivery error: %s", name, e)
+			}
+		case accessDenied(err):
+			info.Error = err.Error()
+		default:
+			if cerr := faults.Classify("cloudtrail:GetTrailStatus", err, func(error) error { return nil }); cerr != nil {
+				return nil, cerr
+			}
+			info.Error = err.Error()
+		}
+		infos = append(infos, info)
+		bucket := aws.ToString(t.S3BucketName)
+		if bucket == "" {
+			out.Warn("trail %s delivers to no S3 bucket", name)
+			continue
+		}
+		prefix := strings.Trim(aws.ToString(t.S3KeyPrefix), "/")
+		if prefix != "" {
+			prefix += "/"
+		}
+		loc := byPlace[bucket+"/"+prefix]
+		if loc == nil {
+			loc = &location{bucket: bucket, prefix: prefix}
+			byPlace[bucket+"/"+prefix] = loc
+			locs = append(locs, loc)
+		}
+		loc.trails = append(loc.trails, name)
+		loc.org = loc.org || aws.ToBool(t.IsOrganizationTrail)
+		loc.global = loc.global || aws.ToBool(t.IncludeGlobalServiceEvents)
+		if k := aws.ToString(t.KmsKeyId); k != "" {
+			loc.kmsKey = k
+		}
+	}
+	if len(infos) > 0 {
+		meta := out.Meta("cloudtrail:DescribeTrails", map[string]any{"includeShadowTrails": true}, &evidence.Origin{Description: "trails logging " + region + ", with cloudtrail:GetTrailStatus"})
+		meta.Records = int64(len(infos))
+		if _, err := out.PutJSON(ctx, "trails.json", infos, meta); err != nil {
+			return nil, err
+		}
+	}
+	return locs, nil
+}
+
+// collectLocation lists the logs and digests of one trail location for
+// the window and copies them unchanged. It reports false when the bucket
+// could not be read at all.
+func (c *Collector) collectLocation(ctx context.Context, out *collect.Output, inc *incident.Incident, loc *location, account, region string) (bool, error) {
+	trails := strings.Join(loc.trails, ", ")
+	where := "s3://" + loc.bucket + "/" + loc.prefix
+	if _, err := c.Logs.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.bucket)}); err != nil {
+		switch {
+		case s3logs.Missing(err):
+			out.Gap(fmt.Sprintf("trail %s delivers to bucket %s, which does not exist", trails, loc.bucket), "point the trail at an existing bucket (cloudtrail:UpdateTrail), then "+fixEnableTrail)
+			return false, nil
+		case s3logs.Denied(err):
+			out.Gap(fmt.Sprintf("trail %s delivers to bucket %s, which the collector may not read (a bucket in another account, or a policy that refuses this role)", trails, loc.bucket), fixReadBucket)
+			return false, nil
+		default:
+			return false, faults.Classify("s3:HeadBucket "+loc.bucket, err, func(err error) error { return err })
+		}
+	}
+	bases := []string{loc.prefix + "AWSLogs/" + account + "/"}
+	if loc.org {
+		folders, err := s3logs.Folders(ctx, c.Logs, loc.bucket, loc.prefix+"AWSLogs/")
+		if err != nil {
+			return c.listFailed(out, loc, err)
+		}
+		for _, f := range folders {
+			if orgFolder.MatchString(strings.TrimPrefix(f, loc.prefix+"AWSLogs/")) {
+				bases = append(bases, f+account+"/")
+			}
+		}
+	}
+	regions := []string{region}
+	if loc.global && region != "us-east-1" {
+		regions = append(regions, "us-east-1") // IAM, STS and sign-in events of multi-region trails
+	}
+	pad := c.pad()
+	var digestPrefixes []string
+	for _, b := range bases {
+		for _, r := range regions {
+			loc.prefixes = append(loc.prefixes, s3logs.DayPrefixes(b+"CloudTrail/"+r+"/", "2006/01/02/", inc.Window, pad)...)
+			digestPrefixes = append(digestPrefixes, s3logs.DayPrefixes(b+"CloudTrail-Digest/"+r+"/", "2006/01/02/", inc.Window, pad+digestLag)...)
+		}
+	}
+	logs, err := s3logs.List(ctx, c.Logs, loc.bucket, loc.prefixes, KeyTime, inc.Window, pad)
+	if err != nil {
+		return c.listFailed(out, loc, err)
+	}
+	// A digest covers the hour before its delivery.
+	digests, err := s3logs.List(ctx, c.Logs, loc.bucket, digestPrefixes, KeyTime, incident.Window{Start: inc.Window.Start, End: inc.Window.End.Add(digestLag)}, pad)
+	if err != nil {
+		return c.listFailed(out, loc, err)
+	}
+	loc.objects = logs.Objects
+	if len(logs.Objects) == 0 {
+		out.Warn("trail %s: no log file in %s for the window (%d listed under the window's days, %d delivered outside it)", trails, where, logs.Listed, logs.OutOfWindow)
+	}
+	if len(digests.Objects) == 0 && len(logs.Objects) > 0 {
+		out.Warn("trail %s: no digest file for the window in %s: log file integrity validation may be off (cloudtrail:UpdateTrail --enable-log-file-validation)", trails, where)
+	}
+	conc := c.Concurrency
+	if conc < 1 {
+		conc = 4
+	}
+	for _, part := range []struct {
+		dir, what string
+		objs      []s3logs.Object
+	}{{"logs", "log", logs.Objects}, {"digest", "digest", digests.Objects}} {
+		if _, err := s3logs.CopyAll(ctx, out, part.objs, part.dir, conc, func(o s3logs.Object) evidence.PutMeta {
+			return out.Meta("s3:CopyObject", map[string]any{"bucket": o.Bucket, "key": o.Key}, &evidence.Origin{Bucket: o.Bucket, Key: o.Key})
+		}); err != nil {
+			if s3logs.Denied(err) {
+				noteDenied(loc, fmt.Sprintf("copying %s files from %s was denied: %v", part.what, where, firstLine(err)))
+				continue
+			}
+			return false, faults.Classify("s3:CopyObject", err, func(err error) error { return err })
+		}
+	}
+	return true, nil
+}
+
+// extract writes one extract, extract.jsonl.gz, of the records in scope
+// whose own eventTime is in the window, from the log files of every
+// readable location (a record two trails delivered is written once).
+func (c *Collector) extract(ctx context.Context, out *collect.Output, inc *incident.Incident, locs []*location, match *ctlog.Matcher) error {
+	var objs []s3logs.Object
+	var sources []map[string]any
+	for _, l := range locs {
+		objs = append(objs, l.objects...)
+		sources = append(sources, map[string]any{"bucket": l.bucket, "prefixes": l.prefixes, "trails": l.trails})
+	}
+	req := map[string]any{"window": map[string]string{"start": inc.Window.Start.Format(time.RFC3339), "end": inc.Window.End.Format(time.RFC3339)}}
+	if len(sources) == 1 {
+		for k, v := range sources[0] {
+			req[k] = v
+		}
+	} else {
+		req["sources"] = sources
+	}
+	origin := &evidence.Origin{Bucket: locs[0].bucket, Key: locs[0].prefix + "AWSLogs/",
+		Description: fmt.Sprintf("records in scope whose eventTime is in the window, from %d CloudTrail log files", len(objs))}
+	stream, err := out.CreateGzip("extract.jsonl.gz", out.Meta("s3:GetObject", req, origin))
+	if err != nil {
+		return err
+	}
+	getter := &s3logs.DeniedGetter{ObjectGetter: c.Logs}
+	dedupe := &dedupeWriter{w: stream, seen: map[string]bool{}}
+	stats, err := s3logs.Extract(ctx, getter, objs, ctlog.Decode, func(r s3logs.Record) bool {
+		e, ok := r.Value.(*ctlog.Event)
+		return ok && match.Match(e)
+	}, inc.Window, dedupe)
+	if err != nil {
+		stream.Abort()
+		return faults.Classify("extract", err, func(err error) error { return err })
+	}
+	if _, err := stream.Close(ctx); err != nil {
+		return err
+	}
+	denied := getter.Denied()
+	if len(denied) > 0 {
+		keys := make([]string, 0, len(denied))
+		for k := range denied {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, l := range locs {
+			n, first := 0, ""
+			for _, k := range keys {
+				if strings.HasPrefix(k, "s3://"+l.bucket+"/") {
+					if n++; first == "" {
+						first = k
+					}
+				}
+			}
+			if n > 0 {
+				noteDenied(l, fmt.Sprintf("reading %d log files was denied (first %s: %v)", n, first, firstLine(denied[first])))
+			}
+		}
+	}
+	var problems []string
+	for _, p := range stats.Problems {
+		if !deniedProblem(p, denied) {
+			problems = append(problems, p)
+		}
+	}
+	if stats.Malformed > 0 || len(problems) > 0 {
+		stopped := 0
+		for _, p := range problems {
+			if strings.Contains(p, ": read stopped: ") {
+				stopped++
+			}
+		}
+		out.Warn("cloudtrail extract: %d malformed records skipped, %d log files not read to the end (truncated or unreadable); every other record was read: %s",
+			stats.Malformed, stopped, strings.Join(problems, "; "))
+	}
+	if dedupe.dups > 0 {
+		out.Warn("cloudtrail extract: %d duplicate records (same eventID) written once", dedupe.dups)
+	}
+	return nil
+}
+
+func deniedProblem(p string, denied map[string]error) bool {
+	for k := range denied {
+		if strings.HasPrefix(p, k+": ") {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Collector) listFailed(out *collect.Output, loc *location, err error) (bool, error) {
+	trails := strings.Join(loc.trails, ", ")
+	switch {
+	case s3logs.Denied(err):
+		out.Gap(fmt.Sprintf("trail %s: listing bucket %s was denied (a bucket in another account, or a policy that refuses this role)", trails, loc.bucket), fixReadBucket)
+		return false, nil
+	case s3logs.Missing(err):
+		out.Gap(fmt.Sprintf("trail %s delivers to bucket %s, which does not exist", trails, loc.bucket), fixEnableTrail)
+		return false, nil
+	}
+	return false, faults.Classify("s3:ListObjectsV2 "+loc.bucket, err, func(err error) error { return err })
+}
+
+// noteDenied notes a denied copy or read; gaps reports one gap per
+// location for all of them.
+func noteDenied(loc *location, what string) {
+	loc.denied = append(loc.denied, what)
+}
+
+// gaps turns each location's denials into one gap: the trail's KMS key
+// when it has one, else the bucket's policy.
+func (c *Collector) gaps(out *collect.Output, locs []*location) {
+	for _, loc := range locs {
+		if len(loc.denied) == 0 {
+			continue
+		}
+		trails := strings.Join(loc.trails, ", ")
+		what := strings.Join(loc.denied, "; ")
+		if loc.kmsKey != "" {
+			out.Gap(fmt.Sprintf("trail %s encrypts its logs with KMS key %s, which the collector may not use: %s", trails, loc.kmsKey, what), fixKMS)
+			continue
+		}
+		out.Gap(fmt.Sprintf("trail %s: %s", trails, what), fixReadBucket)
+	}
+}
+
+func (c *Collector) pad() time.Duration {
+	if c.Pad > 0 {
+		return c.Pad
+	}
+	return DefaultPad
+}
+
+// dedupeWriter drops a record whose eventID it already wrote (CloudTrail
+// may deliver a record twice; two trails deliver the same records).
+type dedupeWriter struct {
+	w    s3logs.RecordWriter
+	seen map[string]bool
+	dups int
+}
+
+func (d *dedupeWriter) WriteRecord(v any, at time.Time) error {
+	if e, ok := v.(*ctlog.Event); ok && e.EventID != "" {
+		if d.seen[e.EventID] {
+			d.dups++
+			return nil
+		}
+		d.seen[e.EventID] = true
+	}
+	return d.w.WriteRecord(v, at)
+}
+
+func accessDenied(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "NotAuthorized", "OperationNotPermittedException":
+		return true
+	}
+	return false
+}
+
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

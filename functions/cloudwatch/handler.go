@@ -1,0 +1,438 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/faults"
+	"github.com/custody-ir/custody/shared/incident"
+)
+
+// collectorName is the collector's name in the Plan, the state machine and
+// the manifest. (shared/incident has no CollectorCloudWatch constant yet.)
+const collectorName = "cloudwatch"
+
+// The calls the collector makes, as the IAM role must grant them.
+const (
+	apiFilterLogEvents   = "logs:FilterLogEvents"
+	apiDescribeLogGroups = "logs:DescribeLogGroups"
+)
+
+// eventFilterer reads a log group's events for a time span.
+type eventFilterer interface {
+	FilterLogEvents(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error)
+}
+
+// groupLister finds the log groups under a name prefix.
+type groupLister interface {
+	DescribeLogGroups(ctx context.Context, in *cloudwatchlogs.DescribeLogGroupsInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DescribeLogGroupsOutput, error)
+}
+
+// LogsCollector collects the CloudWatch Logs groups tied to the incident's
+// resources: every event of the window, one streamed .jsonl.gz per group.
+type LogsCollector struct {
+	Events eventFilterer
+	Groups groupLister
+	// InstanceGroups are the groups an instance's logs are shipped to, from
+	// configuration (CUSTODY_INSTANCE_LOG_GROUPS): exact names, or name
+	// prefixes written with a trailing "*". They are collected whole, for
+	// every instance in scope.
+	InstanceGroups []string
+	// PageSize is FilterLogEvents' Limit; 0 leaves the service's default
+	// (up to 10,000 events or 1 MB a page). Memory is bounded by one page.
+	PageSize int32
+}
+
+// Name implements collect.Collector.
+func (c *LogsCollector) Name() string { return collectorName }
+
+// Source implements collect.Collector.
+func (c *LogsCollector) Source() string { return evidence.SourceCloudWatch }
+
+// target is one group, or one group-name prefix, looked for.
+type target struct {
+	name   string // the group name, or the prefix when prefix is set
+	prefix bool
+	why    string // the resource it belongs to, for gaps
+	fix    string // what to enable when it is missing
+}
+
+func (t target) String() string {
+	if t.prefix {
+		return t.name + "*"
+	}
+	return t.name
+}
+
+// record is one log event as stored in the extract.
+type record struct {
+	Timestamp     *int64 `json:"timestamp"`
+	IngestionTime *int64 `json:"ingestionTime"`
+	LogStream     string `json:"logStream"`
+	EventID       string `json:"eventId"`
+	Message       string `json:"message"`
+}
+
+// ParseInstanceGroups reads CUSTODY_INSTANCE_LOG_GROUPS: comma-separated
+// group names or prefixes ending in "*". Blank entries are dropped and
+// duplicates removed; a bare "*" (every group in the account) or a "*"
+// anywhere but at the end is refused.
+func ParseInstanceGroups(s string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range strings.Split(s, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" || seen[e] {
+			continue
+		}
+		if i := strings.Index(e, "*"); i >= 0 && i != len(e)-1 {
+			return nil, fmt.Errorf("%q: \"*\" is only allowed at the end, as a prefix", e)
+		}
+		if e == "*" {
+			return nil, fmt.Errorf("a bare \"*\" would collect every log group in the account: name a prefix")
+		}
+		seen[e] = true
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// targets lists what to look for in scope, deduplicated by name. The
+// returned gap reason is set when instances are in scope but no instance
+// group is configured.
+func (c *LogsCollector) targets(sc incident.Scope) (ts []target, instanceGap bool) {
+	seen := map[string]bool{}
+	add := func(t target) {
+		k := t.String()
+		if t.name == "" || seen[k] {
+			return
+		}
+		seen[k] = true
+		ts = append(ts, t)
+	}
+	for _, f := range sc.Functions {
+		name := lambdaName(f)
+		add(target{name: "/aws/lambda/" + name, why: "Lambda function " + name,
+			fix: "the function's logs go to /aws/lambda/" + name + " unless its logging config names another group: check the execution role may write logs (logs:CreateLogStream, logs:PutLogEvents)"})
+	}
+	for _, cl := range sc.Clusters {
+		name, ok := eksName(cl)
+		if !ok {
+			continue
+		}
+		add(target{name: "/aws/eks/" + name + "/cluster", why: "EKS cluster " + name,
+			fix: "enable the EKS control plane logs (audit, authenticator, api) for cluster " + name + " (aws eks update-cluster-config --logging)"})
+	}
+	for _, db := range sc.DBInstances {
+		add(target{name: "/aws/rds/instance/" + db + "/", prefix: true, why: "RDS DB instance " + db,
+			fix: "publish the DB instance's logs to CloudWatch Logs (EnableCloudwatchLogsExports: error, general, slowquery, audit, postgresql…) for " + db})
+	}
+	for _, g := range sc.LogGroups {
+		add(target{name: g, why: "log group " + g + " in scope",
+			fix: "ship the resource's logs to " + g})
+	}
+	if len(sc.Instances) > 0 {
+		ids := strings.Join(sc.Instances, ", ")
+		if len(c.InstanceGroups) == 0 {
+			instanceGap = true
+		}
+		for _, g := range c.InstanceGroups {
+			t := target{name: g, why: "instance log group " + g + " (configured, for " + ids + ")",
+				fix: "install the CloudWatch agent on the instance and ship its logs to " + g}
+			if strings.HasSuffix(g, "*") {
+				t.name, t.prefix = strings.TrimSuffix(g, "*"), true
+			}
+			add(t)
+		}
+	}
+	return ts, instanceGap
+}
+
+// lambdaName is the function name of an ARN
+// (arn:aws:lambda:region:account:function:name[:qualifier]) or a name.
+func lambdaName(s string) string {
+	if !strings.HasPrefix(s, "arn:") {
+		return s
+	}
+	parts := strings.Split(s, ":")
+	for i, p := range parts {
+		if p == "function" && i+1 < len(parts) {
+			return parts[i+1]
+		}
+	}
+	return parts[len(parts)-1]
+}
+
+// eksName is the EKS cluster name of an ARN or a name; an ECS cluster's ARN
+// is not an EKS cluster.
+func eksName(s string) (string, bool) {
+	if !strings.HasPrefix(s, "arn:") {
+		return s, s != ""
+	}
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) < 6 || parts[2] != "eks" {
+		return "", false
+	}
+	name := strings.TrimPrefix(parts[5], "cluster/")
+	return name, name != ""
+}
+
+// Collect implements collect.Collector.
+func (c *LogsCollector) Collect(ctx context.Context, inc *incident.Incident, out *collect.Output) error {
+	targets, instanceGap := c.targets(inc.Scope)
+	if instanceGap {
+		out.Gap("instances "+strings.Join(inc.Scope.Instances, ", ")+" are in scope but no instance log group is configured",
+			"install the CloudWatch agent on the instances and name their log groups in CUSTODY_INSTANCE_LOG_GROUPS (names, or prefixes ending in *)")
+	}
+	if len(targets) == 0 {
+		if !instanceGap {
+			out.Warn("nothing in scope has a CloudWatch Logs group custody knows of (Lambda, EKS, RDS, instances, log groups)")
+		}
+		return nil
+	}
+	start, end := windowMillis(inc.Window)
+	names := map[string]string{} // artifact name -> group
+	var missing []target
+	found := 0
+	for _, t := range targets {
+		groups := []string{t.name}
+		if t.prefix {
+			var denied string
+			var err error
+			groups, denied, err = c.listGroups(ctx, t.name)
+			if err != nil {
+				return err
+			}
+			if denied != "" {
+				out.Gap(fmt.Sprintf("%s: could not list the log groups %s: %s", t.why, t, denied),
+					"allow logs:DescribeLogGroups to the cloudwatch collector's role")
+				continue
+			}
+			if len(groups) == 0 {
+				missing = append(missing, t)
+				continue
+			}
+		}
+		for _, g := range groups {
+			ok, err := c.collectGroup(ctx, out, inc.Window, g, start, end, names)
+			if err != nil {
+				return err
+			}
+			if ok {
+				found++
+			} else {
+				// Listed under a prefix but gone by the time it was read,
+				// or an exact name that does not exist.
+				missing = append(missing, target{name: g, why: t.why, fix: t.fix})
+			}
+		}
+	}
+	switch {
+	case len(missing) == 0:
+	case found == 0 && len(missing) > 1:
+		looked, fixes := make([]string, len(missing)), make([]string, len(missing))
+		for i, t := range missing {
+			looked[i] = t.String() + " (" + t.why + ")"
+			fixes[i] = t.fix
+		}
+		out.Gap("no CloudWatch Logs group found for the scope; looked for: "+strings.Join(looked, ", "), strings.Join(fixes, "; "))
+	default:
+		for _, t := range missing {
+			out.Gap(fmt.Sprintf("log group %s does not exist (%s)", t, t.why), t.fix)
+		}
+	}
+	return nil
+}
+
+// windowMillis is the window in epoch milliseconds, both ends inclusive as
+// FilterLogEvents takes them: the start rounded up and the end down, so
+// no event outside the window is asked for.
+func windowMillis(w incident.Window) (int64, int64) {
+	start := w.Start.UnixMilli()
+	if time.UnixMilli(start).Before(w.Start) {
+		start++
+	}
+	return start, w.End.UnixMilli()
+}
+
+// listGroups lists the groups whose names start with prefix, every page.
+// denied is set (and err nil) when the call is refused.
+func (c *LogsCollector) listGroups(ctx context.Context, prefix string) (groups []string, denied string, err error) {
+	p := cloudwatchlogs.NewDescribeLogGroupsPaginator(c.Groups, &cloudwatchlogs.DescribeLogGroupsInput{
+		LogGroupNamePrefix: aws.String(prefix),
+	}, func(o *cloudwatchlogs.DescribeLogGroupsPaginatorOptions) { o.StopOnDuplicateToken = true })
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			if reason, ok := gapReason(err); ok {
+				return nil, reason, nil
+			}
+			return nil, "", classify(apiDescribeLogGroups, err)
+		}
+		for _, g := range page.LogGroups {
+			// A prefix is a prefix: the emulator and AWS agree, but check.
+			if name := aws.ToString(g.LogGroupName); strings.HasPrefix(name, prefix) {
+				groups = append(groups, name)
+			}
+		}
+	}
+	sort.Strings(groups)
+	return groups, "", nil
+}
+
+// collectGroup streams group's events of the window into one artifact,
+// page by page. It reports false, with no artifact, when the group does
+// not exist; a refused call is a gap.
+func (c *LogsCollector) collectGroup(ctx context.Context, out *collect.Output, w incident.Window, group string, start, end int64, names map[string]string) (bool, error) {
+	in := &cloudwatchlogs.FilterLogEventsInput{
+		LogGroupName: aws.String(group), StartTime: aws.Int64(start), EndTime: aws.Int64(end),
+	}
+	p := cloudwatchlogs.NewFilterLogEventsPaginator(c.Events, in, func(o *cloudwatchlogs.FilterLogEventsPaginatorOptions) {
+		o.Limit = c.PageSize
+		o.StopOnDuplicateToken = true
+	})
+	request := map[string]any{"logGroupName": group, "startTime": start, "endTime": end}
+	if c.PageSize > 0 {
+		request["limit"] = c.PageSize
+	}
+
+	var s *collect.Stream
+	abort := func() {
+		if s != nil {
+			s.Abort()
+		}
+	}
+	var outside, pages int64
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			abort()
+			var nf *types.ResourceNotFoundException
+			if errors.As(err, &nf) || apiCode(err) == "ResourceNotFoundException" {
+				if pages == 0 {
+					return false, nil
+				}
+				out.Gap(fmt.Sprintf("log group %s disappeared while it was read (after %d pages): nothing of it was stored", group, pages),
+					"collect the case again; keep the group's retention and protect it from deletion (IAM: deny logs:DeleteLogGroup)")
+				return true, nil
+			}
+			if reason, ok := gapReason(err); ok {
+				out.Gap(fmt.Sprintf("log group %s: %s", group, reason),
+					"allow logs:FilterLogEvents on "+group+" to the cloudwatch collector's role")
+				return true, nil
+			}
+			return false, classify(apiFilterLogEvents, err)
+		}
+		pages++
+		if s == nil {
+			name := artifactName(group, names)
+			s, err = out.CreateGzip(name, out.Meta(apiFilterLogEvents, request, &evidence.Origin{LogGroup: group}))
+			if err != nil {
+				return false, err
+			}
+		}
+		for _, e := range page.Events {
+			var at time.Time
+			if e.Timestamp != nil {
+				at = time.UnixMilli(*e.Timestamp).UTC()
+				if !w.Contains(at) {
+					outside++
+					continue
+				}
+			}
+			if err := s.WriteRecord(record{
+				Timestamp: e.Timestamp, IngestionTime: e.IngestionTime, LogStream: aws.ToString(e.LogStreamName),
+				EventID: aws.ToString(e.EventId), Message: aws.ToString(e.Message),
+			}, at); err != nil {
+				abort()
+				return false, &faults.EvidenceError{Key: s.Key(), Err: err}
+			}
+		}
+	}
+	if s == nil {
+		return true, nil // no page at all: cannot happen with the SDK paginator
+	}
+	if outside > 0 {
+		out.Warn("log group %s: %d events outside the window were returned and left out", group, outside)
+	}
+	if s.Records() == 0 {
+		out.Warn("log group %s has no events in the window (stored empty, as the record of the query)", group)
+	}
+	_, err := s.Close(ctx)
+	return true, err
+}
+
+// maxName bounds an artifact name (one key segment).
+const maxName = 200
+
+// artifactName is the extract's name for group: the name without its
+// leading slash, "/" as "_", and ".jsonl.gz". Two groups that would share
+// a name (or a name too long) get a short hash of the group name.
+func artifactName(group string, used map[string]string) string {
+	base := strings.ReplaceAll(strings.TrimLeft(group, "/"), "/", "_")
+	if base == "" || base == "." || base == ".." {
+		base = "group"
+	}
+	sum := sha256.Sum256([]byte(group))
+	tag := hex.EncodeToString(sum[:4])
+	if len(base) > maxName {
+		base = base[:maxName] + "-" + tag
+	}
+	name := base + ".jsonl.gz"
+	if g, ok := used[name]; ok && g != group {
+		name = base + "-" + tag + ".jsonl.gz"
+	}
+	used[name] = group
+	return name
+}
+
+func apiCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}
+
+// gapReason reports whether err is a refusal that makes a gap, not a failure.
+func gapReason(err error) (string, bool) {
+	var ad *types.AccessDeniedException
+	if errors.As(err, &ad) {
+		return "access denied: " + ad.ErrorMessage(), true
+	}
+	switch code := apiCode(err); code {
+	case "AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnrecognizedClientException":
+		return "access denied (" + code + ")", true
+	}
+	return "", false
+}
+
+// classify names an AWS error for the state machine: throttled and
+// transient errors are retried; anything else fails the collector.
+func classify(op string, err error) error {
+	return faults.Classify(op, err, func(err error) error { return fmt.Errorf("%s: %w", op, err) })
+}
+
+// Handler is the collector Lambda.
+type Handler struct {
+	Driver    *collect.Driver
+	Collector collect.Collector
+}
+
+// Handle runs the collector through the shared driver.
+func (h *Handler) Handle(ctx context.Context, in collect.Input) (incident.Result, error) {
+	return h.Driver.Run(ctx, h.Collector, in)
+}

@@ -1,0 +1,52 @@
+// Command cloudwatch is the CloudWatch Logs collector: it streams every
+// event of the window from the log groups tied to the incident's resources
+// (Lambda, EKS, RDS, configured instance groups, groups in scope) into one
+// .jsonl.gz per group. main wires; handler.go thinks.
+//
+// Environment:
+//
+//	EVIDENCE_BUCKET              the locked evidence bucket (required)
+//	CUSTODY_INSTANCE_LOG_GROUPS  comma-separated log groups an instance's logs
+//	                             are shipped to: names, or prefixes ending in *
+//	                             (optional; without it an instance in scope is
+//	                             a gap)
+package main
+
+import (
+	"context"
+	"log"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/version"
+)
+
+func main() {
+	bucket := os.Getenv("EVIDENCE_BUCKET")
+	if bucket == "" {
+		log.Fatal("cloudwatch: EVIDENCE_BUCKET must be set")
+	}
+	instanceGroups, err := ParseInstanceGroups(os.Getenv("CUSTODY_INSTANCE_LOG_GROUPS"))
+	if err != nil {
+		log.Fatalf("cloudwatch: CUSTODY_INSTANCE_LOG_GROUPS: %v", err)
+	}
+	cfg, err := awsconfig.Load(context.Background())
+	if err != nil {
+		log.Fatalf("cloudwatch: aws config: %v", err)
+	}
+	objects := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	logs := cloudwatchlogs.NewFromConfig(cfg)
+	h := &Handler{
+		Driver: &collect.Driver{Writer: evidence.NewWriter(objects, bucket), Version: version.String(), Now: time.Now,
+			Results: objects, Bucket: bucket},
+		Collector: &LogsCollector{Events: logs, Groups: logs, InstanceGroups: instanceGroups},
+	}
+	lambda.Start(h.Handle)
+}

@@ -1,0 +1,57 @@
+// Command ec2 is the EC2 and EBS collector: for every instance in scope it
+// stores the instance's description, security groups and their rules,
+// network interfaces, volumes, instance profile, user data and console
+// output, and takes an EBS snapshot of every attached volume, tagged with
+// the case (and locked, when configured). Nothing on the instance is
+// changed. main wires; handler.go thinks.
+//
+// Environment:
+//
+//	EVIDENCE_BUCKET        the locked evidence bucket (required)
+//	CUSTODY_SNAPSHOT_LOCK  EBS Snapshot Lock for the snapshots taken, in
+//	                       governance mode, as a Go duration in whole days
+//	                       ("720h" = 30 days); empty or unset: no lock
+package main
+
+import (
+	"context"
+	"log"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/version"
+)
+
+func main() {
+	bucket := os.Getenv("EVIDENCE_BUCKET")
+	if bucket == "" {
+		log.Fatal("ec2: EVIDENCE_BUCKET must be set")
+	}
+	lock, err := ParseSnapshotLock(os.Getenv(EnvSnapshotLock))
+	if err != nil {
+		log.Fatalf("ec2: %v", err)
+	}
+	cfg, err := awsconfig.Load(context.Background())
+	if err != nil {
+		log.Fatalf("ec2: aws config: %v", err)
+	}
+	objects := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	compute := ec2.NewFromConfig(cfg)
+	h := &Handler{
+		Driver: &collect.Driver{Writer: evidence.NewWriter(objects, bucket), Version: version.String(), Now: time.Now,
+			Results: objects, Bucket: bucket},
+		Collector: &InstanceCollector{
+			EC2: compute, Snapshots: compute, IAM: iam.NewFromConfig(cfg),
+			SnapshotLock: lock, Region: cfg.Region,
+		},
+	}
+	lambda.Start(h.Handle)
+}

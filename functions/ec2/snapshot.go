@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/faults"
+	"github.com/custody-ir/custody/shared/incident"
+)
+
+// Tags every snapshot taken for a case carries, set at creation. The case
+// and run tags also find the snapshots an earlier attempt of the same run
+// took, so a retry does not snapshot again.
+const (
+	TagCaseID     = "custody:case-id"
+	TagFindingID  = "custody:finding-id"
+	TagRunID      = "custody:run-id"
+	TagInstanceID = "custody:instance-id"
+)
+
+// lockAttempts bounds the SDK's attempts at LockSnapshot: a lock that
+// cannot be set is a gap, not worth the full retry budget (an emulator
+// without it answers 500).
+const lockAttempts = 3
+
+// snapshotTags are the tags of the snapshots of instance id: the finding's
+// only when there is one (a manual start has none).
+func snapshotTags(inc *incident.Incident, id string) []types.Tag {
+	tags := []types.Tag{{Key: aws.String(TagCaseID), Value: aws.String(inc.CaseID)}}
+	if inc.Finding != nil && inc.Finding.ID != "" {
+		tags = append(tags, types.Tag{Key: aws.String(TagFindingID), Value: aws.String(inc.Finding.ID)})
+	}
+	return append(tags,
+		types.Tag{Key: aws.String(TagRunID), Value: aws.String(inc.RunID)},
+		types.Tag{Key: aws.String(TagInstanceID), Value: aws.String(id)})
+}
+
+// snapshotDescription is the Description of the snapshots of instance id.
+func snapshotDescription(inc *incident.Incident, id string) string {
+	d := fmt.Sprintf("custody case %s run %s", inc.CaseID, inc.RunID)
+	if inc.Finding != nil && inc.Finding.ID != "" {
+		d += " finding " + inc.Finding.ID
+	}
+	return d + ": instance " + id
+}
+
+func tagMap(tags []types.Tag) map[string]string {
+	if len(tags) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
+}
+
+// attachedVolumes are the EBS volumes the instance description lists.
+func attachedVolumes(inst *types.Instance) []string {
+	var ids []string
+	for _, m := range inst.BlockDeviceMappings {
+		if m.Ebs != nil && aws.ToString(m.Ebs.VolumeId) != "" {
+			ids = append(ids, aws.ToString(m.Ebs.VolumeId))
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// snapshots takes a crash-consistent snapshot of every EBS volume attached
+// to the instance (CreateSnapshots with the boot volume), tagged at
+// creation, or reuses those an earlier attempt of this run took; records
+// what EC2 answered as <instance-id>/snapshots.json (their state at the
+// time: they are not waited for); lists each in the result; and locks each
+// when configured.
+func (c *InstanceCollector) snapshots(ctx context.Context, inc *incident.Incident, out *collect.Output, inst *types.Instance, origin *evidence.Origin) error {
+	id := aws.ToString(inst.InstanceId)
+	prev, din, err := c.earlier(ctx, out, inc, id)
+	if err != nil {
+		return err
+	}
+	var listed []evidence.Snapshot
+	if len(prev) > 0 {
+		var ids []string
+		covered := map[string]bool{}
+		for _, s := range prev {
+			ids = append(ids, aws.ToString(s.SnapshotId))
+			covered[aws.ToString(s.VolumeId)] = true
+			listed = append(listed, evidence.Snapshot{SnapshotID: aws.ToString(s.SnapshotId), VolumeID: aws.ToString(s.VolumeId), InstanceID: id, Tags: tagMap(s.Tags)})
+		}
+		out.Warn("%s: reused the %d snapshots an earlier attempt of this run took (%s); none taken again", id, len(prev), strings.Join(ids, ", "))
+		for _, v := range attachedVolumes(inst) {
+			if !covered[v] {
+				out.Warn("%s: volume %s is attached now but has no snapshot from the earlier attempt of this run: it was not snapshotted", id, v)
+			}
+		}
+		if err := c.put(ctx, out, id, "snapshots.json", struct{ Snapshots []types.Snapshot }{prev},
+			out.Meta("ec2:DescribeSnapshots", request(din), origin), int64(len(prev))); err != nil {
+			return err
+		}
+	} else {
+		in := &ec2.CreateSnapshotsInput{
+			InstanceSpecification: &types.InstanceSpecification{InstanceId: aws.String(id), ExcludeBootVolume: aws.Bool(false)},
+			Description:           aws.String(snapshotDescription(inc, id)),
+			TagSpecifications:     []types.TagSpecification{{ResourceType: types.ResourceTypeSnapshot, Tags: snapshotTags(inc, id)}},
+		}
+		resp, err := c.Snapshots.CreateSnapshots(ctx, in)
+		if err != nil {
+			return refused(out, "ec2:CreateSnapshots", "the EBS volumes of instance "+id, err)
+		}
+		if len(resp.Snapshots) == 0 {
+			out.Warn("%s: CreateSnapshots took no snapshot: the instance has no EBS volume", id)
+			return nil
+		}
+		for _, s := range resp.Snapshots {
+			listed = append(listed, evidence.Snapshot{SnapshotID: aws.ToString(s.SnapshotId), VolumeID: aws.ToString(s.VolumeId), InstanceID: id, Tags: tagMap(s.Tags)})
+		}
+		if err := c.put(ctx, out, id, "snapshots.json", struct{ Snapshots []types.SnapshotInfo }{resp.Snapshots},
+			out.Meta("ec2:CreateSnapshots", request(in), origin), int64(len(resp.Snapshots))); err != nil {
+			return err
+		}
+	}
+	sort.Slice(listed, func(i, j int) bool { return listed[i].VolumeID < listed[j].VolumeID })
+	for _, s := range listed {
+		locked, err := c.lock(ctx, out, s.SnapshotID)
+		if err != nil {
+			return err
+		}
+		s.Locked = locked
+		out.Snapshot(s)
+	}
+	return nil
+}
+
+// earlier returns the snapshots of instance id an earlier attempt of this
+// run took (tagged with this case, run and instance), and the request that
+// found them. A refused DescribeSnapshots is a gap, and snapshots are then
+// taken (a retry may take them again).
+func (c *InstanceCollector) earlier(ctx context.Context, out *collect.Output, inc *incident.Incident, id string) ([]types.Snapshot, *ec2.DescribeSnapshotsInput, error) {
+	in := &ec2.DescribeSnapshotsInput{
+		OwnerIds: []string{"self"},
+		Filters: []types.Filter{
+			{Name: aws.String("tag:" + TagCaseID), Values: []string{inc.CaseID}},
+			{Name: aws.String("tag:" + TagRunID), Values: []string{inc.RunID}},
+			{Name: aws.String("tag:" + TagInstanceID), Values: []string{id}},
+		},
+	}
+	var snaps []types.Snapshot
+	p := ec2.NewDescribeSnapshotsPaginator(c.Snapshots, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			if err := refused(out, "ec2:DescribeSnapshots", "the snapshots an earlier attempt of this run took of instance "+id, err); err != nil {
+				return nil, in, err
+			}
+			out.Warn("%s: could not look for snapshots an earlier attempt of this run took: if there was one, its snapshots are taken again", id)
+			return nil, in, nil
+		}
+		snaps = append(snaps, page.Snapshots...)
+	}
+	sort.Slice(snaps, func(i, j int) bool { return aws.ToString(snaps[i].VolumeId) < aws.ToString(snaps[j].VolumeId) })
+	return snaps, in, nil
+}
+
+// lock sets EBS Snapshot Lock on snapshot id in governance mode when
+// configured. It reports whether the snapshot is locked. A throttled call
+// is returned (the collector is retried and reuses its snapshots); any
+// other failure is a gap, and the snapshot stays listed, unlocked.
+func (c *InstanceCollector) lock(ctx context.Context, out *collect.Output, id string) (bool, error) {
+	if c.SnapshotLock <= 0 {
+		return false, nil
+	}
+	days := lockDays(c.SnapshotLock)
+	_, err := c.Snapshots.LockSnapshot(ctx, &ec2.LockSnapshotInput{
+		SnapshotId: aws.String(id), LockMode: types.LockModeGovernance, LockDuration: aws.Int32(days),
+	}, func(o *ec2.Options) { o.RetryMaxAttempts = lockAttempts })
+	if err == nil {
+		return true, nil
+	}
+	var thr *faults.ThrottledError
+	if errors.As(faults.Classify("ec2:LockSnapshot", err, func(err error) error { return err }), &thr) {
+		return false, thr
+	}
+	why := err.Error()
+	if code := apiCode(err); code != "" {
+		why = code
+		if deniedCodes[code] {
+			why = "denied: " + code
+		}
+	}
+	out.Gap(fmt.Sprintf("EBS Snapshot Lock could not be set on %s (governance, %d days): %s; the snapshot is kept and listed unlocked", id, days, why),
+		fmt.Sprintf("grant ec2:LockSnapshot on snapshots to the ec2 collector's role, or lock it by hand: aws ec2 lock-snapshot --snapshot-id %s --lock-mode governance --lock-duration %d", id, days))
+	return false, nil
+}

@@ -1,0 +1,48 @@
+// Command vpcflow is the VPC Flow Logs collector: the flow log definitions
+// for the scope's interfaces, subnets and VPCs, their S3 objects of the
+// window copied unchanged, their CloudWatch Logs streams of the window, and
+// an extract of the records that touch the scope. main wires; handler.go
+// thinks.
+package main
+
+import (
+	"context"
+	"log"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/version"
+)
+
+func main() {
+	bucket := os.Getenv(EnvBucket)
+	if bucket == "" {
+		log.Fatalf("vpcflow: %s must be set", EnvBucket)
+	}
+	pad, err := PadFromEnv(os.Getenv)
+	if err != nil {
+		log.Fatalf("vpcflow: %v", err)
+	}
+	cfg, err := awsconfig.Load(context.Background())
+	if err != nil {
+		log.Fatalf("vpcflow: aws config: %v", err)
+	}
+	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	h := &Handler{
+		Driver: &collect.Driver{Writer: evidence.NewWriter(client, bucket), Version: version.String(), Now: time.Now,
+			Results: client, Bucket: bucket},
+		Collector: &FlowLogCollector{
+			EC2: ec2.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg), Objects: client,
+			Region: cfg.Region, Pad: pad,
+		},
+	}
+	lambda.Start(h.Handle)
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/faults"
+	"github.com/custody-ir/custody/shared/logs/vpcflow"
+	"github.com/custody-ir/custody/shared/s3logs"
+)
+
+// S3Destination is a flow log's S3 destination, arn:aws:s3:::bucket[/prefix].
+type S3Destination struct {
+	Bucket string
+	Prefix string // without leading or trailing "/"
+}
+
+// ParseS3Destination reads a flow log's LogDestination ARN.
+func ParseS3Destination(arn string) (S3Destination, error) {
+	i := strings.Index(arn, ":::")
+	if !strings.HasPrefix(arn, "arn:") || i < 0 || !strings.HasSuffix(arn[:i], ":s3") {
+		return S3Destination{}, fmt.Errorf("%q is not an S3 bucket ARN", arn)
+	}
+	bucket, prefix, _ := strings.Cut(arn[i+3:], "/")
+	if bucket == "" {
+		return S3Destination{}, fmt.Errorf("%q names no bucket", arn)
+	}
+	return S3Destination{Bucket: bucket, Prefix: strings.Trim(prefix, "/")}, nil
+}
+
+// Base returns the key prefix under which AWS delivers the flow logs of
+// account and region, and the layout of the day folders after it:
+//
+//	[prefix/]AWSLogs/<account>/vpcflowlogs/<region>/2006/01/02/
+//	[prefix/]AWSLogs/aws-account-id=<account>/aws-service=vpcflowlogs/aws-region=<region>/year=2006/month=01/day=02/
+//
+// (the second with Hive-compatible partitions; hourly partitions add an
+// hour folder inside the day's, which the day's prefix lists).
+func (d S3Destination) Base(account, region string, hive bool) (base, layout string) {
+	p := ""
+	if d.Prefix != "" {
+		p = d.Prefix + "/"
+	}
+	if hive {
+		return p + "AWSLogs/aws-account-id=" + account + "/aws-service=vpcflowlogs/aws-region=" + region + "/", "year=2006/month=01/day=02/"
+	}
+	return p + "AWSLogs/" + account + "/vpcflowlogs/" + region + "/", "2006/01/02/"
+}
+
+// KeyName is what a flow log object's file name says:
+// <account>_vpcflowlogs_<region>_<flow-log-id>_<YYYYMMDDTHHmmZ>_<hash>.log.gz
+// (.log.parquet for Parquet).
+type KeyName struct {
+	FlowLogID string
+	Time      time.Time
+}
+
+// ParseKeyName reads a flow log object's key; false when its file name is
+// not a flow log file name.
+func ParseKeyName(key string) (KeyName, bool) {
+	parts := strings.Split(path.Base(key), "_")
+	if len(parts) < 6 || parts[1] != "vpcflowlogs" || !strings.HasPrefix(parts[3], "fl-") {
+		return KeyName{}, false
+	}
+	t, err := time.Parse("20060102T1504Z", parts[4])
+	if err != nil {
+		return KeyName{}, false
+	}
+	return KeyName{FlowLogID: parts[3], Time: t.UTC()}, true
+}
+
+// keyTime is the s3logs.KeyTime of flow log objects.
+func keyTime(key string) (time.Time, bool) {
+	n, ok := ParseKeyName(key)
+	return n.Time, ok
+}
+
+// s3 collects a flow log's S3 destination: the day prefixes of the window,
+// the objects delivered in it (widened by the pad) for this flow log
+// copied unchanged under s3/<bucket>/<key>, and their lines of the scope
+// in the extract.
+func (r *run) s3(ctx context.Context, fl ec2types.FlowLog, format vpcflow.Format) (bool, error) {
+	id := aws.ToString(fl.FlowLogId)
+	dest, err := ParseS3Destination(aws.ToString(fl.LogDestination))
+	if err != nil {
+		r.out.Gap(fmt.Sprintf("flow log %s: destination %v", id, err), "check the flow log's destination with ec2:DescribeFlowLogs")
+		return false, nil
+	}
+	account, region := r.scope.AccountID, r.scope.Region
+	if region == "" {
+		region = r.c.Region
+	}
+	if account == "" || region == "" {
+		r.out.Gap(fmt.Sprintf("flow log %s: the incident names no account or region, so its S3 key layout is unknown", id),
+			"start the case with the account and region of the resource")
+		return false, nil
+	}
+	hive := fl.DestinationOptions != nil && aws.ToBool(fl.DestinationOptions.HiveCompatiblePartitions)
+	base, layout := dest.Base(account, region, hive)
+	prefixes := s3logs.DayPrefixes(base, layout, r.inc.Window, r.c.Pad)
+	listing, err := s3logs.List(ctx, r.c.Objects, dest.Bucket, prefixes, keyTime, r.inc.Window, r.c.Pad)
+	if err != nil {
+		if s3logs.Denied(err) || s3logs.Missing(err) {
+			r.bucketGap(id, dest, err)
+			return false, nil
+		}
+		return false, faults.Classify("s3:ListObjectsV2", err, func(err error) error { return err })
+	}
+	var objs, text []s3logs.Object
+	parquet, otherLog := 0, 0
+	for _, o := range listing.Objects {
+		if n, ok := ParseKeyName(o.Key); ok && n.FlowLogID != id {
+			otherLog++ // another flow log delivering to the same place
+			continue
+		}
+		if r.seen[o.Bucket+"/"+o.Key] {
+			continue
+		}
+		r.seen[o.Bucket+"/"+o.Key] = true
+		objs = append(objs, o)
+		if strings.HasSuffix(o.Key, ".parquet") {
+			parquet++
+		} else {
+			text = append(text, o)
+		}
+	}
+	if len(objs) == 0 {
+		r.out.Gap(fmt.Sprintf("flow log %s: no log objects in s3://%s/%s for the window (widened by %s); %d listed under the day prefixes, %d for other flow logs",
+			id, dest.Bucket, base, r.c.Pad, listing.Listed, otherLog),
+			"check the flow log's delivery status and that the bucket policy lets delivery.logs.amazonaws.com write "+base)
+		return true, nil
+	}
+	_, err = s3logs.CopyAll(ctx, r.out, objs, "s3/"+dest.Bucket, copyConcurrency, func(o s3logs.Object) evidence.PutMeta {
+		// No first or last event: the key names the delivery time, not
+		// the records' own; the extract has those.
+		return r.out.Meta("s3:CopyObject", map[string]any{"Bucket": o.Bucket, "Key": o.Key, "flowLogId": id}, &evidence.Origin{Bucket: o.Bucket, Key: o.Key})
+	})
+	if err != nil {
+		if s3logs.Denied(err) || s3logs.Missing(err) {
+			r.bucketGap(id, dest, err)
+		} else {
+			return false, faults.Classify("s3:CopyObject", err, func(err error) error { return err })
+		}
+	}
+	if parquet > 0 {
+		r.out.Gap(fmt.Sprintf("flow log %s: %d Parquet objects in s3://%s/%s: parquet flow logs are copied but not parsed, so their records are not in the extract", id, parquet, dest.Bucket, base),
+			"read the copied .parquet objects with a Parquet reader (Athena, DuckDB), or add a flow log in the text format")
+	}
+	var st s3logs.Stats
+	var lines int64
+	for _, o := range text {
+		// One object at a time: each line's origin names its object.
+		one, err := s3logs.Extract(ctx, r.c.Objects, []s3logs.Object{o}, r.decoder(id, format, o, &lines), r.keep, r.inc.Window, r.extract)
+		st.Objects += one.Objects
+		st.Records += one.Records
+		st.Kept += one.Kept
+		st.Malformed += one.Malformed
+		st.Problems = append(st.Problems, one.Problems...)
+		if err != nil {
+			return true, faults.Classify("s3:GetObject", err, func(err error) error { return err })
+		}
+	}
+	r.extract.malformed += st.Malformed
+	if st.Malformed > 0 || len(st.Problems) > 0 {
+		r.out.Warn("flow log %s: %d of %d lines in %d objects could not be read and are not in the extract (the rest are): %s",
+			id, st.Malformed, lines, st.Objects, strings.Join(firstN(st.Problems, 5), "; "))
+	}
+	return true, nil
+}
+
+// decoder reads one flow log object: its header line, if any, sets the
+// format; each other line is a record. Records carry no time for
+// s3logs.Extract: r.keep judges their window as an overlap of [start, end].
+//
+// A line that names none of the scope's interfaces or addresses cannot
+// match: it is only checked for its number of fields (a malformed line is
+// counted either way) and skipped unparsed. *lines counts every line but
+// headers.
+func (r *run) decoder(flowLogID string, format vpcflow.Format, o s3logs.Object, lines *int64) s3logs.Decoder {
+	origin := evidence.Origin{Bucket: o.Bucket, Key: o.Key}
+	return func(rd io.Reader, emit func(s3logs.Record) error, bad func(error)) error {
+		p := vpcflow.NewParser(format)
+		return s3logs.Lines(func(line []byte) (s3logs.Record, error) {
+			if _, header := vpcflow.HeaderFormat(line); !header {
+				*lines++
+				if !r.match.MayMatch(line) {
+					if n, want := vpcflow.CountFields(line), p.Format().Len(); n != want {
+						return s3logs.Record{}, fmt.Errorf("%w: %d fields, the format has %d", vpcflow.ErrMalformed, n, want)
+					}
+					return s3logs.Record{}, s3logs.ErrSkip
+				}
+			}
+			rec, err := p.Parse(line)
+			if errors.Is(err, vpcflow.ErrHeader) {
+				return s3logs.Record{}, s3logs.ErrSkip
+			}
+			if err != nil {
+				return s3logs.Record{}, err
+			}
+			return s3logs.Record{Value: newLine(rec, flowLogID, origin, p, line)}, nil
+		})(rd, emit, bad)
+	}
+}
+
+// keep is the extract's filter: the record touches the scope and its
+// capture window overlaps the case's.
+func (r *run) keep(rec s3logs.Record) bool {
+	l, ok := rec.Value.(*Line)
+	return ok && r.match.Match(l.rec)
+}
+
+func (r *run) bucketGap(id string, dest S3Destination, err error) {
+	what := "denied"
+	if s3logs.Missing(err) {
+		what = "missing"
+	}
+	r.out.Gap(fmt.Sprintf("flow log %s: bucket s3://%s %s: %v", id, dest.Bucket, what, err),
+		"allow the vpcflow collector's role s3:ListBucket and s3:GetObject on s3://"+dest.Bucket+" (and kms:Decrypt on its key), or check that the bucket exists")
+}
+
+func firstN(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

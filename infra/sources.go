@@ -1,0 +1,163 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// Grants for the collectors' sources: each reads only what it collects.
+
+// logGroupArn is every log group of this account and region.
+func (s *custodyStack) logGroupArn() *string {
+	return jsii.String("arn:" + *s.stack.Partition() + ":logs:" + *s.stack.Region() + ":" + *s.stack.Account() + ":log-group:*")
+}
+
+// allowReadLogGroups lets a collector find log groups and read their events.
+func (s *custodyStack) allowReadLogGroups(f custodyFunction) {
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("logs:DescribeLogGroups", "logs:FilterLogEvents"),
+		Resources: &[]*string{s.logGroupArn()},
+	}))
+	suppressWildcards(f, "The log groups a case reads are named by the finding (a function's, a cluster's, an instance's) at run time; read-only.",
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):log-group:\*$/g`)})
+}
+
+// logBucketResources are the buckets the log collectors may read: those
+// named in custody:logBuckets, or every bucket when none are named (then
+// allowReadLogBuckets limits them to this account's).
+func (s *custodyStack) logBucketResources() (buckets, objects []*string, anyBucket bool) {
+	p := *s.stack.Partition()
+	if len(s.cfg.LogBuckets) == 0 {
+		return []*string{jsii.String("arn:" + p + ":s3:::*")}, []*string{jsii.String("arn:" + p + ":s3:::*/*")}, true
+	}
+	for _, b := range s.cfg.LogBuckets {
+		buckets = append(buckets, jsii.String("arn:"+p+":s3:::"+b))
+		objects = append(objects, jsii.String("arn:"+p+":s3:::"+b+"/*"))
+	}
+	return buckets, objects, false
+}
+
+// allowReadLogBuckets lets a collector list and read the log buckets and
+// decrypt their objects through S3. Read only: no put, no delete.
+func (s *custodyStack) allowReadLogBuckets(f custodyFunction) {
+	buckets, objects, anyBucket := s.logBucketResources()
+	var cond *map[string]any
+	if anyBucket {
+		// Without custody:logBuckets, any bucket, but only this account's.
+		cond = &map[string]any{"StringEquals": map[string]any{"s3:ResourceAccount": *s.stack.Account()}}
+	}
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("s3:ListBucket", "s3:GetBucketLocation"),
+		Resources:  &buckets,
+		Conditions: cond,
+	}))
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("s3:GetObject", "s3:GetObjectVersion"),
+		Resources:  &objects,
+		Conditions: cond,
+	}))
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("kms:Decrypt"),
+		Resources: &[]*string{jsii.String("arn:" + *s.stack.Partition() + ":kms:" + *s.stack.Region() + ":" + *s.stack.Account() + ":key/*")},
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"kms:ViaService": "s3." + *s.stack.Region() + ".amazonaws.com"},
+		},
+	}))
+	suppressWildcards(f, "Log buckets (trail, flow log, access log buckets) and their keys are found at run time from the trail, flow log and logging settings; read-only, this account's only (or the buckets in custody:logBuckets), KMS only through S3.",
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:s3:::\*(\/\*)?$/g`)},
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+\/\*$/g`)},
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:kms:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):key\/\*$/g`)})
+}
+
+// allowCloudTrail lets the CloudTrail collector find the trails, read their
+// buckets, and fall back to LookupEvents.
+func (s *custodyStack) allowCloudTrail(f custodyFunction) {
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		// DescribeTrails and LookupEvents have no resource-level permissions.
+		Actions:   jsii.Strings("cloudtrail:DescribeTrails", "cloudtrail:LookupEvents"),
+		Resources: jsii.Strings("*"),
+	}))
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("cloudtrail:GetTrailStatus"),
+		Resources: &[]*string{jsii.String("arn:" + *s.stack.Partition() + ":cloudtrail:*:" + *s.stack.Account() + ":trail/*")},
+	}))
+	s.allowReadLogBuckets(f)
+	suppressWildcards(f, "cloudtrail:DescribeTrails and LookupEvents support no resource-level permissions; GetTrailStatus is on this account's trails, found at run time.",
+		jsii.String("Resource::*"),
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:cloudtrail:\*:(<AWS::AccountId>|[0-9]+):trail\/\*$/g`)})
+}
+
+// allowVPCFlow lets the flow log collector find the flow logs of the VPCs,
+// subnets and ENIs in scope and read their destinations.
+func (s *custodyStack) allowVPCFlow(f custodyFunction) {
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		// Describe calls have no resource-level permissions.
+		Actions:   jsii.Strings("ec2:DescribeFlowLogs", "ec2:DescribeNetworkInterfaces"),
+		Resources: jsii.Strings("*"),
+	}))
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("logs:FilterLogEvents"),
+		Resources: &[]*string{s.logGroupArn()},
+	}))
+	s.allowReadLogBuckets(f)
+	suppressWildcards(f, "ec2:Describe* support no resource-level permissions; the flow log groups are found at run time from the flow log definitions; read-only.",
+		jsii.String("Resource::*"),
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):log-group:\*$/g`)})
+}
+
+// allowS3Access lets the access log collector read the logging and the
+// security configuration of the buckets in scope, and read their logs.
+func (s *custodyStack) allowS3Access(f custodyFunction) {
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("s3:GetBucketLogging", "s3:GetBucketLocation", "s3:GetBucketPolicy", "s3:GetBucketAcl",
+			"s3:GetBucketPublicAccessBlock", "s3:GetBucketOwnershipControls", "s3:GetBucketVersioning", "s3:GetEncryptionConfiguration"),
+		Resources: jsii.Strings("arn:" + *s.stack.Partition() + ":s3:::*"),
+		// The buckets in scope come with the finding: this account's.
+		Conditions: &map[string]any{"StringEquals": map[string]any{"s3:ResourceAccount": *s.stack.Account()}},
+	}))
+	s.allowReadLogBuckets(f)
+}
+
+// allowEC2 lets the EC2 collector describe an instance and what it uses,
+// read its console output, snapshot its volumes (tagging only the snapshots
+// it creates, as it creates them) and lock those snapshots. Nothing on the
+// instance can be changed.
+func (s *custodyStack) allowEC2(f custodyFunction) {
+	p, r, a := *s.stack.Partition(), *s.stack.Region(), *s.stack.Account()
+	ec2Arn := func(res string) *string { return jsii.String("arn:" + p + ":ec2:" + r + ":" + a + ":" + res) }
+	snapshots := jsii.String("arn:" + p + ":ec2:" + r + "::snapshot/*")
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		// Describe calls have no resource-level permissions.
+		Actions: jsii.Strings("ec2:DescribeInstances", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
+			"ec2:DescribeNetworkInterfaces", "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeInstanceAttribute"),
+		Resources: jsii.Strings("*"),
+	}))
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("ec2:GetConsoleOutput"),
+		Resources: &[]*string{ec2Arn("instance/*")},
+	}))
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("ec2:CreateSnapshots"),
+		Resources: &[]*string{ec2Arn("instance/*"), ec2Arn("volume/*"), snapshots},
+	}))
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("ec2:CreateTags"),
+		Resources:  &[]*string{snapshots},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"ec2:CreateAction": "CreateSnapshots"}},
+	}))
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("ec2:LockSnapshot"),
+		Resources:  &[]*string{snapshots},
+		Conditions: &map[string]any{"Null": map[string]any{"ec2:ResourceTag/custody:case-id": "false"}},
+	}))
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("iam:GetInstanceProfile"),
+		Resources: &[]*string{jsii.String("arn:" + p + ":iam::" + a + ":instance-profile/*")},
+	}))
+	suppressWildcards(f, "ec2:Describe* support no resource-level permissions; the instance, its volumes and the snapshots made are known at run time; CreateTags only on snapshots as CreateSnapshots makes them; LockSnapshot only on custody's snapshots.",
+		jsii.String("Resource::*"),
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):(instance|volume)\/\*$/g`)},
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+)::snapshot\/\*$/g`)},
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:iam::(<AWS::AccountId>|[0-9]+):instance-profile\/\*$/g`)})
+}

@@ -1,0 +1,237 @@
+// Package cloudtrail reads CloudTrail log records and decides which of them
+// an incident's scope touches. The decoder streams a log file one record at
+// a time (a CloudTrail object holds up to thousands of records: it is never
+// held whole); the Matcher answers from the few fields it parses. The
+// collector uses both for its extract, and the timeline can reuse them.
+package cloudtrail
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/custody-ir/custody/shared/s3logs"
+)
+
+// SessionIssuer is the role (or user) a temporary session was issued from.
+type SessionIssuer struct {
+	Type        string `json:"type,omitempty"`
+	PrincipalID string `json:"principalId,omitempty"`
+	ARN         string `json:"arn,omitempty"`
+	AccountID   string `json:"accountId,omitempty"`
+	UserName    string `json:"userName,omitempty"`
+}
+
+// SessionContext is the part of userIdentity.sessionContext matching uses.
+type SessionContext struct {
+	SessionIssuer SessionIssuer `json:"sessionIssuer"`
+}
+
+// UserIdentity is who made the call.
+type UserIdentity struct {
+	Type           string          `json:"type,omitempty"`
+	PrincipalID    string          `json:"principalId,omitempty"`
+	ARN            string          `json:"arn,omitempty"`
+	AccountID      string          `json:"accountId,omitempty"`
+	AccessKeyID    string          `json:"accessKeyId,omitempty"`
+	UserName       string          `json:"userName,omitempty"`
+	InvokedBy      string          `json:"invokedBy,omitempty"`
+	SessionContext *SessionContext `json:"sessionContext,omitempty"`
+}
+
+// Resource is one entry of a record's resources list (data events and
+// some management events).
+type Resource struct {
+	ARN       string `json:"ARN,omitempty"`
+	AccountID string `json:"accountId,omitempty"`
+	Type      string `json:"type,omitempty"`
+}
+
+// Event is the light view of one CloudTrail record: the fields scoping and
+// the timeline need, and the record itself, byte for byte, in Raw.
+type Event struct {
+	// Time is eventTime, parsed (UTC).
+	Time               time.Time       `json:"-"`
+	EventTime          string          `json:"eventTime"`
+	EventName          string          `json:"eventName"`
+	EventSource        string          `json:"eventSource"`
+	EventID            string          `json:"eventID"`
+	EventType          string          `json:"eventType"`
+	SourceIPAddress    string          `json:"sourceIPAddress"`
+	UserAgent          string          `json:"userAgent"`
+	UserIdentity       UserIdentity    `json:"userIdentity"`
+	RequestParameters  json.RawMessage `json:"requestParameters"`
+	ResponseElements   json.RawMessage `json:"responseElements"`
+	Resources          []Resource      `json:"resources"`
+	RecipientAccountID string          `json:"recipientAccountId"`
+	AWSRegion          string          `json:"awsRegion"`
+	ErrorCode          string          `json:"errorCode"`
+	ErrorMessage       string          `json:"errorMessage"`
+	ReadOnly           *bool           `json:"readOnly"`
+
+	// Raw is the whole record as it was in the log file.
+	Raw json.RawMessage `json:"-"`
+}
+
+// MarshalJSON writes the record as it was (compacted by the encoder), so
+// an extract holds the original records, not this view of them.
+func (e *Event) MarshalJSON() ([]byte, error) {
+	if len(e.Raw) == 0 {
+		return nil, errors.New("cloudtrail: event has no raw record")
+	}
+	return e.Raw, nil
+}
+
+// Parse reads one record. A record that is not a JSON object, or whose
+// eventTime is missing or not an RFC 3339 time, is an error.
+func Parse(raw []byte) (*Event, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, fmt.Errorf("record is not a JSON object (starts with %q)", snippet(raw))
+	}
+	var e Event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	if e.EventTime == "" {
+		return nil, fmt.Errorf("record %s: no eventTime", e.EventID)
+	}
+	t, err := time.Parse(time.RFC3339Nano, e.EventTime)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: eventTime %q is not an RFC 3339 time", e.EventID, e.EventTime)
+	}
+	e.Time = t.UTC()
+	e.Raw = append(json.RawMessage(nil), raw...)
+	return &e, nil
+}
+
+func snippet(b []byte) string {
+	if len(b) > 16 {
+		return string(b[:16]) + "…"
+	}
+	return string(b)
+}
+
+// Read streams the records of one CloudTrail log file: the S3 delivery
+// shape {"Records":[...]} (other top-level members are skipped) or a bare
+// JSON array of records (as exported by some tools). It calls fn for each
+// record and bad for each one that will not parse (not an object, no
+// usable eventTime), and goes on after it. A file that ends early (a
+// truncated object) or is not JSON past some point returns an error after
+// the records before it were given to fn. An error from fn stops the read
+// and is returned.
+func Read(r io.Reader, fn func(*Event) error, bad func(error)) error {
+	dec := json.NewDecoder(r)
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
+	}
+	n := 0
+	records := func() error {
+		for dec.More() {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return fmt.Errorf("cloudtrail: after %d records: %w", n, eofIsUnexpected(err))
+			}
+			n++
+			e, err := Parse(raw)
+			if err != nil {
+				bad(fmt.Errorf("record %d: %w", n, err))
+				continue
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil { // the closing ]
+			return fmt.Errorf("cloudtrail: after %d records: %w", n, eofIsUnexpected(err))
+		}
+		return nil
+	}
+	switch tok {
+	case json.Delim('['):
+		if err := records(); err != nil {
+			return err
+		}
+	case json.Delim('{'):
+		found := false
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
+			}
+			if k, _ := key.(string); k == "Records" && !found {
+				open, err := dec.Token()
+				if err != nil {
+					return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
+				}
+				if open != json.Delim('[') {
+					return fmt.Errorf("cloudtrail: Records is not an array")
+				}
+				found = true
+				if err := records(); err != nil {
+					return err
+				}
+				continue
+			}
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
+			}
+		}
+		if _, err := dec.Token(); err != nil { // the closing }
+			return fmt.Errorf("cloudtrail: after %d records: %w", n, eofIsUnexpected(err))
+		}
+		if !found {
+			return errors.New("cloudtrail: no Records array: not a CloudTrail log file")
+		}
+	default:
+		return fmt.Errorf("cloudtrail: not a CloudTrail log file (starts with %v)", tok)
+	}
+	return nil
+}
+
+func eofIsUnexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("file ends early (truncated): %w", io.ErrUnexpectedEOF)
+	}
+	return err
+}
+
+// Decode is Read as an s3logs.Decoder: each record is emitted with its
+// eventTime and an *Event as its value (which encodes as the original
+// record).
+func Decode(r io.Reader, emit func(s3logs.Record) error, bad func(error)) error {
+	return Read(r, func(e *Event) error { return emit(s3logs.Record{Time: e.Time, Value: e}) }, bad)
+}
+
+var _ s3logs.Decoder = Decode
+
+// SessionName returns the role session name of an assumed-role ARN
+// (arn:aws:sts::123456789012:assumed-role/ROLE/SESSION), or "".
+func SessionName(arn string) string {
+	_, _, session := assumedRole(arn)
+	return session
+}
+
+// assumedRole splits an assumed-role session ARN into account, role name
+// and session name.
+func assumedRole(arn string) (account, role, session string) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[2] != "sts" {
+		return "", "", ""
+	}
+	rest, ok := strings.CutPrefix(parts[5], "assumed-role/")
+	if !ok {
+		return "", "", ""
+	}
+	role, session, ok = strings.Cut(rest, "/")
+	if !ok {
+		return "", "", ""
+	}
+	return parts[4], role, session
+}

@@ -1,0 +1,161 @@
+package vpcflow
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/custody-ir/custody/shared/incident"
+)
+
+// ENIFields are the fields that name a network interface.
+var ENIFields = []string{"interface-id", "tgw-src-eni", "tgw-dst-eni"}
+
+// AddrFields are the fields that hold an IP address: the interface's
+// addresses and, for traffic through a NAT or an interface of another
+// service, the packet's original ones.
+var AddrFields = []string{"srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"}
+
+// Matcher picks the records a case touches: an interface of the Scope
+// (ENIs) in interface-id (or a Transit Gateway record's tgw-src-eni and
+// tgw-dst-eni), or an address of the Scope (PrivateIPs, PublicIPs,
+// RemoteIPs) in srcaddr, dstaddr, pkt-srcaddr or pkt-dstaddr; and whose
+// capture window [start, end] overlaps the case's Window.
+type Matcher struct {
+	enis   map[string]struct{}
+	addrs  map[string]struct{}
+	window incident.Window
+	// For MayMatch: the interfaces and addresses as bytes; anyLine when
+	// an IPv6 address makes every line a candidate.
+	tokens  [][]byte
+	anyLine bool
+}
+
+// NewMatcher returns the Matcher of a Scope and Window.
+func NewMatcher(sc incident.Scope, w incident.Window) *Matcher {
+	m := &Matcher{enis: map[string]struct{}{}, addrs: map[string]struct{}{}, window: w}
+	for _, e := range sc.ENIs {
+		if e = strings.TrimSpace(e); e != "" {
+			m.enis[e] = struct{}{}
+		}
+	}
+	for _, list := range [][]string{sc.PrivateIPs, sc.PublicIPs, sc.RemoteIPs} {
+		for _, a := range list {
+			if a = canonicalAddr(strings.TrimSpace(a)); a != "" {
+				m.addrs[a] = struct{}{}
+			}
+		}
+	}
+	for e := range m.enis {
+		m.tokens = append(m.tokens, []byte(e))
+	}
+	for a := range m.addrs {
+		m.anyLine = m.anyLine || strings.IndexByte(a, ':') >= 0
+		m.tokens = append(m.tokens, []byte(a))
+	}
+	return m
+}
+
+// Empty reports whether the Scope names no interface and no address: the
+// matcher then matches nothing.
+func (m *Matcher) Empty() bool { return len(m.enis) == 0 && len(m.addrs) == 0 }
+
+// Match reports whether r is in scope and in the window.
+func (m *Matcher) Match(r Record) bool { return m.InScope(r) && m.InWindow(r) }
+
+// InScope reports whether r names an interface or an address of the Scope.
+func (m *Matcher) InScope(r Record) bool {
+	for _, f := range ENIFields {
+		if s, ok := r.Fields[f].(string); ok {
+			if _, hit := m.enis[s]; hit {
+				return true
+			}
+		}
+	}
+	if len(m.addrs) == 0 {
+		return false
+	}
+	for _, f := range AddrFields {
+		s, ok := r.Fields[f].(string)
+		if !ok {
+			continue
+		}
+		if _, hit := m.addrs[s]; hit {
+			return true
+		}
+		if strings.IndexByte(s, ':') >= 0 { // IPv6: compare canonical forms
+			if _, hit := m.addrs[canonicalAddr(s)]; hit {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// InWindow reports whether r's capture window [start, end] overlaps the
+// case's Window. A record with a start and no end is taken as the instant
+// start; a record with no start (a format without one) cannot be judged and
+// is kept.
+func (m *Matcher) InWindow(r Record) bool { return Overlaps(r, m.window) }
+
+// Overlaps reports whether r's capture window overlaps w (see
+// Matcher.InWindow).
+func Overlaps(r Record, w incident.Window) bool {
+	if r.Start.IsZero() {
+		return true
+	}
+	end := r.End
+	if end.IsZero() || end.Before(r.Start) {
+		end = r.Start
+	}
+	return !r.Start.After(w.End) && !end.Before(w.Start)
+}
+
+// Time is the record's time for a timeline: its start, else its end.
+func (r Record) Time() time.Time {
+	if !r.Start.IsZero() {
+		return r.Start
+	}
+	return r.End
+}
+
+func canonicalAddr(s string) string {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap().String()
+	}
+	return s
+}
+
+// MayMatch reports whether line can hold a record in the Matcher's scope:
+// whether it names one of the scope's interfaces or addresses as text. A
+// false answer is certain, so a reader may skip parsing the line (most
+// lines of a busy VPC's flow log); a true one still needs Match. With an
+// IPv6 address in the scope, which a line may write in another form, every
+// line may match.
+func (m *Matcher) MayMatch(line []byte) bool {
+	if m.anyLine {
+		return true
+	}
+	for _, t := range m.tokens {
+		if bytes.Contains(line, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// CountFields is the number of fields in line (as Format.Parse splits it),
+// counted without allocating: a reader that skips a line can still tell a
+// malformed one.
+func CountFields(line []byte) int {
+	n, in := 0, false
+	for _, c := range line {
+		space := c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
+		if !space && !in {
+			n++
+		}
+		in = !space
+	}
+	return n
+}

@@ -1,0 +1,333 @@
+// Package vpcflow parses VPC and Transit Gateway flow log records in every
+// text format AWS writes: the default version 2 format, custom formats named
+// by a flow log's LogFormat ("${field} ${field} ..."), with any field up to
+// version 8 (ECS fields included), Transit Gateway flow logs (version 6
+// fields), and the header line S3 delivery writes as each file's first line.
+// A record is a map of field name to value; the Matcher picks the records a
+// case's Scope and Window touch. It reads lines only: Parquet flow logs are
+// not parsed here.
+package vpcflow
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultFormat is the format of a flow log created without a LogFormat
+// (version 2).
+const DefaultFormat = "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"
+
+// Log statuses (the log-status field).
+const (
+	StatusOK = "OK"
+	// StatusNoData: no traffic to or from the interface in the capture
+	// window; the record's other fields are "-". It shows the log was on.
+	StatusNoData = "NODATA"
+	// StatusSkipData: records were skipped in the capture window (an
+	// internal capacity constraint or error): evidence may be missing.
+	StatusSkipData = "SKIPDATA"
+)
+
+// Field describes one flow log field AWS documents.
+type Field struct {
+	Name string
+	// Version is the flow log version that introduced the field (Transit
+	// Gateway fields carry their own versions).
+	Version int
+	// Int is set for fields stored as integers (ports, counts, times).
+	Int bool
+	// TransitGateway is set for fields only Transit Gateway flow logs have.
+	TransitGateway bool
+}
+
+// Fields lists every field AWS documents for VPC flow logs (versions 2 to 8)
+// and Transit Gateway flow logs (versions 2 to 6), each once.
+var Fields = []Field{
+	// Version 2: the default format.
+	{Name: "version", Version: 2, Int: true},
+	{Name: "account-id", Version: 2},
+	{Name: "interface-id", Version: 2},
+	{Name: "srcaddr", Version: 2},
+	{Name: "dstaddr", Version: 2},
+	{Name: "srcport", Version: 2, Int: true},
+	{Name: "dstport", Version: 2, Int: true},
+	{Name: "protocol", Version: 2, Int: true},
+	{Name: "packets", Version: 2, Int: true},
+	{Name: "bytes", Version: 2, Int: true},
+	{Name: "start", Version: 2, Int: true},
+	{Name: "end", Version: 2, Int: true},
+	{Name: "action", Version: 2},
+	{Name: "log-status", Version: 2},
+	// Version 3.
+	{Name: "vpc-id", Version: 3},
+	{Name: "subnet-id", Version: 3},
+	{Name: "instance-id", Version: 3},
+	{Name: "tcp-flags", Version: 3, Int: true},
+	{Name: "type", Version: 3},
+	{Name: "pkt-srcaddr", Version: 3},
+	{Name: "pkt-dstaddr", Version: 3},
+	// Version 4.
+	{Name: "region", Version: 4},
+	{Name: "az-id", Version: 4},
+	{Name: "sublocation-type", Version: 4},
+	{Name: "sublocation-id", Version: 4},
+	// Version 5.
+	{Name: "pkt-src-aws-service", Version: 5},
+	{Name: "pkt-dst-aws-service", Version: 5},
+	{Name: "flow-direction", Version: 5},
+	{Name: "traffic-path", Version: 5, Int: true},
+	// Version 7: ECS.
+	{Name: "ecs-cluster-arn", Version: 7},
+	{Name: "ecs-cluster-name", Version: 7},
+	{Name: "ecs-container-instance-arn", Version: 7},
+	{Name: "ecs-container-instance-id", Version: 7},
+	{Name: "ecs-container-id", Version: 7},
+	{Name: "ecs-second-container-id", Version: 7},
+	{Name: "ecs-service-name", Version: 7},
+	{Name: "ecs-task-definition-arn", Version: 7},
+	{Name: "ecs-task-arn", Version: 7},
+	{Name: "ecs-task-id", Version: 7},
+	// Version 8.
+	{Name: "reject-reason", Version: 8},
+	// Transit Gateway flow logs.
+	{Name: "resource-type", Version: 2, TransitGateway: true},
+	{Name: "tgw-id", Version: 2, TransitGateway: true},
+	{Name: "tgw-attachment-id", Version: 2, TransitGateway: true},
+	{Name: "tgw-src-vpc-account-id", Version: 2, TransitGateway: true},
+	{Name: "tgw-dst-vpc-account-id", Version: 2, TransitGateway: true},
+	{Name: "tgw-src-vpc-id", Version: 2, TransitGateway: true},
+	{Name: "tgw-dst-vpc-id", Version: 2, TransitGateway: true},
+	{Name: "tgw-src-subnet-id", Version: 2, TransitGateway: true},
+	{Name: "tgw-dst-subnet-id", Version: 2, TransitGateway: true},
+	{Name: "tgw-src-eni", Version: 2, TransitGateway: true},
+	{Name: "tgw-dst-eni", Version: 2, TransitGateway: true},
+	{Name: "tgw-src-az-id", Version: 2, TransitGateway: true},
+	{Name: "tgw-dst-az-id", Version: 2, TransitGateway: true},
+	{Name: "tgw-pair-attachment-id", Version: 2, TransitGateway: true},
+	{Name: "packets-lost-no-route", Version: 2, Int: true, TransitGateway: true},
+	{Name: "packets-lost-blackhole", Version: 2, Int: true, TransitGateway: true},
+	{Name: "packets-lost-mtu-exceeded", Version: 2, Int: true, TransitGateway: true},
+	{Name: "packets-lost-ttl-expired", Version: 2, Int: true, TransitGateway: true},
+}
+
+var fieldByName = func() map[string]Field {
+	m := make(map[string]Field, len(Fields))
+	for _, f := range Fields {
+		m[f.Name] = f
+	}
+	return m
+}()
+
+// Known reports whether name is a documented field.
+func Known(name string) bool { _, ok := fieldByName[name]; return ok }
+
+// Format is the ordered list of fields a flow log writes on each line.
+type Format struct {
+	fields []string
+	ints   []bool
+}
+
+// Errors of this package.
+var (
+	// ErrFormat is a format string or header that names no fields or is
+	// not made of ${field} tokens.
+	ErrFormat = errors.New("vpcflow: bad format")
+	// ErrMalformed is a line that does not fit its format: too few or too
+	// many fields, or a number field that is not a number.
+	ErrMalformed = errors.New("vpcflow: malformed record")
+	// ErrHeader is returned by Parser.Parse for a header line: not a
+	// record.
+	ErrHeader = errors.New("vpcflow: header line")
+)
+
+func newFormat(names []string) (Format, error) {
+	if len(names) == 0 {
+		return Format{}, fmt.Errorf("%w: no fields", ErrFormat)
+	}
+	f := Format{fields: names, ints: make([]bool, len(names))}
+	for i, n := range names {
+		if n == "" {
+			return Format{}, fmt.Errorf("%w: empty field name", ErrFormat)
+		}
+		f.ints[i] = fieldByName[n].Int
+	}
+	return f, nil
+}
+
+// ParseFormat reads a flow log's LogFormat ("${version} ${srcaddr} ...").
+// An empty string is the default format. A field AWS does not document (a
+// newer one) is accepted and kept as text.
+func ParseFormat(s string) (Format, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		s = DefaultFormat
+	}
+	var names []string
+	for _, tok := range strings.Fields(s) {
+		if !strings.HasPrefix(tok, "${") || !strings.HasSuffix(tok, "}") || len(tok) < 4 {
+			return Format{}, fmt.Errorf("%w: %q is not a ${field} token", ErrFormat, tok)
+		}
+		names = append(names, tok[2:len(tok)-1])
+	}
+	return newFormat(names)
+}
+
+// MustFormat is ParseFormat for formats known to be valid.
+func MustFormat(s string) Format {
+	f, err := ParseFormat(s)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+// Default is the default (version 2) format.
+var Default = MustFormat(DefaultFormat)
+
+// HeaderFormat reads the header line S3 delivery writes as the first line
+// of each file ("version account-id interface-id ..."). It reports false
+// when line is not a header: a header's first field is "version" or, for a
+// format without it, every field is a documented field name.
+func HeaderFormat(line []byte) (Format, bool) {
+	line = bytes.TrimSpace(line)
+	// A record starts with a number or "-" in every format AWS writes
+	// with a version field first: the common case costs one byte.
+	if len(line) == 0 || line[0] == '-' || (line[0] >= '0' && line[0] <= '9') {
+		return Format{}, false
+	}
+	toks := strings.Fields(string(line))
+	if len(toks) == 0 {
+		return Format{}, false
+	}
+	if toks[0] != "version" {
+		for _, t := range toks {
+			if !Known(t) {
+				return Format{}, false
+			}
+		}
+	}
+	f, err := newFormat(toks)
+	return f, err == nil
+}
+
+// Fields returns the format's field names in order.
+func (f Format) Fields() []string { return append([]string(nil), f.fields...) }
+
+// Len is the number of fields on each line.
+func (f Format) Len() int { return len(f.fields) }
+
+// String returns the format as a LogFormat string.
+func (f Format) String() string {
+	parts := make([]string, len(f.fields))
+	for i, n := range f.fields {
+		parts[i] = "${" + n + "}"
+	}
+	return strings.Join(parts, " ")
+}
+
+// Has reports whether the format writes field name.
+func (f Format) Has(name string) bool {
+	for _, n := range f.fields {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Record is one flow log record.
+type Record struct {
+	// Fields maps each field of the format to its value: int64 for number
+	// fields (ports, packets, bytes, start, end, ...), string otherwise, nil
+	// for "-" (no value, as in NODATA and SKIPDATA records).
+	Fields map[string]any
+	// Start and End are the capture window (the start and end fields, in
+	// UTC); zero when the format has no such field or its value is "-".
+	Start, End time.Time
+}
+
+// String returns a text field's value, or "" when it is absent or "-".
+func (r Record) String(name string) string {
+	s, _ := r.Fields[name].(string)
+	return s
+}
+
+// Int returns a number field's value and whether it has one.
+func (r Record) Int(name string) (int64, bool) {
+	n, ok := r.Fields[name].(int64)
+	return n, ok
+}
+
+// LogStatus is the record's log-status (OK, NODATA, SKIPDATA), "" when the
+// format has none.
+func (r Record) LogStatus() string { return r.String("log-status") }
+
+// Parse reads one line in format f. A line with another number of fields
+// than the format, or a number field that is not a number, is
+// ErrMalformed.
+func (f Format) Parse(line []byte) (Record, error) {
+	toks := bytes.Fields(line)
+	if len(toks) != len(f.fields) {
+		what := "few"
+		if len(toks) > len(f.fields) {
+			what = "many"
+		}
+		return Record{}, fmt.Errorf("%w: %d fields, the format has %d (too %s)", ErrMalformed, len(toks), len(f.fields), what)
+	}
+	r := Record{Fields: make(map[string]any, len(f.fields))}
+	for i, tok := range toks {
+		name := f.fields[i]
+		if len(tok) == 1 && tok[0] == '-' {
+			r.Fields[name] = nil
+			continue
+		}
+		if !f.ints[i] {
+			r.Fields[name] = string(tok)
+			continue
+		}
+		n, err := strconv.ParseInt(string(tok), 10, 64)
+		if err != nil {
+			return Record{}, fmt.Errorf("%w: %s is %q, not a number", ErrMalformed, name, tok)
+		}
+		r.Fields[name] = n
+	}
+	if n, ok := r.Int("start"); ok {
+		r.Start = time.Unix(n, 0).UTC()
+	}
+	if n, ok := r.Int("end"); ok {
+		r.End = time.Unix(n, 0).UTC()
+	}
+	return r, nil
+}
+
+// Parser reads the lines of one flow log file or stream: a header line
+// (S3 delivery writes one first) sets the format for the lines after it;
+// before one, the format it was made with is used. Make one per file.
+type Parser struct {
+	format Format
+	header bool
+}
+
+// NewParser returns a parser that reads lines in format f (the flow log's
+// LogFormat) until a header line names another.
+func NewParser(f Format) *Parser { return &Parser{format: f} }
+
+// Format is the format the parser reads lines with now.
+func (p *Parser) Format() Format { return p.format }
+
+// FromHeader reports whether a header line set the format.
+func (p *Parser) FromHeader() bool { return p.header }
+
+// Parse reads one line: ErrHeader for a header line (the format is taken
+// from it), ErrMalformed for a line that does not fit the format.
+func (p *Parser) Parse(line []byte) (Record, error) {
+	if f, ok := HeaderFormat(line); ok {
+		p.format, p.header = f, true
+		return Record{}, ErrHeader
+	}
+	return p.format.Parse(line)
+}

@@ -1,0 +1,340 @@
+// Package report writes a case run's report, the page a responder reads
+// first: what happened, what was collected and what is missing, the
+// evidence with its SHA-256, and the timeline around the finding with the
+// scope's actions first. Write renders the same Data as report.md (GitHub
+// flavoured Markdown) or as a self-contained report.html (inline CSS, no
+// script, no external asset: it opens the same from the bucket or the
+// disk). Every value from the evidence is escaped: the HTML through
+// html/template, the Markdown by escaping its table and inline syntax.
+package report
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io"
+	"sort"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/custody-ir/custody/shared/evidence"
+)
+
+// Format is an output format of Write.
+type Format string
+
+// The formats Write renders, named by their file extension.
+const (
+	Markdown Format = "md"
+	HTML     Format = "html"
+)
+
+// File names of the report in a run folder.
+const (
+	MarkdownFile = "report.md"
+	HTMLFile     = "report.html"
+)
+
+// Default caps of the timeline tables; the whole timeline is in
+// timeline.jsonl.
+const (
+	DefaultMaxKeyEvents   = 500
+	DefaultMaxOtherEvents = 200
+	DefaultMaxCounts      = 25
+)
+
+// Finding is the incident summary. The caller fills it from the finding
+// (Triage's incident); fields left zero are filled from the manifest's
+// finding where it has them, and otherwise shown as unknown.
+type Finding struct {
+	ID           string    `json:"id,omitempty"`
+	Type         string    `json:"type,omitempty"`
+	Title        string    `json:"title,omitempty"`
+	Severity     float64   `json:"severity,omitempty"`
+	ResourceType string    `json:"resourceType,omitempty"`
+	ResourceID   string    `json:"resourceId,omitempty"`
+	AccountID    string    `json:"accountId,omitempty"`
+	Region       string    `json:"region,omitempty"`
+	FirstSeen    time.Time `json:"firstSeen,omitzero"`
+	LastSeen     time.Time `json:"lastSeen,omitzero"`
+	// RemoteIPs are the finding's remote addresses (a network connection's
+	// remote IP, an API caller's IP): events from or to them are key events.
+	RemoteIPs []string `json:"remoteIps,omitempty"`
+}
+
+// ScopeEntry is one kind of resource in the incident's scope and its IDs
+// ("instance": ["i-0abc…"], "accessKey": ["AKIA…"], "principal": [ARN…]).
+// An event whose actor, target, source IP or message names one of the IDs
+// is in scope (a flow record names its ENI in the message only).
+type ScopeEntry struct {
+	Kind string   `json:"kind"`
+	IDs  []string `json:"ids"`
+}
+
+// Event is one timeline event as shared/timeline writes it to
+// timeline.jsonl (the same JSON field names); the caller converts.
+// Datetime is ISO 8601 as precise as the source gave it.
+type Event struct {
+	Datetime      string `json:"datetime"`
+	TimestampDesc string `json:"timestamp_desc"`
+	Message       string `json:"message"`
+	Source        string `json:"source,omitempty"`
+	Action        string `json:"action,omitempty"`
+	Actor         string `json:"actor,omitempty"`
+	Target        string `json:"target,omitempty"`
+	SrcIP         string `json:"srcIp,omitempty"`
+	Outcome       string `json:"outcome,omitempty"`
+	// Artifact and Record point at the extract and line the event came
+	// from (not shown in the report: timeline.jsonl has them).
+	Artifact string `json:"artifact,omitempty"`
+	Record   int64  `json:"record,omitempty"`
+}
+
+// Counts are event counts per action and per actor over the whole
+// timeline. A caller that passes only a selection of events (the ones
+// around the finding) passes the counts it made while streaming them all.
+type Counts struct {
+	ByAction map[string]int64 `json:"byAction"`
+	ByActor  map[string]int64 `json:"byActor"`
+	// Events is the number of timed events counted; Untimed the records
+	// with no usable time (kept in untimed.jsonl).
+	Events  int64 `json:"events"`
+	Untimed int64 `json:"untimed"`
+}
+
+// Data is everything a report shows.
+type Data struct {
+	// Manifest is the run's manifest: IDs, window, status, gaps,
+	// warnings, collectors, snapshots and artifacts. Required.
+	Manifest *evidence.Manifest
+	Finding  Finding
+	Scope    []ScopeEntry
+	// Events is the timeline, or the part of it around the finding, in
+	// any order: the report sorts it.
+	Events []Event
+	// Counts may be nil: it is then computed from Events.
+	Counts *Counts
+	// GeneratedAt is printed when not zero (left out of golden tests).
+	GeneratedAt time.Time
+	// Table caps; zero means the Default* value.
+	MaxKeyEvents, MaxOtherEvents, MaxCounts int
+}
+
+// Write renders d as format to w.
+func Write(w io.Writer, d Data, format Format) error {
+	v, err := build(d)
+	if err != nil {
+		return err
+	}
+	switch format {
+	case Markdown:
+		return mdTemplate.ExecuteTemplate(w, "report.md.tmpl", v)
+	case HTML:
+		return htmlTemplate.ExecuteTemplate(w, "report.html.tmpl", v)
+	default:
+		return fmt.Errorf("report: unknown format %q (want %q or %q)", format, Markdown, HTML)
+	}
+}
+
+//go:embed templates
+var templates embed.FS
+
+var (
+	funcs = map[string]any{
+		"when":  when,
+		"bytes": humanBytes,
+		"num":   func(n int64) string { return groupDigits(n) },
+		"join":  strings.Join,
+		"sev":   severity,
+	}
+	mdTemplate = texttemplate.Must(texttemplate.New("md").Funcs(funcs).Funcs(texttemplate.FuncMap{
+		"md": mdEscape, "code": mdCode,
+	}).ParseFS(templates, "templates/report.md.tmpl"))
+	htmlTemplate = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).ParseFS(templates, "templates/report.html.tmpl"))
+)
+
+// Event categories: why an event is a key event.
+const (
+	TagScope       = "scope"       // actor, target or source IP is in the scope
+	TagWrite       = "write"       // an API call that is not Get/List/Describe/Head/Lookup
+	TagDenied      = "denied"      // refused or failed: AccessDenied, an error code, REJECT, HTTP 4xx/5xx
+	TagLogin       = "login"       // ConsoleLogin
+	TagCredentials = "credentials" // CreateAccessKey, CreateLoginProfile, AssumeRole*, GetSessionToken, GetFederationToken
+	TagRemoteIP    = "remote-ip"   // a network flow from or to one of the finding's remote IPs
+)
+
+// view is what the templates render.
+type view struct {
+	M           *evidence.Manifest
+	F           Finding
+	Status      string
+	Scope       []ScopeEntry
+	Sources     []sourceRow
+	Totals      sourceRow
+	Artifacts   []evidence.Artifact
+	Failed      []evidence.CollectorStatus
+	Key         []eventRow
+	KeyMore     int
+	Other       []eventRow
+	OtherMore   int
+	ByAction    []countRow
+	ByActor     []countRow
+	Counts      Counts
+	GeneratedAt time.Time
+}
+
+type sourceRow struct {
+	Source    string
+	Artifacts int
+	Records   int64
+	Bytes     int64
+	Gaps      int
+}
+
+type eventRow struct {
+	Event
+	Tags []string
+}
+
+type countRow struct {
+	Name  string
+	Count int64
+}
+
+func build(d Data) (*view, error) {
+	m := d.Manifest
+	if m == nil {
+		return nil, errors.New("report: no manifest")
+	}
+	v := &view{M: m, F: d.Finding, Scope: d.Scope, Status: m.Status, GeneratedAt: d.GeneratedAt.UTC()}
+	if d.GeneratedAt.IsZero() {
+		v.GeneratedAt = time.Time{}
+	}
+	if mf := m.Finding; mf != nil {
+		fill(&v.F.ID, mf.ID)
+		fill(&v.F.Type, mf.Type)
+		fill(&v.F.AccountID, mf.AccountID)
+		fill(&v.F.Region, mf.Region)
+		if v.F.Severity == 0 {
+			v.F.Severity = mf.Severity
+		}
+	}
+	v.Sources, v.Totals = perSource(m)
+	v.Artifacts = append([]evidence.Artifact(nil), m.Artifacts...)
+	sort.SliceStable(v.Artifacts, func(i, j int) bool { return v.Artifacts[i].Key < v.Artifacts[j].Key })
+	for _, c := range m.Collectors {
+		if c.Status == evidence.CollectorFailed {
+			v.Failed = append(v.Failed, c)
+		}
+	}
+	v.Key, v.KeyMore, v.Other, v.OtherMore = timeline(d, v.F)
+	c := d.Counts
+	if c == nil {
+		c = countEvents(d.Events)
+	}
+	v.Counts = *c
+	maxCounts := orDefault(d.MaxCounts, DefaultMaxCounts)
+	v.ByAction = top(c.ByAction, maxCounts)
+	v.ByActor = top(c.ByActor, maxCounts)
+	return v, nil
+}
+
+func fill(dst *string, v string) {
+	if *dst == "" {
+		*dst = v
+	}
+}
+
+func orDefault(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
+// perSource counts the artifacts, records and bytes of every source that
+// has artifacts or gaps, in the manifest schema's source order.
+func perSource(m *evidence.Manifest) ([]sourceRow, sourceRow) {
+	rows := map[string]*sourceRow{}
+	get := func(s string) *sourceRow {
+		if rows[s] == nil {
+			rows[s] = &sourceRow{Source: s}
+		}
+		return rows[s]
+	}
+	total := sourceRow{Source: "total"}
+	for _, a := range m.Artifacts {
+		r := get(a.Source)
+		r.Artifacts++
+		r.Records += a.Records
+		r.Bytes += a.Size
+		total.Artifacts++
+		total.Records += a.Records
+		total.Bytes += a.Size
+	}
+	for _, g := range m.Gaps {
+		get(g.Source).Gaps++
+		total.Gaps++
+	}
+	order := map[string]int{}
+	for i, s := range evidence.Sources {
+		order[s] = i
+	}
+	out := make([]sourceRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		oi, iok := order[out[i].Source]
+		oj, jok := order[out[j].Source]
+		if iok != jok {
+			return iok
+		}
+		if oi != oj {
+			return oi < oj
+		}
+		return out[i].Source < out[j].Source
+	})
+	return out, total
+}
+
+func countEvents(evs []Event) *Counts {
+	c := &Counts{ByAction: map[string]int64{}, ByActor: map[string]int64{}, Events: int64(len(evs))}
+	for _, e := range evs {
+		c.ByAction[orNone(e.Action)]++
+		c.ByActor[orNone(e.Actor)]++
+	}
+	return c
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// top is the n largest counts, ties by name; the rest are summed in a last
+// row.
+func top(m map[string]int64, n int) []countRow {
+	rows := make([]countRow, 0, len(m))
+	for k, c := range m {
+		rows = append(rows, countRow{k, c})
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Count != rows[j].Count {
+			return rows[i].Count > rows[j].Count
+		}
+		return rows[i].Name < rows[j].Name
+	})
+	if len(rows) > n {
+		var rest int64
+		for _, r := range rows[n:] {
+			rest += r.Count
+		}
+		rows = append(rows[:n:n], countRow{fmt.Sprintf("(%d more)", len(rows)-n), rest})
+	}
+	return rows
+}

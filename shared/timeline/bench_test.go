@@ -1,0 +1,258 @@
+package timeline
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Time placeholders in the benchmark's record templates.
+const (
+	markRFC3339 = "@@RFC3339@@"
+	markS3      = "@@S3TIME@@"
+	markEpochS  = `"@@EPOCH_S@@"`
+	markEpochMS = `"@@EPOCH_MS@@"`
+)
+
+// benchTemplate is a corpus record with its time fields replaced by marks.
+type benchTemplate struct {
+	source string
+	line   []byte
+}
+
+// benchShare is each source's share of the generated events (percent): the
+// high-volume sources of a case.
+var benchShare = []struct {
+	source, file string
+	share        int
+}{
+	{"cloudtrail", "cloudtrail_stratus.derived.jsonl", 25},
+	{"cloudtrail", "cloudtrail_opensearch.derived.jsonl", 15},
+	{"vpcflow", "vpcflow.derived.jsonl", 30},
+	{"s3access", "s3access.derived.jsonl", 15},
+	{"cloudwatch", "cloudwatch.derived.jsonl", 10},
+	{"dynamodb", "dynamodb_getrecords.derived.jsonl", 5},
+}
+
+// markTimes replaces a record's time fields by marks.
+func markTimes(source string, m map[string]any) bool {
+	switch source {
+	case "cloudtrail":
+		m["eventTime"] = markRFC3339
+	case "vpcflow":
+		if _, ok := m["srcaddr"].(string); !ok || m["srcaddr"] == "-" {
+			return false
+		}
+		m["start"], m["end"] = "@@EPOCH_S@@", "@@EPOCH_S@@"
+	case "s3access":
+		m["time"] = "[" + markS3 + "]"
+	case "cloudwatch":
+		if _, ok := m["events"]; ok {
+			return false
+		}
+		m["timestamp"], m["ingestionTime"] = "@@EPOCH_MS@@", "@@EPOCH_MS@@"
+	case "dynamodb":
+		d, ok := m["dynamodb"].(map[string]any)
+		if !ok {
+			return false
+		}
+		d["ApproximateCreationDateTime"] = "@@EPOCH_S@@"
+	default:
+		return false
+	}
+	return true
+}
+
+func loadTemplates(tb testing.TB) map[string][]benchTemplate {
+	out := map[string][]benchTemplate{}
+	for _, s := range benchShare {
+		f, err := os.Open(filepath.Join("testdata", "extracts", s.file))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 4<<20)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) != nil || !markTimes(s.source, m) {
+				continue
+			}
+			b, _ := json.Marshal(m)
+			out[s.file] = append(out[s.file], benchTemplate{s.source, b})
+		}
+		f.Close()
+		if len(out[s.file]) == 0 {
+			tb.Fatalf("no templates from %s", s.file)
+		}
+	}
+	return out
+}
+
+// generate writes about n records, one .jsonl.gz per template file, by
+// repeating the corpus records with shifted times: record i of the whole
+// set gets base + perm(i) milliseconds, perm a permutation of [0, n), so
+// each extract is out of order and the sort has work to do.
+func generate(tb testing.TB, dir string, n int) []Input {
+	tpl := loadTemplates(tb)
+	base := time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC)
+	const prime = 1_000_003 // coprime with every n used
+	var ins []Input
+	i := 0
+	for _, s := range benchShare {
+		count := n * s.share / 100
+		path := filepath.Join(dir, s.file+".gz")
+		f, err := os.Create(path)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		bw := bufio.NewWriterSize(f, 1<<20)
+		zw, _ := gzip.NewWriterLevel(bw, gzip.BestSpeed)
+		ts := tpl[s.file]
+		for k := 0; k < count; k++ {
+			ms := int64((uint64(i) * prime) % uint64(n))
+			i++
+			t := base.Add(time.Duration(ms) * time.Millisecond)
+			line := ts[k%len(ts)].line
+			line = bytes.ReplaceAll(line, []byte(markRFC3339), []byte(t.Format("2006-01-02T15:04:05Z")))
+			line = bytes.ReplaceAll(line, []byte(markS3), []byte(t.Format("02/Jan/2006:15:04:05 -0700")))
+			line = bytes.ReplaceAll(line, []byte(markEpochS), []byte(strconv.FormatInt(t.Unix(), 10)))
+			line = bytes.ReplaceAll(line, []byte(markEpochMS), []byte(strconv.FormatInt(t.UnixMilli(), 10)))
+			zw.Write(line)
+			zw.Write([]byte{'\n'})
+		}
+		if err := zw.Close(); err != nil {
+			tb.Fatal(err)
+		}
+		bw.Flush()
+		f.Close()
+		ins = append(ins, Input{Source: s.source, ArtifactKey: s.source + "/" + s.file + ".gz",
+			Open: func() (io.ReadCloser, error) { return os.Open(path) }})
+	}
+	return ins
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// peakSampler samples the heap while a build runs, with runtime/metrics
+// (no stop-the-world, unlike runtime.ReadMemStats).
+type peakSampler struct {
+	stop           chan struct{}
+	done           sync.WaitGroup
+	heapInuse, sys uint64
+	baseInuse      uint64
+	samples        []metrics.Sample
+}
+
+const (
+	metricHeapObjects = "/memory/classes/heap/objects:bytes"
+	metricHeapUnused  = "/memory/classes/heap/unused:bytes"
+	metricTotal       = "/memory/classes/total:bytes"
+)
+
+func startSampler() *peakSampler {
+	runtime.GC()
+	p := &peakSampler{stop: make(chan struct{}), samples: []metrics.Sample{
+		{Name: metricHeapObjects}, {Name: metricHeapUnused}, {Name: metricTotal}}}
+	p.sample()
+	p.baseInuse = p.heapInuse
+	p.done.Add(1)
+	go func() {
+		defer p.done.Done()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+				p.sample()
+			}
+		}
+	}()
+	return p
+}
+
+// sample records HeapInuse (heap objects plus unused heap spans) and Sys.
+func (p *peakSampler) sample() {
+	metrics.Read(p.samples)
+	inuse := p.samples[0].Value.Uint64() + p.samples[1].Value.Uint64()
+	p.heapInuse = max(p.heapInuse, inuse)
+	p.sys = max(p.sys, p.samples[2].Value.Uint64())
+}
+
+func (p *peakSampler) finish() { close(p.stop); p.done.Wait(); p.sample() }
+
+var benchInputs sync.Map // size -> []Input, generated once per process
+
+// BenchmarkBuild builds a timeline of about 200 k and 2 M events generated
+// from the corpus records (CloudTrail, VPC flow, S3 access, CloudWatch,
+// DynamoDB) by repetition with shifted times, with the default chunk of
+// 100 k events: the 2 M build spills 20 runs and merges them. It reports
+// events/s, the peak heap in use and the process's peak Sys memory during
+// the build (sampled every 20 ms), and the bytes written; peak memory
+// should not grow with the number of events.
+func BenchmarkBuild(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(size.name, func(b *testing.B) {
+			v, ok := benchInputs.Load(size.n)
+			if !ok {
+				dir, err := os.MkdirTemp("", "timeline-bench-")
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { os.RemoveAll(dir) })
+				v = generate(b, dir, size.n)
+				benchInputs.Store(size.n, v)
+			}
+			ins := v.([]Input)
+			tmp := b.TempDir()
+			b.ResetTimer()
+			var events int64
+			var out countWriter
+			var peak *peakSampler
+			var st Stats
+			for range b.N {
+				peak = startSampler()
+				var err error
+				out = countWriter{}
+				st, err = Build(context.Background(), ins, &out, &out, io.Discard, tmp, Options{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+				peak.finish()
+				if err != nil {
+					b.Fatal(err)
+				}
+				events += st.TotalEvents
+			}
+			b.StopTimer()
+			if st.TotalUntimed != 0 {
+				b.Fatalf("%d untimed: %v", st.TotalUntimed, st.Untimed)
+			}
+			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(st.TotalEvents), "events")
+			b.ReportMetric(float64(st.Runs), "runs")
+			b.ReportMetric(float64(peak.heapInuse)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(peak.sys)/(1<<20), "peak-sys-MiB")
+			b.ReportMetric(float64(out.n)/(1<<20), "out-MiB")
+			b.Logf("%s: %d events, %d runs, peak HeapInuse %.1f MiB (%.1f before), peak Sys %.1f MiB, output %.1f MiB",
+				size.name, st.TotalEvents, st.Runs, float64(peak.heapInuse)/(1<<20), float64(peak.baseInuse)/(1<<20),
+				float64(peak.sys)/(1<<20), float64(out.n)/(1<<20))
+		})
+	}
+}
+
+var benchSizes = []struct {
+	name string
+	n    int
+}{{"events=200k", 200_000}, {"events=2M", 2_000_000}}

@@ -1,0 +1,285 @@
+// Package timeline turns the filtered extracts of a case (one JSON record per
+// line, <source>/*.jsonl.gz) into one timeline sorted by time across every
+// source: timeline.jsonl (Timesketch imports it as it is: datetime,
+// timestamp_desc, message), timeline.csv, and untimed.jsonl for the records
+// that have no usable time, which are kept and counted, never dropped.
+//
+// Each source has a normalizer (cloudtrail.go, vpcflow.go, ...) that says at
+// its top which record shapes it reads. Build sorts in bounded memory: each
+// chunk of events is sorted and spilled to a gzip'd JSONL run on local disk,
+// and the runs are merged with a heap (an external merge sort).
+package timeline
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Event is one normalised timeline event. The JSON names are the ones
+// Timesketch imports (datetime, timestamp_desc, message) plus custody's own.
+type Event struct {
+	// Datetime is ISO 8601 UTC, with as many fraction digits as the source
+	// gave (none for a source that has seconds).
+	Datetime      string `json:"datetime"`
+	TimestampDesc string `json:"timestamp_desc"`
+	Message       string `json:"message"`
+	Source        string `json:"source"`
+	Action        string `json:"action"`
+	Actor         string `json:"actor"`
+	Target        string `json:"target"`
+	SrcIP         string `json:"srcIp"`
+	Outcome       string `json:"outcome"`
+	// Artifact is the key of the extract the record is in; Record is the
+	// record's 0-based line number in it.
+	Artifact string `json:"artifact"`
+	Record   int64  `json:"record"`
+
+	// Time is Datetime as a time (UTC); not serialised.
+	Time time.Time `json:"-"`
+	// sub orders the events one record yields (a response line holding
+	// several findings, a finding with several times).
+	sub int
+}
+
+// CSVHeader is timeline.csv's header row.
+var CSVHeader = []string{"datetime", "timestamp_desc", "message", "source", "action", "actor", "target", "srcIp", "outcome", "artifact", "record"}
+
+// CSVRow is e as a timeline.csv row, in CSVHeader's order.
+func (e *Event) CSVRow() []string {
+	return []string{e.Datetime, e.TimestampDesc, e.Message, e.Source, e.Action, e.Actor, e.Target, e.SrcIP, e.Outcome, e.Artifact, strconv.FormatInt(e.Record, 10)}
+}
+
+// Untimed is a record with no usable time, as untimed.jsonl keeps it.
+type Untimed struct {
+	Source   string `json:"source"`
+	Artifact string `json:"artifact"`
+	Record   int64  `json:"record"`
+	// Reason is one of the Reason* constants; Detail says more.
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+	// Raw is the record as it was (the line, or the element of a response
+	// line that held several), or the line as a string when it is not JSON.
+	Raw any `json:"raw,omitempty"`
+}
+
+// Reasons a record is untimed.
+const (
+	ReasonMissingTime       = "missing time"
+	ReasonUnparseableTime   = "unparseable time"
+	ReasonOutOfRange        = "time out of range"
+	ReasonMalformed         = "malformed record"
+	ReasonUnsupportedSource = "unsupported source"
+	// ReasonUnreadable: the extract could not be read past this line
+	// (truncated or corrupt gzip); Raw is empty.
+	ReasonUnreadable = "unreadable extract"
+)
+
+// Earliest is the earliest time a record may carry: before it a time is
+// out of range (AWS services, and these logs, did not exist).
+var Earliest = time.Date(2004, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// FutureSlack is how far after "now" a time may be before it is out of range.
+const FutureSlack = 24 * time.Hour
+
+// FormatTime writes t as ISO 8601 UTC with prec fraction digits (0..9).
+func FormatTime(t time.Time, prec int) string {
+	t = t.UTC()
+	s := t.Format("2006-01-02T15:04:05")
+	if prec > 0 {
+		if prec > 9 {
+			prec = 9
+		}
+		s += "." + fmt.Sprintf("%09d", t.Nanosecond())[:prec]
+	}
+	return s + "Z"
+}
+
+// timeErr is why a value is not a usable time.
+type timeErr struct{ reason, detail string }
+
+// stringLayouts are the text forms of a time the sources write, tried in
+// order after normalising a space between date and time to "T".
+var stringLayouts = []string{
+	"2006-01-02T15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999Z07",
+	"02/Jan/2006:15:04:05.999999999 -0700", // S3 server access log, brackets removed
+}
+
+// ParseTime reads a time value as the sources write it: an RFC 3339 /
+// ISO 8601 string with a zone (Z, ±hh:mm, ±hhmm; "T" or a space between date
+// and time), an S3 access log time ("[06/Feb/2019:00:00:38 +0000]"), or an
+// epoch number (a JSON number or a string of digits). An epoch's unit is
+// taken from its size: below 1e11 seconds, below 1e14 milliseconds, below
+// 1e17 microseconds, else nanoseconds. It returns the time in UTC and its
+// precision: the fraction digits the source gave. A string without a zone
+// is refused (its zone would be a guess).
+func ParseTime(v any) (time.Time, int, error) {
+	t, p, te := parseTime(v)
+	if te != nil {
+		return t, p, fmt.Errorf("%s: %s", te.reason, te.detail)
+	}
+	return t, p, nil
+}
+
+func parseTime(v any) (time.Time, int, *timeErr) {
+	switch x := v.(type) {
+	case nil:
+		return time.Time{}, 0, &timeErr{ReasonMissingTime, "no time field"}
+	case string:
+		return parseTimeString(x)
+	case jsonNumber:
+		return parseEpoch(string(x))
+	case float64:
+		return parseEpoch(strconv.FormatFloat(x, 'f', -1, 64))
+	case int64:
+		return parseEpoch(strconv.FormatInt(x, 10))
+	case int:
+		return parseEpoch(strconv.Itoa(x))
+	}
+	return time.Time{}, 0, &timeErr{ReasonUnparseableTime, fmt.Sprintf("a %T is not a time", v)}
+}
+
+func parseTimeString(orig string) (time.Time, int, *timeErr) {
+	s := strings.TrimSpace(orig)
+	if s == "" || s == "-" {
+		return time.Time{}, 0, &timeErr{ReasonMissingTime, "empty time"}
+	}
+	if isEpochText(s) {
+		return parseEpoch(s)
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	if len(s) > 10 && s[10] == ' ' && s[4] == '-' {
+		s = s[:10] + "T" + s[11:]
+	}
+	// Lower-case z and t are valid RFC 3339.
+	if len(s) > 10 && s[10] == 't' {
+		s = s[:10] + "T" + s[11:]
+	}
+	if strings.HasSuffix(s, "z") {
+		s = s[:len(s)-1] + "Z"
+	}
+	for _, l := range stringLayouts {
+		t, err := time.Parse(l, s)
+		if err == nil {
+			return t.UTC(), fractionDigits(s), nil
+		}
+	}
+	for _, l := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04"} {
+		if _, err := time.Parse(l, s); err == nil {
+			return time.Time{}, 0, &timeErr{ReasonUnparseableTime, fmt.Sprintf("%q has no time zone", orig)}
+		}
+	}
+	return time.Time{}, 0, &timeErr{ReasonUnparseableTime, fmt.Sprintf("%q is not a time", orig)}
+}
+
+// fractionDigits counts the digits after the seconds' decimal point.
+func fractionDigits(s string) int {
+	// The fraction follows "hh:mm:ss" (RFC 3339) or "yyyy:hh:mm:ss" (S3).
+	i := strings.IndexAny(s, ".,")
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	for j := i + 1; j < len(s) && s[j] >= '0' && s[j] <= '9'; j++ {
+		n++
+	}
+	if n > 9 {
+		n = 9
+	}
+	return n
+}
+
+func isEpochText(s string) bool {
+	if s == "" {
+		return false
+	}
+	dot := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+		case c == '.' && !dot && i > 0:
+			dot = true
+		case c == '-' && i == 0:
+		case c == 'e' || c == 'E' || c == '+':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// parseEpoch reads an epoch number in text, exactly (no float rounding for
+// the plain decimal forms).
+func parseEpoch(s string) (time.Time, int, *timeErr) {
+	bad := &timeErr{ReasonUnparseableTime, fmt.Sprintf("%q is not an epoch time", s)}
+	if strings.ContainsAny(s, "eE") {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return time.Time{}, 0, bad
+		}
+		s = strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	intPart, frac, _ := strings.Cut(s, ".")
+	frac = strings.TrimRight(frac, "0")
+	neg := strings.HasPrefix(intPart, "-")
+	if neg {
+		return time.Time{}, 0, &timeErr{ReasonOutOfRange, fmt.Sprintf("negative epoch %s", s)}
+	}
+	n, err := strconv.ParseInt(intPart, 10, 64)
+	if err != nil {
+		return time.Time{}, 0, bad
+	}
+	// Unit from magnitude: digits moved into the fraction.
+	shift := 0
+	switch {
+	case n < 1e11:
+	case n < 1e14:
+		shift = 3
+	case n < 1e17:
+		shift = 6
+	default:
+		shift = 9
+	}
+	digits := intPart
+	for len(digits) <= shift {
+		digits = "0" + digits
+	}
+	secText := digits[:len(digits)-shift]
+	fracText := digits[len(digits)-shift:] + frac
+	sec, err := strconv.ParseInt(secText, 10, 64)
+	if err != nil {
+		return time.Time{}, 0, bad
+	}
+	prec := len(fracText)
+	if frac == "" {
+		// The unit's own precision (ms 3, µs 6, ns 9), even when it ends in zeros.
+		prec = shift
+	}
+	if prec > 9 {
+		fracText, prec = fracText[:9], 9
+	}
+	ns := int64(0)
+	if fracText != "" {
+		ns, _ = strconv.ParseInt((fracText + "000000000")[:9], 10, 64)
+	}
+	if sec > 1<<33 { // far beyond any range check; keeps time.Unix sane
+		return time.Time{}, 0, &timeErr{ReasonOutOfRange, fmt.Sprintf("epoch %s is too far in the future", s)}
+	}
+	return time.Unix(sec, ns).UTC(), prec, nil
+}
+
+// checkRange refuses a time before Earliest or more than FutureSlack after now.
+func checkRange(t time.Time, now time.Time) *timeErr {
+	if t.Before(Earliest) {
+		return &timeErr{ReasonOutOfRange, fmt.Sprintf("%s is before %s", FormatTime(t, 0), FormatTime(Earliest, 0))}
+	}
+	if !now.IsZero() && t.After(now.Add(FutureSlack)) {
+		return &timeErr{ReasonOutOfRange, fmt.Sprintf("%s is more than %s after now (%s)", FormatTime(t, 0), FutureSlack, FormatTime(now, 0))}
+	}
+	return nil
+}

@@ -1,0 +1,382 @@
+package timeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/custody-ir/custody/shared/evidence"
+)
+
+type jsonNumber = json.Number
+
+// obj is a decoded JSON object.
+type obj = map[string]any
+
+// timeField is one time a record carries and what it means.
+type timeField struct {
+	desc  string
+	value any
+}
+
+// item is what a normalizer makes of one record: the event's fields but its
+// time, and the record's times in order of preference.
+type item struct {
+	ev    Event
+	times []timeField
+	// all makes one event per distinct usable time (findings: created,
+	// updated, first and last seen); otherwise the first usable time wins.
+	all bool
+	// raw is the record, for untimed.jsonl, when it is not the whole line.
+	raw any
+	// untimed, when set, is why the record has no time though it was read
+	// (an IAM service never accessed, say).
+	untimed *timeErr
+}
+
+// normalizer turns one decoded record (wrappers already removed) into items;
+// most records make one.
+type normalizer func(rec obj) []item
+
+// normalizers by evidence source.
+var normalizers = map[string]normalizer{
+	evidence.SourceCloudTrail: normCloudTrail,
+	evidence.SourceVPCFlow:    normVPCFlow,
+	evidence.SourceS3Access:   normS3Access,
+	evidence.SourceCloudWatch: normCloudWatch,
+	evidence.SourceDynamoDB:   normDynamoDB,
+	evidence.SourceGuardDuty:  normGuardDuty,
+	evidence.SourceInspector:  normInspector,
+	evidence.SourceIAM:        normIAM,
+}
+
+// containers are the keys of API responses that hold a list of the
+// source's records, when a whole response is stored as one line.
+var containers = map[string][]string{
+	evidence.SourceCloudTrail: {"Records", "Events"},
+	evidence.SourceDynamoDB:   {"Records"},
+	evidence.SourceCloudWatch: {"events", "logEvents"},
+	evidence.SourceGuardDuty:  {"Findings", "findings"},
+	evidence.SourceInspector:  {"findings", "Findings"},
+}
+
+// Supported reports whether source has a normalizer.
+func Supported(source string) bool { _, ok := normalizers[source]; return ok }
+
+// SupportedSources lists the sources with a normalizer, sorted.
+func SupportedSources() []string {
+	var s []string
+	for k := range normalizers {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// Normalize turns one extract line of source into events and, for what has
+// no usable time, untimed records; artifact and record point at the line.
+// now bounds the times accepted (FutureSlack after it); zero skips that check.
+// A blank line yields nothing.
+func Normalize(source, artifact string, record int64, line []byte, now time.Time) ([]Event, []Untimed) {
+	var evs []Event
+	var un []Untimed
+	normalizeInto(source, artifact, record, line, now, &evs, &un)
+	return evs, un
+}
+
+func normalizeInto(source, artifact string, record int64, line []byte, now time.Time, evs *[]Event, un *[]Untimed) {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 {
+		return
+	}
+	untimed := func(reason, detail string, raw any) {
+		*un = append(*un, Untimed{Source: source, Artifact: artifact, Record: record, Reason: reason, Detail: detail, Raw: raw})
+	}
+	rawLine := func() any {
+		if json.Valid(line) {
+			return json.RawMessage(append([]byte(nil), line...))
+		}
+		return string(line)
+	}
+	norm, ok := normalizers[source]
+	if !ok {
+		untimed(ReasonUnsupportedSource, fmt.Sprintf("no normalizer for source %q", source), rawLine())
+		return
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		untimed(ReasonMalformed, "not JSON: "+err.Error(), rawLine())
+		return
+	}
+	rec, ok := v.(obj)
+	if !ok {
+		untimed(ReasonMalformed, fmt.Sprintf("a JSON %s, not an object", jsonKind(v)), rawLine())
+		return
+	}
+	rec = unwrap(rec)
+	var items []item
+	if list, ok := container(source, rec); ok {
+		for _, el := range list {
+			m, ok := el.(obj)
+			if !ok {
+				untimed(ReasonMalformed, fmt.Sprintf("a JSON %s in the response's list, not an object", jsonKind(el)), el)
+				continue
+			}
+			m = unwrap(m)
+			for _, it := range norm(m) {
+				if it.raw == nil {
+					it.raw = m
+				}
+				items = append(items, it)
+			}
+		}
+	} else {
+		items = norm(rec)
+	}
+	sub := 0
+	for _, it := range items {
+		raw := func() any { // only for an untimed record
+			if it.raw != nil {
+				return it.raw
+			}
+			return rawLine()
+		}
+		if it.untimed != nil {
+			untimed(it.untimed.reason, it.untimed.detail, raw())
+			continue
+		}
+		var seen []time.Time
+		var firstErr *timeErr
+		for _, tf := range it.times {
+			t, prec, te := parseTime(tf.value)
+			if te == nil {
+				te = checkRange(t, now)
+			}
+			if te != nil {
+				if firstErr == nil || (firstErr.reason == ReasonMissingTime && te.reason != ReasonMissingTime) {
+					firstErr = &timeErr{te.reason, tf.desc + ": " + te.detail}
+				}
+				continue
+			}
+			dup := false
+			for _, s := range seen {
+				dup = dup || s.Equal(t)
+			}
+			if dup {
+				continue
+			}
+			seen = append(seen, t)
+			e := it.ev
+			e.Source, e.Artifact, e.Record = source, artifact, record
+			e.Time, e.Datetime, e.TimestampDesc = t, FormatTime(t, prec), tf.desc
+			e.sub = sub
+			sub++
+			*evs = append(*evs, e)
+			if !it.all {
+				break
+			}
+		}
+		if len(seen) == 0 {
+			if firstErr == nil {
+				firstErr = &timeErr{ReasonMissingTime, "no time field"}
+			}
+			untimed(firstErr.reason, firstErr.detail, raw())
+		}
+	}
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "string"
+	case jsonNumber:
+		return "number"
+	case bool:
+		return "boolean"
+	case []any:
+		return "array"
+	}
+	return "object"
+}
+
+// unwrap removes the wrappers an extract may put around a record:
+// {"record": {...}} and an EventBridge envelope's {"detail": {...}}.
+func unwrap(m obj) obj {
+	for range 4 {
+		if r, ok := m["record"].(obj); ok {
+			m = r
+			continue
+		}
+		if d, ok := m["detail"].(obj); ok && m["detail-type"] != nil {
+			m = d
+			continue
+		}
+		break
+	}
+	return m
+}
+
+// container returns the list a response line holds, if rec is such a line.
+func container(source string, rec obj) ([]any, bool) {
+	for _, k := range containers[source] {
+		if l, ok := rec[k].([]any); ok {
+			return l, true
+		}
+	}
+	return nil, false
+}
+
+// --- lookups that do not care about the case or separators of a key -------
+
+// keyEq compares keys ignoring case, '-' and '_': "account-id",
+// "account_id", "accountId" and "AccountId" are one key.
+func keyEq(a, b string) bool {
+	i, j := 0, 0
+	for {
+		for i < len(a) && (a[i] == '-' || a[i] == '_') {
+			i++
+		}
+		for j < len(b) && (b[j] == '-' || b[j] == '_') {
+			j++
+		}
+		if i == len(a) || j == len(b) {
+			return i == len(a) && j == len(b)
+		}
+		ca, cb := a[i], b[j]
+		if 'A' <= ca && ca <= 'Z' {
+			ca += 'a' - 'A'
+		}
+		if 'A' <= cb && cb <= 'Z' {
+			cb += 'a' - 'A'
+		}
+		if ca != cb {
+			return false
+		}
+		i++
+		j++
+	}
+}
+
+// field is m[key], matched exactly first, then by keyEq.
+func field(m obj, key string) any {
+	if v, ok := m[key]; ok {
+		return v
+	}
+	for k, v := range m {
+		if keyEq(k, key) {
+			return v
+		}
+	}
+	return nil
+}
+
+// get walks a path of keys through nested objects.
+func get(m obj, path ...string) any {
+	var v any = m
+	for _, k := range path {
+		o, ok := v.(obj)
+		if !ok {
+			return nil
+		}
+		v = field(o, k)
+	}
+	return v
+}
+
+// getObj is get for an object.
+func getObj(m obj, path ...string) obj {
+	o, _ := get(m, path...).(obj)
+	return o
+}
+
+// str is a scalar as text ("" for null, objects and arrays).
+func str(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case jsonNumber:
+		return string(x)
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	}
+	return ""
+}
+
+// gets is str(get(...)).
+func gets(m obj, path ...string) string { return str(get(m, path...)) }
+
+// first returns the first non-empty string.
+func first(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// dash turns the "-" logs write for "no value" into "".
+func dash(s string) string {
+	if s == "-" {
+		return ""
+	}
+	return s
+}
+
+// maxMessage bounds a message's length.
+const maxMessage = 1024
+
+// oneLine makes s one readable line: control characters become spaces and
+// a long text is cut (with "…").
+func oneLine(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if !clean {
+		s = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return ' '
+			}
+			return r
+		}, s)
+		s = strings.Join(strings.Fields(s), " ")
+	}
+	if len(s) > maxMessage {
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+// join joins the non-empty parts with sep.
+func join(sep string, parts ...string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}

@@ -1,0 +1,53 @@
+package timeline
+
+import "strings"
+
+// normS3Access reads a parsed S3 server access log record.
+//
+// Expected shape: one object per log line, keyed by the field names of the
+// AWS documentation in snake_case or camelCase ("bucket_owner" /
+// "bucketOwner", "bucket", "time", "remote_ip" / "remoteIp", "requester",
+// "request_id", "operation", "key", "request_uri", "http_status",
+// "error_code", "bytes_sent", "object_size", "total_time",
+// "turn_around_time", "referer", "user_agent", "version_id", "host_id",
+// "signature_version", "cipher_suite", "authentication_type",
+// "host_header", "tls_version", "access_point_arn", "acl_required"), values
+// as strings (numbers accepted), "-" for none; {"record": ...} is unwrapped.
+// time is RFC 3339 or the log's own "[06/Feb/2019:00:00:38 +0000]".
+//
+// Time: time ("Request Time").
+func normS3Access(rec obj) []item {
+	f := func(k string) string { return dash(str(field(rec, k))) }
+	requester := first(f("requester"), "anonymous")
+	op := f("operation")
+	bucket, key := f("bucket"), f("key")
+	target := bucket
+	if key != "" {
+		target = bucket + "/" + key
+	}
+	ip := f("remote_ip")
+	status, code := f("http_status"), f("error_code")
+	outcome := join(" ", status, code)
+
+	var b strings.Builder
+	b.WriteString(requester)
+	b.WriteString(" ")
+	b.WriteString(first(op, "request"))
+	if target != "" {
+		b.WriteString(" on ")
+		b.WriteString(target)
+	}
+	if ip != "" {
+		b.WriteString(" from ")
+		b.WriteString(ip)
+	}
+	if outcome != "" {
+		b.WriteString(": ")
+		b.WriteString(outcome)
+	}
+	if n := f("bytes_sent"); n != "" && n != "0" {
+		b.WriteString(", " + n + " bytes sent")
+	}
+	ev := Event{Message: oneLine(b.String()), Action: op, Actor: requester, Target: target, SrcIP: ip, Outcome: outcome}
+	return []item{{ev: ev, times: []timeField{{"Request Time", timeOrNil(field(rec, "time"))}}}}
+}
