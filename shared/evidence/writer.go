@@ -496,8 +496,26 @@ func (w *Writer) Copy(ctx context.Context, srcBucket, srcKey, srcVersion, dstKey
 		// makes both refuse. Any error but "found" goes on to the
 		// conditional copy: a role without s3:ListBucket gets 403, not 404,
 		// for a missing key.
-		if _, err := w.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(w.bucket), Key: aws.String(dstKey)}); err == nil {
-			return Artifact{}, &faults.EvidenceError{Key: dstKey, Err: &ExistsError{Bucket: w.bucket, Key: dstKey}}
+		if existing, err := w.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(w.bucket), Key: aws.String(dstKey)}); err == nil {
+			exists := &faults.EvidenceError{Key: dstKey, Err: &ExistsError{Bucket: w.bucket, Key: dstKey}}
+			if !meta.AcceptIdentical {
+				return Artifact{}, exists
+			}
+			// A retried collector copying the same original again: the
+			// same bytes are the same evidence. Anything else is refused.
+			dstVersion := aws.ToString(existing.VersionId)
+			srcSum, srcSize, err := hashObject(ctx, w.client, srcBucket, srcKey, srcVersion)
+			if err != nil {
+				return Artifact{}, err
+			}
+			dstSum, dstSize, err := w.hashObject(ctx, w.bucket, dstKey, dstVersion)
+			if err != nil {
+				return Artifact{}, err
+			}
+			if srcSum != dstSum || srcSize != dstSize {
+				return Artifact{}, exists
+			}
+			return w.copied(ctx, dstKey, dstVersion, "", meta, srcBucket, srcKey, srcVersion)
 		}
 	}
 	out, err := w.client.CopyObject(ctx, in)
@@ -514,11 +532,16 @@ func (w *Writer) Copy(ctx context.Context, srcBucket, srcKey, srcVersion, dstKey
 	if err != nil {
 		return Artifact{}, w.fail("CopyObject", dstKey, err)
 	}
-	version := aws.ToString(out.VersionId)
 	var s3sum string
 	if out.CopyObjectResult != nil {
 		s3sum = aws.ToString(out.CopyObjectResult.ChecksumSHA256)
 	}
+	return w.copied(ctx, dstKey, aws.ToString(out.VersionId), s3sum, meta, srcBucket, srcKey, srcVersion)
+}
+
+// copied is the manifest entry of the copy stored as dstKey's version,
+// with its size and SHA-256 read back from that version.
+func (w *Writer) copied(ctx context.Context, dstKey, version, s3sum string, meta PutMeta, srcBucket, srcKey, srcVersion string) (Artifact, error) {
 	// The copy result carries no size, and may carry no checksum: read both
 	// back from the new version itself.
 	dhin := &s3.HeadObjectInput{Bucket: aws.String(w.bucket), Key: aws.String(dstKey), ChecksumMode: types.ChecksumModeEnabled}

@@ -535,3 +535,54 @@ func TestPutAcceptIdentical(t *testing.T) {
 		t.Errorf("versions = %d, %v; want 1", len(vers.Versions), err)
 	}
 }
+
+// TestCopyAgain: a retried collector copies the same original again; with
+// AcceptIdentical that is the existing version, and a different original
+// under the same name is still refused.
+func TestCopyAgain(t *testing.T) {
+	tests := []struct {
+		name      string
+		accept    bool
+		change    bool
+		wantError bool
+	}{
+		{name: "same bytes, accepted", accept: true},
+		{name: "same bytes, not accepted", wantError: true},
+		{name: "other bytes, accepted flag", accept: true, change: true, wantError: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := lockedBucket(t)
+			plainBucket(t, client, "src")
+			ctx := context.Background()
+			put := func(body string) {
+				if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("src"), Key: aws.String("a.log"), Body: strings.NewReader(body)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			put("line one\n")
+			w := newTestWriter(t, client)
+			meta := PutMeta{Source: SourceCloudTrail, AcceptIdentical: tc.accept}
+			first, err := w.Copy(ctx, "src", "a.log", "", "cases/c/runs/r/cloudtrail/a.log", meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.change {
+				put("line two\n")
+			}
+			again, err := w.Copy(ctx, "src", "a.log", "", "cases/c/runs/r/cloudtrail/a.log", meta)
+			if tc.wantError {
+				if !errors.Is(err, ErrExists) {
+					t.Fatalf("second copy: %v, want ErrExists", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.VersionID != first.VersionID || again.SHA256 != first.SHA256 || again.Size != first.Size {
+				t.Fatalf("second copy %+v, want the first %+v", again, first)
+			}
+		})
+	}
+}
