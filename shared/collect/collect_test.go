@@ -15,9 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/emulator"
 	"github.com/custody-ir/custody/shared/evidence"
@@ -37,31 +35,7 @@ var fixedNow = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 // stack does: versioning, Object Lock, default retention GOVERNANCE 1 day.
 func lockedBucket(t testing.TB) *s3.Client {
 	t.Helper()
-	ctx := context.Background()
-	client := s3.NewFromConfig(emu.Fresh(t), awsconfig.S3Options)
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{
-		Bucket: aws.String(testBucket), ObjectLockEnabledForBucket: aws.Bool(true),
-	}); err != nil {
-		t.Fatalf("CreateBucket: %v", err)
-	}
-	if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
-		Bucket:                  aws.String(testBucket),
-		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
-	}); err != nil {
-		t.Fatalf("PutBucketVersioning: %v", err)
-	}
-	if _, err := client.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{
-		Bucket: aws.String(testBucket),
-		ObjectLockConfiguration: &types.ObjectLockConfiguration{
-			ObjectLockEnabled: types.ObjectLockEnabledEnabled,
-			Rule: &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{
-				Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1),
-			}},
-		},
-	}); err != nil {
-		t.Fatalf("PutObjectLockConfiguration: %v", err)
-	}
-	return client
+	return emu.FreshLockedBucket(t, testBucket)
 }
 
 func listKeys(t testing.TB, client *s3.Client) []string {

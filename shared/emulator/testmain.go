@@ -7,6 +7,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/custody-ir/custody/shared/awsconfig"
 )
 
 // Main starts one server for a test binary, runs the tests and stops it. Use
@@ -41,4 +45,44 @@ func (s *Server) Fresh(t testing.TB) aws.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// LockedBucket creates bucket as the stack creates the evidence bucket:
+// versioning, Object Lock, default retention GOVERNANCE for a day (so tests
+// can clean up under governance, and locked versions refuse deletion).
+func LockedBucket(ctx context.Context, client *s3.Client, bucket string) error {
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{
+		Bucket: aws.String(bucket), ObjectLockEnabledForBucket: aws.Bool(true),
+	}); err != nil {
+		return fmt.Errorf("CreateBucket %s: %w", bucket, err)
+	}
+	if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+		Bucket:                  aws.String(bucket),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
+	}); err != nil {
+		return fmt.Errorf("PutBucketVersioning %s: %w", bucket, err)
+	}
+	if _, err := client.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{
+		Bucket: aws.String(bucket),
+		ObjectLockConfiguration: &s3types.ObjectLockConfiguration{
+			ObjectLockEnabled: s3types.ObjectLockEnabledEnabled,
+			Rule: &s3types.ObjectLockRule{DefaultRetention: &s3types.DefaultRetention{
+				Mode: s3types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1),
+			}},
+		},
+	}); err != nil {
+		return fmt.Errorf("PutObjectLockConfiguration %s: %w", bucket, err)
+	}
+	return nil
+}
+
+// FreshLockedBucket resets the server and returns an S3 client with bucket
+// created as LockedBucket does.
+func (s *Server) FreshLockedBucket(t testing.TB, bucket string) *s3.Client {
+	t.Helper()
+	client := s3.NewFromConfig(s.Fresh(t), awsconfig.S3Options)
+	if err := LockedBucket(context.Background(), client, bucket); err != nil {
+		t.Fatal(err)
+	}
+	return client
 }
