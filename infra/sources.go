@@ -161,3 +161,31 @@ func (s *custodyStack) allowEC2(f custodyFunction) {
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+)::snapshot\/\*$/g`)},
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:iam::(<AWS::AccountId>|[0-9]+):instance-profile\/\*$/g`)})
 }
+
+// allowIAM lets the IAM collector read the principals in scope, their
+// policies, groups and boundary, their keys' last use, and run Access
+// Advisor reports on them. Read-only (GenerateServiceLastAccessedDetails
+// only starts a report).
+func (s *custodyStack) allowIAM(f custodyFunction) {
+	p, a := *s.stack.Partition(), *s.stack.Account()
+	iamArn := func(res string) *string { return jsii.String("arn:" + p + ":iam::" + a + ":" + res) }
+	for _, st := range []struct {
+		actions   []string
+		resources []*string
+	}{
+		{[]string{"iam:GetAccessKeyLastUsed", "iam:GetUser", "iam:ListAttachedUserPolicies", "iam:ListUserPolicies", "iam:GetUserPolicy", "iam:ListGroupsForUser"},
+			[]*string{iamArn("user/*")}},
+		{[]string{"iam:ListAttachedGroupPolicies", "iam:ListGroupPolicies", "iam:GetGroupPolicy"}, []*string{iamArn("group/*")}},
+		{[]string{"iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:GetRolePolicy"}, []*string{iamArn("role/*")}},
+		{[]string{"iam:GetInstanceProfile"}, []*string{iamArn("instance-profile/*")}},
+		{[]string{"iam:GetPolicy", "iam:GetPolicyVersion"}, []*string{iamArn("policy/*"), jsii.String("arn:" + p + ":iam::aws:policy/*")}},
+		{[]string{"iam:GenerateServiceLastAccessedDetails"}, []*string{iamArn("user/*"), iamArn("role/*"), iamArn("group/*"), iamArn("policy/*")}},
+		// GetServiceLastAccessedDetails takes a job ID: no resource-level permissions.
+		{[]string{"iam:GetServiceLastAccessedDetails"}, []*string{jsii.String("*")}},
+	} {
+		f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings(st.actions...), Resources: &st.resources}))
+	}
+	suppressWildcards(f, "The principals, groups and policies of a case are named by the finding at run time; read-only; GetServiceLastAccessedDetails has no resource-level permissions.",
+		jsii.String("Resource::*"),
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:iam::((<AWS::AccountId>|[0-9]+)|aws):(user|group|role|instance-profile|policy)\/\*$/g`)})
+}

@@ -556,7 +556,7 @@ func TestStateMachineLoggingAndTracing(t *testing.T) {
 // functionRole maps each function's logical-ID prefix to its name.
 var wantFunctions = map[string]string{"TriageFunction": "triage", "CollectGuardDutyFunction": "guardduty",
 	"CollectCloudWatchFunction": "cloudwatch", "CollectCloudTrailFunction": "cloudtrail", "CollectVPCFlowFunction": "vpcflow",
-	"CollectS3AccessFunction": "s3access", "CollectEC2Function": "ec2", "SealFunction": "seal"}
+	"CollectS3AccessFunction": "s3access", "CollectEC2Function": "ec2", "CollectIAMFunction": "iam", "SealFunction": "seal"}
 
 func TestFunctions(t *testing.T) {
 	s := defaultStack(t)
@@ -647,6 +647,8 @@ func TestFunctionRolesLeastPrivilege(t *testing.T) {
 			[]string{"cases/*"}, []string{"sns:Publish", "s3:DeleteObject", "s3:PutBucketLogging", "s3:PutBucketPolicy"}},
 		{"CollectEC2FunctionRole", []string{"s3:PutObject", "ec2:DescribeInstances", "ec2:CreateSnapshots", "ec2:CreateTags", "ec2:GetConsoleOutput"},
 			[]string{"cases/*"}, []string{"sns:Publish", "ec2:StopInstances", "ec2:TerminateInstances", "ec2:ModifyInstanceAttribute", "ec2:DeleteSnapshot"}},
+		{"CollectIAMFunctionRole", []string{"s3:PutObject", "iam:GetUser", "iam:GenerateServiceLastAccessedDetails", "iam:GetServiceLastAccessedDetails", "iam:GetAccessKeyLastUsed"},
+			[]string{"cases/*"}, []string{"sns:Publish", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:PutUserPolicy", "iam:AttachRolePolicy"}},
 		{"SealFunctionRole", []string{"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "sns:Publish", "kms:GenerateDataKey"},
 			[]string{"cases/*"}, []string{"guardduty:GetFindings", "s3:DeleteObject"}},
 	} {

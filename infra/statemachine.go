@@ -38,6 +38,7 @@ var collectors = []collector{
 	{Name: "cloudtrail", State: "CollectCloudTrail", Grant: (*custodyStack).allowCloudTrail, Reserved: 1},
 	{Name: "vpcflow", State: "CollectVPCFlow", Grant: (*custodyStack).allowVPCFlow},
 	{Name: "s3access", State: "CollectS3Access", Grant: (*custodyStack).allowS3Access},
+	{Name: "iam", State: "CollectIAM", Grant: (*custodyStack).allowIAM},
 	{Name: "cloudwatch", State: "CollectCloudWatch", Grant: (*custodyStack).allowReadLogGroups,
 		Env: func(cfg Config) map[string]string {
 			return map[string]string{"CUSTODY_INSTANCE_LOG_GROUPS": strings.Join(cfg.InstanceLogGroups, ",")}
