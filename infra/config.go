@@ -28,6 +28,7 @@ const (
 	CtxInstanceLogGroups    = "custody:instanceLogGroups"
 	CtxLogBuckets           = "custody:logBuckets"
 	CtxSnapshotLock         = "custody:snapshotLock"
+	CtxDynamoDBTables       = "custody:dynamodbTables"
 )
 
 // Object Lock modes accepted in CtxLockMode.
@@ -71,6 +72,9 @@ type Config struct {
 	// snapshot a case takes with EBS Snapshot Lock (governance); "" leaves
 	// them unlocked.
 	SnapshotLock string
+	// DynamoDBTables are tables whose streams every case collects first
+	// (streams keep 24 hours), beside those the finding names.
+	DynamoDBTables []string
 }
 
 // DefaultConfig is what an empty context gives; cdk.json repeats these values
@@ -128,6 +132,11 @@ func configFrom(get func(string) any) (Config, error) {
 	if v := get(CtxInstanceLogGroups); v != nil {
 		if c.InstanceLogGroups, err = toStrings(v); err != nil {
 			return c, fmt.Errorf("context %s: %w", CtxInstanceLogGroups, err)
+		}
+	}
+	if v := get(CtxDynamoDBTables); v != nil {
+		if c.DynamoDBTables, err = toStrings(v); err != nil {
+			return c, fmt.Errorf("context %s: %w", CtxDynamoDBTables, err)
 		}
 	}
 	if v := get(CtxLogBuckets); v != nil {

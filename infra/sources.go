@@ -189,3 +189,46 @@ func (s *custodyStack) allowIAM(f custodyFunction) {
 		jsii.String("Resource::*"),
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:iam::((<AWS::AccountId>|[0-9]+)|aws):(user|group|role|instance-profile|policy)\/\*$/g`)})
 }
+
+// allowInspector lets the Inspector collector list Inspector2 findings.
+func (s *custodyStack) allowInspector(f custodyFunction) {
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		// inspector2:ListFindings has no resource-level permissions.
+		Actions:   jsii.Strings("inspector2:ListFindings"),
+		Resources: jsii.Strings("*"),
+	}))
+	suppressWildcards(f, "inspector2:ListFindings supports no resource-level permissions; read-only.", jsii.String("Resource::*"))
+}
+
+// allowRelatedFindings lets the GuardDuty collector find the detector and
+// the findings on the same resources (the finding itself: allowGetFindings).
+func (s *custodyStack) allowRelatedFindings(f custodyFunction) {
+	s.allowGetFindings(f)
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("guardduty:ListFindings"),
+		Resources: &[]*string{jsii.String("arn:" + *s.stack.Partition() + ":guardduty:" + *s.stack.Region() + ":" +
+			*s.stack.Account() + ":detector/*")},
+	}))
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		// ListDetectors takes no resource.
+		Actions:   jsii.Strings("guardduty:ListDetectors"),
+		Resources: jsii.Strings("*"),
+	}))
+	suppressWildcards(f, "guardduty:ListDetectors supports no resource-level permissions (a manual start finds the detector with it); read-only.", jsii.String("Resource::*"))
+}
+
+// allowDynamoDBStreams lets the DynamoDB collector find a table's stream and
+// read every shard of it.
+func (s *custodyStack) allowDynamoDBStreams(f custodyFunction) {
+	table := "arn:" + *s.stack.Partition() + ":dynamodb:" + *s.stack.Region() + ":" + *s.stack.Account() + ":table/*"
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("dynamodb:DescribeTable"),
+		Resources: jsii.Strings(table),
+	}))
+	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"),
+		Resources: jsii.Strings(table + "/stream/*"),
+	}))
+	suppressWildcards(f, "The tables of a case are named by the finding, the configuration or the CloudTrail extract at run time; read-only.",
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:dynamodb:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):table\/\*(\/stream\/\*)?$/g`)})
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -79,6 +81,8 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 		"CUSTODY_LOOKBACK":  cfg.Lookback,
 		"CUSTODY_LOOKAHEAD": cfg.Lookahead,
 		"CUSTODY_MAX_SPAN":  cfg.MaxSpan,
+		// Configured tables join every case's scope (and plan).
+		"CUSTODY_DYNAMODB_TABLES": strings.Join(cfg.DynamoDBTables, ","),
 	})
 	s.allowObjects(triage, []string{"s3:PutObject", "s3:AbortMultipartUpload"}, casesPrefix, rejectedPrefix)
 	s.allowObjects(triage, []string{"s3:GetObject"}, casesPrefix)

@@ -429,7 +429,8 @@ func TestStateMachineDefinition(t *testing.T) {
 	if def["StartAt"] != "Triage" {
 		t.Errorf("StartAt = %v", def["StartAt"])
 	}
-	wantTop := []string{"Triage", "InputRejected", "TriageFailed", "AlreadyCollected?", "Duplicate", "Collect", "Seal", "SealFailed", "Sealed"}
+	wantTop := []string{"Triage", "InputRejected", "TriageFailed", "AlreadyCollected?", "Duplicate", "Collect",
+		"SecondPass?", "CollectDynamoDBFromCloudTrail", "SecondPassFailed", "NoSecondPass", "Seal", "SealFailed", "Sealed"}
 	for _, n := range wantTop {
 		if states[n] == nil {
 			t.Errorf("no state %q", n)
@@ -472,7 +473,7 @@ func TestStateMachineDefinition(t *testing.T) {
 
 	collect := states["Collect"].(map[string]any)
 	if collect["Type"] != "Map" || collect["ItemsPath"] != "$.incident.plan" || collect["ResultPath"] != "$.results" ||
-		collect["MaxConcurrency"] != 4.0 || collect["Next"] != "Seal" {
+		collect["MaxConcurrency"] != 4.0 || collect["Next"] != "SecondPass?" {
 		t.Errorf("Collect = %s", jsonString(collect))
 	}
 	if got := jsonString(collect["ItemSelector"]); got != `{"incident.$":"$.incident","item.$":"$$.Map.Item.Value"}` {
@@ -513,9 +514,22 @@ func TestStateMachineDefinition(t *testing.T) {
 		t.Errorf("UnknownCollector = %s", got)
 	}
 
+	// The second pass: the DynamoDB collector again, after the Map, for the
+	// tables the CloudTrail extract names; caught into a failed result.
+	second := states["SecondPass?"].(map[string]any)
+	if jsonString(second["Choices"]) != `[{"IsPresent":true,"Next":"CollectDynamoDBFromCloudTrail","Variable":"$.incident.secondPass[0]"}]` || second["Default"] != "NoSecondPass" {
+		t.Errorf("SecondPass? = %s", jsonString(second))
+	}
+	secondTask := states["CollectDynamoDBFromCloudTrail"].(map[string]any)
+	checkTask(t, "CollectDynamoDBFromCloudTrail", secondTask, "CollectDynamoDBFunction")
+	if secondTask["ResultPath"] != "$.secondPass" || secondTask["Next"] != "Seal" ||
+		jsonString(secondTask["Catch"]) != `[{"ErrorEquals":["States.ALL"],"Next":"SecondPassFailed","ResultPath":"$.secondPass"}]` {
+		t.Errorf("CollectDynamoDBFromCloudTrail = %s", jsonString(secondTask))
+	}
+
 	seal := states["Seal"].(map[string]any)
 	checkTask(t, "Seal", seal, "SealFunction")
-	if got := jsonString(seal["Parameters"]); got != `{"incident.$":"$.incident","results.$":"$.results"}` {
+	if got := jsonString(seal["Parameters"]); got != `{"incident.$":"$.incident","results.$":"$.results","secondPass.$":"$.secondPass"}` {
 		t.Errorf("Seal Parameters = %s", got)
 	}
 	if jsonString(seal["Catch"]) != `[{"ErrorEquals":["States.ALL"],"Next":"SealFailed"}]` || seal["Next"] != "Sealed" {
@@ -556,7 +570,8 @@ func TestStateMachineLoggingAndTracing(t *testing.T) {
 // functionRole maps each function's logical-ID prefix to its name.
 var wantFunctions = map[string]string{"TriageFunction": "triage", "CollectGuardDutyFunction": "guardduty",
 	"CollectCloudWatchFunction": "cloudwatch", "CollectCloudTrailFunction": "cloudtrail", "CollectVPCFlowFunction": "vpcflow",
-	"CollectS3AccessFunction": "s3access", "CollectEC2Function": "ec2", "CollectIAMFunction": "iam", "SealFunction": "seal"}
+	"CollectS3AccessFunction": "s3access", "CollectEC2Function": "ec2", "CollectIAMFunction": "iam",
+	"CollectInspectorFunction": "inspector", "CollectDynamoDBFunction": "dynamodb", "SealFunction": "seal"}
 
 func TestFunctions(t *testing.T) {
 	s := defaultStack(t)
@@ -635,7 +650,7 @@ func TestFunctionRolesLeastPrivilege(t *testing.T) {
 	}{
 		{"TriageFunctionRole", []string{"s3:PutObject", "s3:GetObject", "guardduty:GetFindings", "kms:GenerateDataKey", "kms:Decrypt"},
 			[]string{"cases/*", "rejected/*"}, []string{"sns:Publish", "s3:DeleteObject"}},
-		{"CollectGuardDutyFunctionRole", []string{"s3:PutObject", "s3:GetObject", "guardduty:GetFindings", "kms:GenerateDataKey"},
+		{"CollectGuardDutyFunctionRole", []string{"s3:PutObject", "s3:GetObject", "guardduty:GetFindings", "guardduty:ListFindings", "guardduty:ListDetectors", "kms:GenerateDataKey"},
 			[]string{"cases/*"}, []string{"sns:Publish", "s3:DeleteObject"}},
 		{"CollectCloudWatchFunctionRole", []string{"s3:PutObject", "s3:GetObject", "logs:FilterLogEvents", "logs:DescribeLogGroups", "kms:GenerateDataKey"},
 			[]string{"cases/*"}, []string{"sns:Publish", "s3:DeleteObject", "guardduty:GetFindings", "logs:CreateExportTask"}},
@@ -649,6 +664,10 @@ func TestFunctionRolesLeastPrivilege(t *testing.T) {
 			[]string{"cases/*"}, []string{"sns:Publish", "ec2:StopInstances", "ec2:TerminateInstances", "ec2:ModifyInstanceAttribute", "ec2:DeleteSnapshot"}},
 		{"CollectIAMFunctionRole", []string{"s3:PutObject", "iam:GetUser", "iam:GenerateServiceLastAccessedDetails", "iam:GetServiceLastAccessedDetails", "iam:GetAccessKeyLastUsed"},
 			[]string{"cases/*"}, []string{"sns:Publish", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:PutUserPolicy", "iam:AttachRolePolicy"}},
+		{"CollectInspectorFunctionRole", []string{"s3:PutObject", "inspector2:ListFindings"},
+			[]string{"cases/*"}, []string{"sns:Publish", "inspector2:Disable", "guardduty:GetFindings"}},
+		{"CollectDynamoDBFunctionRole", []string{"s3:PutObject", "s3:GetObject", "dynamodb:DescribeTable", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
+			[]string{"cases/*"}, []string{"sns:Publish", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"}},
 		{"SealFunctionRole", []string{"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "sns:Publish", "kms:GenerateDataKey"},
 			[]string{"cases/*"}, []string{"guardduty:GetFindings", "s3:DeleteObject"}},
 	} {

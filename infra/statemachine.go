@@ -28,7 +28,8 @@ type collector struct {
 // collectors is the table of evidence sources. Adding one is one line here
 // plus its functions/<name> directory.
 var collectors = []collector{
-	{Name: "guardduty", State: "CollectGuardDuty", Grant: (*custodyStack).allowGetFindings},
+	{Name: "guardduty", State: "CollectGuardDuty", Grant: (*custodyStack).allowRelatedFindings},
+	{Name: "inspector", State: "CollectInspector", Grant: (*custodyStack).allowInspector},
 	{Name: "ec2", State: "CollectEC2", Grant: (*custodyStack).allowEC2,
 		Env: func(cfg Config) map[string]string {
 			return map[string]string{"CUSTODY_SNAPSHOT_LOCK": cfg.SnapshotLock}
@@ -39,6 +40,10 @@ var collectors = []collector{
 	{Name: "vpcflow", State: "CollectVPCFlow", Grant: (*custodyStack).allowVPCFlow},
 	{Name: "s3access", State: "CollectS3Access", Grant: (*custodyStack).allowS3Access},
 	{Name: "iam", State: "CollectIAM", Grant: (*custodyStack).allowIAM},
+	{Name: "dynamodb", State: "CollectDynamoDB", Grant: (*custodyStack).allowDynamoDBStreams,
+		Env: func(cfg Config) map[string]string {
+			return map[string]string{"CUSTODY_DYNAMODB_TABLES": strings.Join(cfg.DynamoDBTables, ",")}
+		}},
 	{Name: "cloudwatch", State: "CollectCloudWatch", Grant: (*custodyStack).allowReadLogGroups,
 		Env: func(cfg Config) map[string]string {
 			return map[string]string{"CUSTODY_INSTANCE_LOG_GROUPS": strings.Join(cfg.InstanceLogGroups, ",")}
@@ -71,7 +76,13 @@ func withRetry(t awsstepfunctionstasks.LambdaInvoke) awsstepfunctionstasks.Lambd
 // (PayloadResponseOnly), so the handler's return value is the state output
 // and a local runner can resolve the Task by its state name.
 func (s *custodyStack) invoke(state string, f custodyFunction, payload awsstepfunctions.TaskInput) awsstepfunctionstasks.LambdaInvoke {
-	return withRetry(awsstepfunctionstasks.NewLambdaInvoke(s.stack, jsii.String(state), &awsstepfunctionstasks.LambdaInvokeProps{
+	return s.invokeInto(state, f, payload, "")
+}
+
+// invokeInto is invoke with the result put at resultPath in the state
+// ("" replaces the state with it).
+func (s *custodyStack) invokeInto(state string, f custodyFunction, payload awsstepfunctions.TaskInput, resultPath string) awsstepfunctionstasks.LambdaInvoke {
+	props := &awsstepfunctionstasks.LambdaInvokeProps{
 		StateName:           jsii.String(state),
 		LambdaFunction:      f.fn,
 		PayloadResponseOnly: jsii.Bool(true),
@@ -82,7 +93,11 @@ func (s *custodyStack) invoke(state string, f custodyFunction, payload awsstepfu
 		// The task waits as long as the function may run, no less: a Task
 		// without TimeoutSeconds is timed out by some interpreters at 60 s.
 		TaskTimeout: awsstepfunctions.Timeout_Duration(f.timeout),
-	}))
+	}
+	if resultPath != "" {
+		props.ResultPath = jsii.String(resultPath)
+	}
+	return withRetry(awsstepfunctionstasks.NewLambdaInvoke(s.stack, jsii.String(state), props))
 }
 
 // newStateMachine is Triage -> AlreadyCollected? -> Collect (Map over the
@@ -151,9 +166,27 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 	})
 	collect.ItemProcessor(route, nil)
 
-	sealTask := s.invoke("Seal", seal, awsstepfunctions.TaskInput_FromObject(&map[string]any{
+	// The second pass: after the Map, the DynamoDB streams of the tables
+	// the CloudTrail extract names (Triage lists it when CloudTrail runs).
+	secondTask := s.invokeInto("CollectDynamoDBFromCloudTrail", collectorFns["dynamodb"], awsstepfunctions.TaskInput_FromObject(&map[string]any{
 		"incident.$": "$.incident",
-		"results.$":  "$.results",
+		"item.$":     "$.incident.secondPass[0]",
+	}), "$.secondPass")
+	secondTask.AddCatch(awsstepfunctions.NewPass(st, sp("SecondPassFailed"), &awsstepfunctions.PassProps{
+		StateName:  sp("SecondPassFailed"),
+		Parameters: &map[string]any{"collector.$": "$.incident.secondPass[0].collector", "status": "failed", "error.$": "$.secondPass"},
+		ResultPath: sp("$.secondPass"),
+	}), &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: sp("$.secondPass")})
+	noSecond := awsstepfunctions.NewPass(st, sp("NoSecondPass"), &awsstepfunctions.PassProps{
+		StateName: sp("NoSecondPass"), Result: awsstepfunctions.Result_FromObject(&map[string]any{}),
+		ResultPath: sp("$.secondPass"),
+	})
+	secondPass := awsstepfunctions.NewChoice(st, sp("SecondPass"), &awsstepfunctions.ChoiceProps{StateName: sp("SecondPass?")})
+
+	sealTask := s.invoke("Seal", seal, awsstepfunctions.TaskInput_FromObject(&map[string]any{
+		"incident.$":   "$.incident",
+		"results.$":    "$.results",
+		"secondPass.$": "$.secondPass",
 	}))
 	sealTask.AddCatch(awsstepfunctions.NewFail(st, sp("SealFailed"), &awsstepfunctions.FailProps{
 		StateName: sp("SealFailed"),
@@ -163,8 +196,13 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 	already := awsstepfunctions.NewChoice(st, sp("AlreadyCollected"), &awsstepfunctions.ChoiceProps{StateName: sp("AlreadyCollected?")})
 	already.When(awsstepfunctions.Condition_BooleanEquals(sp("$.duplicate"), jsii.Bool(true)),
 		awsstepfunctions.NewSucceed(st, sp("Duplicate"), &awsstepfunctions.SucceedProps{StateName: sp("Duplicate")}), nil)
-	already.Otherwise(collect.Next(sealTask).Next(
-		awsstepfunctions.NewSucceed(st, sp("Sealed"), &awsstepfunctions.SucceedProps{StateName: sp("Sealed")})))
+	sealed := sealTask.Next(awsstepfunctions.NewSucceed(st, sp("Sealed"), &awsstepfunctions.SucceedProps{StateName: sp("Sealed")}))
+	secondTask.Next(sealTask)
+	noSecond.Next(sealTask)
+	secondPass.When(awsstepfunctions.Condition_IsPresent(sp("$.incident.secondPass[0]")), secondTask, nil)
+	secondPass.Otherwise(noSecond)
+	already.Otherwise(collect.Next(secondPass))
+	_ = sealed
 
 	definition := awsstepfunctions.Chain_Start(triageTask).Next(already)
 

@@ -348,7 +348,7 @@ func (c *Collector) extract(ctx context.Context, out *collect.Output, inc *incid
 	}
 	getter := &s3logs.DeniedGetter{ObjectGetter: c.Logs}
 	dedupe := &dedupeWriter{w: stream, seen: map[string]bool{}}
-	stats, err := s3logs.Extract(ctx, getter, objs, ctlog.Decode, func(r s3logs.Record) bool {
+	stats, err := s3logs.Extract(ctx, getter, objs, ctlog.DecodeFor(match), func(r s3logs.Record) bool {
 		e, ok := r.Value.(*ctlog.Event)
 		return ok && match.Match(e)
 	}, inc.Window, dedupe)

@@ -31,11 +31,18 @@ type findingGetter interface {
 
 // FindingCollector stores the GuardDuty finding the run answers: the
 // finding exactly as it was received (or as GetFindings returned it, for a
-// {findingId, detectorId} start) and the parsed summary custody acted on.
+// {findingId, detectorId} start) and the parsed summary custody acted on;
+// then the related findings: the detector's other findings for the same
+// instances, access keys, users and buckets, updated in the window.
 type FindingCollector struct {
 	Objects  objectGetter
-	Findings findingGetter
+	Findings guardDutyAPI
 	Bucket   string
+	// MaxRelated bounds the related findings fetched (0: 1000).
+	MaxRelated int
+	// Batch is the finding IDs per GetFindings call (0: the API's
+	// maximum, 50).
+	Batch int
 }
 
 // Name implements collect.Collector.
@@ -67,7 +74,8 @@ func (c *FindingCollector) Collect(ctx context.Context, inc *incident.Incident, 
 	}
 	if in.Kind == finding.KindManual {
 		out.Warn("manual start on %s %s: there is no GuardDuty finding to store", in.Manual.ResourceType, in.Manual.ResourceID)
-		return nil
+		// The region's detector is looked up.
+		return c.relatedFindings(ctx, inc, out, "", "")
 	}
 	var first, last *time.Time
 	if f := inc.Finding; f != nil {
@@ -102,8 +110,17 @@ func (c *FindingCollector) Collect(ctx context.Context, inc *incident.Incident, 
 	}
 	sm := out.Meta("custody:ParseFinding", nil, &evidence.Origin{Bucket: c.Bucket, Key: inc.InputKey})
 	sm.Records, sm.FirstEvent, sm.LastEvent = 1, first, last
-	_, err = out.PutJSON(ctx, "summary.json", summary{Finding: inc.Finding, Scope: inc.Scope, Window: inc.Window, InputForm: string(in.Kind)}, sm)
-	return err
+	if _, err := out.PutJSON(ctx, "summary.json", summary{Finding: inc.Finding, Scope: inc.Scope, Window: inc.Window, InputForm: string(in.Kind)}, sm); err != nil {
+		return err
+	}
+	detectorID, self := "", ""
+	if in.Kind == finding.KindFindingRef {
+		detectorID, self = in.Ref.DetectorID, in.Ref.FindingID
+	}
+	if f := inc.Finding; f != nil {
+		detectorID, self = or(f.DetectorID, detectorID), or(f.ID, self)
+	}
+	return c.relatedFindings(ctx, inc, out, detectorID, self)
 }
 
 func (c *FindingCollector) read(ctx context.Context, key string) ([]byte, error) {

@@ -1,11 +1,19 @@
 // Command guardduty is the GuardDuty collector: it stores the finding the
-// run answers. main wires; handler.go thinks.
+// run answers and the detector's related findings (same instance, access
+// key, user or role, bucket) updated in the window. main wires; handler.go
+// and related.go think.
+//
+// Environment:
+//
+//	EVIDENCE_BUCKET                  the evidence bucket (required)
+//	CUSTODY_GUARDDUTY_MAX_RELATED    most related findings fetched per run (default 1000)
 package main
 
 import (
 	"context"
 	"log"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -23,6 +31,14 @@ func main() {
 	if bucket == "" {
 		log.Fatal("guardduty: EVIDENCE_BUCKET must be set")
 	}
+	maxRelated := 0
+	if v := os.Getenv("CUSTODY_GUARDDUTY_MAX_RELATED"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			log.Fatalf("guardduty: CUSTODY_GUARDDUTY_MAX_RELATED=%q: want a positive integer", v)
+		}
+		maxRelated = n
+	}
 	cfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		log.Fatalf("guardduty: aws config: %v", err)
@@ -31,7 +47,7 @@ func main() {
 	h := &Handler{
 		Driver: &collect.Driver{Writer: evidence.NewWriter(client, bucket), Version: version.String(), Now: time.Now,
 			Results: client, Bucket: bucket},
-		Collector: &FindingCollector{Objects: client, Findings: guardduty.NewFromConfig(cfg), Bucket: bucket},
+		Collector: &FindingCollector{Objects: client, Findings: guardduty.NewFromConfig(cfg), Bucket: bucket, MaxRelated: maxRelated},
 	}
 	lambda.Start(h.Handle)
 }

@@ -203,6 +203,11 @@ func notFound(err error) bool {
 // gap and nil, so the rest of the evidence is still collected; anything
 // else (no answer that could be read) is returned and fails the collector.
 func refused(out *collect.Output, op, what string, err error) error {
+	if status, ok := faults.Unimplemented(err); ok {
+		out.Gap(fmt.Sprintf("%s for %s: the endpoint does not implement it (HTTP %d)", op, what, status),
+			"collect against AWS IAM; the local emulator does not implement Access Advisor (GenerateServiceLastAccessedDetails)")
+		return nil
+	}
 	err = faults.Classify(op, err, func(err error) error { return err })
 	if faults.Named(err) != nil {
 		return err

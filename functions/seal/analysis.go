@@ -34,7 +34,8 @@ const (
 const maxReportEvents = 5000
 
 // timelineInputs picks the artifacts the timeline is built from: each
-// collector's record extracts (JSON Lines) and the finding. Copies of
+// collector's record extracts (JSON Lines), the finding, the related
+// GuardDuty findings and the Inspector findings. Copies of
 // original log objects are not inputs (their records are in the extracts),
 // and neither are vpcflow's raw CloudWatch events (cwl-*), which its extract
 // holds parsed.
@@ -44,7 +45,8 @@ func timelineInputs(arts []evidence.Artifact) []evidence.Artifact {
 		base := path.Base(a.Key)
 		switch {
 		case a.API == "s3:CopyObject" || !timeline.Supported(a.Source):
-		case a.Source == evidence.SourceGuardDuty && base == "finding.json":
+		case a.Source == evidence.SourceGuardDuty && (base == "finding.json" || base == "related.json"),
+			a.Source == evidence.SourceInspector && base == "findings.json":
 			out = append(out, a)
 		case strings.HasSuffix(base, ".jsonl.gz") || strings.HasSuffix(base, ".jsonl"):
 			if a.Source == evidence.SourceVPCFlow && strings.HasPrefix(base, "cwl-") {
@@ -161,8 +163,9 @@ func (h *Handler) analyse(ctx context.Context, inc incident.Incident, m *evidenc
 	return arts, nil
 }
 
-// opener streams one artifact's stored version from the bucket. The finding
-// (one JSON document, small, possibly indented) is compacted to one line.
+// opener streams one artifact's stored version from the bucket. A JSON
+// document (a finding, a findings list: small, possibly indented) is
+// compacted to one line, the record the timeline reads.
 func (h *Handler) opener(ctx context.Context, a evidence.Artifact) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
 		in := &s3.GetObjectInput{Bucket: aws.String(h.Bucket), Key: aws.String(a.Key)}
@@ -173,7 +176,7 @@ func (h *Handler) opener(ctx context.Context, a evidence.Artifact) func() (io.Re
 		if err != nil {
 			return nil, err
 		}
-		if a.Source != evidence.SourceGuardDuty {
+		if strings.HasSuffix(a.Key, ".jsonl") || strings.HasSuffix(a.Key, ".jsonl.gz") {
 			return out.Body, nil
 		}
 		defer out.Body.Close()

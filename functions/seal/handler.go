@@ -42,6 +42,8 @@ type publisher interface {
 type Input struct {
 	Incident incident.Incident `json:"incident"`
 	Results  []incident.Result `json:"results"`
+	// SecondPass is the second pass's result; empty when the run had none.
+	SecondPass *incident.Result `json:"secondPass,omitempty"`
 }
 
 // Output is what Seal returns and announces.
@@ -84,7 +86,11 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := h.manifest(inc, in.Results, stored)
+	results := in.Results
+	if in.SecondPass != nil && in.SecondPass.Collector != "" { // {} when the run had none
+		results = append(append([]incident.Result{}, results...), *in.SecondPass)
+	}
+	m := h.manifest(inc, results, stored)
 	// The timeline and the report are built from the evidence; a failure
 	// to build them is a warning, never a reason not to seal.
 	if arts, err := h.analyse(ctx, inc, m); err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -87,9 +88,11 @@ type Handler struct {
 	Findings findingGetter
 	Bucket   string
 	Region   string
-	Config   incident.Config
-	Version  string
-	Now      func() time.Time
+	// Tables are the DynamoDB tables configured for every case.
+	Tables  []string
+	Config  incident.Config
+	Version string
+	Now     func() time.Time
 }
 
 // Handle parses and validates the input, opens the run (or reports a
@@ -106,6 +109,13 @@ func (h *Handler) Handle(ctx context.Context, req Request) (*Response, error) {
 		return nil, h.reject(ctx, raw, now, err)
 	}
 	inc.Warnings = append(in.Warnings, inc.Warnings...)
+	if len(h.Tables) > 0 {
+		// Tables the deployment names are in every case's scope: their
+		// streams keep 24 hours, so they are read whatever the finding.
+		inc.Scope.Tables = mergeSorted(inc.Scope.Tables, h.Tables)
+		inc.Plan = incident.WithScope(inc.Plan, inc.Scope)
+	}
+	inc.SecondPass = incident.SecondPassFor(inc.Plan)
 	h.defaultPlace(ctx, inc)
 
 	marker := runMarker{CaseID: inc.CaseID, RunID: inc.RunID, Execution: req.Execution, OpenedAt: now}
@@ -293,4 +303,18 @@ func (h *Handler) meta(api string, request map[string]any) evidence.PutMeta {
 
 func (h *Handler) evidenceErr(key string, err error) error {
 	return faults.Classify("triage", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
+}
+
+// mergeSorted returns the sorted union of a and b.
+func mergeSorted(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range append(append([]string{}, a...), b...) {
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -463,3 +463,47 @@ func TestRetryAfterCrash(t *testing.T) {
 		t.Errorf("second execution: %+v %v", r, err)
 	}
 }
+
+// TestConfiguredTablesAndSecondPass: tables the deployment names join the
+// scope and bring the DynamoDB collector; CloudTrail in the plan brings the
+// second pass over the tables its extract names.
+func TestConfiguredTablesAndSecondPass(t *testing.T) {
+	tests := []struct {
+		name       string
+		tables     []string
+		input      string
+		wantTables []string
+		wantDynamo bool
+		wantSecond bool
+	}{
+		{name: "a key finding, no tables configured", input: `{"resource":{"type":"AccessKey","id":"AKIAIOSFODNN7EXAMPLE","accountId":"123456789012"},"window":{"start":"2024-05-01T10:00:00Z","end":"2024-05-01T11:00:00Z"}}`,
+			wantSecond: true},
+		{name: "a key finding, a table configured", tables: []string{"orders"}, input: `{"resource":{"type":"AccessKey","id":"AKIAIOSFODNN7EXAMPLE","accountId":"123456789012"},"window":{"start":"2024-05-01T10:00:00Z","end":"2024-05-01T11:00:00Z"}}`,
+			wantTables: []string{"orders"}, wantDynamo: true, wantSecond: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := lockedBucket(t)
+			h := newHandler(t, client, newFakeFindings(t))
+			h.Tables = tc.tables
+			resp, err := h.Handle(context.Background(), Request{Input: json.RawMessage(tc.input), Execution: "e"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inc := resp.Incident
+			if !reflect.DeepEqual(inc.Scope.Tables, tc.wantTables) {
+				t.Errorf("tables %q, want %q", inc.Scope.Tables, tc.wantTables)
+			}
+			dynamo := false
+			for _, p := range inc.Plan {
+				dynamo = dynamo || p.Collector == incident.CollectorDynamoDB
+			}
+			if dynamo != tc.wantDynamo {
+				t.Errorf("plan %+v: dynamodb %v, want %v", inc.Plan, dynamo, tc.wantDynamo)
+			}
+			if (len(inc.SecondPass) == 1 && inc.SecondPass[0].Collector == incident.CollectorDynamoDBFromCloudTrail) != tc.wantSecond {
+				t.Errorf("second pass %+v", inc.SecondPass)
+			}
+		})
+	}
+}

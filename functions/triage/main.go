@@ -6,6 +6,7 @@ import (
 	"context"
 	"log"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -38,9 +39,21 @@ func main() {
 		Findings: guardduty.NewFromConfig(cfg),
 		Bucket:   bucket,
 		Region:   cfg.Region,
+		Tables:   splitList(os.Getenv("CUSTODY_DYNAMODB_TABLES")),
 		Config:   conf,
 		Version:  version.String(),
 		Now:      time.Now,
 	}
 	lambda.Start(h.Handle)
+}
+
+// splitList reads a comma-separated setting.
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

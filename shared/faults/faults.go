@@ -10,8 +10,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 )
 
@@ -149,4 +151,26 @@ func Named(err error) error {
 		return cfg
 	}
 	return nil
+}
+
+// Unimplemented reports an endpoint that does not know the operation at
+// all, and the HTTP status it answered with: a 404 or 501 that carries no
+// service error, or a 5xx whose body is not the service's error format (the
+// local emulator answers an operation it lacks with an HTML page). AWS
+// itself never answers so; a collector records it as a gap, not a failure.
+func Unimplemented(err error) (int, bool) {
+	var re *awshttp.ResponseError
+	if !errors.As(err, &re) {
+		return 0, false
+	}
+	status := re.HTTPStatusCode()
+	var apiErr smithy.APIError
+	var de *smithy.DeserializationError
+	switch {
+	case (status == http.StatusNotFound || status == http.StatusNotImplemented) && !errors.As(err, &apiErr):
+		return status, true
+	case status >= 500 && errors.As(err, &de):
+		return status, true
+	}
+	return 0, false
 }

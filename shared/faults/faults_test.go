@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"testing"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/aws/smithy-go"
 
@@ -64,5 +68,35 @@ func TestClassify(t *testing.T) {
 	}
 	if got := inv.Error(); got != "invalid input: detail.id: missing" {
 		t.Errorf("message %q", got)
+	}
+}
+
+func TestUnimplemented(t *testing.T) {
+	resp := func(status int) *smithyhttp.Response {
+		return &smithyhttp.Response{Response: &http.Response{StatusCode: status}}
+	}
+	respErr := func(status int, err error) error {
+		return &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{Response: resp(status), Err: err}}
+	}
+	tests := []struct {
+		name   string
+		err    error
+		want   bool
+		status int
+	}{
+		{name: "an HTML 404", err: respErr(404, errors.New("not json")), want: true, status: 404},
+		{name: "a 501", err: respErr(501, errors.New("x")), want: true, status: 501},
+		{name: "a 500 whose body is not the service's", err: respErr(500, &smithy.DeserializationError{Err: errors.New("XML syntax error")}), want: true, status: 500},
+		{name: "a service's own 404", err: respErr(404, &smithy.GenericAPIError{Code: "ResourceNotFoundException"})},
+		{name: "a service's 500", err: respErr(500, &smithy.GenericAPIError{Code: "InternalFailure"})},
+		{name: "not an HTTP error", err: errors.New("dial tcp: refused")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, ok := faults.Unimplemented(tc.err)
+			if ok != tc.want || status != tc.status {
+				t.Fatalf("Unimplemented = %d, %v; want %d, %v", status, ok, tc.status, tc.want)
+			}
+		})
 	}
 }

@@ -123,6 +123,18 @@ type Resource struct {
 	EcsClusterDetails    *EcsClusterDetails    `json:"ecsClusterDetails,omitempty"`
 	KubernetesDetails    *KubernetesDetails    `json:"kubernetesDetails,omitempty"`
 	ContainerDetails     *ContainerDetails     `json:"containerDetails,omitempty"`
+	// EbsVolumeDetails are the volumes a Malware Protection for EC2 scan
+	// covered (and skipped).
+	EbsVolumeDetails *EbsVolumeDetails `json:"ebsVolumeDetails,omitempty"`
+	// RdsDbUserDetails is the database user of an RDS login finding.
+	RdsDbUserDetails *RdsDbUserDetails `json:"rdsDbUserDetails,omitempty"`
+	// RdsLimitlessDbDetails is an Aurora Limitless database shard group.
+	RdsLimitlessDbDetails *RdsLimitlessDbDetails `json:"rdsLimitlessDbDetails,omitempty"`
+	// Ec2ImageDetails, EbsSnapshotDetails and RecoveryPointDetails are the
+	// scanned resource of a Malware Protection for AWS Backup finding.
+	Ec2ImageDetails      *Ec2ImageDetails      `json:"ec2ImageDetails,omitempty"`
+	EbsSnapshotDetails   *EbsSnapshotDetails   `json:"ebsSnapshotDetails,omitempty"`
+	RecoveryPointDetails *RecoveryPointDetails `json:"recoveryPointDetails,omitempty"`
 }
 
 // InstanceDetails describes an EC2 instance.
@@ -192,6 +204,18 @@ type S3BucketDetail struct {
 	Name string `json:"name,omitempty"`
 	Arn  string `json:"arn,omitempty"`
 	Type string `json:"type,omitempty"`
+	// S3ObjectDetails are the objects involved (Malware Protection for S3:
+	// the scanned object).
+	S3ObjectDetails []S3ObjectDetail `json:"s3ObjectDetails,omitempty"`
+}
+
+// S3ObjectDetail is one object of a bucket the finding involves.
+type S3ObjectDetail struct {
+	ObjectArn string `json:"objectArn,omitempty"`
+	Key       string `json:"key,omitempty"`
+	VersionID string `json:"versionId,omitempty"`
+	ETag      string `json:"eTag,omitempty"`
+	Hash      string `json:"hash,omitempty"`
 }
 
 // EksClusterDetails is an EKS cluster.
@@ -219,8 +243,18 @@ type RdsDbInstanceDetails struct {
 
 // EcsClusterDetails is an ECS cluster.
 type EcsClusterDetails struct {
-	Name string `json:"name,omitempty"`
-	Arn  string `json:"arn,omitempty"`
+	Name        string          `json:"name,omitempty"`
+	Arn         string          `json:"arn,omitempty"`
+	TaskDetails *EcsTaskDetails `json:"taskDetails,omitempty"`
+}
+
+// EcsTaskDetails is the ECS task of a Runtime Monitoring or Malware
+// Protection finding.
+type EcsTaskDetails struct {
+	Arn           string             `json:"arn,omitempty"`
+	DefinitionArn string             `json:"definitionArn,omitempty"`
+	LaunchType    string             `json:"launchType,omitempty"`
+	Containers    []ContainerDetails `json:"containers,omitempty"`
 }
 
 // KubernetesDetails names the Kubernetes user and workload involved.
@@ -231,17 +265,24 @@ type KubernetesDetails struct {
 
 // KubernetesUserDetails is a Kubernetes user.
 type KubernetesUserDetails struct {
-	Username string   `json:"username,omitempty"`
-	UID      string   `json:"uid,omitempty"`
-	Groups   []string `json:"groups,omitempty"`
+	// Username is the Kubernetes user name: an IAM ARN as EKS maps it
+	// (arn:aws:sts::…:assumed-role/…), or a name such as kubernetes-admin.
+	Username string `json:"username,omitempty"`
+	// UID is, for an IAM-authenticated user,
+	// "aws-iam-authenticator:<account>:<principal ID>".
+	UID         string   `json:"uid,omitempty"`
+	Groups      []string `json:"groups,omitempty"`
+	SessionName []string `json:"sessionName,omitempty"`
 }
 
 // KubernetesWorkloadDetails is a Kubernetes workload.
 type KubernetesWorkloadDetails struct {
-	Name      string `json:"name,omitempty"`
-	Type      string `json:"type,omitempty"`
-	UID       string `json:"uid,omitempty"`
-	Namespace string `json:"namespace,omitempty"`
+	Name               string             `json:"name,omitempty"`
+	Type               string             `json:"type,omitempty"`
+	UID                string             `json:"uid,omitempty"`
+	Namespace          string             `json:"namespace,omitempty"`
+	ServiceAccountName string             `json:"serviceAccountName,omitempty"`
+	Containers         []ContainerDetails `json:"containers,omitempty"`
 }
 
 // ContainerDetails is a container.
@@ -249,6 +290,9 @@ type ContainerDetails struct {
 	ID    string `json:"id,omitempty"`
 	Name  string `json:"name,omitempty"`
 	Image string `json:"image,omitempty"`
+	// ImagePrefix is the image's repository without the tag or digest.
+	ImagePrefix      string `json:"imagePrefix,omitempty"`
+	ContainerRuntime string `json:"containerRuntime,omitempty"`
 }
 
 // Service is GuardDuty's account of what it saw.
@@ -265,6 +309,13 @@ type Service struct {
 	// AdditionalInfo is kept as received (an object; in the API's PascalCase
 	// form its JSON text "Value" is decoded to the object).
 	AdditionalInfo json.RawMessage `json:"additionalInfo,omitempty"`
+	// Detection holds, for an AttackSequence finding, the sequence: its
+	// signals, resources, actors and endpoints.
+	Detection *Detection `json:"detection,omitempty"`
+	// EbsVolumeScanDetails is a Malware Protection for EC2 scan.
+	EbsVolumeScanDetails *EbsVolumeScanDetails `json:"ebsVolumeScanDetails,omitempty"`
+	// MalwareScanDetails is a Malware Protection (S3, Backup) scan.
+	MalwareScanDetails *MalwareScanDetails `json:"malwareScanDetails,omitempty"`
 }
 
 // Action is what was done, by action type.
@@ -345,6 +396,15 @@ type KubernetesAPICallAction struct {
 // RdsLoginAttemptAction is a database login attempt.
 type RdsLoginAttemptAction struct {
 	RemoteIPDetails *RemoteIPDetails `json:"remoteIpDetails,omitempty"`
+	LoginAttributes []LoginAttribute `json:"loginAttributes,omitempty"`
+}
+
+// LoginAttribute counts the login attempts of one database user.
+type LoginAttribute struct {
+	User                    string `json:"user,omitempty"`
+	Application             string `json:"application,omitempty"`
+	FailedLoginAttempts     Count  `json:"failedLoginAttempts,omitempty"`
+	SuccessfulLoginAttempts Count  `json:"successfulLoginAttempts,omitempty"`
 }
 
 // ResourceType returns the finding's resource type ("" when it has none).

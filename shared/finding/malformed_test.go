@@ -3,11 +3,13 @@ package finding
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	gdtypes "github.com/aws/aws-sdk-go-v2/service/guardduty/types"
 	"github.com/custody-ir/custody/shared/faults"
 )
@@ -298,4 +300,80 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%d of Finding, Ref, Manual set for kind %s", n, in.Kind)
 		}
 	})
+}
+
+// TestFromAPIDetails converts the RDS login, Malware Protection and attack
+// sequence parts of SDK findings as Parse decodes them from JSON.
+func TestFromAPIDetails(t *testing.T) {
+	// A derived get-findings output (shared/incident/testdata/SOURCES.md).
+	raw, err := os.ReadFile("../incident/testdata/synthetic/rds_login_getfindings.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Findings []gdtypes.Finding }
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := FromAPI(out.Findings[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := in.Finding
+	got.Raw, want.Raw = nil, nil
+	want.Service.AdditionalInfo, got.Service.AdditionalInfo = nil, nil // compared by TestFromAPI
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		t.Errorf("FromAPI\n got %s\nwant %s", g, w)
+	}
+	if u := got.Resource.RdsDbUserDetails; u == nil || u.User != "reporting" ||
+		got.Service.Action.RdsLoginAttemptAction.LoginAttributes[0].FailedLoginAttempts != 37 {
+		t.Errorf("RDS login: %+v %+v", u, got.Service.Action.RdsLoginAttemptAction)
+	}
+
+	s := func(v string) *string { return &v }
+	sdk := gdtypes.Finding{
+		Id: s("f1"), Type: s("AttackSequence:IAM/CompromisedCredentials"), AccountId: s("123456789012"), Region: s("us-east-1"),
+		CreatedAt: s("2025-02-25T20:40:06.721Z"), UpdatedAt: s("2025-02-25T20:40:06.721Z"), Severity: aws.Float64(9),
+		Resource: &gdtypes.Resource{ResourceType: s("AttackSequence"),
+			EbsVolumeDetails: &gdtypes.EbsVolumeDetails{ScannedVolumeDetails: []gdtypes.VolumeDetail{{VolumeArn: s("arn:aws:ec2:us-east-1:123456789012:volume/vol-1"), VolumeSizeInGB: aws.Int32(8)}}}},
+		Service: &gdtypes.Service{
+			Detection: &gdtypes.Detection{Sequence: &gdtypes.Sequence{
+				Uid:       s("seq"),
+				Resources: []gdtypes.ResourceV2{{Uid: s("AKIAEXAMPLE"), ResourceType: gdtypes.FindingResourceTypeAccessKey, Data: &gdtypes.ResourceData{AccessKey: &gdtypes.AccessKey{PrincipalId: s("AIDA"), UserName: s("john"), UserType: s("IAMUser")}}}},
+				Actors:    []gdtypes.Actor{{Id: s("a1"), User: &gdtypes.User{Name: s("john"), Uid: s("AIDA"), CredentialUid: s("AKIAEXAMPLE"), Account: &gdtypes.Account{Uid: s("123456789012")}}, Session: &gdtypes.Session{Issuer: s("arn:aws:iam::123456789012:role/r"), MfaStatus: gdtypes.MfaStatusDisabled}}},
+				Endpoints: []gdtypes.NetworkEndpoint{{Id: s("e1"), Ip: s("10.0.0.1"), Port: aws.Int32(443)}},
+				Signals:   []gdtypes.Signal{{Uid: s("f0"), Type: gdtypes.SignalTypeFinding, ResourceUids: []string{"AKIAEXAMPLE"}}},
+			}},
+			EbsVolumeScanDetails: &gdtypes.EbsVolumeScanDetails{ScanId: s("scan"), TriggerFindingId: s("f0"), Sources: []string{"Amazon"}},
+			MalwareScanDetails:   &gdtypes.MalwareScanDetails{Threats: []gdtypes.Threat{{Name: s("EICAR"), ItemPaths: []gdtypes.ItemPath{{NestedItemPath: s("a/b")}}}}},
+		},
+	}
+	f, _, err := FromAPI(sdk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := f.Sequence()
+	if q == nil || q.UID != "seq" || q.Resources[0].ResourceType != "ACCESS_KEY" || q.Resources[0].Data.AccessKey.UserName != "john" ||
+		q.Actors[0].User.CredentialUID != "AKIAEXAMPLE" || q.Actors[0].Session.Issuer != "arn:aws:iam::123456789012:role/r" ||
+		q.Endpoints[0].IP != "10.0.0.1" || q.Endpoints[0].Port != 443 || q.Signals[0].Type != "FINDING" {
+		t.Errorf("sequence %+v", q)
+	}
+	if v := f.Resource.EbsVolumeDetails; v == nil || v.ScannedVolumeDetails[0].VolumeSizeInGB != 8 ||
+		f.Service.EbsVolumeScanDetails.TriggerFindingID != "f0" || f.Service.MalwareScanDetails.Threats[0].ItemPaths[0].NestedItemPath != "a/b" {
+		t.Errorf("malware: %+v %+v %+v", f.Resource.EbsVolumeDetails, f.Service.EbsVolumeScanDetails, f.Service.MalwareScanDetails)
+	}
+	// The model's JSON of the converted finding parses back to the same
+	// sequence.
+	back, err := Parse(f.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Finding.Sequence(), q) {
+		t.Errorf("round trip: %+v", back.Finding.Sequence())
+	}
 }

@@ -15,18 +15,24 @@ const (
 	CollectorS3Access   = "s3access"
 	CollectorCloudWatch = "cloudwatch"
 	CollectorEC2        = "ec2"
+	CollectorDynamoDB   = "dynamodb"
+	CollectorIAM        = "iam"
+	CollectorInspector  = "inspector"
 )
 
 // Incident is one run of one case.
 type Incident struct {
-	CaseID   string          `json:"caseId"`
-	RunID    string          `json:"runId"`
-	Manual   bool            `json:"manual"`
-	Finding  *FindingSummary `json:"finding,omitempty"`
-	Scope    Scope           `json:"scope"`
-	Window   Window          `json:"window"`
-	Plan     []PlanItem      `json:"plan"`
-	Warnings []string        `json:"warnings,omitempty"`
+	CaseID  string          `json:"caseId"`
+	RunID   string          `json:"runId"`
+	Manual  bool            `json:"manual"`
+	Finding *FindingSummary `json:"finding,omitempty"`
+	Scope   Scope           `json:"scope"`
+	Window  Window          `json:"window"`
+	Plan    []PlanItem      `json:"plan"`
+	// SecondPass is what runs after the Plan, from what it collected (the
+	// tables the CloudTrail extract names): at most one item.
+	SecondPass []PlanItem `json:"secondPass,omitempty"`
+	Warnings   []string   `json:"warnings,omitempty"`
 	// InputKey is the evidence-bucket key of the input exactly as received.
 	InputKey string `json:"inputKey,omitempty"`
 	// OpenedAt is when Triage accepted this run (UTC).
@@ -72,18 +78,38 @@ type Scope struct {
 	RoleNames []string `json:"roleNames,omitempty"`
 	// SecurityGroups are the security group IDs of the instance's ENIs.
 	SecurityGroups []string `json:"securityGroups,omitempty"`
-	Buckets        []string `json:"buckets,omitempty"`
-	Tables         []string `json:"tables,omitempty"`
-	Clusters       []string `json:"clusters,omitempty"`
-	Functions      []string `json:"functions,omitempty"`
-	LogGroups      []string `json:"logGroups,omitempty"`
-	RemoteIPs      []string `json:"remoteIps,omitempty"` // from service.action
+	// KubernetesUsers are Kubernetes user names (kubernetesUserDetails).
+	KubernetesUsers []string `json:"kubernetesUsers,omitempty"`
+	Buckets         []string `json:"buckets,omitempty"`
+	// Objects are S3 objects as "bucket/key" (Malware Protection for S3).
+	Objects []string `json:"objects,omitempty"`
+	// Tables are DynamoDB table names.
+	Tables []string `json:"tables,omitempty"`
+	// Clusters are EKS and ECS cluster ARNs (names when the finding gives
+	// no ARN).
+	Clusters []string `json:"clusters,omitempty"`
+	// Functions are Lambda function ARNs (names when the finding gives no
+	// ARN).
+	Functions []string `json:"functions,omitempty"`
+	// Images are AMI IDs and container images (as the finding names them:
+	// an ECR URI with tag or digest, or a public image name).
+	Images []string `json:"images,omitempty"`
+	// Volumes are EBS volume IDs (the volumes a malware scan covered).
+	Volumes   []string `json:"volumes,omitempty"`
+	LogGroups []string `json:"logGroups,omitempty"`
+	RemoteIPs []string `json:"remoteIps,omitempty"` // from service.action
 	// DBInstances are RDS DB instance identifiers.
 	DBInstances []string `json:"dbInstances,omitempty"`
+	// DBUsers are database user names (RDS login findings).
+	DBUsers []string `json:"dbUsers,omitempty"`
 	// Domains are the DNS names queried (service.action.dnsRequestAction).
 	Domains []string `json:"domains,omitempty"`
-	// Other lists a manual start's resource of a type custody does not
-	// know, as "Type:id".
+	// Findings are GuardDuty finding IDs the finding refers to: the one that
+	// triggered a malware scan, the FINDING signals of an attack sequence.
+	Findings []string `json:"findings,omitempty"`
+	// Other lists a resource of a type custody does not know, as
+	// "Type:id": a manual start's, an attack sequence's, a Backup scan's
+	// snapshot or recovery point.
 	Other []string `json:"other,omitempty"`
 }
 

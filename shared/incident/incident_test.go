@@ -157,14 +157,20 @@ func TestPlanFor(t *testing.T) {
 		want []string // collectors after guardduty
 		warn bool
 	}{
-		{typ: "Instance", want: []string{"ec2", "cloudtrail", "vpcflow", "cloudwatch"}},
-		{typ: "INSTANCE", want: []string{"ec2", "cloudtrail", "vpcflow", "cloudwatch"}},
-		{typ: "AccessKey", want: []string{"cloudtrail"}},
-		{typ: "principal", want: []string{"cloudtrail"}},
+		{typ: "Instance", want: []string{"ec2", "cloudtrail", "vpcflow", "cloudwatch", "inspector"}},
+		{typ: "INSTANCE", want: []string{"ec2", "cloudtrail", "vpcflow", "cloudwatch", "inspector"}},
+		{typ: "EC2_INSTANCE", want: []string{"ec2", "cloudtrail", "vpcflow", "cloudwatch", "inspector"}},
+		{typ: "AccessKey", want: []string{"cloudtrail", "iam"}},
+		{typ: "ACCESS_KEY", want: []string{"cloudtrail", "iam"}},
+		{typ: "principal", want: []string{"cloudtrail", "iam"}},
 		{typ: "S3Bucket", want: []string{"cloudtrail", "s3access"}},
-		{typ: "Lambda", want: []string{"cloudtrail", "cloudwatch"}},
+		{typ: "S3Object", want: []string{"cloudtrail", "s3access"}},
+		{typ: "Lambda", want: []string{"cloudtrail", "cloudwatch", "inspector"}},
 		{typ: "EKSCluster", want: []string{"cloudtrail", "cloudwatch"}},
+		{typ: "ECSCluster", want: []string{"cloudtrail", "cloudwatch"}},
+		{typ: "Container", want: []string{"cloudtrail", "cloudwatch"}},
 		{typ: "RDSDBInstance", want: []string{"cloudtrail", "cloudwatch"}},
+		{typ: "EBSVolume", want: []string{"cloudtrail"}},
 		{typ: "AttackSequence", want: []string{"cloudtrail"}},
 		{typ: "Spaceship", want: []string{"cloudtrail"}, warn: true},
 		{typ: "", want: []string{"cloudtrail"}, warn: true},
@@ -217,6 +223,7 @@ func TestScopeFromCorpus(t *testing.T) {
 			PrivateIPs: []string{"0.0.0.0"}, PublicIPs: []string{"11.111.111.1"},
 			VPCs: []string{"vpc-34865123"}, Subnets: []string{"subnet-d58b7123"},
 			SecurityGroups: []string{"sg-9918a123"},
+			Images:         []string{"ami-4836a123"},
 			RemoteIPs:      []string{"0.0.0.0"},
 		}},
 		{"aws-cli-examples/guardduty_get-findings_output.json", Scope{
@@ -234,7 +241,9 @@ func TestScopeFromCorpus(t *testing.T) {
 			Principals:     []string{"arn:aws:iam::755484374681:example/instance/profile"},
 			PrincipalIDs:   []string{"GeneratedFindingPrincipalId"}, AccessKeys: []string{"GeneratedFindingAccessKeyId"},
 			UserNames: []string{"GeneratedFindingUserName"},
-			Buckets:   []string{"bucketName"},
+			// The bucket of s3BucketDetails, and awsApiCallAction.affectedResources'.
+			Buckets:   []string{"GeneratedFindingS3Bucket", "bucketName"},
+			Images:    []string{"ami-99999999"},
 			RemoteIPs: []string{"198.51.100.0"},
 		}},
 		{"cloud-custodian/guardduty_eventbridge_ec2_dns_sample.json", Scope{
@@ -273,7 +282,7 @@ func TestFromFinding(t *testing.T) {
 	if inc.Window.Start != mustTime(t, "2017-12-08T09:32:49Z") || inc.Window.End != mustTime(t, "2017-12-08T16:32:49Z") {
 		t.Errorf("window %+v", inc.Window)
 	}
-	if len(inc.Plan) != 5 || inc.Plan[0].Collector != CollectorGuardDuty || inc.Plan[0].Reason == "" || len(inc.Warnings) != 0 {
+	if len(inc.Plan) != 6 || inc.Plan[0].Collector != CollectorGuardDuty || inc.Plan[0].Reason == "" || len(inc.Warnings) != 0 {
 		t.Errorf("plan %+v warnings %v", inc.Plan, inc.Warnings)
 	}
 	if !inc.OpenedAt.Equal(now) {
@@ -397,14 +406,27 @@ func TestWithScope(t *testing.T) {
 		scope Scope
 		want  []string
 	}{
-		{name: "an instance finding naming a bucket", plan: []string{"guardduty", "ec2", "cloudtrail", "vpcflow", "cloudwatch"},
-			scope: Scope{Instances: []string{"i-1"}, Buckets: []string{"b"}}, want: []string{"guardduty", "ec2", "cloudtrail", "vpcflow", "cloudwatch", "s3access"}},
-		{name: "a key finding naming an instance", plan: []string{"guardduty", "cloudtrail"},
-			scope: Scope{Instances: []string{"i-1"}, AccessKeys: []string{"AKIA"}}, want: []string{"guardduty", "cloudtrail", "ec2", "vpcflow"}},
-		{name: "nothing more in scope", plan: []string{"guardduty", "cloudtrail"},
-			scope: Scope{AccessKeys: []string{"AKIA"}}, want: []string{"guardduty", "cloudtrail"}},
+		{name: "an instance finding naming a bucket", plan: []string{"guardduty", "ec2", "cloudtrail", "vpcflow", "cloudwatch", "inspector"},
+			scope: Scope{Instances: []string{"i-1"}, Buckets: []string{"b"}}, want: []string{"guardduty", "ec2", "cloudtrail", "vpcflow", "cloudwatch", "inspector", "s3access"}},
+		{name: "a key finding naming an instance", plan: []string{"guardduty", "cloudtrail", "iam"},
+			scope: Scope{Instances: []string{"i-1"}, AccessKeys: []string{"AKIA"}}, want: []string{"guardduty", "cloudtrail", "iam", "ec2", "vpcflow", "inspector"}},
+		{name: "nothing more in scope", plan: []string{"guardduty", "cloudtrail", "iam"},
+			scope: Scope{AccessKeys: []string{"AKIA"}}, want: []string{"guardduty", "cloudtrail", "iam"}},
 		{name: "a function", plan: []string{"guardduty", "cloudtrail"},
-			scope: Scope{Functions: []string{"f"}}, want: []string{"guardduty", "cloudtrail", "cloudwatch"}},
+			scope: Scope{Functions: []string{"f"}}, want: []string{"guardduty", "cloudtrail", "cloudwatch", "inspector"}},
+		{name: "a bucket finding with a key: iam", plan: []string{"guardduty", "cloudtrail", "s3access"},
+			scope: Scope{Buckets: []string{"b"}, AccessKeys: []string{"AKIA"}, PrincipalIDs: []string{"AIDA"}}, want: []string{"guardduty", "cloudtrail", "s3access", "iam"}},
+		{name: "a table comes first of what scope adds", plan: []string{"guardduty", "cloudtrail", "iam"},
+			scope: Scope{Tables: []string{"orders"}, Buckets: []string{"b"}, RoleNames: []string{"r"}}, want: []string{"guardduty", "cloudtrail", "iam", "dynamodb", "s3access"}},
+		{name: "a container image: inspector", plan: []string{"guardduty", "cloudtrail", "cloudwatch"},
+			scope: Scope{Clusters: []string{"c"}, Images: []string{"repo/img:1"}}, want: []string{"guardduty", "cloudtrail", "cloudwatch", "inspector"}},
+		{name: "a user name alone: iam", plan: []string{"guardduty", "cloudtrail"},
+			scope: Scope{UserNames: []string{"u"}}, want: []string{"guardduty", "cloudtrail", "iam"}},
+		{name: "an ENI alone: vpcflow only", plan: []string{"guardduty", "cloudtrail"},
+			scope: Scope{ENIs: []string{"eni-1"}}, want: []string{"guardduty", "cloudtrail", "vpcflow"}},
+		{name: "what adds nothing", plan: []string{"guardduty", "cloudtrail"},
+			scope: Scope{RemoteIPs: []string{"192.0.2.1"}, Domains: []string{"example.com"}, DBUsers: []string{"u"}, KubernetesUsers: []string{"k"}, Volumes: []string{"vol-1"}, Objects: []string{"b/k"}, Findings: []string{"f"}, Other: []string{"X:y"}},
+			want:  []string{"guardduty", "cloudtrail"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,11 +10,11 @@ package s3logs
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
@@ -178,49 +179,141 @@ func (s *Stats) problem(format string, args ...any) {
 // decompress, decode, filter, write (the writer compresses and hashes). A
 // record without a time is written when keep accepts it. An object that
 // cannot be read whole is reported in Stats and the rest still collected.
+//
+// Several objects are read at once (one per CPU): decode and keep may be
+// called concurrently for different objects, never for one object. What
+// reaches dst, and Stats, are as if the objects were read one after the
+// other, in order; only the records kept from the objects in flight are
+// held in memory.
 func Extract(ctx context.Context, client ObjectGetter, objs []Object, decode Decoder, keep func(Record) bool, w incident.Window, dst RecordWriter) (Stats, error) {
 	var st Stats
-	for _, o := range objs {
+	workers := runtime.GOMAXPROCS(0)
+	if len(objs) < 2 || workers < 2 {
+		for _, o := range objs {
+			if err := ctx.Err(); err != nil {
+				return st, err
+			}
+			st.Objects++
+			one, err := extractObject(ctx, client, o, decode, keep, w, dst.WriteRecord)
+			st.add(one)
+			if err != nil {
+				return st, err
+			}
+		}
+		return st, nil
+	}
+	type result struct {
+		st   Stats
+		kept []Record
+		err  error
+	}
+	results := make([]chan result, len(objs))
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	inner, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slots := make(chan struct{}, workers)
+	go func() {
+		for i, o := range objs {
+			select {
+			case slots <- struct{}{}:
+			case <-inner.Done():
+				return
+			}
+			go func() {
+				var kept []Record
+				one, err := extractObject(inner, client, o, decode, keep, w, func(v any, at time.Time) error {
+					kept = append(kept, Record{Time: at, Value: v})
+					return nil
+				})
+				results[i] <- result{one, kept, err}
+			}()
+		}
+	}()
+	for i := range objs {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
 		st.Objects++
-		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
-		if err != nil {
-			if Denied(err) || Missing(err) {
-				st.problem("s3://%s/%s: %v", o.Bucket, o.Key, err)
-				continue
-			}
-			return st, faults.Classify("s3:GetObject", err, func(err error) error { return err })
+		var r result
+		select {
+		case r = <-results[i]:
+		case <-ctx.Done():
+			return st, ctx.Err()
 		}
-		var werr error
-		emit := func(r Record) error {
-			st.Records++
-			if !keep(r) || (!r.Time.IsZero() && !w.Contains(r.Time)) {
-				return nil
+		<-slots
+		st.add(r.st)
+		for _, rec := range r.kept {
+			if err := dst.WriteRecord(rec.Value, rec.Time); err != nil {
+				return st, err
 			}
-			st.Kept++
-			if err := dst.WriteRecord(r.Value, r.Time); err != nil {
-				werr = err
-				return err
-			}
+		}
+		if r.err != nil {
+			return st, r.err
+		}
+	}
+	return st, nil
+}
+
+// add counts one object's stats into s.
+func (s *Stats) add(o Stats) {
+	s.Records += o.Records
+	s.Kept += o.Kept
+	s.Malformed += o.Malformed
+	for _, p := range o.Problems {
+		if len(s.Problems) < maxProblems {
+			s.Problems = append(s.Problems, p)
+		}
+	}
+}
+
+// extractObject reads one object for Extract, giving each record kept to
+// write; an error from write or a failed read that is not a denial or a
+// missing object stops it.
+func extractObject(ctx context.Context, client ObjectGetter, o Object, decode Decoder, keep func(Record) bool, w incident.Window, write func(any, time.Time) error) (Stats, error) {
+	var st Stats
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+	if err != nil {
+		if Denied(err) || Missing(err) {
+			st.problem("s3://%s/%s: %v", o.Bucket, o.Key, err)
+			return st, nil
+		}
+		return st, faults.Classify("s3:GetObject", err, func(err error) error { return err })
+	}
+	var werr error
+	emit := func(r Record) error {
+		st.Records++
+		if !keep(r) || (!r.Time.IsZero() && !w.Contains(r.Time)) {
 			return nil
 		}
-		bad := func(err error) {
-			st.Malformed++
-			st.problem("s3://%s/%s: %v", o.Bucket, o.Key, err)
+		st.Kept++
+		if err := write(r.Value, r.Time); err != nil {
+			werr = err
+			return err
 		}
-		body, err := Decompressed(out.Body)
-		if err == nil {
-			err = decode(body, emit, bad)
-		}
+		return nil
+	}
+	bad := func(err error) {
+		st.Malformed++
+		st.problem("s3://%s/%s: %v", o.Bucket, o.Key, err)
+	}
+	body, err := Decompressed(out.Body)
+	if err == nil {
+		// Decompression runs ahead of decoding, on another core.
+		ra := newReadAhead(body)
+		err = decode(ra, emit, bad)
+		ra.stop()
 		out.Body.Close()
-		if werr != nil {
-			return st, werr
-		}
-		if err != nil {
-			st.problem("s3://%s/%s: read stopped: %v", o.Bucket, o.Key, err)
-		}
+		ra.wait()
+	} else {
+		out.Body.Close()
+	}
+	if werr != nil {
+		return st, werr
+	}
+	if err != nil {
+		st.problem("s3://%s/%s: read stopped: %v", o.Bucket, o.Key, err)
 	}
 	return st, nil
 }

@@ -93,10 +93,36 @@ func Parse(raw []byte) (*Event, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, fmt.Errorf("record is not a JSON object (starts with %q)", snippet(raw))
 	}
+	if n, err := validValue(raw, 0, 1); err != nil || n != len(raw) {
+		return parseSlow(raw) // json.Unmarshal names the syntax error
+	}
+	return parseValid(raw)
+}
+
+// parseValid is Parse for a record known to be valid JSON (trimmed).
+func parseValid(raw []byte) (*Event, error) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, fmt.Errorf("record is not a JSON object (starts with %q)", snippet(raw))
+	}
+	e := &Event{Raw: append(json.RawMessage(nil), raw...)}
+	if !fastEvent(e.Raw, e) {
+		return parseSlow(raw)
+	}
+	return e.timed()
+}
+
+// parseSlow is Parse by json.Unmarshal.
+func parseSlow(raw []byte) (*Event, error) {
 	var e Event
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return nil, fmt.Errorf("record: %w", err)
 	}
+	e.Raw = append(json.RawMessage(nil), raw...)
+	return e.timed()
+}
+
+// timed checks and parses eventTime.
+func (e *Event) timed() (*Event, error) {
 	if e.EventTime == "" {
 		return nil, fmt.Errorf("record %s: no eventTime", e.EventID)
 	}
@@ -105,8 +131,7 @@ func Parse(raw []byte) (*Event, error) {
 		return nil, fmt.Errorf("record %s: eventTime %q is not an RFC 3339 time", e.EventID, e.EventTime)
 	}
 	e.Time = t.UTC()
-	e.Raw = append(json.RawMessage(nil), raw...)
-	return &e, nil
+	return e, nil
 }
 
 func snippet(b []byte) string {
@@ -125,74 +150,134 @@ func snippet(b []byte) string {
 // the records before it were given to fn. An error from fn stops the read
 // and is returned.
 func Read(r io.Reader, fn func(*Event) error, bad func(error)) error {
-	dec := json.NewDecoder(r)
-	tok, err := dec.Token()
+	return readRaw(r, func(n int, raw []byte) error {
+		e, err := parseValid(raw)
+		if err != nil {
+			bad(fmt.Errorf("record %d: %w", n, err))
+			return nil
+		}
+		return fn(e)
+	})
+}
+
+// readRaw is Read up to the records: it calls rec with each record's
+// number (from 1) and its bytes, valid JSON and valid only until rec
+// returns. An error from rec stops the read and is returned.
+func readRaw(r io.Reader, rec func(n int, raw []byte) error) error {
+	s := newStream(r)
+	first, err := s.peek()
 	if err != nil {
 		return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
 	}
 	n := 0
+	after := func(err error) error {
+		return fmt.Errorf("cloudtrail: after %d records: %w", n, eofIsUnexpected(err))
+	}
+	// records reads an array's records, its [ consumed, to its ].
 	records := func() error {
-		for dec.More() {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return fmt.Errorf("cloudtrail: after %d records: %w", n, eofIsUnexpected(err))
+		c, err := s.peek()
+		if err != nil {
+			return after(err)
+		}
+		if c == ']' {
+			s.pos++
+			return nil
+		}
+		for {
+			raw, err := s.value()
+			if err != nil {
+				return after(err)
 			}
 			n++
-			e, err := Parse(raw)
-			if err != nil {
-				bad(fmt.Errorf("record %d: %w", n, err))
-				continue
-			}
-			if err := fn(e); err != nil {
+			if err := rec(n, raw); err != nil {
 				return err
 			}
+			c, err := s.peek()
+			if err != nil {
+				return after(err)
+			}
+			switch c {
+			case ',':
+				s.pos++
+			case ']':
+				s.pos++
+				return nil
+			default:
+				return after(badChar(c, "after array element"))
+			}
 		}
-		if _, err := dec.Token(); err != nil { // the closing ]
-			return fmt.Errorf("cloudtrail: after %d records: %w", n, eofIsUnexpected(err))
-		}
-		return nil
 	}
-	switch tok {
-	case json.Delim('['):
-		if err := records(); err != nil {
-			return err
-		}
-	case json.Delim('{'):
+	switch first {
+	case '[':
+		s.pos++
+		return records()
+	case '{':
+		s.pos++
 		found := false
-		for dec.More() {
-			key, err := dec.Token()
+		for {
+			c, err := s.peek()
+			if err != nil {
+				return after(err)
+			}
+			if c == '}' {
+				break
+			}
+			if c != '"' {
+				return fmt.Errorf("cloudtrail: %w", badChar(c, "looking for beginning of object key string"))
+			}
+			raw, err := s.value()
 			if err != nil {
 				return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
 			}
-			if k, _ := key.(string); k == "Records" && !found {
-				open, err := dec.Token()
+			var key string
+			if err := json.Unmarshal(raw, &key); err != nil {
+				return fmt.Errorf("cloudtrail: %w", err)
+			}
+			if err := s.next(':', "after object key"); err != nil {
+				return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
+			}
+			if key == "Records" && !found {
+				c, err := s.peek()
 				if err != nil {
 					return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
 				}
-				if open != json.Delim('[') {
+				if c != '[' {
 					return fmt.Errorf("cloudtrail: Records is not an array")
 				}
+				s.pos++
 				found = true
 				if err := records(); err != nil {
 					return err
 				}
-				continue
-			}
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
+			} else if _, err := s.value(); err != nil {
 				return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
 			}
+			c, err = s.peek()
+			if err != nil {
+				return after(err)
+			}
+			if c == ',' {
+				s.pos++
+				continue
+			}
+			if c != '}' {
+				return after(badChar(c, "after object key:value pair"))
+			}
 		}
-		if _, err := dec.Token(); err != nil { // the closing }
-			return fmt.Errorf("cloudtrail: after %d records: %w", n, eofIsUnexpected(err))
-		}
+		s.pos++
 		if !found {
 			return errors.New("cloudtrail: no Records array: not a CloudTrail log file")
 		}
+		return nil
 	default:
+		raw, err := s.value()
+		if err != nil {
+			return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
+		}
+		var tok any
+		json.Unmarshal(raw, &tok)
 		return fmt.Errorf("cloudtrail: not a CloudTrail log file (starts with %v)", tok)
 	}
-	return nil
 }
 
 func eofIsUnexpected(err error) error {

@@ -151,7 +151,7 @@ func (m *Matcher) MayMatch(line []byte) bool {
 func CountFields(line []byte) int {
 	n, in := 0, false
 	for _, c := range line {
-		space := c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
+		space := asciiSpace[c]
 		if !space && !in {
 			n++
 		}
@@ -159,3 +159,6 @@ func CountFields(line []byte) int {
 	}
 	return n
 }
+
+// asciiSpace marks the bytes bytes.Fields splits ASCII text at.
+var asciiSpace = [256]bool{' ': true, '\t': true, '\r': true, '\n': true, '\v': true, '\f': true}

@@ -1,6 +1,7 @@
 package localrun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,9 +79,13 @@ func LoadContext(dir string) (map[string]string, error) {
 		var s string
 		if json.Unmarshal(v, &s) == nil {
 			out[k] = s
-		} else {
-			out[k] = string(v)
+			continue
 		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, v); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", filepath.Join(dir, ContextFile), k, err)
+		}
+		out[k] = compact.String()
 	}
 	return out, nil
 }

@@ -2,6 +2,8 @@ package localrun
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -83,5 +85,24 @@ func TestEmulatorPolicyLeavesOutConditionalDenies(t *testing.T) {
 	}
 	if got["Version"] != "2012-10-17" {
 		t.Fatal("version lost")
+	}
+}
+
+func TestLoadContext(t *testing.T) {
+	dir := t.TempDir()
+	if got, err := LoadContext(dir); err != nil || got != nil {
+		t.Fatalf("a folder without context.json: %v %v", got, err)
+	}
+	body := "{\n  \"custody:instanceLogGroups\": [\n    \"/a\",\n    \"/b\"\n  ],\n  \"custody:lockMode\": \"COMPLIANCE\",\n  \"custody:retentionDays\": 7\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, ContextFile), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadContext(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"custody:instanceLogGroups": `["/a","/b"]`, "custody:lockMode": "COMPLIANCE", "custody:retentionDays": "7"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q, want %q (values pass on one line to cdk -c)", got, want)
 	}
 }

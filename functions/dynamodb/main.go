@@ -1,0 +1,66 @@
+// Command dynamodb is the DynamoDB Streams collector: for each table in
+// scope with a stream, every record of the window from every shard, one
+// .jsonl.gz per table, and an inventory of the tables it looked at. The
+// tables the finding names and those configured are collected first
+// (streams keep 24 hours), then those the run's CloudTrail extract names:
+// in the same run when the extract is already there, else in a second
+// step after the CloudTrail collector (plan item "dynamodb-cloudtrail",
+// the same function). main wires; handler.go thinks.
+//
+// Environment:
+//
+//	EVIDENCE_BUCKET          the locked evidence bucket (required)
+//	CUSTODY_DYNAMODB_TABLES  comma-separated table names or ARNs collected
+//	                         for every incident (optional)
+package main
+
+import (
+	"context"
+	"log"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/version"
+)
+
+// Environment variables main reads.
+const (
+	envBucket = "EVIDENCE_BUCKET"
+	envTables = "CUSTODY_DYNAMODB_TABLES"
+)
+
+func main() {
+	bucket := os.Getenv(envBucket)
+	if bucket == "" {
+		log.Fatal("dynamodb: " + envBucket + " must be set")
+	}
+	tables, err := ParseTables(os.Getenv(envTables))
+	if err != nil {
+		log.Fatalf("dynamodb: %s: %v", envTables, err)
+	}
+	cfg, err := awsconfig.Load(context.Background())
+	if err != nil {
+		log.Fatalf("dynamodb: aws config: %v", err)
+	}
+	objects := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	ddb := dynamodb.NewFromConfig(cfg)
+	streams := dynamodbstreams.NewFromConfig(cfg)
+	collector := func(p Pass) *StreamsCollector {
+		return &StreamsCollector{Tables: ddb, Streams: streams, Objects: objects, Bucket: bucket, Configured: tables, Pass: p, Now: time.Now}
+	}
+	h := &Handler{
+		Driver: &collect.Driver{Writer: evidence.NewWriter(objects, bucket), Version: version.String(), Now: time.Now,
+			Results: objects, Bucket: bucket},
+		First:      collector(PassFirst),
+		CloudTrail: collector(PassCloudTrail),
+	}
+	lambda.Start(h.Handle)
+}

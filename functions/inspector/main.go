@@ -1,0 +1,42 @@
+// Command inspector is the Amazon Inspector collector: it stores the
+// inspector2 findings for each instance, AMI, Lambda function and ECR
+// container image in scope. main wires; handler.go thinks.
+//
+// Environment:
+//
+//	EVIDENCE_BUCKET  the evidence bucket (required)
+package main
+
+import (
+	"context"
+	"log"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/inspector2"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/version"
+)
+
+func main() {
+	bucket := os.Getenv("EVIDENCE_BUCKET")
+	if bucket == "" {
+		log.Fatal("inspector: EVIDENCE_BUCKET must be set")
+	}
+	cfg, err := awsconfig.Load(context.Background())
+	if err != nil {
+		log.Fatalf("inspector: aws config: %v", err)
+	}
+	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	h := &Handler{
+		Driver: &collect.Driver{Writer: evidence.NewWriter(client, bucket), Version: version.String(), Now: time.Now,
+			Results: client, Bucket: bucket},
+		Collector: &FindingCollector{Inspector: inspector2.NewFromConfig(cfg)},
+	}
+	lambda.Start(h.Handle)
+}
