@@ -235,6 +235,18 @@ func (e *Env) Fetch(ctx context.Context, caseID, runID, out string) (*Summary, e
 	if err != nil {
 		return nil, exitErr(ExitFailed, "%v", err)
 	}
+	// A case downloaded before (the same finding gives the same case and
+	// run IDs) is moved aside, not merged with: files of the earlier run
+	// would be unlisted in this one.
+	if caseDir, err := evidence.LocalPath(out, strings.TrimSuffix(prefix, "/")); err == nil {
+		if _, err := os.Stat(caseDir); err == nil {
+			aside := fmt.Sprintf("%s.before-%s", caseDir, time.Now().UTC().Format("20060102T150405Z"))
+			if err := os.Rename(caseDir, aside); err != nil {
+				return nil, exitErr(ExitSetup, "move the earlier download aside: %v", err)
+			}
+			e.step("an earlier download of this case was moved to %s", aside)
+		}
+	}
 	if _, err := evidence.Download(ctx, client, e.Bucket, prefix, out); err != nil {
 		return nil, exitErr(ExitFailed, "download: %v", err)
 	}
