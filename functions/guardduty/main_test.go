@@ -294,6 +294,7 @@ func matches(g gdtypes.Finding, fc *gdtypes.FindingCriteria) (bool, error) {
 			if err != nil {
 				return false, err
 			}
+			//lint:ignore SA1019 the deprecated members are read only to check they are not sent
 			if cond.GreaterThanOrEqual == nil || len(cond.Equals) > 0 || cond.Gte != nil {
 				return false, fmt.Errorf("fake: updatedAt condition %+v not supported", cond)
 			}

@@ -205,6 +205,7 @@ func TestRelatedFindings(t *testing.T) {
 				}
 				crit := in.FindingCriteria.Criterion
 				up, ok := crit["updatedAt"]
+				//lint:ignore SA1019 the deprecated members are read only to check they are not sent
 				if len(crit) != 2 || !ok || aws.ToInt64(up.GreaterThanOrEqual) != since || up.Gte != nil || len(up.Equals) != 0 {
 					t.Errorf("call %d: criteria %+v, want one resource and updatedAt >= %d", i, crit, since)
 				}
@@ -212,6 +213,7 @@ func TestRelatedFindings(t *testing.T) {
 					if attr == "updatedAt" {
 						continue
 					}
+					//lint:ignore SA1019 the deprecated members are read only to check they are not sent
 					if len(cond.Equals) != 1 || cond.Eq != nil || cond.GreaterThanOrEqual != nil {
 						t.Errorf("call %d: %s condition %+v, want Equals one value", i, attr, cond)
 						continue
