@@ -15,6 +15,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/custody-ir/custody/shared/s3logs"
@@ -75,10 +76,53 @@ next:
 	return tokens, true
 }
 
+// byteRank is how often each byte occurs in CloudTrail logs (log2 of its
+// share per million, 0 to f, from the testdata records): a token is
+// searched for by its rarest byte.
+const byteRank = "" +
+	"00000000000000000000000000000000c0f03000001bffdceeffeeededf00900" +
+	"0fdedddccebcbcdccbdedbddbbca1a080fefffeedfbdfeffecffffeecdcd0d00" +
+	"0000000000000000000000000000000000000000000000000000000000000000" +
+	"0000000000000000000000000000000000000000000000000000000000000000"
+
+// token is a value searched for in records: at, its rarest byte, is
+// found first.
+type token struct {
+	b  []byte
+	at int
+}
+
+func newToken(b []byte) token {
+	t := token{b: b}
+	for i, c := range b {
+		if byteRank[c] < byteRank[b[t.at]] {
+			t.at = i
+		}
+	}
+	return t
+}
+
+// in reports whether raw holds t.
+func (t token) in(raw []byte) bool {
+	c, n := t.b[t.at], len(t.b)
+	for i := t.at; i < len(raw); {
+		j := bytes.IndexByte(raw[i:], c)
+		if j < 0 {
+			return false
+		}
+		i += j
+		if s := i - t.at; s+n <= len(raw) && bytes.Equal(raw[s:s+n], t.b) {
+			return true
+		}
+		i++
+	}
+	return false
+}
+
 // candidate reports whether raw holds one of tokens or a \u or \/ escape.
-func candidate(raw []byte, tokens [][]byte) bool {
+func candidate(raw []byte, tokens []token) bool {
 	for _, t := range tokens {
-		if bytes.Contains(raw, t) {
+		if t.in(raw) {
 			return true
 		}
 	}
@@ -96,25 +140,63 @@ func candidate(raw []byte, tokens [][]byte) bool {
 	}
 }
 
+var eventTimeKey = []byte(`"eventTime"`)
+
+// plainlyTimed reports whether raw, a valid JSON value, is an object that
+// holds "eventTime": followed by an RFC 3339 time (at whatever depth: a
+// record that does not may be malformed, and is decoded to find out).
+func plainlyTimed(raw []byte) bool {
+	if len(raw) == 0 || raw[0] != '{' {
+		return false
+	}
+	i := bytes.Index(raw, eventTimeKey)
+	if i < 0 {
+		return false
+	}
+	i = skipSpace(raw, i+len(eventTimeKey))
+	if i >= len(raw) || raw[i] != ':' {
+		return false
+	}
+	i = skipSpace(raw, i+1)
+	if i >= len(raw) || raw[i] != '"' {
+		return false
+	}
+	v := raw[i+1:]
+	end := bytes.IndexByte(v, '"')
+	if end <= 0 || bytes.IndexByte(v[:end], '\\') >= 0 {
+		return false
+	}
+	_, err := time.Parse(time.RFC3339Nano, string(v[:end]))
+	return err == nil
+}
+
 // DecodeFor is Decode for an extract filtered by m. A record that holds
-// none of m's Tokens (nor a \u or \/ escape) cannot match: it is not
-// decoded but still emitted, with a nil Value and no Time, so that it is
-// counted as read (s3logs.Stats.Records); the keep function given with it
-// must reject a nil Value (m.Match takes an *Event, so a keep that tests
-// r.Value.(*Event) does). Every other record is decoded as Decode does, so
-// m keeps exactly the records it keeps with Decode. A malformed record
-// (valid JSON, but no usable eventTime) is reported to bad only when it is
-// decoded: one without a token is counted as read and not reported. A file
-// that is not JSON or ends early is an error as with Decode. When m gives
-// no tokens (Tokens' ok is false) DecodeFor is Decode.
+// none of m's Tokens (nor a \u or \/ escape) cannot match: if it is also
+// plainly well formed (an object with an "eventTime" holding an RFC 3339
+// time) it is not decoded but still emitted, with a nil Value and no Time,
+// so that it is counted as read (s3logs.Stats.Records); the keep function
+// given with it must reject a nil Value (a keep that tests
+// r.Value.(*Event) before m.Match does). Every other record is decoded as
+// Decode does, so m keeps exactly the records it keeps with Decode, and a
+// record that is not an object or has no usable eventTime is reported to
+// bad as with Decode. One kind of malformed record goes unreported: one
+// without a token whose eventTime is plain but another field has the
+// wrong type (a number for eventName, say), which Decode reports; it is
+// counted as read. A file that is not JSON or ends early is an error as
+// with Decode. When m gives no tokens (Tokens' ok is false) DecodeFor is
+// Decode.
 func DecodeFor(m *Matcher) s3logs.Decoder {
 	tokens, ok := m.Tokens()
 	if !ok {
 		return Decode
 	}
+	ts := make([]token, len(tokens))
+	for i, t := range tokens {
+		ts[i] = newToken(t)
+	}
 	return func(r io.Reader, emit func(s3logs.Record) error, bad func(error)) error {
 		return readRaw(r, func(n int, raw []byte) error {
-			if !candidate(raw, tokens) {
+			if !candidate(raw, ts) && plainlyTimed(raw) {
 				return emit(s3logs.Record{})
 			}
 			e, err := parseValid(raw)
