@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -127,9 +128,9 @@ type flowExtractLine struct {
 }
 
 // extractFlowLogs is the flow log collector's S3 extract
-// (functions/vpcflow: run.collectS3 and run.decoder): one s3logs.Extract
-// per object, lines that name none of the scope's interfaces or addresses
-// only counted for their fields, the rest parsed and matched.
+// (functions/vpcflow: run.s3 and run.decoder): s3logs.ExtractEach with a
+// decoder per object, lines that name none of the scope's interfaces or
+// addresses only counted for their fields, the rest parsed and matched.
 func extractFlowLogs(ctx context.Context, dir string) (extractResult, error) {
 	objs, err := objects(dir)
 	if err != nil {
@@ -147,14 +148,14 @@ func extractFlowLogs(ctx context.Context, dir string) (extractResult, error) {
 	}
 	w := flowWriter{stream}
 	var res extractResult
-	var lines int64
-	for _, o := range objs {
+	var lines atomic.Int64
+	decodeFor := func(o s3logs.Object) s3logs.Decoder {
 		origin := evidence.Origin{Bucket: o.Bucket, Key: o.Key}
-		decode := func(rd io.Reader, emit func(s3logs.Record) error, bad func(error)) error {
+		return func(rd io.Reader, emit func(s3logs.Record) error, bad func(error)) error {
 			p := vpcflow.NewParser(vpcflow.Default)
 			return s3logs.Lines(func(line []byte) (s3logs.Record, error) {
 				if _, header := vpcflow.HeaderFormat(line); !header {
-					lines++
+					lines.Add(1)
 					if !match.MayMatch(line) {
 						if n, want := vpcflow.CountFields(line), p.Format().Len(); n != want {
 							return s3logs.Record{}, fmt.Errorf("%w: %d fields, the format has %d", vpcflow.ErrMalformed, n, want)
@@ -185,15 +186,11 @@ func extractFlowLogs(ctx context.Context, dir string) (extractResult, error) {
 				return s3logs.Record{Value: l}, nil
 			})(rd, emit, bad)
 		}
-		st, err := s3logs.Extract(ctx, localObjects{}, []s3logs.Object{o}, decode, keep, benchWindow, w)
-		res.Objects += st.Objects
-		res.Records += st.Records
-		res.Kept += st.Kept
-		res.Malformed += st.Malformed
-		res.Problems += len(st.Problems)
-		if err != nil {
-			return res, err
-		}
+	}
+	st, err := s3logs.ExtractEach(ctx, localObjects{}, objs, decodeFor, keep, benchWindow, w)
+	res.Objects, res.Records, res.Kept, res.Malformed, res.Problems = st.Objects, st.Records, st.Kept, st.Malformed, len(st.Problems)
+	if err != nil {
+		return res, err
 	}
 	res.Written = stream.Records()
 	return res, nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -155,24 +156,19 @@ func (r *run) s3(ctx context.Context, fl ec2types.FlowLog, format vpcflow.Format
 		r.out.Gap(fmt.Sprintf("flow log %s: %d Parquet objects in s3://%s/%s: parquet flow logs are copied but not parsed, so their records are not in the extract", id, parquet, dest.Bucket, base),
 			"read the copied .parquet objects with a Parquet reader (Athena, DuckDB), or add a flow log in the text format")
 	}
-	var st s3logs.Stats
-	var lines int64
-	for _, o := range text {
-		// One object at a time: each line's origin names its object.
-		one, err := s3logs.Extract(ctx, r.c.Objects, []s3logs.Object{o}, r.decoder(id, format, o, &lines), r.keep, r.inc.Window, r.extract)
-		st.Objects += one.Objects
-		st.Records += one.Records
-		st.Kept += one.Kept
-		st.Malformed += one.Malformed
-		st.Problems = append(st.Problems, one.Problems...)
-		if err != nil {
-			return true, faults.Classify("s3:GetObject", err, func(err error) error { return err })
-		}
+	var lines atomic.Int64
+	// A decoder per object: each line's origin names its object. Objects
+	// are read a few at a time, their records written in object order.
+	st, err := s3logs.ExtractEach(ctx, r.c.Objects, text, func(o s3logs.Object) s3logs.Decoder {
+		return r.decoder(id, format, o, &lines)
+	}, r.keep, r.inc.Window, r.extract)
+	if err != nil {
+		return true, faults.Classify("s3:GetObject", err, func(err error) error { return err })
 	}
 	r.extract.malformed += st.Malformed
 	if st.Malformed > 0 || len(st.Problems) > 0 {
 		r.out.Warn("flow log %s: %d of %d lines in %d objects could not be read and are not in the extract (the rest are): %s",
-			id, st.Malformed, lines, st.Objects, strings.Join(firstN(st.Problems, 5), "; "))
+			id, st.Malformed, lines.Load(), st.Objects, strings.Join(firstN(st.Problems, 5), "; "))
 	}
 	return true, nil
 }
@@ -185,13 +181,13 @@ func (r *run) s3(ctx context.Context, fl ec2types.FlowLog, format vpcflow.Format
 // match: it is only checked for its number of fields (a malformed line is
 // counted either way) and skipped unparsed. *lines counts every line but
 // headers.
-func (r *run) decoder(flowLogID string, format vpcflow.Format, o s3logs.Object, lines *int64) s3logs.Decoder {
+func (r *run) decoder(flowLogID string, format vpcflow.Format, o s3logs.Object, lines *atomic.Int64) s3logs.Decoder {
 	origin := evidence.Origin{Bucket: o.Bucket, Key: o.Key}
 	return func(rd io.Reader, emit func(s3logs.Record) error, bad func(error)) error {
 		p := vpcflow.NewParser(format)
 		return s3logs.Lines(func(line []byte) (s3logs.Record, error) {
 			if _, header := vpcflow.HeaderFormat(line); !header {
-				*lines++
+				lines.Add(1)
 				if !r.match.MayMatch(line) {
 					if n, want := vpcflow.CountFields(line), p.Format().Len(); n != want {
 						return s3logs.Record{}, fmt.Errorf("%w: %d fields, the format has %d", vpcflow.ErrMalformed, n, want)

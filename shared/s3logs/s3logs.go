@@ -186,6 +186,14 @@ func (s *Stats) problem(format string, args ...any) {
 // other, in order; only the records kept from the objects in flight are
 // held in memory.
 func Extract(ctx context.Context, client ObjectGetter, objs []Object, decode Decoder, keep func(Record) bool, w incident.Window, dst RecordWriter) (Stats, error) {
+	return ExtractEach(ctx, client, objs, func(Object) Decoder { return decode }, keep, w, dst)
+}
+
+// ExtractEach is Extract with a decoder per object (decodeFor), for
+// sources whose records name the object they came from or whose format
+// differs by object. Objects are still read a few at a time and their
+// records written in object order.
+func ExtractEach(ctx context.Context, client ObjectGetter, objs []Object, decodeFor func(Object) Decoder, keep func(Record) bool, w incident.Window, dst RecordWriter) (Stats, error) {
 	var st Stats
 	workers := runtime.GOMAXPROCS(0)
 	if len(objs) < 2 || workers < 2 {
@@ -194,7 +202,7 @@ func Extract(ctx context.Context, client ObjectGetter, objs []Object, decode Dec
 				return st, err
 			}
 			st.Objects++
-			one, err := extractObject(ctx, client, o, decode, keep, w, dst.WriteRecord)
+			one, err := extractObject(ctx, client, o, decodeFor(o), keep, w, dst.WriteRecord)
 			st.add(one)
 			if err != nil {
 				return st, err
@@ -223,7 +231,7 @@ func Extract(ctx context.Context, client ObjectGetter, objs []Object, decode Dec
 			}
 			go func() {
 				var kept []Record
-				one, err := extractObject(inner, client, o, decode, keep, w, func(v any, at time.Time) error {
+				one, err := extractObject(inner, client, o, decodeFor(o), keep, w, func(v any, at time.Time) error {
 					kept = append(kept, Record{Time: at, Value: v})
 					return nil
 				})
