@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -190,7 +189,7 @@ func (c *InstanceCollector) instance(ctx context.Context, inc *incident.Incident
 		return nil
 	}
 	if err := c.put(ctx, out, id, "instance.json", struct{ Reservations []types.Reservation }{resp.Reservations},
-		out.Meta("ec2:DescribeInstances", request(in), origin), 1); err != nil {
+		out.Meta("ec2:DescribeInstances", collect.Request(in), origin), 1); err != nil {
 		return err
 	}
 	if inst.State != nil && inst.State.Name == types.InstanceStateNameTerminated {
@@ -241,56 +240,6 @@ func (c *InstanceCollector) put(ctx context.Context, out *collect.Output, id, na
 	return err
 }
 
-// request is an SDK input's parameters as the API names them (the input
-// structs marshal with the API's member names), without the unset ones (nil,
-// an empty enum, an empty list).
-func request(in any) map[string]any {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil
-	}
-	m, _ = prune(m).(map[string]any)
-	return m
-}
-
-// prune returns a decoded JSON value without its unset members, or nil
-// when v itself is unset.
-func prune(v any) any {
-	switch x := v.(type) {
-	case string:
-		if x == "" {
-			return nil
-		}
-	case map[string]any:
-		for k, e := range x {
-			if e = prune(e); e == nil {
-				delete(x, k)
-			} else {
-				x[k] = e
-			}
-		}
-		if len(x) == 0 {
-			return nil
-		}
-	case []any:
-		var kept []any
-		for _, e := range x {
-			if e = prune(e); e != nil {
-				kept = append(kept, e)
-			}
-		}
-		if len(kept) == 0 {
-			return nil
-		}
-		return kept
-	}
-	return v
-}
-
 // consoleDoc is console-output.json: GetConsoleOutput's answer (Output is
 // base64, as the API returns it) and the decoded text.
 type consoleDoc struct {
@@ -330,7 +279,7 @@ func (c *InstanceCollector) consoleOutput(ctx context.Context, _ *incident.Incid
 	if aws.ToString(resp.Output) != "" {
 		records = 1
 	}
-	return c.put(ctx, out, id, "console-output.json", doc, out.Meta("ec2:GetConsoleOutput", request(in), origin), records)
+	return c.put(ctx, out, id, "console-output.json", doc, out.Meta("ec2:GetConsoleOutput", collect.Request(in), origin), records)
 }
 
 // userDataDoc is user-data.json: DescribeInstanceAttribute's answer
@@ -366,7 +315,7 @@ func (c *InstanceCollector) userData(ctx context.Context, _ *incident.Incident, 
 			doc.Gzipped = doc.Decoded != nil
 		}
 	}
-	return c.put(ctx, out, id, "user-data.json", doc, out.Meta("ec2:DescribeInstanceAttribute", request(in), origin), records)
+	return c.put(ctx, out, id, "user-data.json", doc, out.Meta("ec2:DescribeInstanceAttribute", collect.Request(in), origin), records)
 }
 
 // decodeText decodes base64 to text; binary content is left as base64 and
@@ -428,7 +377,7 @@ func (c *InstanceCollector) networkInterfaces(ctx context.Context, _ *incident.I
 		enis = []types.NetworkInterface{}
 	}
 	return c.put(ctx, out, id, "network-interfaces.json", struct{ NetworkInterfaces []types.NetworkInterface }{enis},
-		out.Meta("ec2:DescribeNetworkInterfaces", request(in), origin), int64(len(enis)))
+		out.Meta("ec2:DescribeNetworkInterfaces", collect.Request(in), origin), int64(len(enis)))
 }
 
 func (c *InstanceCollector) volumes(ctx context.Context, _ *incident.Incident, out *collect.Output, inst *types.Instance, origin *evidence.Origin) error {
@@ -447,7 +396,7 @@ func (c *InstanceCollector) volumes(ctx context.Context, _ *incident.Incident, o
 		vols = []types.Volume{}
 	}
 	return c.put(ctx, out, id, "volumes.json", struct{ Volumes []types.Volume }{vols},
-		out.Meta("ec2:DescribeVolumes", request(in), origin), int64(len(vols)))
+		out.Meta("ec2:DescribeVolumes", collect.Request(in), origin), int64(len(vols)))
 }
 
 // groupIDs are the instance's security groups: its own list and those of
@@ -513,7 +462,7 @@ func (c *InstanceCollector) securityGroups(ctx context.Context, _ *incident.Inci
 	// One artifact from two calls: the API names both, the request holds
 	// each call's parameters under its name.
 	meta := out.Meta("ec2:DescribeSecurityGroups,ec2:DescribeSecurityGroupRules", map[string]any{
-		"ec2:DescribeSecurityGroups": request(gin), "ec2:DescribeSecurityGroupRules": request(rin),
+		"ec2:DescribeSecurityGroups": collect.Request(gin), "ec2:DescribeSecurityGroupRules": collect.Request(rin),
 	}, origin)
 	return c.put(ctx, out, id, "security-groups.json", doc, meta, int64(len(doc.SecurityGroups)+len(doc.SecurityGroupRules)))
 }
@@ -557,7 +506,7 @@ func (c *InstanceCollector) instanceProfile(ctx context.Context, _ *incident.Inc
 	o := *origin
 	o.Description += " instance profile " + profileArn
 	return c.put(ctx, out, id, "instance-profile.json", struct{ InstanceProfile *iamtypes.InstanceProfile }{resp.InstanceProfile},
-		out.Meta("iam:GetInstanceProfile", request(in), &o), 1)
+		out.Meta("iam:GetInstanceProfile", collect.Request(in), &o), 1)
 }
 
 // Handler is the collector Lambda.

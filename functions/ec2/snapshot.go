@@ -104,7 +104,7 @@ func (c *InstanceCollector) snapshots(ctx context.Context, inc *incident.Inciden
 			}
 		}
 		if err := c.put(ctx, out, id, "snapshots.json", struct{ Snapshots []types.Snapshot }{prev},
-			out.Meta("ec2:DescribeSnapshots", request(din), origin), int64(len(prev))); err != nil {
+			out.Meta("ec2:DescribeSnapshots", collect.Request(din), origin), int64(len(prev))); err != nil {
 			return err
 		}
 	} else {
@@ -125,7 +125,7 @@ func (c *InstanceCollector) snapshots(ctx context.Context, inc *incident.Inciden
 			listed = append(listed, evidence.Snapshot{SnapshotID: aws.ToString(s.SnapshotId), VolumeID: aws.ToString(s.VolumeId), InstanceID: id, Tags: tagMap(s.Tags)})
 		}
 		if err := c.put(ctx, out, id, "snapshots.json", struct{ Snapshots []types.SnapshotInfo }{resp.Snapshots},
-			out.Meta("ec2:CreateSnapshots", request(in), origin), int64(len(resp.Snapshots))); err != nil {
+			out.Meta("ec2:CreateSnapshots", collect.Request(in), origin), int64(len(resp.Snapshots))); err != nil {
 			return err
 		}
 	}

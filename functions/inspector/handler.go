@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -125,7 +124,7 @@ func (c *FindingCollector) Collect(ctx context.Context, inc *incident.Incident, 
 	var first, last *time.Time
 	for _, q := range qs {
 		in := &inspector2.ListFindingsInput{FilterCriteria: q.Filter, MaxResults: aws.Int32(pageSize)}
-		sent = append(sent, request(q.Filter))
+		sent = append(sent, collect.Request(q.Filter))
 		p := inspector2.NewListFindingsPaginator(c.Inspector, in)
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
@@ -212,57 +211,6 @@ func refused(out *collect.Output, what string, err error) (stop bool, _ error) {
 	out.Gap(fmt.Sprintf("Inspector findings: %s for %s refused: %s: %s", op, what, apiErr.ErrorCode(), apiErr.ErrorMessage()),
 		"see the error; the call can be made by hand with the filter in the manifest")
 	return false, nil
-}
-
-// request is a filter as sent, as the API names its members, without the
-// unset ones: for the manifest.
-func request(f *types.FilterCriteria) map[string]any {
-	b, err := json.Marshal(f)
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil
-	}
-	m, _ = prune(m).(map[string]any)
-	return m
-}
-
-// prune drops a decoded JSON value's unset members (null, "", empty lists
-// and objects); it returns nil when v itself is unset.
-func prune(v any) any {
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case string:
-		if x == "" {
-			return nil
-		}
-	case map[string]any:
-		for k, e := range x {
-			if e = prune(e); e == nil {
-				delete(x, k)
-			} else {
-				x[k] = e
-			}
-		}
-		if len(x) == 0 {
-			return nil
-		}
-	case []any:
-		var kept []any
-		for _, e := range x {
-			if e = prune(e); e != nil {
-				kept = append(kept, e)
-			}
-		}
-		if len(kept) == 0 {
-			return nil
-		}
-		return kept
-	}
-	return v
 }
 
 // Handler is the collector Lambda.

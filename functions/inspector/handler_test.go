@@ -165,7 +165,7 @@ func TestCollect(t *testing.T) {
 				if aws.ToInt32(in.MaxResults) != 100 || in.NextToken != nil || in.SortCriteria != nil {
 					t.Errorf("call %d: max %d token %v sort %v", i, aws.ToInt32(in.MaxResults), in.NextToken, in.SortCriteria)
 				}
-				sent = append(sent, request(in.FilterCriteria))
+				sent = append(sent, collect.Request(in.FilterCriteria))
 			}
 			if !reflect.DeepEqual(sent, c.filters) {
 				t.Errorf("filters sent\n%v\nwant\n%v", sent, c.filters)
@@ -312,7 +312,7 @@ func TestQueries(t *testing.T) {
 	var filters []map[string]any
 	for _, q := range qs {
 		whats = append(whats, q.What)
-		filters = append(filters, request(q.Filter))
+		filters = append(filters, collect.Request(q.Filter))
 	}
 	wantWhats := []string{"instance i-1", "Lambda function arn:aws:lambda:us-east-1:123456789012:function:f:PROD", "Lambda function g",
 		"AMI ami-0123456789abcdef0", "container image " + ecrByTag}
