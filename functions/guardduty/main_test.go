@@ -22,7 +22,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	gdtypes "github.com/aws/aws-sdk-go-v2/service/guardduty/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/awsconfig"
@@ -57,27 +56,8 @@ func lockedBucket(t testing.TB) *s3.Client {
 	t.Helper()
 	ctx := context.Background()
 	client := s3.NewFromConfig(emu.Fresh(t), awsconfig.S3Options)
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{
-		Bucket: aws.String(testBucket), ObjectLockEnabledForBucket: aws.Bool(true),
-	}); err != nil {
-		t.Fatalf("CreateBucket: %v", err)
-	}
-	if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
-		Bucket:                  aws.String(testBucket),
-		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
-	}); err != nil {
-		t.Fatalf("PutBucketVersioning: %v", err)
-	}
-	if _, err := client.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{
-		Bucket: aws.String(testBucket),
-		ObjectLockConfiguration: &types.ObjectLockConfiguration{
-			ObjectLockEnabled: types.ObjectLockEnabledEnabled,
-			Rule: &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{
-				Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1),
-			}},
-		},
-	}); err != nil {
-		t.Fatalf("PutObjectLockConfiguration: %v", err)
+	if err := emulator.LockedBucket(ctx, client, testBucket); err != nil {
+		t.Fatal(err)
 	}
 	return client
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/inspector2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/emulator"
@@ -44,21 +43,8 @@ func newWorld(t *testing.T) *world {
 	ctx := context.Background()
 	cfg := emu.Fresh(t)
 	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{
-		Bucket: aws.String(testBucket), ObjectLockEnabledForBucket: aws.Bool(true),
-	}); err != nil {
-		t.Fatalf("CreateBucket: %v", err)
-	}
-	if _, err := client.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{
-		Bucket: aws.String(testBucket),
-		ObjectLockConfiguration: &types.ObjectLockConfiguration{
-			ObjectLockEnabled: types.ObjectLockEnabledEnabled,
-			Rule: &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{
-				Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1),
-			}},
-		},
-	}); err != nil {
-		t.Fatalf("PutObjectLockConfiguration: %v", err)
+	if err := emulator.LockedBucket(ctx, client, testBucket); err != nil {
+		t.Fatal(err)
 	}
 	return &world{s3: client, inspector: inspector2.NewFromConfig(cfg)}
 }
