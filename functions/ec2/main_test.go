@@ -17,7 +17,6 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
@@ -147,22 +146,7 @@ func (w *world) snapshotsOf(t testing.TB, caseID string) []ec2types.Snapshot {
 // Object Lock, default retention GOVERNANCE 1 day.
 func (w *world) lockedBucket(t testing.TB) {
 	t.Helper()
-	ctx := context.Background()
-	_, err := w.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(testBucket), ObjectLockEnabledForBucket: aws.Bool(true)})
-	must(t, "CreateBucket", err)
-	_, err = w.s3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(testBucket),
-		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
-	must(t, "PutBucketVersioning", err)
-	_, err = w.s3.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{
-		Bucket: aws.String(testBucket),
-		ObjectLockConfiguration: &s3types.ObjectLockConfiguration{
-			ObjectLockEnabled: s3types.ObjectLockEnabledEnabled,
-			Rule: &s3types.ObjectLockRule{DefaultRetention: &s3types.DefaultRetention{
-				Mode: s3types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1),
-			}},
-		},
-	})
-	must(t, "PutObjectLockConfiguration", err)
+	must(t, "LockedBucket", emulator.LockedBucket(context.Background(), w.s3, testBucket))
 }
 
 // incidentFor is the run Triage would build for a finding on the instances.

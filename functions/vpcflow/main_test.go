@@ -30,7 +30,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
@@ -132,17 +131,8 @@ func setup(t *testing.T) *env {
 	ctx := context.Background()
 	cfg := emu.Fresh(t)
 	e := &env{s3: s3.NewFromConfig(cfg, awsconfig.S3Options), ec2: ec2.NewFromConfig(cfg), logs: cloudwatchlogs.NewFromConfig(cfg)}
-	if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(testBucket), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
-		t.Fatalf("CreateBucket: %v", err)
-	}
-	if _, err := e.s3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(testBucket),
-		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
-		t.Fatalf("PutBucketVersioning: %v", err)
-	}
-	if _, err := e.s3.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: aws.String(testBucket),
-		ObjectLockConfiguration: &s3types.ObjectLockConfiguration{ObjectLockEnabled: s3types.ObjectLockEnabledEnabled,
-			Rule: &s3types.ObjectLockRule{DefaultRetention: &s3types.DefaultRetention{Mode: s3types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1)}}}}); err != nil {
-		t.Fatalf("PutObjectLockConfiguration: %v", err)
+	if err := emulator.LockedBucket(ctx, e.s3, testBucket); err != nil {
+		t.Fatal(err)
 	}
 	vpc, err := e.ec2.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
 	if err != nil {
