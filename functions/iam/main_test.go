@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/awsconfig"
@@ -65,21 +64,7 @@ func newWorld(t testing.TB) *world {
 	ctx := context.Background()
 	cfg := emu.Fresh(t)
 	w := &world{s3: s3.NewFromConfig(cfg, awsconfig.S3Options), iam: iam.NewFromConfig(cfg)}
-	_, err := w.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(testBucket), ObjectLockEnabledForBucket: aws.Bool(true)})
-	must(t, "CreateBucket", err)
-	_, err = w.s3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(testBucket),
-		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
-	must(t, "PutBucketVersioning", err)
-	_, err = w.s3.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{
-		Bucket: aws.String(testBucket),
-		ObjectLockConfiguration: &s3types.ObjectLockConfiguration{
-			ObjectLockEnabled: s3types.ObjectLockEnabledEnabled,
-			Rule: &s3types.ObjectLockRule{DefaultRetention: &s3types.DefaultRetention{
-				Mode: s3types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1),
-			}},
-		},
-	})
-	must(t, "PutObjectLockConfiguration", err)
+	must(t, "LockedBucket", emulator.LockedBucket(ctx, w.s3, testBucket))
 	return w
 }
 
