@@ -413,9 +413,8 @@ func gapReason(err error) (string, bool) {
 	if errors.As(err, &ad) {
 		return "access denied: " + ad.ErrorMessage(), true
 	}
-	switch code := apiCode(err); code {
-	case "AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnrecognizedClientException":
-		return "access denied (" + code + ")", true
+	if faults.Denied(err) {
+		return "access denied (" + apiCode(err) + ")", true
 	}
 	return "", false
 }

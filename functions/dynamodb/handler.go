@@ -527,16 +527,16 @@ func apiCode(err error) string {
 // gapReason reports whether err is a refusal that makes a gap, not a
 // failure.
 func gapReason(err error) (string, bool) {
-	switch code := apiCode(err); code {
-	case "AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnrecognizedClientException":
-		var apiErr smithy.APIError
-		errors.As(err, &apiErr)
-		if msg := apiErr.ErrorMessage(); msg != "" {
-			return "access denied (" + code + "): " + msg, true
-		}
-		return "access denied (" + code + ")", true
+	if !faults.Denied(err) {
+		return "", false
 	}
-	return "", false
+	var apiErr smithy.APIError
+	errors.As(err, &apiErr)
+	code := apiErr.ErrorCode()
+	if msg := apiErr.ErrorMessage(); msg != "" {
+		return "access denied (" + code + "): " + msg, true
+	}
+	return "access denied (" + code + ")", true
 }
 
 // classify names an AWS error for the state machine: throttled and

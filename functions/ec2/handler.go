@@ -121,12 +121,6 @@ func (c *InstanceCollector) elsewhere(ctx context.Context, sc incident.Scope) (r
 	return "", ""
 }
 
-// Error codes that mean the collector's role may not make the call.
-var deniedCodes = map[string]bool{
-	"UnauthorizedOperation": true, "Client.UnauthorizedOperation": true,
-	"AccessDenied": true, "AccessDeniedException": true,
-}
-
 // Error codes that mean the instance does not exist (or never did).
 var notFoundCodes = map[string]bool{
 	"InvalidInstanceID.NotFound": true, "InvalidInstanceID.Malformed": true,
@@ -156,7 +150,7 @@ func refused(out *collect.Output, op, what string, err error) error {
 	}
 	reason := fmt.Sprintf("%s for %s refused: %s: %s", op, what, apiErr.ErrorCode(), apiErr.ErrorMessage())
 	fix := "see the error; the call can be made by hand with the same parameters (the collector's role is read-only)"
-	if deniedCodes[apiErr.ErrorCode()] {
+	if faults.Denied(err) {
 		reason = fmt.Sprintf("%s for %s denied: %s", op, what, apiErr.ErrorMessage())
 		fix = "grant " + op + " to the ec2 collector's role"
 	}

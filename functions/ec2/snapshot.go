@@ -193,7 +193,7 @@ func (c *InstanceCollector) lock(ctx context.Context, out *collect.Output, id st
 	why := err.Error()
 	if code := apiCode(err); code != "" {
 		why = code
-		if deniedCodes[code] {
+		if faults.Denied(err) {
 			why = "denied: " + code
 		}
 	}

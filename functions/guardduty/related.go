@@ -253,7 +253,6 @@ func (c *FindingCollector) detector(ctx context.Context, out *collect.Output, re
 }
 
 // Error codes that mean the collector's role may not make the call.
-var deniedCodes = map[string]bool{"AccessDenied": true, "AccessDeniedException": true, "UnauthorizedOperation": true}
 
 // refused turns an error of a related-findings call into what the
 // collector does with it: throttled or transient is returned (the state
@@ -278,7 +277,7 @@ func (c *FindingCollector) refused(out *collect.Output, op, what string, err err
 		}
 		return true, fmt.Errorf("%s for %s: %w", op, what, err)
 	}
-	if deniedCodes[apiErr.ErrorCode()] {
+	if faults.Denied(err) {
 		out.Gap(fmt.Sprintf("related GuardDuty findings: %s for %s denied: %s", op, what, apiErr.ErrorMessage()),
 			"grant guardduty:ListDetectors, guardduty:ListFindings and guardduty:GetFindings to the guardduty collector's role")
 		return true, nil

@@ -182,11 +182,6 @@ func (c *PrincipalCollector) timeout() time.Duration {
 
 func originOf(what string) *evidence.Origin { return &evidence.Origin{Description: what} }
 
-// Error codes that mean the collector's role may not make the call.
-var deniedCodes = map[string]bool{
-	"AccessDenied": true, "AccessDeniedException": true, "UnauthorizedOperation": true,
-}
-
 // notFound reports whether err is IAM's NoSuchEntity.
 func notFound(err error) bool {
 	var nse *iamtypes.NoSuchEntityException
@@ -219,7 +214,7 @@ func refused(out *collect.Output, op, what string, err error) error {
 	reason := fmt.Sprintf("%s for %s refused: %s: %s", op, what, apiErr.ErrorCode(), apiErr.ErrorMessage())
 	fix := "see the error; the call can be made by hand with the same parameters (the collector's role is read-only)"
 	switch {
-	case deniedCodes[apiErr.ErrorCode()]:
+	case faults.Denied(err):
 		reason = fmt.Sprintf("%s for %s denied: %s", op, what, apiErr.ErrorMessage())
 		fix = "grant " + op + " to the iam collector's role (and check SCPs and permissions boundaries that deny it)"
 	case notFound(err):

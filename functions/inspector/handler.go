@@ -201,7 +201,7 @@ func refused(out *collect.Output, what string, err error) (stop bool, _ error) {
 	}
 	msg := strings.ToLower(apiErr.ErrorMessage())
 	switch {
-	case apiErr.ErrorCode() == "AccessDeniedException" || apiErr.ErrorCode() == "AccessDenied":
+	case faults.Denied(err):
 		out.Gap(fmt.Sprintf("Inspector findings: %s for %s denied (or Amazon Inspector is not enabled): %s", op, what, apiErr.ErrorMessage()), enableFix)
 		return true, nil
 	case strings.Contains(msg, "not enabled") || strings.Contains(msg, "not activated") || strings.Contains(msg, "does not have access"):

@@ -175,7 +175,7 @@ func (r *run) resolveInterfaces(ctx context.Context) error {
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
-				if denied(err) {
+				if faults.Denied(err) {
 					r.out.Warn("ec2:DescribeNetworkInterfaces denied: the scope is read as the finding gives it (%v)", err)
 					return nil
 				}
@@ -213,7 +213,7 @@ func (r *run) describeFlowLogs(ctx context.Context, resources []string) ([]ec2ty
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			if denied(err) {
+			if faults.Denied(err) {
 				r.out.Gap(fmt.Sprintf("ec2:DescribeFlowLogs denied for %s: %v", strings.Join(resources, ", "), err),
 					"allow the vpcflow collector's role ec2:DescribeFlowLogs")
 				return nil, nil
@@ -314,19 +314,6 @@ func (r *run) flowLog(ctx context.Context, fl ec2types.FlowLog) (bool, error) {
 			"add a flow log for "+aws.ToString(fl.ResourceId)+" to S3 or CloudWatch Logs, or collect the "+string(fl.LogDestinationType)+" destination by hand")
 		return false, nil
 	}
-}
-
-// denied reports an error that says this role may not make the call.
-func denied(err error) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	switch ae.ErrorCode() {
-	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden", "AllAccessDisabled":
-		return true
-	}
-	return false
 }
 
 // notFound reports a CloudWatch Logs error that says the group is not there.

@@ -174,3 +174,19 @@ func Unimplemented(err error) (int, bool) {
 	}
 	return 0, false
 }
+
+// deniedCodes are the error codes AWS services answer when the caller may
+// not make the call (each service spells it its own way).
+var deniedCodes = map[string]bool{
+	"AccessDenied": true, "AccessDeniedException": true, "Forbidden": true, "AllAccessDisabled": true,
+	"UnauthorizedOperation": true, "Client.UnauthorizedOperation": true,
+	// Credentials the service does not accept: no more can be read either.
+	"UnrecognizedClientException": true,
+}
+
+// Denied reports an error that says the caller may not make the call: for
+// a collector, a gap with the permission to grant, not a failure.
+func Denied(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && deniedCodes[apiErr.ErrorCode()]
+}

@@ -100,3 +100,26 @@ func TestUnimplemented(t *testing.T) {
 		})
 	}
 }
+
+func TestDenied(t *testing.T) {
+	tests := []struct {
+		code string
+		want bool
+	}{
+		{"AccessDenied", true}, {"AccessDeniedException", true}, {"UnauthorizedOperation", true},
+		{"Client.UnauthorizedOperation", true}, {"Forbidden", true}, {"AllAccessDisabled", true},
+		{"UnrecognizedClientException", true},
+		{"ThrottlingException", false}, {"NoSuchBucket", false}, {"ResourceNotFoundException", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.code, func(t *testing.T) {
+			err := fmt.Errorf("wrapped: %w", &smithy.GenericAPIError{Code: tc.code})
+			if got := faults.Denied(err); got != tc.want {
+				t.Fatalf("Denied(%s) = %v, want %v", tc.code, got, tc.want)
+			}
+		})
+	}
+	if faults.Denied(errors.New("no API error")) {
+		t.Fatal("a plain error is not a denial")
+	}
+}

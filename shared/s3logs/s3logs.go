@@ -409,10 +409,7 @@ func Lines(parse func(line []byte) (Record, error)) Decoder {
 }
 
 // Denied reports an S3 error that says this role may not read.
-func Denied(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode() == "AccessDenied" || ae.ErrorCode() == "Forbidden" || ae.ErrorCode() == "AllAccessDisabled")
-}
+func Denied(err error) bool { return faults.Denied(err) }
 
 // Missing reports an S3 error that says the bucket or key is not there.
 func Missing(err error) bool {
