@@ -217,7 +217,7 @@ func TestCollect(t *testing.T) {
 			}
 			want := incident.Result{Collector: collectorName, Status: incident.StatusOK, ResultKey: runDir + "results/cloudwatch.json",
 				Artifacts: len(c.collect), Records: wantRecords, Gaps: len(c.gaps)}
-			if res != want {
+			if !reflect.DeepEqual(res, want) {
 				t.Errorf("result %+v, want %+v", res, want)
 			}
 

@@ -77,7 +77,7 @@ func TestCollectInstance(t *testing.T) {
 	// 1 ENI, 2 volumes, 1 group + 2 rules (the ingress rule and the
 	// default egress), 1 instance profile.
 	want := incident.Result{Collector: collectorName, Status: incident.StatusOK, ResultKey: runDir + "results/ec2.json", Artifacts: 8, Records: 12}
-	if res != want {
+	if !reflect.DeepEqual(res, want) {
 		t.Errorf("result %+v, want %+v", res, want)
 	}
 	stored := storedResult(t, w, inc)

@@ -146,7 +146,7 @@ func TestCollectFinding(t *testing.T) {
 				nArt = 2
 			}
 			want := incident.Result{Collector: "guardduty", Status: incident.StatusOK, ResultKey: run + "results/guardduty.json", Artifacts: nArt, Records: int64(nArt)}
-			if res != want {
+			if !reflect.DeepEqual(res, want) {
 				t.Errorf("result %+v, want %+v", res, want)
 			}
 

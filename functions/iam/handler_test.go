@@ -115,7 +115,7 @@ func TestCollectPrincipals(t *testing.T) {
 	const inWindow = 16
 	want := incident.Result{Collector: collectorName, Status: incident.StatusOK, ResultKey: runDir + "results/iam.json",
 		Artifacts: 7, Records: 1 + 2 + 168 + 168 + 2*inWindow}
-	if res != want {
+	if !reflect.DeepEqual(res, want) {
 		t.Errorf("result %+v, want %+v", res, want)
 	}
 

@@ -185,7 +185,7 @@ func TestCollect(t *testing.T) {
 			if c.findings != nil {
 				want.Artifacts = 1
 			}
-			if res != want {
+			if !reflect.DeepEqual(res, want) {
 				t.Errorf("result %+v, want %+v", res, want)
 			}
 			if c.findings == nil {

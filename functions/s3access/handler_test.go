@@ -359,7 +359,7 @@ func TestCollect(t *testing.T) {
 		t.Errorf("warnings %q", stored.Warnings)
 	}
 	if want := (incident.Result{Collector: CollectorName, Status: incident.StatusOK, ResultKey: run + "results/s3access.json",
-		Artifacts: len(wantKeys), Records: 15 + 4 + 3, Gaps: 2}); res != want {
+		Artifacts: len(wantKeys), Records: 15 + 4 + 3, Gaps: 2}); !reflect.DeepEqual(res, want) {
 		t.Errorf("result %+v, want %+v", res, want)
 	}
 

@@ -172,10 +172,13 @@ func (h *Handler) sealed(ctx context.Context, key string) (*evidence.Manifest, e
 	return m, evidence.Artifact{Key: key, VersionID: aws.ToString(obj.VersionId), Size: int64(len(data)), SHA256: hex.EncodeToString(sum.Sum(nil))}, nil
 }
 
-// results reads every stored collector result of the run, Triage's too.
+// results reads every stored collector result of the run, Triage's too:
+// the objects directly in results/, not a fanned-out collector's plan and
+// shard results in results/<collector>/ (its merged result lists what
+// they hold).
 func (h *Handler) results(ctx context.Context, prefix string) (map[string]evidence.CollectorResult, error) {
 	out := map[string]evidence.CollectorResult{}
-	p := s3.NewListObjectsV2Paginator(h.Objects, &s3.ListObjectsV2Input{Bucket: aws.String(h.Bucket), Prefix: aws.String(prefix)})
+	p := s3.NewListObjectsV2Paginator(h.Objects, &s3.ListObjectsV2Input{Bucket: aws.String(h.Bucket), Prefix: aws.String(prefix), Delimiter: aws.String("/")})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

@@ -43,6 +43,12 @@ type Collector interface {
 type Input struct {
 	Incident incident.Incident `json:"incident"`
 	Item     incident.PlanItem `json:"item"`
+	// Shard, from the state machine's shard Map, is the one piece of a
+	// fanned-out collector's work this invocation does.
+	Shard *incident.ShardRef `json:"shard,omitempty"`
+	// Merge, from the step after the shard Map, asks for the fanned-out
+	// collector's one result.
+	Merge *Merge `json:"merge,omitempty"`
 }
 
 // Writer is the part of the evidence writer a collector uses.
@@ -66,6 +72,12 @@ type Output struct {
 	gaps      []evidence.Gap
 	warnings  []string
 	snapshots []evidence.Snapshot
+
+	// Fan-out (fanout.go): what this invocation may take on, the piece it
+	// does, and the pieces it handed on.
+	budget Budget
+	shard  *incident.ShardRef
+	fanOut []json.RawMessage
 }
 
 // Key returns the evidence key for name under this collector's source
@@ -185,7 +197,7 @@ func (o *Output) add(a evidence.Artifact, err error) (evidence.Artifact, error) 
 	return a, nil
 }
 
-// resultReader reads a result a earlier attempt stored.
+// resultReader reads a result an earlier attempt stored.
 type resultReader interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
@@ -198,12 +210,32 @@ type Driver struct {
 	// Results and Bucket, when set, let a collector invoked again for a run
 	// it already finished (a lost response, a Lambda retry) answer from its
 	// stored result instead of failing on evidence that already exists.
+	// Fan-out needs them too: shards read the plan from the bucket.
 	Results resultReader
 	Bucket  string
+	// Budget is how much one invocation takes on before a ShardCollector
+	// fans out (Output.Budget); zero, or no Results, never fans out.
+	Budget Budget
 }
 
-// stored returns the result an earlier attempt stored, or nil.
-func (d *Driver) stored(ctx context.Context, key string) (*evidence.CollectorResult, error) {
+func (d *Driver) now() time.Time {
+	if d.Now == nil {
+		return time.Now()
+	}
+	return d.Now()
+}
+
+// output is a fresh Output for one invocation of c.
+func (d *Driver) output(inc *incident.Incident, c Collector) *Output {
+	out := &Output{inc: inc, w: d.Writer, collector: c.Name(), source: c.Source(), version: d.Version}
+	if _, ok := c.(ShardCollector); ok && d.Results != nil && d.Bucket != "" {
+		out.budget = d.Budget
+	}
+	return out
+}
+
+// open opens the stored object at key, nil when there is none.
+func (d *Driver) open(ctx context.Context, key string) (io.ReadCloser, error) {
 	if d.Results == nil || key == "" {
 		return nil, nil
 	}
@@ -216,10 +248,15 @@ func (d *Driver) stored(ctx context.Context, key string) (*evidence.CollectorRes
 		}
 		return nil, faults.Classify("read stored result", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
 	}
-	defer obj.Body.Close()
+	return obj.Body, nil
+}
+
+// stored returns the result an earlier attempt stored, or nil.
+func (d *Driver) stored(ctx context.Context, key string) (*evidence.CollectorResult, error) {
 	var r evidence.CollectorResult
-	if err := json.NewDecoder(obj.Body).Decode(&r); err != nil {
-		return nil, &faults.EvidenceError{Key: key, Err: fmt.Errorf("decode stored result: %w", err)}
+	ok, err := d.readJSON(ctx, key, &r)
+	if err != nil || !ok {
+		return nil, err
 	}
 	return &r, nil
 }
@@ -244,15 +281,20 @@ func summary(key string, r *evidence.CollectorResult) (incident.Result, error) {
 // state machine retries the whole collector; any other error or a panic is
 // stored as a failed result and returned as *faults.CollectorError, which
 // the state machine catches into a failed entry while the run goes on.
+//
+// A ShardCollector may fan out instead (fanout.go): Run then stores its
+// plan and answers fanned-out; in.Shard runs one piece and in.Merge folds
+// the pieces into the one result.
 func (d *Driver) Run(ctx context.Context, c Collector, in Input) (result incident.Result, err error) {
-	now := d.Now
-	if now == nil {
-		now = time.Now
+	switch {
+	case in.Merge != nil:
+		return d.merge(ctx, c, in)
+	case in.Shard != nil:
+		return d.shard(ctx, c, in)
 	}
 	inc := &in.Incident
-	out := &Output{inc: inc, w: d.Writer, collector: c.Name(), source: c.Source(), version: d.Version}
-	started := now().UTC()
-	if key, err := evidence.ResultKey(inc.CaseID, inc.RunID, c.Name()); err == nil {
+	key, keyErr := evidence.ResultKey(inc.CaseID, inc.RunID, c.Name())
+	if keyErr == nil {
 		prev, err := d.stored(ctx, key)
 		if err != nil {
 			return incident.Result{}, err
@@ -260,62 +302,106 @@ func (d *Driver) Run(ctx context.Context, c Collector, in Input) (result inciden
 		if prev != nil {
 			return summary(key, prev)
 		}
+		if _, ok := c.(ShardCollector); ok {
+			p, planKey, err := d.readPlan(ctx, inc, c.Name())
+			if err != nil {
+				return incident.Result{}, err
+			}
+			if p != nil {
+				return fannedOut(c.Name(), planKey, p), nil
+			}
+		}
 	}
 
+	out := d.output(inc, c)
+	res, cause, err := d.collect(ctx, c, out, func() error {
+		if inc.CaseID == "" || inc.RunID == "" {
+			return faults.Invalid("incident", "caseId and runId are required")
+		}
+		return c.Collect(ctx, inc, out)
+	})
+	if err != nil {
+		return incident.Result{}, err
+	}
+	if keyErr != nil {
+		if cause != nil {
+			// No place to store the result (no caseId or runId): report
+			// why the collector did not run, not the key it could not make.
+			keyErr = cause
+		}
+		return incident.Result{}, &faults.CollectorError{Collector: c.Name(), Err: keyErr}
+	}
+	if res.Status == incident.StatusOK && out.fanOut != nil {
+		p := &plan{Result: *res, Shards: out.fanOut}
+		planKey, err := evidence.ShardFileKey(inc.CaseID, inc.RunID, c.Name(), planFile)
+		if err != nil {
+			return incident.Result{}, &faults.CollectorError{Collector: c.Name(), Err: err}
+		}
+		if err := d.storeJSON(ctx, planKey, c.Name(), "custody:CollectorPlan", p); err != nil {
+			return incident.Result{}, err
+		}
+		return fannedOut(c.Name(), planKey, p), nil
+	}
+	if err := d.store(ctx, key, c.Name(), res); err != nil {
+		return incident.Result{}, err
+	}
+	return summary(key, res)
+}
+
+// collect runs fn, the collector's work, with out; a panic or an error is
+// the result's failure, and cause is that error. Throttling and transient errors are returned
+// instead, with nothing stored, for the state machine to retry the
+// invocation (objects this attempt stored stay in the bucket). The named
+// error itself is returned, not a wrapper around it: the state machine
+// matches the Go type name, and a fmt.Errorf wrapper is "wrapError".
+func (d *Driver) collect(ctx context.Context, c Collector, out *Output, fn func() error) (res *evidence.CollectorResult, cause, err error) {
+	started := d.now().UTC()
 	cerr := func() (err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 			}
 		}()
-		if inc.CaseID == "" || inc.RunID == "" {
-			return faults.Invalid("incident", "caseId and runId are required")
-		}
-		return c.Collect(ctx, inc, out)
+		return fn()
 	}()
-
-	// Nothing is recorded: the retry runs the collector again and writes
-	// the result. Objects this attempt stored stay in the bucket. The named
-	// error itself is returned, not a wrapper around it: the state machine
-	// matches the Go type name, and a fmt.Errorf wrapper is "wrapError".
 	var retry *faults.ThrottledError
 	if errors.As(cerr, &retry) {
-		return incident.Result{}, retry
+		return nil, nil, retry
 	}
 	var transient *faults.TransientError
 	if errors.As(cerr, &transient) {
-		return incident.Result{}, transient
+		return nil, nil, transient
 	}
-
-	res := evidence.CollectorResult{
+	res = &evidence.CollectorResult{
 		Collector: c.Name(), CollectorVersion: d.Version, Status: incident.StatusOK,
 		Artifacts: out.artifacts, Gaps: out.gaps, Warnings: out.warnings, Snapshots: out.snapshots,
-		StartedAt: started, FinishedAt: now().UTC(),
+		StartedAt: started, FinishedAt: d.now().UTC(),
 	}
 	if cerr != nil {
 		res.Status, res.Error = incident.StatusFailed, cerr.Error()
-	}
-	sortResult(&res)
-	key, err := evidence.ResultKey(inc.CaseID, inc.RunID, c.Name())
-	if err != nil {
-		if cerr != nil {
-			// No place to store the result (no caseId or runId): report
-			// why the collector did not run, not the key it could not make.
-			err = cerr
+	} else if out.fanOut != nil {
+		if _, ok := c.(ShardCollector); !ok {
+			res.Status, res.Error = incident.StatusFailed, "collect: FanOut from a collector that cannot collect shards"
 		}
-		return incident.Result{}, &faults.CollectorError{Collector: c.Name(), Err: err}
 	}
-	if _, err := d.Writer.PutJSON(ctx, key, res, evidence.PutMeta{
-		Source: evidence.SourceCase, API: "custody:CollectorResult", Collector: c.Name(), CollectorVersion: d.Version,
+	sortResult(res)
+	return res, cerr, nil
+}
+
+// store writes a collector's result at key.
+func (d *Driver) store(ctx context.Context, key, collector string, res *evidence.CollectorResult) error {
+	return d.storeJSON(ctx, key, collector, "custody:CollectorResult", res)
+}
+
+func (d *Driver) storeJSON(ctx context.Context, key, collector, api string, v any) error {
+	if _, err := d.Writer.PutJSON(ctx, key, v, evidence.PutMeta{
+		Source: evidence.SourceCase, API: api, Collector: collector, CollectorVersion: d.Version,
 	}); err != nil {
-		return incident.Result{}, faults.Classify("store collector result", err, func(err error) error {
+		return faults.Classify("store "+api, err, func(err error) error {
 			return &faults.EvidenceError{Key: key, Err: err}
 		})
 	}
-	if cerr != nil {
-		return incident.Result{}, &faults.CollectorError{Collector: c.Name(), Err: cerr}
-	}
-	return summary(key, &res)
+	return nil
 }
 
 func sortResult(r *evidence.CollectorResult) {

@@ -210,7 +210,7 @@ func TestDriver(t *testing.T) {
 				if !strings.Contains(err.Error(), c.want.errHas) {
 					t.Errorf("error %q does not contain %q", err, c.want.errHas)
 				}
-				if res != (incident.Result{}) {
+				if !reflect.DeepEqual(res, incident.Result{}) {
 					t.Errorf("failed run returned result %+v", res)
 				}
 				if c.in != nil && !errors.As(err, new(*faults.InvalidInputError)) {
@@ -277,7 +277,7 @@ func TestDriver(t *testing.T) {
 			if c.want.status == incident.StatusOK {
 				want := incident.Result{Collector: "fake", Status: incident.StatusOK, ResultKey: resultKey,
 					Artifacts: len(c.want.artifacts), Records: records, Gaps: c.want.gaps}
-				if res != want {
+				if !reflect.DeepEqual(res, want) {
 					t.Errorf("result %+v, want %+v", res, want)
 				}
 			}
@@ -348,7 +348,7 @@ func TestDriverAnswersAgainFromStoredResult(t *testing.T) {
 			if runs != 1 {
 				t.Fatalf("collector ran %d times, want 1", runs)
 			}
-			if first != second {
+			if !reflect.DeepEqual(first, second) {
 				t.Fatalf("second answer %+v differs from the first %+v", second, first)
 			}
 			var ce1, ce2 *faults.CollectorError

@@ -15,6 +15,8 @@ import (
 //	cases/<caseId>/runs/<runId>/run.json                  run marker (If-None-Match: *)
 //	cases/<caseId>/runs/<runId>/input.json                the input as Triage received it
 //	cases/<caseId>/runs/<runId>/results/<collector>.json  one collector's result
+//	cases/<caseId>/runs/<runId>/results/<collector>/<name> a fanned-out collector's
+//	                                                      plan and shard results
 //	cases/<caseId>/runs/<runId>/<source>/<name>           evidence, one folder per source
 //	cases/<caseId>/runs/<runId>/manifest.json             written last, by Seal
 //	rejected/YYYY/MM/DD/<sha256>.json                     a refused input, as it came
@@ -149,6 +151,26 @@ func ResultKey(caseID, runID, collector string) (string, error) {
 		return "", err
 	}
 	return runFile(caseID, runID, resultsDir+collector+".json")
+}
+
+// ShardFileKey is a work file of a collector that fanned out (its plan, one
+// shard's result): cases/<caseId>/runs/<runId>/results/<collector>/<name>.
+// Like results, these are the collector's own bookkeeping, not evidence:
+// the merged result lists every artifact the shards wrote.
+func ShardFileKey(caseID, runID, collector, name string) (string, error) {
+	if err := checkSegment("collector", collector); err != nil {
+		return "", err
+	}
+	if err := checkSegment("file name", name); err != nil {
+		return "", err
+	}
+	return runFile(caseID, runID, resultsDir+collector+"/"+name)
+}
+
+// ResultsPrefix is the folder of the run's collector results:
+// cases/<caseId>/runs/<runId>/results/.
+func ResultsPrefix(caseID, runID string) (string, error) {
+	return runFile(caseID, runID, resultsDir)
 }
 
 // ArtifactKey is a piece of evidence: cases/<caseId>/runs/<runId>/<source>/<name>.

@@ -142,7 +142,18 @@ const (
 	StatusOK      = "ok"
 	StatusFailed  = "failed"
 	StatusSkipped = "skipped"
+	// StatusFannedOut is a collector's first answer when it handed its
+	// work to shards (Result.Shards); the merge step's result replaces it.
+	StatusFannedOut = "fanned-out"
 )
+
+// ShardRef names one piece of a fanned-out collector's work: shard Index
+// (1-based) of Of. What the piece holds is in the collector's plan in the
+// bucket, not in the state: a list of objects can outgrow a state's 256 KiB.
+type ShardRef struct {
+	Index int `json:"index"`
+	Of    int `json:"of"`
+}
 
 // Result is what a collector returns through the state machine: counts and a
 // pointer to its full result object in the bucket, never the artifact list.
@@ -158,6 +169,11 @@ type Result struct {
 	// Error is set when Status is failed: the Lambda error type and cause as
 	// the state machine's Catch recorded them.
 	Error *ResultError `json:"error,omitempty"`
+	// Shards, with Status fanned-out, are the pieces of work the state
+	// machine's shard Map runs before the merge step.
+	Shards []ShardRef `json:"shards,omitempty"`
+	// Shard is set on the result of one shard.
+	Shard *ShardRef `json:"shard,omitempty"`
 }
 
 // ResultError is a failed collector's error as Step Functions reports it.

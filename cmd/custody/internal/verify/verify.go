@@ -11,7 +11,9 @@
 //     -manifest-version when given, and in the bucket it must have exactly
 //     one version, locked;
 //   - runs/<runId>/results/<collector>.json: the collectors' full results,
-//     which Seal reads to write the manifest; nothing vouches for them.
+//     which Seal reads to write the manifest; nothing vouches for them;
+//   - runs/<runId>/results/<collector>/<name>.json: a fanned-out collector's
+//     plan and shard results, which its merged result lists.
 //
 // Everything else is unlisted: files or objects no manifest names, and in
 // the bucket any version of an evidence key other than the listed one (a
@@ -193,13 +195,14 @@ func (r *Result) sort() {
 
 // exempt reports whether rel, a path inside the case folder with "/"
 // separators (runs/<runId>/...), is one a manifest cannot list: a run's
-// manifest.json or a collector result runs/<runId>/results/<name>.json.
+// manifest.json, a collector result runs/<runId>/results/<name>.json, or a
+// fanned-out collector's runs/<runId>/results/<collector>/<name>.json.
 func exempt(rel string) bool {
 	parts := strings.Split(rel, "/")
 	if len(parts) == 3 && parts[0] == "runs" && parts[2] == "manifest.json" {
 		return true
 	}
-	return len(parts) == 4 && parts[0] == "runs" && parts[2] == "results" && strings.HasSuffix(parts[3], ".json")
+	return (len(parts) == 4 || len(parts) == 5) && parts[0] == "runs" && parts[2] == "results" && strings.HasSuffix(parts[len(parts)-1], ".json")
 }
 
 // Announced is what Seal's notification says of one run's manifest.

@@ -26,15 +26,17 @@ var sealed = time.Date(2024, 8, 2, 8, 35, 0, 0, time.UTC)
 // testFiles are a run's evidence, relative to its run folder, as the demo
 // leaves them (content made up, layout real).
 var testFiles = map[string]string{
-	"run.json":                         `{"caseId":"` + testCase + `"}`,
-	"input.json":                       `{"detail-type":"GuardDuty Finding"}`,
-	"incident.json":                    `{"caseId":"` + testCase + `","scope":{}}`,
-	"guardduty/finding.json":           `{"id":"16afba5c5c43e07c9e3e5e2e544e95df","type":"Canary:EC2/Stateless.IntegTest"}`,
-	"guardduty/summary.json":           `{"records":1}`,
-	"cloudtrail/extract.jsonl.gz":      "\x1f\x8b\x08\x00 not really gzip but bytes all the same",
-	"results/guardduty.json":           `{"collector":"guardduty"}`, // exempt: not listed
-	"results/triage.json":              `{"collector":"triage"}`,    // exempt: not listed
-	"vpcflow/eni-0a1b2c3d4e5f60718.gz": strings.Repeat("flow ", 1000),
+	"run.json":                           `{"caseId":"` + testCase + `"}`,
+	"input.json":                         `{"detail-type":"GuardDuty Finding"}`,
+	"incident.json":                      `{"caseId":"` + testCase + `","scope":{}}`,
+	"guardduty/finding.json":             `{"id":"16afba5c5c43e07c9e3e5e2e544e95df","type":"Canary:EC2/Stateless.IntegTest"}`,
+	"guardduty/summary.json":             `{"records":1}`,
+	"cloudtrail/extract.jsonl.gz":        "\x1f\x8b\x08\x00 not really gzip but bytes all the same",
+	"results/guardduty.json":             `{"collector":"guardduty"}`,  // exempt: not listed
+	"results/triage.json":                `{"collector":"triage"}`,     // exempt: not listed
+	"results/cloudtrail/plan.json":       `{"shards":[]}`,              // exempt: a fan-out's plan
+	"results/cloudtrail/shard-0001.json": `{"collector":"cloudtrail"}`, // exempt: one shard's result
+	"vpcflow/eni-0a1b2c3d4e5f60718.gz":   strings.Repeat("flow ", 1000),
 }
 
 func sum(b []byte) string {
@@ -165,6 +167,15 @@ func TestDir(t *testing.T) {
 			}
 			return nil
 		}, ExitUnlisted, "unlisted: "},
+		{"a file deeper than a fan-out's results", func(t *testing.T, c string) []string {
+			if err := os.MkdirAll(filepath.Join(runDir(c, run1), "results", "cloudtrail", "x"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(runDir(c, run1), "results", "cloudtrail", "x", "planted.json"), []byte("{}"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		}, ExitUnlisted, "planted.json: no manifest lists it"},
 		{"an extra file at the case's top", func(t *testing.T, c string) []string {
 			if err := os.WriteFile(filepath.Join(c, "notes.txt"), []byte("x"), 0o600); err != nil {
 				t.Fatal(err)
