@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/constructs-go/constructs/v10"
 
+	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/incident"
 )
 
@@ -29,6 +30,8 @@ const (
 	CtxLogBuckets           = "custody:logBuckets"
 	CtxSnapshotLock         = "custody:snapshotLock"
 	CtxDynamoDBTables       = "custody:dynamodbTables"
+	CtxShardBytes           = "custody:shardBytes"
+	CtxShardObjects         = "custody:shardObjects"
 )
 
 // Object Lock modes accepted in CtxLockMode.
@@ -75,6 +78,11 @@ type Config struct {
 	// DynamoDBTables are tables whose streams every case collects first
 	// (streams keep 24 hours), beside those the finding names.
 	DynamoDBTables []string
+	// ShardBytes and ShardObjects bound what one invocation of a log
+	// collector (cloudtrail, vpcflow, s3access) reads and copies; past them
+	// it fans out over a Map of shards. 0 is no bound on that measure.
+	ShardBytes   int64
+	ShardObjects int
 }
 
 // DefaultConfig is what an empty context gives; cdk.json repeats these values
@@ -89,6 +97,8 @@ func DefaultConfig() Config {
 		Lookback:             "6h",
 		Lookahead:            "1h",
 		MaxSpan:              "168h",
+		ShardBytes:           collect.DefaultBudget.Bytes,
+		ShardObjects:         collect.DefaultBudget.Objects,
 	}
 }
 
@@ -118,6 +128,18 @@ func configFrom(get func(string) any) (Config, error) {
 			return c, fmt.Errorf("context %s: %v is not a whole number of days", CtxRetentionDays, v)
 		}
 		c.RetentionDays = int(f)
+	}
+	if v := get(CtxShardBytes); v != nil {
+		if c.ShardBytes, err = toCount(v); err != nil {
+			return c, fmt.Errorf("context %s: %w", CtxShardBytes, err)
+		}
+	}
+	if v := get(CtxShardObjects); v != nil {
+		n, err := toCount(v)
+		if err != nil {
+			return c, fmt.Errorf("context %s: %w", CtxShardObjects, err)
+		}
+		c.ShardObjects = int(n)
 	}
 	if v := get(CtxFindingTypeInclude); v != nil {
 		if c.FindingTypeInclude, err = toStrings(v); err != nil {
@@ -230,6 +252,18 @@ func toFloat(v any) (float64, error) {
 	default:
 		return 0, fmt.Errorf("want a number, got %T %v", v, v)
 	}
+}
+
+// toCount accepts a whole, non-negative number (JSON or a numeric string).
+func toCount(v any) (int64, error) {
+	f, err := toFloat(v)
+	if err != nil {
+		return 0, err
+	}
+	if f < 0 || f != float64(int64(f)) {
+		return 0, fmt.Errorf("%v is not a whole number of at least 0", v)
+	}
+	return int64(f), nil
 }
 
 // toStrings accepts a JSON list (cdk.json), or from `-c` a JSON list string or

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"strings"
-
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/custody-ir/custody/shared/collect"
 )
 
 // DefaultFunctionsDir is where `make build` puts dist/functions/<name>/bootstrap,
@@ -93,24 +95,24 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 		objectWildcard(casesPrefix), objectWildcard(rejectedPrefix))
 
 	// Collectors: each reads its own source (Grant) and writes only under cases/.
-	collectorFns := map[string]custodyFunction{}
+	collectorFns, shardFns := map[string]custodyFunction{}, map[string]custodyFunction{}
 	for _, c := range collectors {
-		var env map[string]string
+		env := map[string]string{}
 		if c.Env != nil {
 			env = c.Env(cfg)
 		}
+		if c.FanOut {
+			env[collect.EnvShardBytes] = strconv.FormatInt(cfg.ShardBytes, 10)
+			env[collect.EnvShardObjects] = strconv.Itoa(cfg.ShardObjects)
+		}
 		size := collectorSizing
 		size.reserved = c.Reserved
-		f := s.newCustodyFunction(c.State+"Function", c.Name, size, env)
-		s.allowObjects(f, []string{"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}, casesPrefix)
-		s.allowList(f, casesPrefix)
-		s.allowKey(f, "s3")
-		if c.Grant != nil {
-			c.Grant(s, f)
+		collectorFns[c.Name] = s.newCollectorFunction(c, c.State+"Function", size, env)
+		shardFns[c.Name] = collectorFns[c.Name]
+		if c.FanOut && c.Reserved > 0 {
+			size.reserved = 0
+			shardFns[c.Name] = s.newCollectorFunction(c, c.State+"ShardFunction", size, env)
 		}
-		suppressWildcards(f, "Collector "+c.Name+" writes only evidence objects under cases/*, whose keys are made at run time per case and run.",
-			objectWildcard(casesPrefix))
-		collectorFns[c.Name] = f
 	}
 
 	// Seal: reads the run's results and artifacts (and their versions), writes
@@ -128,7 +130,7 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 	suppressWildcards(seal, "Seal reads and writes only the run's objects under cases/*, whose keys are made at run time.",
 		objectWildcard(casesPrefix))
 
-	sm := s.newStateMachine(triage, seal, collectorFns)
+	sm := s.newStateMachine(triage, seal, collectorFns, shardFns)
 	newFindingRule(stack, cfg, sm)
 
 	awscdk.NewCfnOutput(stack, jsii.String("EvidenceBucketName"), &awscdk.CfnOutputProps{
@@ -141,4 +143,19 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 		Value: s.topic.TopicArn(), Description: jsii.String("One message per sealed run"),
 	})
 	return stack
+}
+
+// newCollectorFunction is collector c's function: its source reads (Grant),
+// its writes and reads under cases/ (evidence, results, a fan-out's plan).
+func (s *custodyStack) newCollectorFunction(c collector, id string, size sizing, env map[string]string) custodyFunction {
+	f := s.newCustodyFunction(id, c.Name, size, env)
+	s.allowObjects(f, []string{"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}, casesPrefix)
+	s.allowList(f, casesPrefix)
+	s.allowKey(f, "s3")
+	if c.Grant != nil {
+		c.Grant(s, f)
+	}
+	suppressWildcards(f, "Collector "+c.Name+" writes only evidence objects under cases/*, whose keys are made at run time per case and run.",
+		objectWildcard(casesPrefix))
+	return f
 }

@@ -505,6 +505,47 @@ func TestStateMachineDefinition(t *testing.T) {
 			if got := jsonString(st["Catch"]); got != `[{"ErrorEquals":["States.ALL"],"Next":"CollectorFailed","ResultPath":"$.error"}]` {
 				t.Errorf("%s Catch = %s", c.State, got)
 			}
+			if !c.FanOut {
+				if st["End"] != true || st["ResultPath"] != nil {
+					t.Errorf("%s = %s", c.State, jsonString(st))
+				}
+				return
+			}
+			// A fan-out: the first answer at $.result; shards when it names
+			// them, then the merge; else the answer itself.
+			if st["ResultPath"] != "$.result" || st["Next"] != c.State+"FannedOut?" {
+				t.Errorf("%s = %s", c.State, jsonString(st))
+			}
+			choice := inner[c.State+"FannedOut?"].(map[string]any)
+			if jsonString(choice["Choices"]) != `[{"IsPresent":true,"Next":"`+c.State+`Shards","Variable":"$.result.shards[0]"}]` || choice["Default"] != c.State+"Collected" {
+				t.Errorf("%sFannedOut? = %s", c.State, jsonString(choice))
+			}
+			if done := inner[c.State+"Collected"].(map[string]any); done["Type"] != "Pass" || done["OutputPath"] != "$.result" || done["End"] != true {
+				t.Errorf("%sCollected = %s", c.State, jsonString(done))
+			}
+			m := inner[c.State+"Shards"].(map[string]any)
+			if m["Type"] != "Map" || m["ItemsPath"] != "$.result.shards" || m["ResultPath"] != "$.shardResults" ||
+				m["MaxConcurrency"] != float64(shardConcurrency) || m["Next"] != c.State+"Merge" ||
+				jsonString(m["ItemSelector"]) != `{"incident.$":"$.incident","item.$":"$.item","shard.$":"$$.Map.Item.Value"}` {
+				t.Errorf("%sShards = %s", c.State, jsonString(m))
+			}
+			shardStates := path(m, "ItemProcessor", "States").(map[string]any)
+			shardFn := c.State + "Function"
+			if c.Reserved > 0 {
+				shardFn = c.State + "ShardFunction" // unreserved: the shards run side by side
+			}
+			shard := shardStates[c.State+"Shard"].(map[string]any)
+			checkTask(t, c.State+"Shard", shard, shardFn)
+			if jsonString(shard["Catch"]) != `[{"ErrorEquals":["States.ALL"],"Next":"`+c.State+`ShardFailed","ResultPath":"$.error"}]` ||
+				jsonString(path(shardStates, c.State+"ShardFailed", "Parameters")) != `{"collector.$":"$.item.collector","error.$":"$.error","shard.$":"$.shard","status":"failed"}` {
+				t.Errorf("%sShard = %s, failed = %s", c.State, jsonString(shard), jsonString(shardStates[c.State+"ShardFailed"]))
+			}
+			merge := inner[c.State+"Merge"].(map[string]any)
+			checkTask(t, c.State+"Merge", merge, c.State+"Function")
+			if jsonString(merge["Parameters"]) != `{"incident.$":"$.incident","item.$":"$.item","merge":{"shards.$":"$.shardResults"}}` ||
+				jsonString(merge["Catch"]) != `[{"ErrorEquals":["States.ALL"],"Next":"CollectorFailed","ResultPath":"$.error"}]` || merge["End"] != true {
+				t.Errorf("%sMerge = %s", c.State, jsonString(merge))
+			}
 		})
 	}
 	if got := jsonString(path(inner, "CollectorFailed", "Parameters")); got != `{"collector.$":"$.item.collector","error.$":"$.error","status":"failed"}` {
@@ -571,7 +612,8 @@ func TestStateMachineLoggingAndTracing(t *testing.T) {
 var wantFunctions = map[string]string{"TriageFunction": "triage", "CollectGuardDutyFunction": "guardduty",
 	"CollectCloudWatchFunction": "cloudwatch", "CollectCloudTrailFunction": "cloudtrail", "CollectVPCFlowFunction": "vpcflow",
 	"CollectS3AccessFunction": "s3access", "CollectEC2Function": "ec2", "CollectIAMFunction": "iam",
-	"CollectInspectorFunction": "inspector", "CollectDynamoDBFunction": "dynamodb", "SealFunction": "seal"}
+	"CollectInspectorFunction": "inspector", "CollectDynamoDBFunction": "dynamodb", "SealFunction": "seal",
+	"CollectCloudTrailShardFunction": "cloudtrail"}
 
 func TestFunctions(t *testing.T) {
 	s := defaultStack(t)
@@ -605,6 +647,23 @@ func TestFunctions(t *testing.T) {
 			default:
 				if p["MemorySize"] != 1024.0 || p["Timeout"] != 900.0 || path(p, "EphemeralStorage", "Size") != 2048.0 {
 					t.Errorf("collector sizing: %v MB %v s %v", p["MemorySize"], p["Timeout"], p["EphemeralStorage"])
+				}
+				for _, c := range collectors {
+					if c.Name != name {
+						continue
+					}
+					// The reservation paces first invocations; shards run unreserved.
+					want := any(nil)
+					if c.Reserved > 0 && !strings.Contains(prefix, "Shard") {
+						want = c.Reserved
+					}
+					if p["ReservedConcurrentExecutions"] != want {
+						t.Errorf("reserved concurrency %v, want %v", p["ReservedConcurrentExecutions"], want)
+					}
+					budget := env["CUSTODY_SHARD_BYTES"] == "2147483648" && env["CUSTODY_SHARD_OBJECTS"] == "4000"
+					if budget != c.FanOut {
+						t.Errorf("fan-out %v, shard budget env %v %v", c.FanOut, env["CUSTODY_SHARD_BYTES"], env["CUSTODY_SHARD_OBJECTS"])
+					}
 				}
 			}
 		})
@@ -655,6 +714,8 @@ func TestFunctionRolesLeastPrivilege(t *testing.T) {
 		{"CollectCloudWatchFunctionRole", []string{"s3:PutObject", "s3:GetObject", "logs:FilterLogEvents", "logs:DescribeLogGroups", "kms:GenerateDataKey"},
 			[]string{"cases/*"}, []string{"sns:Publish", "s3:DeleteObject", "guardduty:GetFindings", "logs:CreateExportTask"}},
 		{"CollectCloudTrailFunctionRole", []string{"s3:PutObject", "cloudtrail:DescribeTrails", "cloudtrail:LookupEvents", "cloudtrail:GetTrailStatus", "s3:GetObject", "kms:Decrypt"},
+			[]string{"cases/*"}, []string{"sns:Publish", "s3:DeleteObject", "cloudtrail:StopLogging", "s3:PutBucketPolicy"}},
+		{"CollectCloudTrailShardFunctionRole", []string{"s3:PutObject", "cloudtrail:DescribeTrails", "s3:GetObject", "kms:Decrypt"},
 			[]string{"cases/*"}, []string{"sns:Publish", "s3:DeleteObject", "cloudtrail:StopLogging", "s3:PutBucketPolicy"}},
 		{"CollectVPCFlowFunctionRole", []string{"s3:PutObject", "ec2:DescribeFlowLogs", "logs:FilterLogEvents", "s3:GetObject"},
 			[]string{"cases/*"}, []string{"sns:Publish", "s3:DeleteObject", "ec2:DeleteFlowLogs"}},
@@ -755,11 +816,17 @@ func TestConfigFromContext(t *testing.T) {
 		{"empty gives defaults", map[string]any{}, "", func(c Config) bool {
 			return c.SeverityThreshold == 4 && c.LockMode == "GOVERNANCE" && c.RetentionDays == 365 &&
 				c.BreakGlassRoleName == "CustodyBreakGlass" && c.InvestigatorRoleName == "CustodyInvestigator" &&
-				c.Lookback == "6h" && c.Lookahead == "1h" && c.MaxSpan == "168h"
+				c.Lookback == "6h" && c.Lookahead == "1h" && c.MaxSpan == "168h" &&
+				c.ShardBytes == 2<<30 && c.ShardObjects == 4000
 		}},
 		{"cli strings", map[string]any{CtxSeverityThreshold: "7", CtxFindingTypeInclude: `["Recon:"]`, CtxRetentionDays: "10"}, "", func(c Config) bool {
 			return c.SeverityThreshold == 7 && slices.Equal(c.FindingTypeInclude, []string{"Recon:"}) && c.RetentionDays == 10
 		}},
+		{"shard budget", map[string]any{CtxShardBytes: "1048576", CtxShardObjects: 10.0}, "", func(c Config) bool {
+			return c.ShardBytes == 1<<20 && c.ShardObjects == 10
+		}},
+		{"negative shard budget", map[string]any{CtxShardBytes: -1}, "custody:shardBytes", nil},
+		{"fractional shard objects", map[string]any{CtxShardObjects: 2.5}, "custody:shardObjects", nil},
 		{"bad lock mode", map[string]any{CtxLockMode: "governance-ish"}, "custody:lockMode", nil},
 		{"bad duration", map[string]any{CtxLookback: "six hours"}, "custody:lookback", nil},
 		{"bad threshold", map[string]any{CtxSeverityThreshold: "high"}, "custody:severityThreshold", nil},

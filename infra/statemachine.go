@@ -23,6 +23,12 @@ type collector struct {
 	// Reserved is the collector's reserved concurrency (0: none): a source
 	// with an account-wide rate limit runs one case at a time.
 	Reserved float64
+	// FanOut: a source that can outgrow one invocation. The collector's
+	// first answer may hand its work to shards (shared/collect, fanout.go):
+	// a Map runs them, then a merge step makes the one result. Shards of a
+	// Reserved collector run in a second, unreserved function of the same
+	// code, so the reservation paces first invocations, not the pieces.
+	FanOut bool
 }
 
 // collectors is the table of evidence sources. Adding one is one line here
@@ -36,9 +42,9 @@ var collectors = []collector{
 		}},
 	// LookupEvents allows 2 requests/s per account and region, shared by
 	// every case: one CloudTrail collector at a time, paced in-process.
-	{Name: "cloudtrail", State: "CollectCloudTrail", Grant: (*custodyStack).allowCloudTrail, Reserved: 1},
-	{Name: "vpcflow", State: "CollectVPCFlow", Grant: (*custodyStack).allowVPCFlow},
-	{Name: "s3access", State: "CollectS3Access", Grant: (*custodyStack).allowS3Access},
+	{Name: "cloudtrail", State: "CollectCloudTrail", Grant: (*custodyStack).allowCloudTrail, Reserved: 1, FanOut: true},
+	{Name: "vpcflow", State: "CollectVPCFlow", Grant: (*custodyStack).allowVPCFlow, FanOut: true},
+	{Name: "s3access", State: "CollectS3Access", Grant: (*custodyStack).allowS3Access, FanOut: true},
 	{Name: "iam", State: "CollectIAM", Grant: (*custodyStack).allowIAM},
 	{Name: "dynamodb", State: "CollectDynamoDB", Grant: (*custodyStack).allowDynamoDBStreams,
 		Env: func(cfg Config) map[string]string {
@@ -100,9 +106,66 @@ func (s *custodyStack) invokeInto(state string, f custodyFunction, payload awsst
 	return withRetry(awsstepfunctionstasks.NewLambdaInvoke(s.stack, jsii.String(state), props))
 }
 
+// shardConcurrency bounds one collector's shards running at once (inside
+// the Collect Map's four collectors).
+const shardConcurrency = 8
+
+// fanOut is a FanOut collector's states: its first invocation (result at
+// $.result); when that answer names shards, a Map of them and the merge
+// step, whose result is the collector's; otherwise the answer itself.
+// A failed first invocation or merge is CollectorFailed; a failed shard is
+// an entry the merge reads (the collector fails, naming it, and the run
+// seals as partial with what the other shards wrote).
+func (s *custodyStack) fanOut(c collector, fn, shardFn custodyFunction, failed awsstepfunctions.IChainable) awsstepfunctions.IChainable {
+	st := s.stack
+	sp := func(id string) *string { return jsii.String(id) }
+	catch := &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: sp("$.error")}
+
+	first := s.invokeInto(c.State, fn, nil, "$.result")
+	first.AddCatch(failed, catch)
+
+	shard := s.invoke(c.State+"Shard", shardFn, nil)
+	shard.AddCatch(awsstepfunctions.NewPass(st, sp(c.State+"ShardFailed"), &awsstepfunctions.PassProps{
+		StateName: sp(c.State + "ShardFailed"),
+		Parameters: &map[string]any{
+			"collector.$": "$.item.collector",
+			"shard.$":     "$.shard",
+			"status":      "failed",
+			"error.$":     "$.error",
+		},
+	}), catch)
+	shards := awsstepfunctions.NewMap(st, sp(c.State+"Shards"), &awsstepfunctions.MapProps{
+		StateName: sp(c.State + "Shards"),
+		ItemsPath: sp("$.result.shards"),
+		ItemSelector: &map[string]any{
+			"incident.$": "$.incident",
+			"item.$":     "$.item",
+			"shard.$":    "$$.Map.Item.Value",
+		},
+		MaxConcurrency: jsii.Number(shardConcurrency),
+		ResultPath:     sp("$.shardResults"),
+	})
+	shards.ItemProcessor(shard, nil)
+
+	merge := s.invoke(c.State+"Merge", fn, awsstepfunctions.TaskInput_FromObject(&map[string]any{
+		"incident.$": "$.incident",
+		"item.$":     "$.item",
+		"merge":      map[string]any{"shards.$": "$.shardResults"},
+	}))
+	merge.AddCatch(failed, catch)
+
+	done := awsstepfunctions.NewPass(st, sp(c.State+"Collected"), &awsstepfunctions.PassProps{
+		StateName: sp(c.State + "Collected"), OutputPath: sp("$.result"),
+	})
+	fannedOut := awsstepfunctions.NewChoice(st, sp(c.State+"FannedOut"), &awsstepfunctions.ChoiceProps{StateName: sp(c.State + "FannedOut?")})
+	fannedOut.When(awsstepfunctions.Condition_IsPresent(sp("$.result.shards[0]")), shards.Next(merge), nil)
+	fannedOut.Otherwise(done)
+	return first.Next(fannedOut)
+}
+
 // newStateMachine is Triage -> AlreadyCollected? -> Collect (Map over the
 // plan) -> Seal. State names are part of the contract with the local runner.
-func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFns map[string]custodyFunction) awsstepfunctions.StateMachine {
+func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFns, shardFns map[string]custodyFunction) awsstepfunctions.StateMachine {
 	st := s.stack
 	sp := func(id string) *string { return jsii.String(id) }
 
@@ -143,11 +206,17 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 	})
 	route := awsstepfunctions.NewChoice(st, sp("Route"), &awsstepfunctions.ChoiceProps{StateName: sp("Route")})
 	for _, c := range collectors {
-		task := s.invoke(c.State, collectorFns[c.Name], nil)
-		task.AddCatch(collectorFailed, &awsstepfunctions.CatchProps{
-			Errors:     jsii.Strings("States.ALL"),
-			ResultPath: sp("$.error"),
-		})
+		var task awsstepfunctions.IChainable
+		if c.FanOut {
+			task = s.fanOut(c, collectorFns[c.Name], shardFns[c.Name], collectorFailed)
+		} else {
+			t := s.invoke(c.State, collectorFns[c.Name], nil)
+			t.AddCatch(collectorFailed, &awsstepfunctions.CatchProps{
+				Errors:     jsii.Strings("States.ALL"),
+				ResultPath: sp("$.error"),
+			})
+			task = t
+		}
 		route.When(awsstepfunctions.Condition_StringEquals(sp("$.item.collector"), sp(c.Name)), task, nil)
 	}
 	route.Otherwise(unknown)
