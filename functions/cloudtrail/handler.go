@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -25,6 +26,10 @@ import (
 
 // CollectorName is the collector's name in the Plan and the manifest.
 const CollectorName = "cloudtrail"
+
+// ExtractName is the extract's name in the collector's folder; a shard's
+// is collect.Output.PartName of it (extract-shard0003.jsonl.gz).
+const ExtractName = "extract.jsonl.gz"
 
 // DefaultPad is how late CloudTrail may deliver a log file after its
 // events (about 5 to 15 minutes): keys are listed with this pad.
@@ -155,9 +160,13 @@ func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *co
 		}
 	}
 	if len(read) > 0 {
-		err := c.extract(ctx, out, inc, read, match)
-		c.gaps(out, read)
-		return err
+		if pieces := c.split(read, out.Budget()); len(pieces) > 1 {
+			// Too much for one invocation: the digests are copied, and
+			// the log files go to shards (CollectShard), a piece each.
+			c.gaps(out, read)
+			return out.FanOut(pieces...)
+		}
+		return c.readLogs(ctx, out, inc, read, match)
 	}
 	if len(locs) == 0 {
 		out.Warn("no CloudTrail trail delivers %s's events to S3: falling back to LookupEvents (management events only, 90 days)", region)
@@ -301,25 +310,112 @@ func (c *Collector) collectLocation(ctx context.Context, out *collect.Output, in
 	if len(digests.Objects) == 0 && len(logs.Objects) > 0 {
 		out.Warn("trail %s: no digest file for the window in %s: log file integrity validation may be off (cloudtrail:UpdateTrail --enable-log-file-validation)", trails, where)
 	}
+	// The digests are copied here; the log files by readLogs, here or in
+	// shards.
+	if err := c.copyAll(ctx, out, loc, digests.Objects, "digest"); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// copyAll copies objs of loc unchanged under dir ("logs" or "digest"); a
+// refusal is noted on loc for its gap.
+func (c *Collector) copyAll(ctx context.Context, out *collect.Output, loc *location, objs []s3logs.Object, dir string) error {
 	conc := c.Concurrency
 	if conc < 1 {
 		conc = 4
 	}
-	for _, part := range []struct {
-		dir, what string
-		objs      []s3logs.Object
-	}{{"logs", "log", logs.Objects}, {"digest", "digest", digests.Objects}} {
-		if _, err := s3logs.CopyAll(ctx, out, part.objs, part.dir, conc, func(o s3logs.Object) evidence.PutMeta {
-			return out.Meta("s3:CopyObject", map[string]any{"bucket": o.Bucket, "key": o.Key}, &evidence.Origin{Bucket: o.Bucket, Key: o.Key})
-		}); err != nil {
-			if s3logs.Denied(err) {
-				noteDenied(loc, fmt.Sprintf("copying %s files from %s was denied: %v", part.what, where, firstLine(err)))
-				continue
-			}
-			return false, faults.Classify("s3:CopyObject", err, func(err error) error { return err })
+	what := map[string]string{"logs": "log", "digest": "digest"}[dir]
+	if _, err := s3logs.CopyAll(ctx, out, objs, dir, conc, func(o s3logs.Object) evidence.PutMeta {
+		return out.Meta("s3:CopyObject", map[string]any{"bucket": o.Bucket, "key": o.Key}, &evidence.Origin{Bucket: o.Bucket, Key: o.Key})
+	}); err != nil {
+		if s3logs.Denied(err) {
+			noteDenied(loc, fmt.Sprintf("copying %s files from s3://%s/%s was denied: %v", what, loc.bucket, loc.prefix, firstLine(err)))
+			return nil
+		}
+		return faults.Classify("s3:CopyObject", err, func(err error) error { return err })
+	}
+	return nil
+}
+
+// readLogs copies the log files of locs unchanged and writes the extract
+// of their records in scope: the whole of the work in one invocation, or
+// one shard's piece of it.
+func (c *Collector) readLogs(ctx context.Context, out *collect.Output, inc *incident.Incident, locs []*location, match *ctlog.Matcher) error {
+	for _, loc := range locs {
+		if err := c.copyAll(ctx, out, loc, loc.objects, "logs"); err != nil {
+			return err
 		}
 	}
-	return true, nil
+	err := c.extract(ctx, out, inc, locs, match)
+	c.gaps(out, locs)
+	return err
+}
+
+// piece is one shard's work: log files of one or more trail locations.
+type piece struct {
+	Locations []pieceLocation `json:"locations"`
+}
+
+// pieceLocation is a location as a shard needs it: where its files are,
+// which trails write them, and the files of the piece.
+type pieceLocation struct {
+	Bucket   string          `json:"bucket"`
+	Prefix   string          `json:"prefix"`
+	Trails   []string        `json:"trails"`
+	KMSKey   string          `json:"kmsKey,omitempty"`
+	Prefixes []string        `json:"prefixes"`
+	Objects  []s3logs.Object `json:"objects"`
+}
+
+// split cuts the log files of locs into pieces within b, in order; one
+// piece (or none) means the work fits one invocation.
+func (c *Collector) split(locs []*location, b collect.Budget) []any {
+	type file struct {
+		loc int
+		obj s3logs.Object
+	}
+	var files []file
+	for i, l := range locs {
+		for _, o := range l.objects {
+			files = append(files, file{i, o})
+		}
+	}
+	parts := collect.Split(files, func(f file) int64 { return f.obj.Size }, b)
+	if len(parts) < 2 {
+		return nil
+	}
+	pieces := make([]any, len(parts))
+	for i, part := range parts {
+		var p piece
+		for j, f := range part {
+			if j == 0 || part[j-1].loc != f.loc {
+				l := locs[f.loc]
+				p.Locations = append(p.Locations, pieceLocation{Bucket: l.bucket, Prefix: l.prefix, Trails: l.trails, KMSKey: l.kmsKey, Prefixes: l.prefixes})
+			}
+			pl := &p.Locations[len(p.Locations)-1]
+			pl.Objects = append(pl.Objects, f.obj)
+		}
+		pieces[i] = p
+	}
+	return pieces
+}
+
+// CollectShard implements collect.ShardCollector: one piece of the log
+// files, copied and extracted as Collect does when it fits.
+func (c *Collector) CollectShard(ctx context.Context, inc *incident.Incident, shard json.RawMessage, out *collect.Output) error {
+	var p piece
+	if err := json.Unmarshal(shard, &p); err != nil {
+		return fmt.Errorf("cloudtrail shard: %w", err)
+	}
+	locs := make([]*location, len(p.Locations))
+	for i, l := range p.Locations {
+		locs[i] = &location{bucket: l.Bucket, prefix: l.Prefix, trails: l.Trails, kmsKey: l.KMSKey, prefixes: l.Prefixes, objects: l.Objects}
+	}
+	if len(locs) == 0 {
+		return errors.New("cloudtrail shard: no log files in the piece")
+	}
+	return c.readLogs(ctx, out, inc, locs, ctlog.NewMatcher(inc.Scope))
 }
 
 // extract writes one extract, extract.jsonl.gz, of the records in scope
@@ -342,7 +438,7 @@ func (c *Collector) extract(ctx context.Context, out *collect.Output, inc *incid
 	}
 	origin := &evidence.Origin{Bucket: locs[0].bucket, Key: locs[0].prefix + "AWSLogs/",
 		Description: fmt.Sprintf("records in scope whose eventTime is in the window, from %d CloudTrail log files", len(objs))}
-	stream, err := out.CreateGzip("extract.jsonl.gz", out.Meta("s3:GetObject", req, origin))
+	stream, err := out.CreateGzip(out.PartName(ExtractName), out.Meta("s3:GetObject", req, origin))
 	if err != nil {
 		return err
 	}

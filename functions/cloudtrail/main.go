@@ -69,6 +69,10 @@ func main() {
 	if err != nil {
 		log.Fatalf("cloudtrail: %v", err)
 	}
+	budget, err := collect.BudgetFromEnv(os.Getenv)
+	if err != nil {
+		log.Fatalf("cloudtrail: %v", err)
+	}
 	cfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		log.Fatalf("cloudtrail: aws config: %v", err)
@@ -77,7 +81,7 @@ func main() {
 	trails := cloudtrail.NewFromConfig(cfg)
 	h := &Handler{
 		Driver: &collect.Driver{Writer: evidence.NewWriter(objects, bucket), Version: version.String(), Now: time.Now,
-			Results: objects, Bucket: bucket},
+			Results: objects, Bucket: bucket, Budget: budget},
 		Collector: &Collector{
 			Trails: trails, Logs: objects, Lookup: trails,
 			Limiter: rate.NewLimiter(rate.Limit(LookupRate), 1),

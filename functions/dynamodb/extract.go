@@ -24,6 +24,10 @@ import (
 // run: one CloudTrail record per line, gzip.
 const extractName = "extract.jsonl.gz"
 
+// cloudtrailCollector is the CloudTrail collector's name: its result lists
+// its extracts.
+const cloudtrailCollector = "cloudtrail"
+
 // maxInventory bounds the first pass's inventory as read back.
 const maxInventory = 16 << 20
 
@@ -84,11 +88,14 @@ func s3Denied(err error) bool {
 	return false
 }
 
-// readExtract reads the run's CloudTrail extract and returns the tables it
-// names, in the order first named. A missing extract is extractNotReady, a
-// refused read extractDenied; a line that is not a record is skipped, and
-// an extract that ends early is extractUnreadable with the tables named
-// before. Throttling and transient errors are returned for a retry.
+// readExtract reads the run's CloudTrail extracts and returns the tables
+// they name, in the order first named. The extracts are those the
+// cloudtrail collector's stored result lists (extractKeys); before it has
+// stored one, extract.jsonl.gz is looked for. No extract is
+// extractNotReady, a refused read extractDenied; a line that is not a
+// record is skipped, and an extract that ends early is extractUnreadable
+// with the tables named before. Throttling and transient errors are
+// returned for a retry.
 func (c *StreamsCollector) readExtract(ctx context.Context, inc *incident.Incident) (*extractState, []string, error) {
 	key, err := evidence.ArtifactKey(inc.CaseID, inc.RunID, evidence.SourceCloudTrail, extractName)
 	if err != nil {
@@ -99,21 +106,22 @@ func (c *StreamsCollector) readExtract(ctx context.Context, inc *incident.Incide
 		st.Status, st.Detail = extractNotReady, "no evidence bucket configured to read it from"
 		return st, nil, nil
 	}
-	obj, err := c.Objects.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(key)})
+	keys, listed, err := c.extractKeys(ctx, inc)
 	if err != nil {
-		switch {
-		case missing(err):
-			st.Status = extractNotReady
-			return st, nil, nil
-		case s3Denied(err):
-			st.Status, st.Detail = extractDenied, err.Error()
-			return st, nil, nil
-		}
-		return nil, nil, faults.Classify(apiGetObject+" "+key, err, func(err error) error {
-			return &faults.EvidenceError{Key: key, Err: err}
-		})
+		return nil, nil, err
 	}
-	defer obj.Body.Close()
+	switch {
+	case !listed:
+		keys = []string{key}
+	case len(keys) == 0:
+		st.Status, st.Detail = extractNotReady, "the cloudtrail collector's result lists no extract"
+		return st, nil, nil
+	default:
+		st.Key = keys[0]
+		if len(keys) > 1 {
+			st.Parts = keys
+		}
+	}
 	var names []string
 	seen := map[string]bool{}
 	add := func(s string) {
@@ -123,17 +131,74 @@ func (c *StreamsCollector) readExtract(ctx context.Context, inc *incident.Incide
 			names = append(names, s)
 		}
 	}
-	bad, err := scanExtract(obj.Body, add)
+	bad := 0
+	var problems []string
+	for _, k := range keys {
+		obj, err := c.Objects.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(k)})
+		if err != nil {
+			switch {
+			case missing(err) && !listed:
+				st.Status = extractNotReady
+				return st, nil, nil
+			case missing(err):
+				problems = append(problems, k+": listed by the cloudtrail result but not there")
+				continue
+			case s3Denied(err):
+				st.Status, st.Detail = extractDenied, err.Error()
+				return st, nil, nil
+			}
+			return nil, nil, faults.Classify(apiGetObject+" "+k, err, func(err error) error {
+				return &faults.EvidenceError{Key: k, Err: err}
+			})
+		}
+		n, err := scanExtract(obj.Body, add)
+		obj.Body.Close()
+		bad += n
+		if err != nil {
+			// A truncated or corrupt extract stays so: no retry would help.
+			problems = append(problems, k+": "+err.Error())
+		}
+	}
 	st.Status, st.Tables = extractRead, names
 	if bad > 0 {
 		st.Detail = fmt.Sprintf("%d lines were not CloudTrail records and were skipped", bad)
 	}
-	if err != nil {
-		// A truncated or corrupt extract stays so: no retry would help.
+	if len(problems) > 0 {
 		st.Status = extractUnreadable
-		st.Detail = strings.TrimSpace(st.Detail + " " + err.Error())
+		st.Detail = strings.TrimSpace(st.Detail + " " + strings.Join(problems, "; "))
 	}
 	return st, names, nil
+}
+
+// extractKeys returns the record extracts the cloudtrail collector's
+// stored result lists: its .jsonl.gz artifacts that are not copies
+// (extract.jsonl.gz, a fan-out's extract-shardNNNN.jsonl.gz,
+// lookup-events.jsonl.gz). listed is false when it has stored no result.
+func (c *StreamsCollector) extractKeys(ctx context.Context, inc *incident.Incident) (keys []string, listed bool, err error) {
+	key, err := evidence.ResultKey(inc.CaseID, inc.RunID, cloudtrailCollector)
+	if err != nil {
+		return nil, false, err
+	}
+	obj, err := c.Objects.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(key)})
+	if err != nil {
+		if missing(err) || s3Denied(err) {
+			return nil, false, nil
+		}
+		return nil, false, faults.Classify(apiGetObject+" "+key, err, func(err error) error {
+			return &faults.EvidenceError{Key: key, Err: err}
+		})
+	}
+	defer obj.Body.Close()
+	var r evidence.CollectorResult
+	if err := json.NewDecoder(io.LimitReader(obj.Body, maxInventory)).Decode(&r); err != nil {
+		return nil, false, &faults.EvidenceError{Key: key, Err: fmt.Errorf("decode the cloudtrail collector's result: %w", err)}
+	}
+	for _, a := range r.Artifacts {
+		if a.Source == evidence.SourceCloudTrail && a.API != "s3:CopyObject" && strings.HasSuffix(a.Key, ".jsonl.gz") {
+			keys = append(keys, a.Key)
+		}
+	}
+	return keys, true, nil
 }
 
 // maxLine bounds one extract line (a CloudTrail record is at most a few

@@ -176,7 +176,10 @@ type tableEntry struct {
 
 // extractState is what became of the run's CloudTrail extract.
 type extractState struct {
-	Key    string   `json:"key"`
+	Key string `json:"key"`
+	// Parts are every extract read, when there were more than one (a
+	// fanned-out CloudTrail collector writes one a shard).
+	Parts  []string `json:"parts,omitempty"`
 	Status string   `json:"status"` // read | not-ready | denied | unreadable | not-looked-at
 	Tables []string `json:"tables,omitempty"`
 	Detail string   `json:"detail,omitempty"`

@@ -445,6 +445,38 @@ func TestCloudTrailTables(t *testing.T) {
 		}
 	})
 
+	t.Run("second pass reads every extract the cloudtrail result lists", func(t *testing.T) {
+		e := newEnv(t)
+		seed(t, e)
+		// A fanned-out CloudTrail collector: one extract a shard, and a
+		// LookupEvents extract; the copies are not read.
+		putExtractAs(t, e.s3, "extract-shard0001.jsonl.gz", ctEvent("GetItem", "payments"))
+		putExtractAs(t, e.s3, "extract-shard0002.jsonl.gz", ctEvent("BatchWriteItem", "", "arn:aws:dynamodb:us-east-1:123456789012:table/ledger"))
+		putExtractAs(t, e.s3, "lookup-events.jsonl.gz", ctEvent("PutItem", "noise"))
+		putExtractAs(t, e.s3, "extract.jsonl.gz", ctEvent("PutItem", "orders")) // not listed: not read
+		art := func(name, api string) evidence.Artifact {
+			return evidence.Artifact{Key: runDir + "cloudtrail/" + name, Source: evidence.SourceCloudTrail, API: api}
+		}
+		putJSON(t, e.s3, runDir+"results/cloudtrail.json", evidence.CollectorResult{Collector: "cloudtrail", Status: incident.StatusOK,
+			Artifacts: []evidence.Artifact{art("extract-shard0001.jsonl.gz", "s3:GetObject"), art("extract-shard0002.jsonl.gz", "s3:GetObject"),
+				art("lookup-events.jsonl.gz", "cloudtrail:LookupEvents"), art("logs/a.jsonl.gz", "s3:CopyObject")}})
+		in := newIncident(window(), "orders")
+		in.Item.Collector = collectorNameCloudTrail
+		if _, err := e.handler(t, e.collector(PassFirst), e.collector(PassCloudTrail)).Handle(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+		r := stored(t, e, collectorNameCloudTrail)
+		want := []string{"dynamodb/ledger.jsonl.gz", "dynamodb/noise.jsonl.gz", "dynamodb/payments.jsonl.gz", "dynamodb/" + inventoryCloudTrail}
+		if got := artifactKeys(r); !reflect.DeepEqual(got, want) {
+			t.Errorf("artifacts %v, want %v", got, want)
+		}
+		var inv inventory
+		getJSON(t, e.s3, runDir+"dynamodb/"+inventoryCloudTrail, &inv)
+		if ex := inv.CloudTrailExtract; ex == nil || ex.Status != extractRead || len(ex.Parts) != 3 || ex.Key != ex.Parts[0] {
+			t.Errorf("extract %+v", ex)
+		}
+	})
+
 	t.Run("second pass without an extract is a gap", func(t *testing.T) {
 		e := newEnv(t)
 		seed(t, e)

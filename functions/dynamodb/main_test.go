@@ -222,6 +222,13 @@ func lines[T any](t testing.TB, gz []byte) []T {
 // cloudtrail collector does.
 func putExtract(t testing.TB, client *s3.Client, records ...map[string]any) {
 	t.Helper()
+	putExtractAs(t, client, extractName, records...)
+}
+
+// putExtractAs stores a CloudTrail extract named name in the run's
+// cloudtrail folder.
+func putExtractAs(t testing.TB, client *s3.Client, name string, records ...map[string]any) {
+	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	for _, r := range records {
@@ -235,7 +242,7 @@ func putExtract(t testing.TB, client *s3.Client, records ...map[string]any) {
 		t.Fatal(err)
 	}
 	if _, err := client.PutObject(context.Background(), &s3.PutObjectInput{
-		Bucket: aws.String(testBucket), Key: aws.String(runDir + "cloudtrail/" + extractName),
+		Bucket: aws.String(testBucket), Key: aws.String(runDir + "cloudtrail/" + name),
 		Body: bytes.NewReader(buf.Bytes()), ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	}); err != nil {
 		t.Fatalf("put extract: %v", err)
@@ -327,4 +334,18 @@ func (c *counting) GetRecords(ctx context.Context, in *dynamodbstreams.GetRecord
 		}
 	}
 	return c.streams.GetRecords(ctx, in, opts...)
+}
+
+// putJSON stores v as JSON at key in the evidence bucket.
+func putJSON(t testing.TB, client *s3.Client, key string, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String(testBucket), Key: aws.String(key), Body: bytes.NewReader(b), ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+	}); err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
 }

@@ -43,11 +43,11 @@ type ObjectGetter interface {
 
 // Object is one log object chosen for a case.
 type Object struct {
-	Bucket string
-	Key    string
-	Size   int64
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
 	// KeyTime is the delivery time the key names (zero when it names none).
-	KeyTime time.Time
+	KeyTime time.Time `json:"keyTime,omitzero"`
 }
 
 // DayPrefixes returns base followed by each UTC day, formatted with layout
