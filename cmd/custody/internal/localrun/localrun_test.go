@@ -21,6 +21,7 @@ import (
 
 	"github.com/custody-ir/custody/cmd/custody/internal/lambdart"
 	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/finding"
 )
@@ -86,18 +87,7 @@ func TestEndToEnd(t *testing.T) {
 		// The demo seed's in-scope, in-window records (its README's table),
 		// and nothing of its noise: another principal, another ENI, another
 		// bucket, records just outside the window.
-		records := map[string]int64{}
-		for _, a := range s.Manifest.Artifacts {
-			if strings.Contains(a.Key, "extract") || strings.HasSuffix(a.Key, ".jsonl.gz") {
-				records[a.Source] += a.Records
-			}
-		}
-		want := map[string]int64{evidence.SourceCloudTrail: 45, evidence.SourceVPCFlow: 3 + 1 + 3 + 3, evidence.SourceS3Access: 6, evidence.SourceCloudWatch: 3}
-		for src, n := range want {
-			if records[src] != n {
-				t.Errorf("%s extract records = %d, want %d (all: %v)", src, records[src], n, records)
-			}
-		}
+		checkDemoRecords(t, s.Manifest)
 		// Every copy is byte for byte the original.
 		copies := 0
 		for _, a := range s.Manifest.Artifacts {
@@ -296,6 +286,59 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("sources past their budget fan out over shards and seal the same records", func(t *testing.T) {
+		// The deployed functions with a budget of one log object an
+		// invocation: cloudtrail, vpcflow and s3access hand each file to a
+		// shard of the deployed definition's shard Maps.
+		var fns []lambdart.Function
+		for _, f := range env.Functions {
+			f.Env = append(append([]string(nil), f.Env...), collect.EnvShardObjects+"=1")
+			fns = append(fns, f)
+		}
+		pool, err := lambdart.NewPool(fns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		other := bytes.ReplaceAll(input, []byte("16afba5c5c43e07c9e3e5e2e544e95df"), []byte("5555eeee6666ffff7777aaaa8888bbbb"))
+		out, err := env.Execute(ctx, other, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Status != evidence.RunComplete {
+			t.Fatalf("status = %q, want complete", out.Status)
+		}
+		dir := t.TempDir()
+		s, err := env.Fetch(ctx, out.CaseID, out.RunID, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDemoRecords(t, s.Manifest)
+		shardExtracts := map[string]int{}
+		for _, a := range s.Manifest.Artifacts {
+			if strings.Contains(a.Key, "-shard0") {
+				shardExtracts[a.Source]++
+			}
+		}
+		for _, src := range []string{evidence.SourceCloudTrail} {
+			if shardExtracts[src] < 2 {
+				t.Errorf("%s: %d shard extracts, want one a log file (all: %v)", src, shardExtracts[src], shardExtracts)
+			}
+			plan, _ := evidence.ShardFileKey(out.CaseID, out.RunID, src, "plan.json")
+			if _, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &env.Bucket, Key: &plan}); err != nil {
+				t.Errorf("%s: no plan: %v", src, err)
+			}
+		}
+		// The plan and shard results are not evidence: the case verifies.
+		rep, err := evidence.VerifyBucket(ctx, client, env.Bucket, s.Manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rep.Err(); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("every sample input seals a case or is refused by name, never panics", func(t *testing.T) {
 		var files []string
 		for _, pattern := range []string{
@@ -340,6 +383,26 @@ func TestEndToEnd(t *testing.T) {
 			})
 		}
 	})
+}
+
+// checkDemoRecords checks the demo seed's in-scope, in-window records
+// (its README's table) in a manifest's extracts, and nothing of its noise:
+// another principal, another ENI, another bucket, records just outside the
+// window.
+func checkDemoRecords(t *testing.T, m *evidence.Manifest) {
+	t.Helper()
+	records := map[string]int64{}
+	for _, a := range m.Artifacts {
+		if strings.Contains(a.Key, "extract") || strings.HasSuffix(a.Key, ".jsonl.gz") {
+			records[a.Source] += a.Records
+		}
+	}
+	want := map[string]int64{evidence.SourceCloudTrail: 45, evidence.SourceVPCFlow: 3 + 1 + 3 + 3, evidence.SourceS3Access: 6, evidence.SourceCloudWatch: 3}
+	for src, n := range want {
+		if records[src] != n {
+			t.Errorf("%s extract records = %d, want %d (all: %v)", src, records[src], n, records)
+		}
+	}
 }
 
 func jsonEqual(t *testing.T, a, b []byte) bool {
