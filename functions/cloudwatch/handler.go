@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -68,6 +69,7 @@ type target struct {
 	prefix bool
 	why    string // the resource it belongs to, for gaps
 	fix    string // what to enable when it is missing
+	order  int    // its place among the targets, for the gaps' order
 }
 
 func (t target) String() string {
@@ -203,12 +205,12 @@ func (c *LogsCollector) Collect(ctx context.Context, inc *incident.Incident, out
 		}
 		return nil
 	}
-	start, end := windowMillis(inc.Window)
-	names := map[string]string{} // artifact name -> group
+	var reads []groupRead
 	var missing []target
-	found := 0
-	for _, t := range targets {
-		groups := []string{t.name}
+	names := map[string]string{} // artifact name -> group
+	for i, t := range targets {
+		t.order = i
+		groups := []logGroup{{name: t.name}}
 		if t.prefix {
 			var denied string
 			var err error
@@ -227,19 +229,65 @@ func (c *LogsCollector) Collect(ctx context.Context, inc *incident.Incident, out
 			}
 		}
 		for _, g := range groups {
-			ok, err := c.collectGroup(ctx, out, inc.Window, g, start, end, names)
-			if err != nil {
-				return err
-			}
-			if ok {
-				found++
-			} else {
-				// Listed under a prefix but gone by the time it was read,
-				// or an exact name that does not exist.
-				missing = append(missing, target{name: g, why: t.why, fix: t.fix})
-			}
+			reads = append(reads, groupRead{Group: g.name, Artifact: artifactName(g.name, names), Why: t.why, Fix: t.fix, StoredBytes: g.storedBytes, Target: i})
 		}
 	}
+	// Many or large groups: a shard per piece of them (a group's stored
+	// bytes bound what its window can hold; an exact name's are unknown,
+	// and only the count bounds it).
+	if pieces := collect.Split(reads, func(r groupRead) int64 { return r.StoredBytes }, out.Budget()); len(pieces) > 1 {
+		c.missingGaps(out, missing, 1)
+		shards := make([]any, len(pieces))
+		for i, p := range pieces {
+			shards[i] = p
+		}
+		return out.FanOut(shards...)
+	}
+	found, err := c.readGroups(ctx, out, inc.Window, reads, &missing)
+	if err != nil {
+		return err
+	}
+	c.missingGaps(out, missing, found)
+	return nil
+}
+
+// groupRead is one log group to read: what a shard is handed, a list of.
+type groupRead struct {
+	Group string `json:"group"`
+	// Artifact is its extract's name, chosen for every group of the case
+	// at once so no two groups share one.
+	Artifact    string `json:"artifact"`
+	Why         string `json:"why"`
+	Fix         string `json:"fix"`
+	StoredBytes int64  `json:"storedBytes,omitempty"`
+	Target      int    `json:"target"` // the target it was found for (its order)
+}
+
+// readGroups reads each group into its extract; a group that does not
+// exist is added to missing. It returns how many were found.
+func (c *LogsCollector) readGroups(ctx context.Context, out *collect.Output, w incident.Window, reads []groupRead, missing *[]target) (int, error) {
+	start, end := windowMillis(w)
+	found := 0
+	for _, r := range reads {
+		ok, err := c.collectGroup(ctx, out, w, r.Group, start, end, r.Artifact)
+		if err != nil {
+			return found, err
+		}
+		if ok {
+			found++
+		} else {
+			// Listed under a prefix but gone by the time it was read,
+			// or an exact name that does not exist.
+			*missing = append(*missing, target{name: r.Group, why: r.Why, fix: r.Fix, order: r.Target})
+		}
+	}
+	return found, nil
+}
+
+// missingGaps reports the groups looked for and not found: one gap for
+// all when none was found, else one each.
+func (c *LogsCollector) missingGaps(out *collect.Output, missing []target, found int) {
+	sort.SliceStable(missing, func(i, j int) bool { return missing[i].order < missing[j].order })
 	switch {
 	case len(missing) == 0:
 	case found == 0 && len(missing) > 1:
@@ -254,6 +302,21 @@ func (c *LogsCollector) Collect(ctx context.Context, inc *incident.Incident, out
 			out.Gap(fmt.Sprintf("log group %s does not exist (%s)", t, t.why), t.fix)
 		}
 	}
+}
+
+// CollectShard implements collect.ShardCollector: one piece of the log
+// groups, read as Collect reads them when they fit one invocation.
+func (c *LogsCollector) CollectShard(ctx context.Context, inc *incident.Incident, shard json.RawMessage, out *collect.Output) error {
+	var reads []groupRead
+	if err := json.Unmarshal(shard, &reads); err != nil {
+		return fmt.Errorf("cloudwatch shard: %w", err)
+	}
+	var missing []target
+	found, err := c.readGroups(ctx, out, inc.Window, reads, &missing)
+	if err != nil {
+		return err
+	}
+	c.missingGaps(out, missing, found+1) // one gap per group: the others are other shards'
 	return nil
 }
 
@@ -268,9 +331,16 @@ func windowMillis(w incident.Window) (int64, int64) {
 	return start, w.End.UnixMilli()
 }
 
+// logGroup is a listed group and its stored bytes (all its events, not
+// only the window's).
+type logGroup struct {
+	name        string
+	storedBytes int64
+}
+
 // listGroups lists the groups whose names start with prefix, every page.
 // denied is set (and err nil) when the call is refused.
-func (c *LogsCollector) listGroups(ctx context.Context, prefix string) (groups []string, denied string, err error) {
+func (c *LogsCollector) listGroups(ctx context.Context, prefix string) (groups []logGroup, denied string, err error) {
 	p := cloudwatchlogs.NewDescribeLogGroupsPaginator(c.Groups, &cloudwatchlogs.DescribeLogGroupsInput{
 		LogGroupNamePrefix: aws.String(prefix),
 	}, func(o *cloudwatchlogs.DescribeLogGroupsPaginatorOptions) { o.StopOnDuplicateToken = true })
@@ -285,18 +355,18 @@ func (c *LogsCollector) listGroups(ctx context.Context, prefix string) (groups [
 		for _, g := range page.LogGroups {
 			// A prefix is a prefix: the emulator and AWS agree, but check.
 			if name := aws.ToString(g.LogGroupName); strings.HasPrefix(name, prefix) {
-				groups = append(groups, name)
+				groups = append(groups, logGroup{name: name, storedBytes: aws.ToInt64(g.StoredBytes)})
 			}
 		}
 	}
-	sort.Strings(groups)
+	sort.Slice(groups, func(i, j int) bool { return groups[i].name < groups[j].name })
 	return groups, "", nil
 }
 
 // collectGroup streams group's events of the window into one artifact,
 // page by page. It reports false, with no artifact, when the group does
 // not exist; a refused call is a gap.
-func (c *LogsCollector) collectGroup(ctx context.Context, out *collect.Output, w incident.Window, group string, start, end int64, names map[string]string) (bool, error) {
+func (c *LogsCollector) collectGroup(ctx context.Context, out *collect.Output, w incident.Window, group string, start, end int64, name string) (bool, error) {
 	in := &cloudwatchlogs.FilterLogEventsInput{
 		LogGroupName: aws.String(group), StartTime: aws.Int64(start), EndTime: aws.Int64(end),
 	}
@@ -338,7 +408,6 @@ func (c *LogsCollector) collectGroup(ctx context.Context, out *collect.Output, w
 		}
 		pages++
 		if s == nil {
-			name := artifactName(group, names)
 			s, err = out.CreateGzip(name, out.Meta(apiFilterLogEvents, request, &evidence.Origin{LogGroup: group}))
 			if err != nil {
 				return false, err

@@ -10,6 +10,8 @@
 //	                             are shipped to: names, or prefixes ending in *
 //	                             (optional; without it an instance in scope is
 //	                             a gap)
+//	CUSTODY_SHARD_BYTES,         the budget of one invocation: past it the
+//	CUSTODY_SHARD_OBJECTS        groups are read by shards (shared/collect)
 package main
 
 import (
@@ -37,6 +39,10 @@ func main() {
 	if err != nil {
 		log.Fatalf("cloudwatch: CUSTODY_INSTANCE_LOG_GROUPS: %v", err)
 	}
+	budget, err := collect.BudgetFromEnv(os.Getenv)
+	if err != nil {
+		log.Fatalf("cloudwatch: %v", err)
+	}
 	cfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		log.Fatalf("cloudwatch: aws config: %v", err)
@@ -45,7 +51,7 @@ func main() {
 	logs := cloudwatchlogs.NewFromConfig(cfg)
 	h := &Handler{
 		Driver: &collect.Driver{Writer: evidence.NewWriter(objects, bucket), Version: version.String(), Now: time.Now,
-			Results: objects, Bucket: bucket},
+			Results: objects, Bucket: bucket, Budget: budget},
 		Collector: &LogsCollector{Events: logs, Groups: logs, InstanceGroups: instanceGroups},
 	}
 	lambda.Start(h.Handle)
