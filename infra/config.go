@@ -79,8 +79,9 @@ type Config struct {
 	// (streams keep 24 hours), beside those the finding names.
 	DynamoDBTables []string
 	// ShardBytes and ShardObjects bound what one invocation of a log
-	// collector (cloudtrail, vpcflow, s3access) reads and copies; past them
-	// it fans out over a Map of shards. 0 is no bound on that measure.
+	// collector (cloudtrail, vpcflow, s3access, cloudwatch) reads and
+	// copies; past them it fans out over a Map of shards. 0 is no bound on
+	// that measure.
 	ShardBytes   int64
 	ShardObjects int
 }

@@ -50,7 +50,7 @@ var collectors = []collector{
 		Env: func(cfg Config) map[string]string {
 			return map[string]string{"CUSTODY_DYNAMODB_TABLES": strings.Join(cfg.DynamoDBTables, ",")}
 		}},
-	{Name: "cloudwatch", State: "CollectCloudWatch", Grant: (*custodyStack).allowReadLogGroups,
+	{Name: "cloudwatch", State: "CollectCloudWatch", Grant: (*custodyStack).allowReadLogGroups, FanOut: true,
 		Env: func(cfg Config) map[string]string {
 			return map[string]string{"CUSTODY_INSTANCE_LOG_GROUPS": strings.Join(cfg.InstanceLogGroups, ",")}
 		}},
