@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -72,7 +73,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 // Collector collects the S3 object-level evidence of each bucket in scope:
 // a snapshot of its configuration, its server access log objects for the
 // window (copied unchanged) and an extract of its lines. The CloudTrail S3
-// data events for the bucket are the CloudTrail collector's.
+// data events for the bucket are the CloudTrail collector's. It is a
+// collect.ShardCollector: past its budget, the copies and extracts go to
+// shards.
 type Collector struct {
 	S3     bucketAPI
 	Config Config
@@ -90,27 +93,114 @@ const (
 	fixMissing = "none: the bucket is gone; its deletion and earlier use are in the CloudTrail extract"
 )
 
-// Collect implements collect.Collector.
+// Collect implements collect.Collector. Every bucket's configuration is
+// snapshotted and its log objects listed first; then its objects are copied
+// and its lines extracted (copyExtract), here, or, when all the buckets'
+// objects are more than the budget allows, in shards (CollectShard), a
+// piece of one bucket's objects each.
 func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *collect.Output) error {
 	if len(inc.Scope.Buckets) == 0 {
 		out.Warn("no bucket in scope: nothing to collect")
 		return nil
 	}
-	st := &runState{copied: map[string]bool{}, reported: map[string]bool{}}
+	// Two buckets in scope may log to the same target and prefix, so one
+	// log object can serve both: seen holds the objects an earlier
+	// bucket listed (bucket/key).
+	seen := map[string]bool{}
+	var works []logWork
 	for _, b := range inc.Scope.Buckets {
-		if err := c.bucket(ctx, inc, out, b, st); err != nil {
+		w, err := c.bucket(ctx, inc, out, b, seen)
+		if err != nil {
+			return err
+		}
+		if w != nil {
+			works = append(works, *w)
+		}
+	}
+	if b := out.Budget(); b != (collect.Budget{}) {
+		var all []logObject
+		for _, w := range works {
+			all = append(all, w.Objects...)
+		}
+		if len(collect.Split(all, logObjectSize, b)) > 1 {
+			// Too much for one invocation: the objects go to shards.
+			return out.FanOut(pieces(works, b)...)
+		}
+	}
+	for _, w := range works {
+		if err := c.copyExtract(ctx, inc, out, w); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// runState is what one Collect shares across its buckets: two buckets in
-// scope may log to the same target and prefix, so one log object can serve
-// both. It is copied once, and its malformed lines reported once.
-type runState struct {
-	copied   map[string]bool // bucket/key of each object copied
-	reported map[string]bool // s3://bucket/key of each object whose problems were reported
+// CollectShard implements collect.ShardCollector: it copies and extracts
+// the objects of one piece (a logWork) as Collect does inline, its extract
+// named by Output.PartName.
+func (c *Collector) CollectShard(ctx context.Context, inc *incident.Incident, shard json.RawMessage, out *collect.Output) error {
+	var w logWork
+	if err := json.Unmarshal(shard, &w); err != nil {
+		return fmt.Errorf("s3access: decode shard: %w", err)
+	}
+	if w.Bucket == "" || w.Target == "" || len(w.Objects) == 0 {
+		return fmt.Errorf("s3access: shard names no bucket, log target or object (bucket %q, target %q, %d objects)", w.Bucket, w.Target, len(w.Objects))
+	}
+	return c.copyExtract(ctx, inc, out, w)
+}
+
+var _ collect.ShardCollector = (*Collector)(nil)
+
+// logWork is the copy and extract of server access log objects for one
+// bucket in scope: every object listed for it inline, or one piece of them
+// in a shard (a fan-out piece is a logWork as JSON).
+type logWork struct {
+	// Bucket is the bucket in scope whose lines are extracted.
+	Bucket string `json:"bucket"`
+	// Target and Prefix are its logging configuration's TargetBucket and
+	// TargetPrefix: where the objects are.
+	Target string `json:"target"`
+	Prefix string `json:"prefix"`
+	// Prefixes are the key prefixes listed and Pad the delivery pad the
+	// listing used (the extract's request).
+	Prefixes []string      `json:"prefixes"`
+	Pad      time.Duration `json:"pad"`
+	// Objects are the log objects to read for Bucket, in key order.
+	Objects []logObject `json:"objects"`
+}
+
+// logObject is one log object of a logWork.
+type logObject struct {
+	s3logs.Object
+	// First is set on the object in the first bucket in scope that listed
+	// it: that bucket's work (or piece) copies it and reports its malformed
+	// lines. An object that also serves a later bucket is in that bucket's
+	// work too, without First: read again for that bucket's lines, not
+	// copied or reported again. So each object is copied once across all
+	// shards, and extracted for every bucket it serves.
+	First bool `json:"first,omitempty"`
+}
+
+func logObjectSize(o logObject) int64 { return o.Size }
+
+// pieces cuts each bucket's work into pieces within b (collect.Split): a
+// piece holds one bucket's objects. Past collect.MaxShards pieces in all,
+// b is doubled until they fit, or each bucket is one piece.
+func pieces(works []logWork, b collect.Budget) []any {
+	for {
+		var out []any
+		for _, w := range works {
+			for _, objs := range collect.Split(w.Objects, logObjectSize, b) {
+				p := w
+				p.Objects = objs
+				out = append(out, p)
+			}
+		}
+		if len(out) <= collect.MaxShards || len(out) <= len(works) {
+			return out
+		}
+		b.Bytes, b.Objects = 2*b.Bytes, 2*b.Objects
+	}
 }
 
 // retryable returns err classified when it is throttling or transient
@@ -133,16 +223,17 @@ func errorCode(err error) string {
 	return err.Error()
 }
 
-// bucket collects one bucket in scope.
-func (c *Collector) bucket(ctx context.Context, inc *incident.Incident, out *collect.Output, bucket string, st *runState) error {
+// bucket snapshots one bucket in scope and lists its log objects: the
+// work of copying and extracting them (nil when there are none, a gap).
+func (c *Collector) bucket(ctx context.Context, inc *incident.Incident, out *collect.Output, bucket string, seen map[string]bool) (*logWork, error) {
 	logging, lerr := c.S3.GetBucketLogging(ctx, &s3.GetBucketLoggingInput{Bucket: aws.String(bucket)})
 	if lerr != nil {
 		if err := retryable("s3:GetBucketLogging", lerr); err != nil {
-			return err
+			return nil, err
 		}
 		if s3logs.Missing(lerr) {
 			out.Gap(fmt.Sprintf("bucket %s does not exist (%s): no configuration or server access logs to collect", bucket, errorCode(lerr)), fixMissing)
-			return nil
+			return nil, nil
 		}
 	}
 
@@ -152,7 +243,7 @@ func (c *Collector) bucket(ctx context.Context, inc *incident.Incident, out *col
 		&evidence.Origin{Bucket: bucket, Description: "bucket configuration"})
 	meta.Records = 1
 	if _, err := out.PutJSON(ctx, "config-"+bucket+".json", snap, meta); err != nil {
-		return err
+		return nil, err
 	}
 	if denied := deniedCalls(snap); len(denied) > 0 {
 		out.Gap(fmt.Sprintf("bucket %s: may not read %s", bucket, strings.Join(denied, ", ")),
@@ -162,18 +253,18 @@ func (c *Collector) bucket(ctx context.Context, inc *incident.Incident, out *col
 	if lerr != nil {
 		if s3logs.Denied(lerr) {
 			// The gap above names it: whether access logs exist is unknown.
-			return nil
+			return nil, nil
 		}
 		out.Gap(fmt.Sprintf("bucket %s: GetBucketLogging failed (%s): server access logs not collected", bucket, errorCode(lerr)),
 			"check the collector role's s3:GetBucketLogging on arn:aws:s3:::"+bucket)
-		return nil
+		return nil, nil
 	}
 	le := logging.LoggingEnabled
 	if le == nil || aws.ToString(le.TargetBucket) == "" {
 		out.Gap(fmt.Sprintf("server access logging is off for bucket %s; CloudTrail S3 data events, if enabled, are in the cloudtrail extract", bucket), fixLogging)
-		return nil
+		return nil, nil
 	}
-	return c.logs(ctx, inc, out, bucket, le, region, st)
+	return c.logs(ctx, inc, out, bucket, le, region, seen)
 }
 
 // deniedCalls lists the configuration calls that were refused.
@@ -196,8 +287,11 @@ type extractRecord struct {
 	s3access.Record
 }
 
-// logs lists, copies and extracts the server access logs of bucket.
-func (c *Collector) logs(ctx context.Context, inc *incident.Incident, out *collect.Output, bucket string, le *s3types.LoggingEnabled, region string, st *runState) error {
+// logs lists the server access log objects of bucket for the window: the
+// work of copying and extracting them, nil when there are none (a gap).
+// seen is the objects earlier buckets listed; the objects it lacks are
+// marked First and added to it.
+func (c *Collector) logs(ctx context.Context, inc *incident.Incident, out *collect.Output, bucket string, le *s3types.LoggingEnabled, region string, seen map[string]bool) (*logWork, error) {
 	target, prefix := aws.ToString(le.TargetBucket), aws.ToString(le.TargetPrefix)
 	rules := keyRules{Prefix: prefix, Window: inc.Window, Pad: c.Config.Pad}
 	if f := le.TargetObjectKeyFormat; f != nil && f.PartitionedPrefix != nil {
@@ -219,29 +313,42 @@ func (c *Collector) logs(ctx context.Context, inc *incident.Incident, out *colle
 	listing, err := s3logs.ListFiltered(ctx, c.S3, target, prefixes, rules.filter)
 	if err != nil {
 		if rerr := retryable("s3:ListObjectsV2", err); rerr != nil {
-			return rerr
+			return nil, rerr
 		}
 		if s3logs.Denied(err) || s3logs.Missing(err) {
 			out.Gap(fmt.Sprintf("bucket %s logs to %s, which the collector cannot list (%s); a log bucket in another account needs its own grant", bucket, where, errorCode(err)),
 				fmt.Sprintf("grant the collector role s3:ListBucket on arn:aws:s3:::%s and s3:GetObject on arn:aws:s3:::%s/%s*", target, target, prefix))
-			return nil
+			return nil, nil
 		}
-		return faults.Classify("s3:ListObjectsV2", err, func(err error) error { return err })
+		return nil, faults.Classify("s3:ListObjectsV2", err, func(err error) error { return err })
 	}
 	if len(listing.Objects) == 0 {
 		out.Gap(fmt.Sprintf("no server access log objects for bucket %s under %s for the window widened by %s (%d listed, %d outside it): S3 delivers access logs best effort",
 			bucket, where, c.Config.Pad, listing.Listed, listing.OutOfWindow), fixLogging)
-		return nil
+		return nil, nil
 	}
-
-	var fresh []s3logs.Object
+	w := &logWork{Bucket: bucket, Target: target, Prefix: prefix, Prefixes: prefixes, Pad: c.Config.Pad}
 	for _, o := range listing.Objects {
-		if id := o.Bucket + "/" + o.Key; !st.copied[id] {
-			st.copied[id] = true
-			fresh = append(fresh, o)
+		id := o.Bucket + "/" + o.Key
+		w.Objects = append(w.Objects, logObject{Object: o, First: !seen[id]})
+		seen[id] = true
+	}
+	return w, nil
+}
+
+// copyExtract copies the work's First objects unchanged into the case
+// (logs/<target>/<key>) and writes the extract of its bucket's lines from
+// all its objects. Collect runs it for each bucket's work, CollectShard
+// for one piece: both write the same artifacts, but for the extract's name.
+func (c *Collector) copyExtract(ctx context.Context, inc *incident.Incident, out *collect.Output, w logWork) error {
+	where := "s3://" + w.Target + "/" + w.Prefix
+	var fresh []s3logs.Object
+	for _, o := range w.Objects {
+		if o.First {
+			fresh = append(fresh, o.Object)
 		}
 	}
-	_, err = s3logs.CopyAll(ctx, out, fresh, "logs/"+target, copyConcurrency, func(o s3logs.Object) evidence.PutMeta {
+	_, err := s3logs.CopyAll(ctx, out, fresh, "logs/"+w.Target, copyConcurrency, func(o s3logs.Object) evidence.PutMeta {
 		m := out.Meta("s3:CopyObject", map[string]any{"Bucket": o.Bucket, "Key": o.Key}, nil)
 		if !o.KeyTime.IsZero() {
 			// The time the key names (delivery time, or the event day).
@@ -256,30 +363,32 @@ func (c *Collector) logs(ctx context.Context, inc *incident.Incident, out *colle
 		if !s3logs.Denied(err) {
 			return err
 		}
-		out.Gap(fmt.Sprintf("bucket %s: could not copy access log objects from %s (AccessDenied)", bucket, where),
-			fmt.Sprintf("grant the collector role s3:GetObject and s3:GetObjectVersion on arn:aws:s3:::%s/%s*", target, prefix))
+		out.Gap(fmt.Sprintf("bucket %s: could not copy access log objects from %s (AccessDenied)", w.Bucket, where),
+			fmt.Sprintf("grant the collector role s3:GetObject and s3:GetObjectVersion on arn:aws:s3:::%s/%s*", w.Target, w.Prefix))
 	}
-
-	return c.extract(ctx, inc, out, bucket, target, where, prefixes, listing, st)
+	return c.extract(ctx, inc, out, w, where)
 }
 
-// extract writes extract-<bucket>.jsonl.gz: the lines of the listed
-// objects that are for bucket and whose own time is in the window.
-func (c *Collector) extract(ctx context.Context, inc *incident.Incident, out *collect.Output, bucket, target, where string, prefixes []string, listing s3logs.Listing, rs *runState) error {
-	// The objects read are the listing's: each is named by its copy's
+// extract writes extract-<bucket>.jsonl.gz (in a shard, its
+// Output.PartName: extract-<bucket>-shard0003.jsonl.gz): the lines of the
+// work's objects that are for its bucket and whose own time is in the
+// window.
+func (c *Collector) extract(ctx context.Context, inc *incident.Incident, out *collect.Output, w logWork, where string) error {
+	bucket := w.Bucket
+	// The objects read are the work's: each is named by its copy's
 	// manifest entry, so the request names the prefixes, not every key.
 	meta := out.Meta("s3:GetObject", map[string]any{
-		"Bucket": target, "Prefixes": prefixes, "objects": len(listing.Objects), "sourceBucket": bucket,
+		"Bucket": w.Target, "Prefixes": w.Prefixes, "objects": len(w.Objects), "sourceBucket": bucket,
 		"window": map[string]string{"start": inc.Window.Start.Format(time.RFC3339), "end": inc.Window.End.Format(time.RFC3339)},
-		"pad":    c.Config.Pad.String(),
-	}, &evidence.Origin{Bucket: target, Description: fmt.Sprintf("server access log lines of bucket %s from %d objects under %s", bucket, len(listing.Objects), where)})
-	stream, err := out.CreateGzip("extract-"+bucket+".jsonl.gz", meta)
+		"pad":    w.Pad.String(),
+	}, &evidence.Origin{Bucket: w.Target, Description: fmt.Sprintf("server access log lines of bucket %s from %d objects under %s", bucket, len(w.Objects), where)})
+	stream, err := out.CreateGzip(out.PartName("extract-"+bucket+".jsonl.gz"), meta)
 	if err != nil {
 		return err
 	}
 	var total s3logs.Stats
 	keep := func(r s3logs.Record) bool { return r.Value.(extractRecord).Bucket == bucket }
-	for _, o := range listing.Objects {
+	for _, o := range w.Objects {
 		object := "s3://" + o.Bucket + "/" + o.Key
 		decode := s3logs.NumberedLines(func(n int, line []byte) (s3logs.Record, error) {
 			rec, err := s3access.Parse(line)
@@ -288,14 +397,14 @@ func (c *Collector) extract(ctx context.Context, inc *incident.Incident, out *co
 			}
 			return s3logs.Record{Time: rec.Time, Value: extractRecord{Object: object, Line: n, Record: rec}}, nil
 		})
-		st, err := s3logs.Extract(ctx, c.S3, []s3logs.Object{o}, decode, keep, inc.Window, stream)
+		st, err := s3logs.Extract(ctx, c.S3, []s3logs.Object{o.Object}, decode, keep, inc.Window, stream)
 		total.Objects += st.Objects
 		total.Records += st.Records
 		total.Kept += st.Kept
-		if !rs.reported[object] {
-			// An object read again for another bucket in scope has
-			// the same problems: they are reported once.
-			rs.reported[object] = true
+		if o.First {
+			// An object read again for a later bucket in scope has the
+			// same problems: they are reported once, by the work that
+			// copies it.
 			total.Malformed += st.Malformed
 			for _, p := range st.Problems {
 				if len(total.Problems) < 20 {

@@ -2,7 +2,8 @@
 // scope, a snapshot of its configuration (policy, ACL, public access block,
 // ownership controls, versioning, encryption, logging), its server access
 // log objects for the window copied unchanged, and an extract of its lines.
-// main wires; handler.go thinks.
+// Past its budget (CUSTODY_SHARD_BYTES, CUSTODY_SHARD_OBJECTS) the copies
+// and extracts fan out to shards. main wires; handler.go thinks.
 package main
 
 import (
@@ -29,6 +30,10 @@ func main() {
 	if err != nil {
 		log.Fatalf("s3access: %v", err)
 	}
+	budget, err := collect.BudgetFromEnv(os.Getenv)
+	if err != nil {
+		log.Fatalf("s3access: %v", err)
+	}
 	awsCfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		log.Fatalf("s3access: aws config: %v", err)
@@ -36,7 +41,7 @@ func main() {
 	client := s3.NewFromConfig(awsCfg, awsconfig.S3Options)
 	h := &Handler{
 		Driver: &collect.Driver{Writer: evidence.NewWriter(client, bucket), Version: version.String(), Now: time.Now,
-			Results: client, Bucket: bucket},
+			Results: client, Bucket: bucket, Budget: budget},
 		Collector: &Collector{S3: client, Config: cfg},
 	}
 	lambda.Start(h.Handle)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 
@@ -162,22 +163,34 @@ func (o *Output) FanOut(pieces ...any) error {
 }
 
 // PartName is name for this invocation: unchanged outside a shard, and
-// with the shard's number before its extensions inside one
-// (extract.jsonl.gz in shard 3 is extract-shard0003.jsonl.gz), so two
-// shards never write the same key.
+// with the shard's number before its extension inside one
+// (extract.jsonl.gz in shard 3 is extract-shard0003.jsonl.gz;
+// extract-my.bucket.jsonl.gz is extract-my.bucket-shard0003.jsonl.gz), so
+// two shards never write the same key.
 func (o *Output) PartName(name string) string {
 	if o.shard == nil {
 		return name
 	}
-	dir, base := "", name
-	if i := strings.LastIndex(name, "/"); i >= 0 {
-		dir, base = name[:i+1], name[i+1:]
+	stem, ext := splitExt(name)
+	return fmt.Sprintf("%s-shard%04d%s", stem, o.shard.Index, ext)
+}
+
+// compressions are extensions that wrap another one (.jsonl.gz).
+var compressions = []string{".gz", ".zst", ".bz2"}
+
+// splitExt splits name's file extension off, a compressed one with the
+// extension it wraps: "a/x.y.jsonl.gz" is "a/x.y" and ".jsonl.gz".
+func splitExt(name string) (stem, ext string) {
+	ext = path.Ext(name)
+	for _, c := range compressions {
+		if ext == c {
+			ext = path.Ext(strings.TrimSuffix(name, c)) + c
+		}
 	}
-	stem, ext, _ := strings.Cut(base, ".")
-	if ext != "" {
-		ext = "." + ext
+	if ext == path.Base(name) { // a dot file: no stem to keep
+		return name, ""
 	}
-	return fmt.Sprintf("%s%s-shard%04d%s", dir, stem, o.shard.Index, ext)
+	return strings.TrimSuffix(name, ext), ext
 }
 
 // plan is what a fanned-out first invocation stores: its own output and

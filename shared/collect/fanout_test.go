@@ -326,3 +326,24 @@ func TestBudgetFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestPartName: a shard's artifact names differ from every other shard's
+// and from the inline name, keeping directory and extension.
+func TestPartName(t *testing.T) {
+	cases := map[string]string{
+		"extract.jsonl.gz":           "extract-shard0003.jsonl.gz",
+		"extract-my.bucket.jsonl.gz": "extract-my.bucket-shard0003.jsonl.gz",
+		"parts/extract.jsonl":        "parts/extract-shard0003.jsonl",
+		"s3/b.c/extract.jsonl.gz":    "s3/b.c/extract-shard0003.jsonl.gz",
+		"flowlogs.json":              "flowlogs-shard0003.json",
+		"archive.gz":                 "archive-shard0003.gz",
+		"noext":                      "noext-shard0003",
+		"dir.d/noext":                "dir.d/noext-shard0003",
+		"extract.ENI-0A.log.gz":      "extract.ENI-0A-shard0003.log.gz",
+	}
+	for name, want := range cases {
+		if got := collect.PartNameForTest(name, 3); got != want {
+			t.Errorf("PartName(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
