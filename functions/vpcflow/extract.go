@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
@@ -15,7 +12,8 @@ import (
 	"github.com/custody-ir/custody/shared/s3logs"
 )
 
-// ExtractName is the extract's name in the collector's folder.
+// ExtractName is the extract's name in the collector's folder (a shard's
+// is Output.PartName of it: extract-shard0003.jsonl.gz).
 const ExtractName = "extract.jsonl.gz"
 
 // Line is one record of the extract (one JSON object a line).
@@ -64,9 +62,10 @@ func newLine(rec vpcflow.Record, flowLogID string, origin evidence.Origin, p *vp
 	return l
 }
 
-// extractWriter is the one extract every destination of every flow log
-// writes to. It is an s3logs.RecordWriter whose records carry their own
-// time: the extract's first and last event are the records' starts.
+// extractWriter is an invocation's one extract: every destination it reads,
+// of every flow log, writes to it. It is an s3logs.RecordWriter whose
+// records carry their own time: the extract's first and last event are the
+// records' starts.
 type extractWriter struct {
 	s *collect.Stream
 	// Stats over every destination.
@@ -74,19 +73,17 @@ type extractWriter struct {
 	kept      int64
 }
 
-func newExtractWriter(out *collect.Output, inc *incident.Incident, sc incident.Scope, logs []ec2types.FlowLog) (*extractWriter, error) {
-	ids := make([]string, 0, len(logs))
-	for _, fl := range logs {
-		ids = append(ids, aws.ToString(fl.FlowLogId))
-	}
+// newExtractWriter starts the extract called name, of the records of the
+// flow logs ids that touch sc in w.
+func newExtractWriter(out *collect.Output, name string, w incident.Window, sc incident.Scope, ids []string) (*extractWriter, error) {
 	meta := out.Meta("custody:ExtractFlowLogRecords", map[string]any{
 		"flowLogIds": ids,
 		"enis":       sc.ENIs,
 		"addresses":  union(sc.PrivateIPs, sc.PublicIPs, sc.RemoteIPs),
-		"window":     map[string]any{"start": inc.Window.Start.UTC().Format(time.RFC3339), "end": inc.Window.End.UTC().Format(time.RFC3339)},
+		"window":     map[string]any{"start": w.Start.UTC().Format(time.RFC3339), "end": w.End.UTC().Format(time.RFC3339)},
 		"match":      "interface-id/tgw-src-eni/tgw-dst-eni in enis, or srcaddr/dstaddr/pkt-srcaddr/pkt-dstaddr in addresses; [start,end] overlaps window",
 	}, &evidence.Origin{Description: "flow log records of the scope from the flow logs' S3 objects (s3:GetObject) and CloudWatch Logs events (logs:FilterLogEvents)"})
-	s, err := out.CreateGzip(ExtractName, meta)
+	s, err := out.CreateGzip(name, meta)
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,9 @@ type logObjects interface {
 // definitions for the scope's interfaces, subnets and VPCs, the original
 // S3 log objects of the window (copied unchanged), the interfaces'
 // CloudWatch Logs events of the window (streamed), and one extract of the
-// records that touch the scope, parsed by each flow log's format.
+// records that touch the scope, parsed by each flow log's format. It is a
+// collect.ShardCollector: S3 objects over the budget are copied and read
+// by shards, each into an extract of its own (shard.go).
 type FlowLogCollector struct {
 	EC2     ec2API
 	Logs    logEventFilterer
@@ -101,8 +103,9 @@ func (c *FlowLogCollector) Source() string { return evidence.SourceVPCFlow }
 // iface is what the collector knows of one network interface.
 type iface struct{ vpc, subnet string }
 
-// run is one collection: the scope as widened by what EC2 says of its
-// interfaces, and the extract every destination writes to.
+// run is one invocation's collection: the scope as widened by what EC2
+// says of its interfaces (in a shard, as the first invocation widened it),
+// and the extract every destination it reads writes to.
 type run struct {
 	c       *FlowLogCollector
 	inc     *incident.Incident
@@ -112,11 +115,16 @@ type run struct {
 	match   *vpcflow.Matcher
 	extract *extractWriter
 	seen    map[string]bool // bucket/key already taken by an earlier flow log
+	// batches are the S3 destinations' objects listS3 found, by flow log
+	// ID (nil: the destination could not be listed); pieces, when not
+	// nil, are those objects cut for shards, which read them instead.
+	batches map[string]*s3Batch
+	pieces  []piece
 }
 
 // Collect implements collect.Collector.
 func (c *FlowLogCollector) Collect(ctx context.Context, inc *incident.Incident, out *collect.Output) error {
-	r := &run{c: c, inc: inc, out: out, scope: inc.Scope, ifaces: map[string]iface{}, seen: map[string]bool{}}
+	r := &run{c: c, inc: inc, out: out, scope: inc.Scope, ifaces: map[string]iface{}, seen: map[string]bool{}, batches: map[string]*s3Batch{}}
 	if err := r.resolveInterfaces(ctx); err != nil {
 		return err
 	}
@@ -135,7 +143,30 @@ func (c *FlowLogCollector) Collect(ctx context.Context, inc *incident.Incident, 
 		return nil
 	}
 
-	ext, err := newExtractWriter(out, inc, r.scope, logs)
+	// The S3 destinations are listed first: when their objects, over
+	// every flow log, are more than the budget, shards copy and read them.
+	for _, fl := range logs {
+		if fl.LogDestinationType != ec2types.LogDestinationTypeS3 {
+			continue
+		}
+		format, _ := flowLogFormat(fl)
+		b, err := r.listS3(ctx, fl, format)
+		if err != nil {
+			return err
+		}
+		r.batches[aws.ToString(fl.FlowLogId)] = b
+	}
+	r.pieces = r.plan(logs)
+
+	// The one extract of what this invocation reads: every destination,
+	// or, when shards read the S3 objects, the CloudWatch Logs ones.
+	var ids []string
+	for _, fl := range logs {
+		if _, listed := r.batches[aws.ToString(fl.FlowLogId)]; !listed || r.pieces == nil {
+			ids = append(ids, aws.ToString(fl.FlowLogId))
+		}
+	}
+	ext, err := newExtractWriter(out, ExtractName, inc.Window, r.scope, ids)
 	if err != nil {
 		return err
 	}
@@ -151,9 +182,17 @@ func (c *FlowLogCollector) Collect(ctx context.Context, inc *incident.Incident, 
 	}
 	if !read {
 		ext.abort()
+	} else if err := ext.close(ctx); err != nil {
+		return err
+	}
+	if r.pieces == nil {
 		return nil
 	}
-	return ext.close(ctx)
+	pieces := make([]any, len(r.pieces))
+	for i, p := range r.pieces {
+		pieces[i] = p
+	}
+	return out.FanOut(pieces...)
 }
 
 // resolveInterfaces asks EC2 for the interfaces of the scope's instances
@@ -299,21 +338,31 @@ func (r *run) flowLog(ctx context.Context, fl ec2types.FlowLog) (bool, error) {
 	if fl.TrafficType != "" && fl.TrafficType != ec2types.TrafficTypeAll {
 		r.out.Warn("flow log %s on %s records %s traffic only", id, aws.ToString(fl.ResourceId), fl.TrafficType)
 	}
-	format, err := vpcflow.ParseFormat(aws.ToString(fl.LogFormat))
+	format, err := flowLogFormat(fl)
 	if err != nil {
 		r.out.Warn("flow log %s: LogFormat %q: %v: lines are read by their file's header, else the default format", id, aws.ToString(fl.LogFormat), err)
-		format = vpcflow.Default
 	}
 	switch fl.LogDestinationType {
 	case ec2types.LogDestinationTypeCloudWatchLogs, "":
 		return r.cloudWatch(ctx, fl, format)
 	case ec2types.LogDestinationTypeS3:
-		return r.s3(ctx, fl, format)
+		return r.s3(ctx, id)
 	default:
 		r.out.Gap(fmt.Sprintf("flow log %s on %s delivers to %s (%s), which custody does not read", id, aws.ToString(fl.ResourceId), fl.LogDestinationType, aws.ToString(fl.LogDestination)),
 			"add a flow log for "+aws.ToString(fl.ResourceId)+" to S3 or CloudWatch Logs, or collect the "+string(fl.LogDestinationType)+" destination by hand")
 		return false, nil
 	}
+}
+
+// flowLogFormat is the format fl's lines are read by when they come
+// without a header: its LogFormat, or, with the error, the default format
+// when that would not parse.
+func flowLogFormat(fl ec2types.FlowLog) (vpcflow.Format, error) {
+	format, err := vpcflow.ParseFormat(aws.ToString(fl.LogFormat))
+	if err != nil {
+		return vpcflow.Default, err
+	}
+	return format, nil
 }
 
 // notFound reports a CloudWatch Logs error that says the group is not there.

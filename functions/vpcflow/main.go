@@ -1,8 +1,10 @@
 // Command vpcflow is the VPC Flow Logs collector: the flow log definitions
 // for the scope's interfaces, subnets and VPCs, their S3 objects of the
 // window copied unchanged, their CloudWatch Logs streams of the window, and
-// an extract of the records that touch the scope. main wires; handler.go
-// thinks.
+// an extract of the records that touch the scope. When the S3 objects are
+// more than one invocation's budget (CUSTODY_SHARD_BYTES,
+// CUSTODY_SHARD_OBJECTS), shards copy and read them in pieces, each into
+// its own extract (shard.go). main wires; handler.go thinks.
 package main
 
 import (
@@ -31,6 +33,10 @@ func main() {
 	if err != nil {
 		log.Fatalf("vpcflow: %v", err)
 	}
+	budget, err := collect.BudgetFromEnv(os.Getenv)
+	if err != nil {
+		log.Fatalf("vpcflow: %v", err)
+	}
 	cfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		log.Fatalf("vpcflow: aws config: %v", err)
@@ -38,7 +44,7 @@ func main() {
 	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
 	h := &Handler{
 		Driver: &collect.Driver{Writer: evidence.NewWriter(client, bucket), Version: version.String(), Now: time.Now,
-			Results: client, Bucket: bucket},
+			Results: client, Bucket: bucket, Budget: budget},
 		Collector: &FlowLogCollector{
 			EC2: ec2.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg), Objects: client,
 			Region: cfg.Region, Pad: pad,

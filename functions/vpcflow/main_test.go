@@ -273,8 +273,15 @@ func (e *env) collectCase(t *testing.T, inc *incident.Incident) (incident.Result
 	if err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
+	return res, e.stored(t, res.ResultKey)
+}
+
+// stored reads the collector result at key and checks each artifact's
+// manifest entry against the stored object.
+func (e *env) stored(t *testing.T, key string) evidence.CollectorResult {
+	t.Helper()
 	var stored evidence.CollectorResult
-	b, _ := e.get(t, testBucket, res.ResultKey)
+	b, _ := e.get(t, testBucket, key)
 	if err := json.Unmarshal(b, &stored); err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +291,7 @@ func (e *env) collectCase(t *testing.T, inc *incident.Incident) (incident.Result
 			t.Errorf("%s: manifest entry %+v; stored sha256 %s size %d version %s", a.Key, a, sha256Hex(body), len(body), version)
 		}
 	}
-	return res, stored
+	return stored
 }
 
 func runPrefix(inc *incident.Incident) string {

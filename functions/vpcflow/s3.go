@@ -85,16 +85,39 @@ func keyTime(key string) (time.Time, bool) {
 	return n.Time, ok
 }
 
-// s3 collects a flow log's S3 destination: the day prefixes of the window,
-// the objects delivered in it (widened by the pad) for this flow log
-// copied unchanged under s3/<bucket>/<key>, and their lines of the scope
-// in the extract.
-func (r *run) s3(ctx context.Context, fl ec2types.FlowLog, format vpcflow.Format) (bool, error) {
+// s3Batch is what a flow log's S3 destination gives the case: the objects
+// delivered in the window (widened by the pad) for this flow log, to copy
+// unchanged and read. The first invocation lists every batch of the run;
+// it reads them itself or, when their objects exceed its budget, hands
+// them to shards in pieces (a piece holds parts of one or more batches).
+type s3Batch struct {
+	FlowLogID string `json:"flowLogId"`
+	// Format is what a file without a header line is read by, as a
+	// LogFormat string: the flow log's, or the default when the flow
+	// log's would not parse.
+	Format string `json:"format"`
+	// Bucket and Base are the destination's bucket and the key prefix of
+	// the account and region in it (for gaps).
+	Bucket  string          `json:"bucket"`
+	Base    string          `json:"base"`
+	Objects []s3logs.Object `json:"objects"`
+}
+
+// isParquet reports a Parquet flow log object: copied, never parsed.
+func isParquet(key string) bool { return strings.HasSuffix(key, ".parquet") }
+
+// listS3 lists a flow log's S3 destination: the day prefixes of the
+// window, and the objects delivered in it (widened by the pad) for this
+// flow log that no earlier flow log took. It returns nil when the
+// destination could not be listed, and a batch without objects when it
+// holds none for the window (a gap says so, in both cases); Parquet
+// objects are named in a gap here, for the whole flow log.
+func (r *run) listS3(ctx context.Context, fl ec2types.FlowLog, format vpcflow.Format) (*s3Batch, error) {
 	id := aws.ToString(fl.FlowLogId)
 	dest, err := ParseS3Destination(aws.ToString(fl.LogDestination))
 	if err != nil {
 		r.out.Gap(fmt.Sprintf("flow log %s: destination %v", id, err), "check the flow log's destination with ec2:DescribeFlowLogs")
-		return false, nil
+		return nil, nil
 	}
 	account, region := r.scope.AccountID, r.scope.Region
 	if region == "" {
@@ -103,7 +126,7 @@ func (r *run) s3(ctx context.Context, fl ec2types.FlowLog, format vpcflow.Format
 	if account == "" || region == "" {
 		r.out.Gap(fmt.Sprintf("flow log %s: the incident names no account or region, so its S3 key layout is unknown", id),
 			"start the case with the account and region of the resource")
-		return false, nil
+		return nil, nil
 	}
 	hive := fl.DestinationOptions != nil && aws.ToBool(fl.DestinationOptions.HiveCompatiblePartitions)
 	base, layout := dest.Base(account, region, hive)
@@ -111,12 +134,12 @@ func (r *run) s3(ctx context.Context, fl ec2types.FlowLog, format vpcflow.Format
 	listing, err := s3logs.List(ctx, r.c.Objects, dest.Bucket, prefixes, keyTime, r.inc.Window, r.c.Pad)
 	if err != nil {
 		if s3logs.Denied(err) || s3logs.Missing(err) {
-			r.bucketGap(id, dest, err)
-			return false, nil
+			r.bucketGap(id, dest.Bucket, err)
+			return nil, nil
 		}
-		return false, faults.Classify("s3:ListObjectsV2", err, func(err error) error { return err })
+		return nil, faults.Classify("s3:ListObjectsV2", err, func(err error) error { return err })
 	}
-	var objs, text []s3logs.Object
+	b := &s3Batch{FlowLogID: id, Format: format.String(), Bucket: dest.Bucket, Base: base}
 	parquet, otherLog := 0, 0
 	for _, o := range listing.Objects {
 		if n, ok := ParseKeyName(o.Key); ok && n.FlowLogID != id {
@@ -127,34 +150,63 @@ func (r *run) s3(ctx context.Context, fl ec2types.FlowLog, format vpcflow.Format
 			continue
 		}
 		r.seen[o.Bucket+"/"+o.Key] = true
-		objs = append(objs, o)
-		if strings.HasSuffix(o.Key, ".parquet") {
+		b.Objects = append(b.Objects, o)
+		if isParquet(o.Key) {
 			parquet++
-		} else {
-			text = append(text, o)
 		}
 	}
-	if len(objs) == 0 {
+	if len(b.Objects) == 0 {
 		r.out.Gap(fmt.Sprintf("flow log %s: no log objects in s3://%s/%s for the window (widened by %s); %d listed under the day prefixes, %d for other flow logs",
 			id, dest.Bucket, base, r.c.Pad, listing.Listed, otherLog),
 			"check the flow log's delivery status and that the bucket policy lets delivery.logs.amazonaws.com write "+base)
-		return true, nil
 	}
-	_, err = s3logs.CopyAll(ctx, r.out, objs, "s3/"+dest.Bucket, copyConcurrency, func(o s3logs.Object) evidence.PutMeta {
+	if parquet > 0 {
+		r.out.Gap(fmt.Sprintf("flow log %s: %d Parquet objects in s3://%s/%s: parquet flow logs are copied but not parsed, so their records are not in the extract", id, parquet, dest.Bucket, base),
+			"read the copied .parquet objects with a Parquet reader (Athena, DuckDB), or add a flow log in the text format")
+	}
+	return b, nil
+}
+
+// s3 collects a flow log's S3 destination as listS3 listed it: its objects
+// copied and read here, unless shards read them (r.pieces). It reports
+// whether the destination was read.
+func (r *run) s3(ctx context.Context, id string) (bool, error) {
+	b := r.batches[id]
+	if b == nil || r.pieces != nil {
+		return false, nil
+	}
+	return true, r.readObjects(ctx, *b)
+}
+
+// readObjects copies a batch's objects unchanged under s3/<bucket>/<key>
+// and writes their lines of the scope to r.extract: the first invocation
+// does it for whole batches, a shard for its pieces of them.
+func (r *run) readObjects(ctx context.Context, b s3Batch) error {
+	if len(b.Objects) == 0 {
+		return nil
+	}
+	id := b.FlowLogID
+	format, err := vpcflow.ParseFormat(b.Format)
+	if err != nil {
+		return fmt.Errorf("flow log %s: format %q: %w", id, b.Format, err)
+	}
+	_, err = s3logs.CopyAll(ctx, r.out, b.Objects, "s3/"+b.Bucket, copyConcurrency, func(o s3logs.Object) evidence.PutMeta {
 		// No first or last event: the key names the delivery time, not
 		// the records' own; the extract has those.
 		return r.out.Meta("s3:CopyObject", map[string]any{"Bucket": o.Bucket, "Key": o.Key, "flowLogId": id}, &evidence.Origin{Bucket: o.Bucket, Key: o.Key})
 	})
 	if err != nil {
 		if s3logs.Denied(err) || s3logs.Missing(err) {
-			r.bucketGap(id, dest, err)
+			r.bucketGap(id, b.Bucket, err)
 		} else {
-			return false, faults.Classify("s3:CopyObject", err, func(err error) error { return err })
+			return faults.Classify("s3:CopyObject", err, func(err error) error { return err })
 		}
 	}
-	if parquet > 0 {
-		r.out.Gap(fmt.Sprintf("flow log %s: %d Parquet objects in s3://%s/%s: parquet flow logs are copied but not parsed, so their records are not in the extract", id, parquet, dest.Bucket, base),
-			"read the copied .parquet objects with a Parquet reader (Athena, DuckDB), or add a flow log in the text format")
+	var text []s3logs.Object
+	for _, o := range b.Objects {
+		if !isParquet(o.Key) {
+			text = append(text, o)
+		}
 	}
 	var lines atomic.Int64
 	// A decoder per object: each line's origin names its object. Objects
@@ -163,14 +215,14 @@ func (r *run) s3(ctx context.Context, fl ec2types.FlowLog, format vpcflow.Format
 		return r.decoder(id, format, o, &lines)
 	}, r.keep, r.inc.Window, r.extract)
 	if err != nil {
-		return true, faults.Classify("s3:GetObject", err, func(err error) error { return err })
+		return faults.Classify("s3:GetObject", err, func(err error) error { return err })
 	}
 	r.extract.malformed += st.Malformed
 	if st.Malformed > 0 || len(st.Problems) > 0 {
 		r.out.Warn("flow log %s: %d of %d lines in %d objects could not be read and are not in the extract (the rest are): %s",
 			id, st.Malformed, lines.Load(), st.Objects, strings.Join(firstN(st.Problems, 5), "; "))
 	}
-	return true, nil
+	return nil
 }
 
 // decoder reads one flow log object: its header line, if any, sets the
@@ -214,13 +266,13 @@ func (r *run) keep(rec s3logs.Record) bool {
 	return ok && r.match.Match(l.rec)
 }
 
-func (r *run) bucketGap(id string, dest S3Destination, err error) {
+func (r *run) bucketGap(id, bucket string, err error) {
 	what := "denied"
 	if s3logs.Missing(err) {
 		what = "missing"
 	}
-	r.out.Gap(fmt.Sprintf("flow log %s: bucket s3://%s %s: %v", id, dest.Bucket, what, err),
-		"allow the vpcflow collector's role s3:ListBucket and s3:GetObject on s3://"+dest.Bucket+" (and kms:Decrypt on its key), or check that the bucket exists")
+	r.out.Gap(fmt.Sprintf("flow log %s: bucket s3://%s %s: %v", id, bucket, what, err),
+		"allow the vpcflow collector's role s3:ListBucket and s3:GetObject on s3://"+bucket+" (and kms:Decrypt on its key), or check that the bucket exists")
 }
 
 func firstN(s []string, n int) []string {
