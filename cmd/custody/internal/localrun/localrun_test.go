@@ -320,7 +320,8 @@ func TestEndToEnd(t *testing.T) {
 				shardExtracts[a.Source]++
 			}
 		}
-		for _, src := range []string{evidence.SourceCloudTrail} {
+		t.Logf("shard artifacts by source: %v", shardExtracts)
+		for _, src := range []string{evidence.SourceCloudTrail, evidence.SourceVPCFlow, evidence.SourceS3Access} {
 			if shardExtracts[src] < 2 {
 				t.Errorf("%s: %d shard extracts, want one a log file (all: %v)", src, shardExtracts[src], shardExtracts)
 			}
