@@ -125,9 +125,12 @@ func tail(path string, n int) string {
 // wantFunctions are the custody functions the stack deploys.
 var wantFunctions = []string{"triage", "guardduty", "seal"}
 
+// customFunctions maps each deployed custody function's ARN to its code's
+// name (CUSTODY_FUNCTION): a name may have two functions (a fan-out
+// collector's unreserved shard function).
 func customFunctions(ctx context.Context, cfg aws.Config, dep *Deployment) (map[string]string, error) {
 	lc := lambda.NewFromConfig(cfg)
-	byName := map[string]string{}
+	byARN := map[string]string{}
 	for _, id := range dep.Template.OfType("AWS::Lambda::Function") {
 		conf, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(dep.Template.Physical[id])})
 		if err != nil {
@@ -135,11 +138,21 @@ func customFunctions(ctx context.Context, cfg aws.Config, dep *Deployment) (map[
 		}
 		if conf.Environment != nil {
 			if n := conf.Environment.Variables["CUSTODY_FUNCTION"]; n != "" {
-				byName[n] = aws.ToString(conf.FunctionArn)
+				byARN[aws.ToString(conf.FunctionArn)] = n
 			}
 		}
 	}
-	return byName, nil
+	return byARN, nil
+}
+
+// arnOf returns the ARN of a function whose code is name.
+func arnOf(fns map[string]string, name string) string {
+	for arn, n := range fns {
+		if n == name {
+			return arn
+		}
+	}
+	return ""
 }
 
 func checkFunctions(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
@@ -147,12 +160,16 @@ func checkFunctions(ctx context.Context, cfg aws.Config, dep *Deployment) (strin
 	if err != nil {
 		return "", err
 	}
+	names := map[string]bool{}
+	for _, n := range fns {
+		names[n] = true
+	}
 	for _, n := range wantFunctions {
-		if fns[n] == "" {
+		if !names[n] {
 			return "", fmt.Errorf("function %s is not deployed (have %v)", n, fns)
 		}
 	}
-	return fmt.Sprintf("%d custody functions deployed", len(fns)), nil
+	return fmt.Sprintf("%d custody functions deployed (%d steps)", len(fns), len(names)), nil
 }
 
 func checkStateMachine(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
@@ -169,7 +186,7 @@ func checkStateMachine(ctx context.Context, cfg aws.Config, dep *Deployment) (st
 		return "", err
 	}
 	deployed := map[string]bool{}
-	for _, a := range fns {
+	for a := range fns {
 		deployed[a] = true
 	}
 	var parsed struct {
@@ -329,7 +346,7 @@ func checkTopic(ctx context.Context, cfg aws.Config, dep *Deployment) (string, e
 		return "", err
 	}
 	lc := lambda.NewFromConfig(cfg)
-	conf, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fns["seal"])})
+	conf, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(arnOf(fns, "seal"))})
 	if err != nil {
 		return "", err
 	}
