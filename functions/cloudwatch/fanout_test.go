@@ -44,28 +44,16 @@ func TestCollectFanOut(t *testing.T) {
 				Results: e.s3, Bucket: testBucket, Budget: tc.budget}
 			c := &LogsCollector{Events: e.logs, Groups: e.logs}
 			in := collect.Input{Incident: *newIncident(scope, w), Item: incident.PlanItem{Collector: collectorName}}
-			first, err := d.Run(ctx, c, in)
+			o, err := d.RunAll(ctx, c, in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(first.Shards) != tc.shards {
-				t.Fatalf("first answer %+v, want %d shards", first, tc.shards)
+			if len(o.First.Shards) != tc.shards || len(o.Shards) != tc.shards {
+				t.Fatalf("first answer %+v, want %d shards", o.First, tc.shards)
 			}
-			if tc.shards > 0 {
-				var outcomes []incident.Result
-				for _, ref := range first.Shards {
-					shardIn := in
-					shardIn.Shard = &ref
-					r, err := d.Run(ctx, c, shardIn)
-					if err != nil {
-						t.Fatalf("shard %d: %v", ref.Index, err)
-					}
-					outcomes = append(outcomes, r)
-				}
-				mergeIn := in
-				mergeIn.Merge = &collect.Merge{Shards: outcomes}
-				if _, err := d.Run(ctx, c, mergeIn); err != nil {
-					t.Fatalf("merge: %v", err)
+			for _, r := range o.Shards {
+				if r.Status != incident.StatusOK {
+					t.Fatalf("shard %+v", r)
 				}
 			}
 			var r evidence.CollectorResult

@@ -31,36 +31,19 @@ func runCollector(t *testing.T, client *s3.Client, inc *incident.Incident, budge
 		Results: client, Bucket: testBucket, Budget: budget}
 	c := &Collector{S3: client, Config: Config{Pad: DefaultPad}}
 	in := collect.Input{Incident: *inc, Item: inc.Plan[0]}
-	first, err := d.Run(ctx, c, in)
+	o, err := d.RunAll(ctx, c, in)
 	if err != nil {
-		t.Fatalf("first invocation: %v", err)
+		t.Fatalf("run: %v", err)
 	}
-	if first.Status != incident.StatusFannedOut {
-		return first, first, nil
-	}
-	var outcomes []incident.Result
-	for _, ref := range first.Shards {
-		shardIn := in
-		shardIn.Shard = &ref
-		r, err := d.Run(ctx, c, shardIn)
-		if err != nil {
-			t.Fatalf("shard %d of %d: %v", ref.Index, ref.Of, err)
-		}
-		if r.Status != incident.StatusOK || r.Shard == nil || *r.Shard != ref {
-			t.Fatalf("shard %d of %d answered %+v", ref.Index, ref.Of, r)
+	for _, r := range o.Shards {
+		if r.Status != incident.StatusOK || r.Shard == nil {
+			t.Fatalf("shard answered %+v", r)
 		}
 		var sr evidence.CollectorResult
 		getJSON(t, client, r.ResultKey, &sr)
 		shards = append(shards, sr)
-		outcomes = append(outcomes, r)
 	}
-	mergeIn := in
-	mergeIn.Merge = &collect.Merge{Shards: outcomes}
-	final, err = d.Run(ctx, c, mergeIn)
-	if err != nil {
-		t.Fatalf("merge: %v", err)
-	}
-	return first, final, shards
+	return o.First, o.Final, shards
 }
 
 // artifacts maps a result's artifacts by their key in the run folder.

@@ -165,11 +165,11 @@ func TestFanOut(t *testing.T) {
 			d := e.driver(t, tc.budget)
 			c := e.handler(t, nil).Collector
 			in := collect.Input{Incident: inc, Item: inc.Plan[0]}
-			first, err := d.Run(ctx, c, in)
+			o, err := d.RunAll(ctx, c, in)
 			if err != nil {
-				t.Fatalf("first invocation: %v", err)
+				t.Fatalf("run: %v", err)
 			}
-			final := first
+			first, final := o.First, o.Final
 			var plan struct {
 				Result evidence.CollectorResult `json:"result"`
 				Shards []piece                  `json:"shards"`
@@ -201,20 +201,10 @@ func TestFanOut(t *testing.T) {
 					t.Errorf("first invocation's artifacts %q, want %q", got, want)
 				}
 
-				var outcomes []incident.Result
-				for _, ref := range first.Shards {
-					shardIn := in
-					shardIn.Shard = &ref
-					r, err := d.Run(ctx, c, shardIn)
-					if err != nil || r.Status != incident.StatusOK || r.Shard == nil || *r.Shard != ref {
-						t.Fatalf("shard %d: %+v %v", ref.Index, r, err)
+				for _, r := range o.Shards {
+					if r.Status != incident.StatusOK || r.Shard == nil {
+						t.Fatalf("shard answered %+v", r)
 					}
-					outcomes = append(outcomes, r)
-				}
-				mergeIn := in
-				mergeIn.Merge = &collect.Merge{Shards: outcomes}
-				if final, err = d.Run(ctx, c, mergeIn); err != nil {
-					t.Fatalf("merge: %v", err)
 				}
 
 				// The plan and the shards' results, under results/vpcflow/.

@@ -2,7 +2,8 @@
 // collector its incident and an Output to write evidence to, turns a panic
 // or an error into a named result, and stores the collector's full result
 // in the run folder for Seal. Each collector is only the part that differs:
-// what to read and how to name it.
+// what to read and how to name it. A source too large for one invocation
+// fans out over shards (fanout.go).
 package collect
 
 import (

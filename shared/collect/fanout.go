@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -364,4 +365,50 @@ func (d *Driver) readJSON(ctx context.Context, key string, v any) (bool, error) 
 		return false, &faults.EvidenceError{Key: key, Err: fmt.Errorf("decode: %w", err)}
 	}
 	return true, nil
+}
+
+// Outcome is every answer of one collector run through RunAll.
+type Outcome struct {
+	// First is the first invocation's answer; Final the collector's result
+	// (the merge's when it fanned out, else First).
+	First, Final incident.Result
+	// Shards are the shards' answers in order, a failed one as the state
+	// machine's Catch records it.
+	Shards []incident.Result
+}
+
+// RunAll runs c for in as the state machine does, one step after another:
+// the first invocation and, when it fans out, each shard and the merge. A
+// shard's error is its failed entry, as the shard Map's Catch makes it;
+// the first invocation's or the merge's is returned. It serves tests and
+// running a collector outside Step Functions.
+func (d *Driver) RunAll(ctx context.Context, c Collector, in Input) (Outcome, error) {
+	first, err := d.Run(ctx, c, in)
+	o := Outcome{First: first, Final: first}
+	if err != nil || first.Status != incident.StatusFannedOut {
+		return o, err
+	}
+	for _, ref := range first.Shards {
+		shardIn := in
+		shardIn.Shard = &ref
+		r, err := d.Run(ctx, c, shardIn)
+		if err != nil {
+			r = incident.Result{Collector: c.Name(), Status: incident.StatusFailed, Shard: &ref,
+				Error: &incident.ResultError{Error: errorType(err), Cause: err.Error()}}
+		}
+		o.Shards = append(o.Shards, r)
+	}
+	mergeIn := in
+	mergeIn.Merge = &Merge{Shards: o.Shards}
+	o.Final, err = d.Run(ctx, c, mergeIn)
+	return o, err
+}
+
+// errorType is err's type name as Lambda reports it (CollectorError).
+func errorType(err error) string {
+	t := reflect.TypeOf(err)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
 }

@@ -347,3 +347,44 @@ func TestPartName(t *testing.T) {
 		}
 	}
 }
+
+// TestRunAll: the steps one after another, a failed shard caught into its
+// entry as the state machine does, the merge's failure returned.
+func TestRunAll(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		budget collect.Budget
+		fail   map[string]error
+		shards int
+		errHas string
+	}{
+		{"inline", collect.Budget{}, nil, 0, ""},
+		{"fanned out", collect.Budget{Objects: 2}, nil, 3, ""},
+		{"a shard fails", collect.Budget{Objects: 2}, map[string]error{"e": errors.New("object e unreadable")}, 3, "shard 3 of 3: object e unreadable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := lockedBucket(t)
+			d := &collect.Driver{Writer: evidence.NewWriter(client, testBucket, evidence.WithTempDir(t.TempDir())),
+				Version: "v-test", Results: client, Bucket: testBucket, Budget: tc.budget}
+			c := &shardingCollector{items: []string{"a", "b", "c", "d", "e"}, fail: tc.fail, runs: map[string]int{}}
+			o, err := d.RunAll(context.Background(), c, testInput())
+			if len(o.Shards) != tc.shards || len(o.First.Shards) != tc.shards {
+				t.Fatalf("outcome %+v", o)
+			}
+			if tc.errHas == "" {
+				if err != nil || o.Final.Status != incident.StatusOK || o.Final.Records != 5 {
+					t.Fatalf("final %+v %v", o.Final, err)
+				}
+				return
+			}
+			var ce *faults.CollectorError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.errHas) {
+				t.Fatalf("error %v, want a CollectorError with %q", err, tc.errHas)
+			}
+			last := o.Shards[len(o.Shards)-1]
+			if last.Status != incident.StatusFailed || last.Error == nil || last.Error.Error != "CollectorError" || !strings.Contains(last.Error.Cause, "object e unreadable") {
+				t.Errorf("failed shard's entry %+v", last)
+			}
+		})
+	}
+}
