@@ -23,7 +23,11 @@ type sizing struct {
 var (
 	triageSizing    = sizing{memoryMB: 256, timeout: awscdk.Duration_Minutes(jsii.Number(1))}
 	collectorSizing = sizing{memoryMB: 1024, timeout: awscdk.Duration_Minutes(jsii.Number(15)), ephemeral: 2048}
-	sealSizing      = sizing{memoryMB: 1024, timeout: awscdk.Duration_Minutes(jsii.Number(5))}
+	// Seal sorts every extract's records through runs on /tmp and spools
+	// timeline.jsonl and .csv there before they are hashed and stored:
+	// about 0.8 KB of disk an event (1.5 GB at 2M events, make bench), so
+	// it gets Lambda's largest /tmp and its longest run.
+	sealSizing = sizing{memoryMB: 1024, timeout: awscdk.Duration_Minutes(jsii.Number(15)), ephemeral: 10240}
 )
 
 // custodyFunction is one step's Lambda with its own role.

@@ -644,6 +644,11 @@ func TestFunctions(t *testing.T) {
 				if !strings.Contains(jsonString(env["CASE_TOPIC_ARN"]), "CaseTopic") {
 					t.Errorf("seal env = %s", jsonString(env))
 				}
+				// The timeline's sort runs and spools need disk and time
+				// for large cases.
+				if p["Timeout"] != 900.0 || path(p, "EphemeralStorage", "Size") != 10240.0 {
+					t.Errorf("seal sizing: %v s %v", p["Timeout"], p["EphemeralStorage"])
+				}
 			default:
 				if p["MemorySize"] != 1024.0 || p["Timeout"] != 900.0 || path(p, "EphemeralStorage", "Size") != 2048.0 {
 					t.Errorf("collector sizing: %v MB %v s %v", p["MemorySize"], p["Timeout"], p["EphemeralStorage"])

@@ -281,8 +281,9 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
 		TracingEnabled:   jsii.Bool(true),
 		// Bounds a stuck run: collectors are 15 min each with retries, four
-		// at a time over a plan of about ten.
-		Timeout: awscdk.Duration_Hours(jsii.Number(6)),
+		// at a time over a plan of about ten; a fanned-out source runs its
+		// shards 8 at a time, 15 min each (MaxShards 500: ~16 h at worst).
+		Timeout: awscdk.Duration_Hours(jsii.Number(24)),
 		Logs: &awsstepfunctions.LogOptions{
 			Destination:          logGroup,
 			Level:                awsstepfunctions.LogLevel_ALL,
