@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
 )
@@ -79,7 +80,7 @@ func TestCollectFanOut(t *testing.T) {
 			}
 			for _, src := range wantLogs {
 				a := arts[artifactKey(inc, "logs/"+src)]
-				if stored := e.get(t, evidenceBucket, a.Key); a.SHA256 != sha(e.seeded[src]) || sha(stored) != a.SHA256 {
+				if stored := s3test.Body(t, e.s3, evidenceBucket, a.Key); a.SHA256 != sha(e.seeded[src]) || sha(stored) != a.SHA256 {
 					t.Errorf("%s: sha256 %s, stored %s, original %s", a.Key, a.SHA256, sha(stored), sha(e.seeded[src]))
 				}
 			}

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -23,6 +22,7 @@ import (
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/emulator"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
 )
@@ -192,24 +192,8 @@ func (e *env) run(t *testing.T, c collect.Collector, inc incident.Incident) evid
 func (e *env) result(t *testing.T, key string) evidence.CollectorResult {
 	t.Helper()
 	var r evidence.CollectorResult
-	if err := json.Unmarshal(e.get(t, evidenceBucket, key), &r); err != nil {
-		t.Fatal(err)
-	}
+	s3test.ObjectJSON(t, e.s3, evidenceBucket, key, &r)
 	return r
-}
-
-func (e *env) get(t *testing.T, bucket, key string) []byte {
-	t.Helper()
-	out, err := e.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // artifactKey is where the collector stores name.
@@ -221,7 +205,7 @@ func artifactKey(inc incident.Incident, name string) string {
 // extract reads a .jsonl.gz artifact's records.
 func (e *env) extract(t *testing.T, key string) []map[string]any {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(e.get(t, evidenceBucket, key)))
+	zr, err := gzip.NewReader(bytes.NewReader(s3test.Body(t, e.s3, evidenceBucket, key)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +392,7 @@ func TestCollectTrail(t *testing.T) {
 					dir = "digest/"
 				}
 				a := arts[artifactKey(inc, dir+src)]
-				stored := e.get(t, evidenceBucket, a.Key)
+				stored := s3test.Body(t, e.s3, evidenceBucket, a.Key)
 				if a.SHA256 != sha(e.seeded[src]) || sha(stored) != sha(e.seeded[src]) {
 					t.Errorf("%s: sha256 %s, stored %s, original %s", a.Key, a.SHA256, sha(stored), sha(e.seeded[src]))
 				}

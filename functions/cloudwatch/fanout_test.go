@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
 )
@@ -57,7 +58,7 @@ func TestCollectFanOut(t *testing.T) {
 				}
 			}
 			var r evidence.CollectorResult
-			getJSON(t, e.s3, runDir+"results/"+collectorName+".json", &r)
+			s3test.ObjectJSON(t, e.s3, testBucket, runDir+"results/"+collectorName+".json", &r)
 			if r.Status != incident.StatusOK {
 				t.Fatalf("status %s: %s", r.Status, r.Error)
 			}
@@ -68,10 +69,10 @@ func TestCollectFanOut(t *testing.T) {
 			sort.Strings(want)
 			for _, a := range r.Artifacts {
 				got = append(got, a.Key)
-				b, _ := getObject(t, e.s3, a.Key)
+				b := s3test.Body(t, e.s3, testBucket, a.Key)
 				for _, g := range groups {
 					if a.Key == runDir+"cloudwatch/"+artifactName(g.group, map[string]string{}) {
-						if n := len(records(t, b)); n != len(g.inside) || a.Records != int64(n) {
+						if n := len(s3test.JSONLines[record](t, b)); n != len(g.inside) || a.Records != int64(n) {
 							t.Errorf("%s: %d records (manifest %d), want %d", g.group, n, a.Records, len(g.inside))
 						}
 					}

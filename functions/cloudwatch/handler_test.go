@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -222,7 +223,7 @@ func TestCollect(t *testing.T) {
 			}
 
 			var stored evidence.CollectorResult
-			getJSON(t, e.s3, res.ResultKey, &stored)
+			s3test.ObjectJSON(t, e.s3, testBucket, res.ResultKey, &stored)
 			if stored.Status != incident.StatusOK || stored.Collector != collectorName || stored.CollectorVersion != "test" {
 				t.Errorf("stored result %+v", stored)
 			}
@@ -247,7 +248,7 @@ func TestCollect(t *testing.T) {
 				if a.Key != wantKey {
 					t.Errorf("artifact %d key %s, want %s", i, a.Key, wantKey)
 				}
-				body, version := getObject(t, e.s3, a.Key)
+				body, version := s3test.Object(t, e.s3, testBucket, a.Key)
 				if a.SHA256 != sha256Hex(body) || a.Size != int64(len(body)) || a.VersionID != version {
 					t.Errorf("%s: manifest sha256 %s size %d version %s; stored %s %d %s", a.Key, a.SHA256, a.Size, a.VersionID, sha256Hex(body), len(body), version)
 				}
@@ -260,7 +261,7 @@ func TestCollect(t *testing.T) {
 					t.Errorf("%s: entry %+v origin %+v request %v", a.Key, a, a.Origin, a.Request)
 				}
 
-				recs := records(t, body)
+				recs := s3test.JSONLines[record](t, body)
 				wantMsgs, first, last := s.want()
 				var got []string
 				for _, r := range recs {
@@ -311,9 +312,9 @@ func TestCorpusStreams(t *testing.T) {
 	if _, err := h.Handle(context.Background(), collect.Input{Incident: *inc, Item: inc.Plan[0]}); err != nil {
 		t.Fatal(err)
 	}
-	body, _ := getObject(t, e.s3, runDir+"cloudwatch/aws_lambda_fn.jsonl.gz")
+	body := s3test.Body(t, e.s3, testBucket, runDir+"cloudwatch/aws_lambda_fn.jsonl.gz")
 	var got []string
-	for _, r := range records(t, body) {
+	for _, r := range s3test.JSONLines[record](t, body) {
 		got = append(got, fmt.Sprintf("%s %d %s", r.LogStream, *r.Timestamp-w.Start.UnixMilli(), r.Message))
 	}
 	sort.Strings(got)
@@ -351,9 +352,9 @@ func TestDefaultPageSize(t *testing.T) {
 	if res.Records != n || res.Artifacts != 1 {
 		t.Errorf("result %+v, want %d records in 1 artifact", res, n)
 	}
-	body, _ := getObject(t, e.s3, runDir+"cloudwatch/aws_lambda_bulk.jsonl.gz")
+	body := s3test.Body(t, e.s3, testBucket, runDir+"cloudwatch/aws_lambda_bulk.jsonl.gz")
 	seen := map[string]bool{}
-	for _, r := range records(t, body) {
+	for _, r := range s3test.JSONLines[record](t, body) {
 		seen[r.EventID] = true
 	}
 	if len(seen) != n {
@@ -402,7 +403,7 @@ func TestRefusedCalls(t *testing.T) {
 				t.Errorf("result %+v", res)
 			}
 			var stored evidence.CollectorResult
-			getJSON(t, e.s3, res.ResultKey, &stored)
+			s3test.ObjectJSON(t, e.s3, testBucket, res.ResultKey, &stored)
 			if len(stored.Gaps) != 1 || !strings.HasPrefix(stored.Gaps[0].Reason, c.gapPrefix) || stored.Gaps[0].Fix == "" {
 				t.Errorf("gaps %+v, want one starting %q", stored.Gaps, c.gapPrefix)
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -10,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -179,51 +177,6 @@ func readTestdata(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func getObject(t testing.TB, client *s3.Client, key string) ([]byte, string) {
-	t.Helper()
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, aws.ToString(out.VersionId)
-}
-
-func getJSON(t testing.TB, client *s3.Client, key string, v any) {
-	t.Helper()
-	b, _ := getObject(t, client, key)
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", key, err)
-	}
-}
-
-// records gunzips an extract and decodes each line.
-func records(t testing.TB, gz []byte) []record {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.Fatalf("gunzip: %v", err)
-	}
-	var out []record
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("line %d: %v: %s", len(out)+1, err, sc.Bytes())
-		}
-		out = append(out, r)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func sha256Hex(b []byte) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -22,7 +23,7 @@ import (
 func stored(t testing.TB, e env, name string) evidence.CollectorResult {
 	t.Helper()
 	var r evidence.CollectorResult
-	getJSON(t, e.s3, runDir+"results/"+name+".json", &r)
+	s3test.ObjectJSON(t, e.s3, testBucket, runDir+"results/"+name+".json", &r)
 	return r
 }
 
@@ -51,7 +52,7 @@ func artifact(t testing.TB, r evidence.CollectorResult, name string) evidence.Ar
 func eventNames(t testing.TB, e env, table string) []string {
 	t.Helper()
 	var out []string
-	for _, r := range lines[record](t, getObject(t, e.s3, runDir+"dynamodb/"+table+".jsonl.gz")) {
+	for _, r := range s3test.JSONLines[record](t, s3test.Body(t, e.s3, testBucket, runDir+"dynamodb/"+table+".jsonl.gz")) {
 		out = append(out, r.EventName)
 		if r.TableName != table || r.EventSourceARN == "" || r.ShardID == "" || r.Dynamodb == nil || r.Dynamodb.ApproximateCreationDateTime == nil {
 			t.Errorf("%s: record %s lacks where it came from or when: %+v", table, r.EventID, r)
@@ -219,7 +220,7 @@ func TestCollect(t *testing.T) {
 			}
 			// records: the extracts' plus the inventory's one per table.
 			var inv inventory
-			getJSON(t, e.s3, runDir+"dynamodb/"+inventoryFirst, &inv)
+			s3test.ObjectJSON(t, e.s3, testBucket, runDir+"dynamodb/"+inventoryFirst, &inv)
 			if res.Records != records+int64(len(inv.Tables)) {
 				t.Errorf("result records %d, want %d + %d tables", res.Records, records, len(inv.Tables))
 			}
@@ -278,7 +279,7 @@ func TestRecordContent(t *testing.T) {
 	if _, err := e.handler(t, c, nil).Handle(context.Background(), newIncident(incident.Window{Start: now.Add(-time.Hour), End: now.Add(time.Hour)}, "orders")); err != nil {
 		t.Fatal(err)
 	}
-	recs := lines[map[string]any](t, getObject(t, e.s3, runDir+"dynamodb/orders.jsonl.gz"))
+	recs := s3test.JSONLines[map[string]any](t, s3test.Body(t, e.s3, testBucket, runDir+"dynamodb/orders.jsonl.gz"))
 	if len(recs) != 2 {
 		t.Fatalf("%d records", len(recs))
 	}
@@ -349,7 +350,7 @@ func TestCloudTrailTables(t *testing.T) {
 			t.Errorf("payments %v", got)
 		}
 		var inv inventory
-		getJSON(t, e.s3, runDir+"dynamodb/"+inventoryFirst, &inv)
+		s3test.ObjectJSON(t, e.s3, testBucket, runDir+"dynamodb/"+inventoryFirst, &inv)
 		var order []string
 		for _, x := range inv.Tables {
 			order = append(order, x.Table+":"+strings.Join(x.From, "+")+":"+x.Status)
@@ -471,7 +472,7 @@ func TestCloudTrailTables(t *testing.T) {
 			t.Errorf("artifacts %v, want %v", got, want)
 		}
 		var inv inventory
-		getJSON(t, e.s3, runDir+"dynamodb/"+inventoryCloudTrail, &inv)
+		s3test.ObjectJSON(t, e.s3, testBucket, runDir+"dynamodb/"+inventoryCloudTrail, &inv)
 		if ex := inv.CloudTrailExtract; ex == nil || ex.Status != extractRead || len(ex.Parts) != 3 || ex.Key != ex.Parts[0] {
 			t.Errorf("extract %+v", ex)
 		}

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -161,20 +159,6 @@ func readTestdata(t testing.TB, name string) []byte {
 	return b
 }
 
-func getObject(t testing.TB, client *s3.Client, key string) []byte {
-	t.Helper()
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func exists(t testing.TB, client *s3.Client, key string) bool {
 	t.Helper()
 	_, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
@@ -186,36 +170,6 @@ func exists(t testing.TB, client *s3.Client, key string) bool {
 	}
 	t.Fatalf("HeadObject %s: %v", key, err)
 	return false
-}
-
-func getJSON(t testing.TB, client *s3.Client, key string, v any) {
-	t.Helper()
-	if err := json.Unmarshal(getObject(t, client, key), v); err != nil {
-		t.Fatalf("%s: %v", key, err)
-	}
-}
-
-// lines gunzips an extract and decodes each line into a fresh T.
-func lines[T any](t testing.TB, gz []byte) []T {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.Fatalf("gunzip: %v", err)
-	}
-	var out []T
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var v T
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			t.Fatalf("line %d: %v: %s", len(out)+1, err, sc.Bytes())
-		}
-		out = append(out, v)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // putExtract stores a CloudTrail extract (gzip JSONL) for the run, as the

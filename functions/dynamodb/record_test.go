@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/incident"
 )
 
@@ -163,8 +164,8 @@ func TestCorpusRecords(t *testing.T) {
 			if _, err := e.handler(t, c, nil).Handle(context.Background(), in); err != nil {
 				t.Fatal(err)
 			}
-			gz := getObject(t, e.s3, runDir+"dynamodb/"+tc.table+".jsonl.gz")
-			got := lines[map[string]any](t, gz)
+			gz := s3test.Body(t, e.s3, testBucket, runDir+"dynamodb/"+tc.table+".jsonl.gz")
+			got := s3test.JSONLines[map[string]any](t, gz)
 			sample := sampleRecords(t, sampleBody)
 			if len(got) != len(tc.keep) {
 				t.Fatalf("%d records, want %d", len(got), len(tc.keep))
@@ -187,7 +188,7 @@ func TestCorpusRecords(t *testing.T) {
 				}
 			}
 			// Each stored line is a Lambda DynamoDB event record too.
-			for i, rec := range lines[events.DynamoDBEventRecord](t, gz) {
+			for i, rec := range s3test.JSONLines[events.DynamoDBEventRecord](t, gz) {
 				want := sample[tc.keep[i]]
 				if u, ok := want["userIdentity"].(map[string]any); ok && (rec.UserIdentity == nil || rec.UserIdentity.Type != u["type"] || rec.UserIdentity.PrincipalID != u["principalId"]) {
 					t.Errorf("record %d: userIdentity %+v, want %v", i, rec.UserIdentity, u)

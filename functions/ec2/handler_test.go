@@ -19,6 +19,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -46,7 +47,7 @@ func storedResult(t *testing.T, w *world, inc incident.Incident) evidence.Collec
 	key, err := evidence.ResultKey(inc.CaseID, inc.RunID, collectorName)
 	must(t, "ResultKey", err)
 	var r evidence.CollectorResult
-	getJSON(t, w.s3, key, &r)
+	s3test.ObjectJSON(t, w.s3, testBucket, key, &r)
 	return r
 }
 
@@ -87,7 +88,7 @@ func TestCollectInstance(t *testing.T) {
 	if got := names(stored, inc, w.instance); !reflect.DeepEqual(got, allArtifacts) {
 		t.Fatalf("artifacts %q, want %q", got, allArtifacts)
 	}
-	if keys := listKeys(t, w.s3, runDir+"ec2/"); len(keys) != 8 {
+	if keys := s3test.Keys(t, w.s3, testBucket, runDir+"ec2/"); len(keys) != 8 {
 		t.Errorf("stored under ec2/: %q", keys)
 	}
 
@@ -112,7 +113,7 @@ func TestCollectInstance(t *testing.T) {
 	}{
 		{"instance.json", "ec2:DescribeInstances", 1, map[string]any{"InstanceIds": []any{id}}, func(t *testing.T, key string) {
 			var doc struct{ Reservations []ec2types.Reservation }
-			getJSON(t, w.s3, key, &doc)
+			s3test.ObjectJSON(t, w.s3, testBucket, key, &doc)
 			if len(doc.Reservations) != 1 || len(doc.Reservations[0].Instances) != 1 {
 				t.Fatalf("reservations %+v", doc.Reservations)
 			}
@@ -129,7 +130,7 @@ func TestCollectInstance(t *testing.T) {
 			"TagSpecifications":     []any{map[string]any{"ResourceType": "snapshot", "Tags": snapTags}},
 		}, func(t *testing.T, key string) {
 			var doc struct{ Snapshots []ec2types.SnapshotInfo }
-			getJSON(t, w.s3, key, &doc)
+			s3test.ObjectJSON(t, w.s3, testBucket, key, &doc)
 			var vols []string
 			for _, s := range doc.Snapshots {
 				vols = append(vols, aws.ToString(s.VolumeId))
@@ -146,7 +147,7 @@ func TestCollectInstance(t *testing.T) {
 		}},
 		{"console-output.json", "ec2:GetConsoleOutput", 1, map[string]any{"InstanceId": id, "Latest": true}, func(t *testing.T, key string) {
 			var doc consoleDoc
-			getJSON(t, w.s3, key, &doc)
+			s3test.ObjectJSON(t, w.s3, testBucket, key, &doc)
 			raw, err := base64.StdEncoding.DecodeString(aws.ToString(doc.Output))
 			if aws.ToString(doc.InstanceId) != id || !doc.Latest || err != nil || doc.Decoded == nil || *doc.Decoded != string(raw) ||
 				!strings.Contains(*doc.Decoded, "Linux version") || doc.Timestamp == nil {
@@ -155,7 +156,7 @@ func TestCollectInstance(t *testing.T) {
 		}},
 		{"user-data.json", "ec2:DescribeInstanceAttribute", 1, map[string]any{"InstanceId": id, "Attribute": "userData"}, func(t *testing.T, key string) {
 			var doc userDataDoc
-			getJSON(t, w.s3, key, &doc)
+			s3test.ObjectJSON(t, w.s3, testBucket, key, &doc)
 			if aws.ToString(doc.InstanceId) != id || doc.UserData == nil ||
 				aws.ToString(doc.UserData.Value) != base64.StdEncoding.EncodeToString([]byte(testUserData)) ||
 				doc.Decoded == nil || *doc.Decoded != testUserData || doc.Gzipped || doc.DecodeError != "" {
@@ -164,7 +165,7 @@ func TestCollectInstance(t *testing.T) {
 		}},
 		{"network-interfaces.json", "ec2:DescribeNetworkInterfaces", 1, map[string]any{"Filters": idFilter}, func(t *testing.T, key string) {
 			var doc struct{ NetworkInterfaces []ec2types.NetworkInterface }
-			getJSON(t, w.s3, key, &doc)
+			s3test.ObjectJSON(t, w.s3, testBucket, key, &doc)
 			if len(doc.NetworkInterfaces) != 1 || aws.ToString(doc.NetworkInterfaces[0].NetworkInterfaceId) != w.eni ||
 				aws.ToString(doc.NetworkInterfaces[0].Attachment.InstanceId) != id || aws.ToString(doc.NetworkInterfaces[0].SubnetId) != w.subnet {
 				t.Errorf("network interfaces %+v", doc.NetworkInterfaces)
@@ -172,7 +173,7 @@ func TestCollectInstance(t *testing.T) {
 		}},
 		{"volumes.json", "ec2:DescribeVolumes", 2, map[string]any{"Filters": idFilter}, func(t *testing.T, key string) {
 			var doc struct{ Volumes []ec2types.Volume }
-			getJSON(t, w.s3, key, &doc)
+			s3test.ObjectJSON(t, w.s3, testBucket, key, &doc)
 			var vols []string
 			for _, v := range doc.Volumes {
 				vols = append(vols, aws.ToString(v.VolumeId))
@@ -187,7 +188,7 @@ func TestCollectInstance(t *testing.T) {
 			"ec2:DescribeSecurityGroupRules": map[string]any{"Filters": []any{map[string]any{"Name": "group-id", "Values": []any{w.sg}}}},
 		}, func(t *testing.T, key string) {
 			var doc securityGroupsDoc
-			getJSON(t, w.s3, key, &doc)
+			s3test.ObjectJSON(t, w.s3, testBucket, key, &doc)
 			if len(doc.SecurityGroups) != 1 || aws.ToString(doc.SecurityGroups[0].GroupId) != w.sg || aws.ToString(doc.SecurityGroups[0].VpcId) != w.vpc {
 				t.Errorf("groups %+v", doc.SecurityGroups)
 			}
@@ -206,7 +207,7 @@ func TestCollectInstance(t *testing.T) {
 		}},
 		{"instance-profile.json", "iam:GetInstanceProfile", 1, map[string]any{"InstanceProfileName": "web-profile"}, func(t *testing.T, key string) {
 			var doc struct{ InstanceProfile *iamtypes.InstanceProfile }
-			getJSON(t, w.s3, key, &doc)
+			s3test.ObjectJSON(t, w.s3, testBucket, key, &doc)
 			p := doc.InstanceProfile
 			if p == nil || aws.ToString(p.Arn) != w.profileArn || len(p.Roles) != 1 || aws.ToString(p.Roles[0].RoleName) != "web-role" {
 				t.Errorf("instance profile %+v", p)
@@ -318,7 +319,7 @@ func TestRetryReusesSnapshots(t *testing.T) {
 		}
 	}
 	dir := "cases/" + inc.CaseID + "/runs/" + inc.RunID + "/ec2/" + w.instance + "/"
-	if keys := listKeys(t, w.s3, dir); !found || !contains(keys, dir+"snapshots.json") {
+	if keys := s3test.Keys(t, w.s3, testBucket, dir); !found || !contains(keys, dir+"snapshots.json") {
 		t.Errorf("artifacts %q, stored %q: want the first attempt's snapshots.json and the retry's snapshots.attempt-2.json", names(stored, inc, w.instance), keys)
 	}
 	again := "an earlier attempt of this run stored a different snapshots.json; both are kept, this attempt's as " + w.instance + "/snapshots.attempt-2.json"
@@ -378,7 +379,7 @@ func TestSnapshotLock(t *testing.T) {
 					t.Fatalf("Handle: %v (%T), want %T", err, err, c.wantErr)
 				}
 				// Retried by the state machine: nothing stored yet.
-				if keys := listKeys(t, w.s3, "cases/"+inc.CaseID+"/runs/"+inc.RunID+"/results/"); len(keys) != 0 {
+				if keys := s3test.Keys(t, w.s3, testBucket, "cases/"+inc.CaseID+"/runs/"+inc.RunID+"/results/"); len(keys) != 0 {
 					t.Errorf("stored %q", keys)
 				}
 				return
@@ -558,7 +559,7 @@ func TestGaps(t *testing.T) {
 				for _, a := range stored.Artifacts {
 					if strings.HasSuffix(a.Key, "/console-output.json") {
 						var doc consoleDoc
-						getJSON(t, w.s3, a.Key, &doc)
+						s3test.ObjectJSON(t, w.s3, testBucket, a.Key, &doc)
 						if doc.Latest || doc.Decoded == nil || !reflect.DeepEqual(a.Request, map[string]any{"InstanceId": id}) {
 							t.Errorf("console output %+v request %v", doc, a.Request)
 						}

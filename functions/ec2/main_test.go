@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -60,7 +58,7 @@ func newWorld(t testing.TB) *world {
 	ctx := context.Background()
 	cfg := emu.Fresh(t)
 	w := &world{s3: s3.NewFromConfig(cfg, awsconfig.S3Options), ec2: ec2.NewFromConfig(cfg), iam: iam.NewFromConfig(cfg)}
-	w.lockedBucket(t)
+	must(t, "LockedBucket", emulator.LockedBucket(ctx, w.s3, testBucket))
 
 	vpc, err := w.ec2.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
 	must(t, "CreateVpc", err)
@@ -140,13 +138,6 @@ func (w *world) snapshotsOf(t testing.TB, caseID string) []ec2types.Snapshot {
 		return aws.ToString(out.Snapshots[i].VolumeId) < aws.ToString(out.Snapshots[j].VolumeId)
 	})
 	return out.Snapshots
-}
-
-// lockedBucket creates the evidence bucket as the stack does: versioning,
-// Object Lock, default retention GOVERNANCE 1 day.
-func (w *world) lockedBucket(t testing.TB) {
-	t.Helper()
-	must(t, "LockedBucket", emulator.LockedBucket(context.Background(), w.s3, testBucket))
 }
 
 // incidentFor is the run Triage would build for a finding on the instances.
@@ -246,33 +237,5 @@ func must(t testing.TB, op string, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", op, err)
-	}
-}
-
-// listKeys lists the current keys under prefix, sorted.
-func listKeys(t testing.TB, client *s3.Client, prefix string) []string {
-	t.Helper()
-	var keys []string
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(testBucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		must(t, "ListObjectsV2", err)
-		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func getJSON(t testing.TB, client *s3.Client, key string, v any) {
-	t.Helper()
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
-	must(t, "GetObject "+key, err)
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	must(t, "read "+key, err)
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v\n%s", key, err, b)
 	}
 }

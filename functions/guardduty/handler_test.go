@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/finding"
@@ -132,7 +133,7 @@ func TestCollectFinding(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			client := lockedBucket(t)
+			client := emu.FreshLockedBucket(t, testBucket)
 			gd := newFakeFindings(t)
 			inc := openRun(t, client, gd, c.input)
 			h := newHandler(t, client, gd)
@@ -151,7 +152,7 @@ func TestCollectFinding(t *testing.T) {
 			}
 
 			var stored evidence.CollectorResult
-			getJSON(t, client, res.ResultKey, &stored)
+			s3test.ObjectJSON(t, client, testBucket, res.ResultKey, &stored)
 			if stored.Status != incident.StatusOK || stored.Collector != "guardduty" || stored.CollectorVersion != "test" {
 				t.Errorf("stored result %+v", stored)
 			}
@@ -175,7 +176,7 @@ func TestCollectFinding(t *testing.T) {
 				if len(stored.Artifacts) != 0 {
 					t.Errorf("artifacts %+v for a manual start", stored.Artifacts)
 				}
-				if keys := listKeys(t, client, run+"guardduty/"); len(keys) != 0 {
+				if keys := s3test.Keys(t, client, testBucket, run+"guardduty/"); len(keys) != 0 {
 					t.Errorf("a manual start stored %q", keys)
 				}
 				return
@@ -184,7 +185,7 @@ func TestCollectFinding(t *testing.T) {
 			var keys []string
 			for _, a := range stored.Artifacts {
 				keys = append(keys, a.Key)
-				body, version := getObject(t, client, a.Key)
+				body, version := s3test.Object(t, client, testBucket, a.Key)
 				if a.SHA256 != sha256Hex(body) || a.Size != int64(len(body)) || a.VersionID != version {
 					t.Errorf("%s: manifest entry sha256 %s size %d version %s; stored %s %d %s", a.Key, a.SHA256, a.Size, a.VersionID, sha256Hex(body), len(body), version)
 				}
@@ -196,7 +197,7 @@ func TestCollectFinding(t *testing.T) {
 			if want := []string{run + "guardduty/finding.json", run + "guardduty/summary.json"}; !reflect.DeepEqual(keys, want) {
 				t.Fatalf("artifacts %q, want %q", keys, want)
 			}
-			body, _ := getObject(t, client, run+"guardduty/finding.json")
+			body := s3test.Body(t, client, testBucket, run+"guardduty/finding.json")
 			if !bytes.Equal(body, c.finding) {
 				t.Errorf("finding.json is not the finding as received:\n%.300s\nwant\n%.300s", body, c.finding)
 			}
@@ -217,7 +218,7 @@ func TestCollectFinding(t *testing.T) {
 			}
 
 			var sum summary
-			getJSON(t, client, run+"guardduty/summary.json", &sum)
+			s3test.ObjectJSON(t, client, testBucket, run+"guardduty/summary.json", &sum)
 			if sum.InputForm != c.form || sum.Finding == nil || sum.Finding.ID != inc.Finding.ID || !reflect.DeepEqual(sum.Scope, inc.Scope) {
 				t.Errorf("summary.json %+v", sum)
 			}
@@ -247,7 +248,7 @@ func TestCollectFaults(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			client := lockedBucket(t)
+			client := emu.FreshLockedBucket(t, testBucket)
 			gd := newFakeFindings(t)
 			inc := openRun(t, client, gd, []byte(refInput))
 			gd.err = c.gdErr
@@ -262,7 +263,7 @@ func TestCollectFaults(t *testing.T) {
 				t.Errorf("error %q does not name %q", err, c.errHas)
 			}
 			resultKey := "cases/" + inc.CaseID + "/runs/" + inc.RunID + "/results/guardduty.json"
-			keys := listKeys(t, client, resultKey)
+			keys := s3test.Keys(t, client, testBucket, resultKey)
 			if !c.stored {
 				if len(keys) != 0 {
 					t.Errorf("a retryable error stored %q", keys)
@@ -270,7 +271,7 @@ func TestCollectFaults(t *testing.T) {
 				return
 			}
 			var r evidence.CollectorResult
-			getJSON(t, client, resultKey, &r)
+			s3test.ObjectJSON(t, client, testBucket, resultKey, &r)
 			if r.Status != incident.StatusFailed || !strings.Contains(r.Error, c.errHas) {
 				t.Errorf("stored %s %q", r.Status, r.Error)
 			}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,10 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	gdtypes "github.com/aws/aws-sdk-go-v2/service/guardduty/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
-	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/emulator"
 )
 
@@ -48,18 +45,6 @@ func readCorpus(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// lockedBucket resets the emulator and creates the evidence bucket as the
-// stack does: versioning, Object Lock, default retention GOVERNANCE 1 day.
-func lockedBucket(t testing.TB) *s3.Client {
-	t.Helper()
-	ctx := context.Background()
-	client := s3.NewFromConfig(emu.Fresh(t), awsconfig.S3Options)
-	if err := emulator.LockedBucket(ctx, client, testBucket); err != nil {
-		t.Fatal(err)
-	}
-	return client
 }
 
 // fakeFindings stands in for GuardDuty, whose GetFindings, ListFindings and
@@ -377,46 +362,6 @@ func fieldFold(t reflect.Type, name string) (reflect.StructField, bool) {
 		}
 	}
 	return reflect.StructField{}, false
-}
-
-// listKeys lists the current keys under prefix, sorted.
-func listKeys(t testing.TB, client *s3.Client, prefix string) []string {
-	t.Helper()
-	var keys []string
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(testBucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func getObject(t testing.TB, client *s3.Client, key string) ([]byte, string) {
-	t.Helper()
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, aws.ToString(out.VersionId)
-}
-
-func getJSON(t testing.TB, client *s3.Client, key string, v any) {
-	t.Helper()
-	b, _ := getObject(t, client, key)
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", key, err)
-	}
 }
 
 func sha256Hex(b []byte) string {

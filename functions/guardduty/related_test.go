@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -179,7 +180,7 @@ func TestRelatedFindings(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			client := lockedBucket(t)
+			client := emu.FreshLockedBucket(t, testBucket)
 			gd := newRelatedFake(t, c.detector, c.pageSize)
 			inc := openRun(t, client, gd, c.input)
 			c.scope.AccountID, c.scope.Region = inc.Scope.AccountID, inc.Scope.Region
@@ -253,7 +254,7 @@ func TestRelatedFindings(t *testing.T) {
 			}
 
 			var stored evidence.CollectorResult
-			getJSON(t, client, res.ResultKey, &stored)
+			s3test.ObjectJSON(t, client, testBucket, res.ResultKey, &stored)
 			if c.warningHas != "" && !slices.ContainsFunc(stored.Warnings, func(w string) bool { return strings.Contains(w, c.warningHas) }) {
 				t.Errorf("warnings %q, want one with %q", stored.Warnings, c.warningHas)
 			}
@@ -276,7 +277,7 @@ func TestRelatedFindings(t *testing.T) {
 			if rel == nil {
 				t.Fatalf("no related.json among %+v", stored.Artifacts)
 			}
-			body, version := getObject(t, client, rel.Key)
+			body, version := s3test.Object(t, client, testBucket, rel.Key)
 			if rel.SHA256 != sha256Hex(body) || rel.VersionID != version || rel.Source != evidence.SourceGuardDuty ||
 				rel.API != "guardduty:ListFindings,guardduty:GetFindings" || rel.Records != int64(len(c.related)) || rel.ContentType != evidence.ContentTypeJSON {
 				t.Errorf("related.json entry %+v", rel)
@@ -367,7 +368,7 @@ func TestRelatedFaults(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			client := lockedBucket(t)
+			client := emu.FreshLockedBucket(t, testBucket)
 			gd := newRelatedFake(t, "48bf285e13736c6c722945805b3e224a", 0)
 			inc := openRun(t, client, gd, c.input)
 			inc.Scope = incident.Scope{AccountID: inc.Scope.AccountID, Region: inc.Scope.Region, Instances: []string{"i-99999999"}}
@@ -387,7 +388,7 @@ func TestRelatedFaults(t *testing.T) {
 				if reflect.TypeOf(err) != reflect.TypeOf(c.errType) {
 					t.Fatalf("error %v is %T, want %T", err, err, c.errType)
 				}
-				if keys := listKeys(t, client, resultKey); len(keys) != 0 {
+				if keys := s3test.Keys(t, client, testBucket, resultKey); len(keys) != 0 {
 					t.Errorf("a retryable error stored %q", keys)
 				}
 				return
@@ -399,7 +400,7 @@ func TestRelatedFaults(t *testing.T) {
 				t.Errorf("result %+v, want ok, %d artifacts, %d gaps", res, c.artifacts, len(c.gaps))
 			}
 			var stored evidence.CollectorResult
-			getJSON(t, client, resultKey, &stored)
+			s3test.ObjectJSON(t, client, testBucket, resultKey, &stored)
 			for i, g := range stored.Gaps {
 				if i < len(c.gaps) && (!strings.Contains(g.Reason, c.gaps[i]) || !strings.Contains(g.Fix, c.fixHas) || g.Source != evidence.SourceGuardDuty) {
 					t.Errorf("gap %d %+v, want reason with %q, fix with %q", i, g, c.gaps[i], c.fixHas)
@@ -436,7 +437,7 @@ func TestRelatedCriteria(t *testing.T) {
 // ListFindings with 404: the related lookup is a gap, the finding is still
 // stored (the demo runs against it).
 func TestRelatedEmulator(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	ctx := context.Background()
 	cfg, err := emu.Config(ctx)
 	if err != nil {
@@ -453,7 +454,7 @@ func TestRelatedEmulator(t *testing.T) {
 		t.Fatalf("Handle: %v", err)
 	}
 	var stored evidence.CollectorResult
-	getJSON(t, client, res.ResultKey, &stored)
+	s3test.ObjectJSON(t, client, testBucket, res.ResultKey, &stored)
 	if res.Status != incident.StatusOK || len(stored.Gaps) != 1 ||
 		!strings.Contains(stored.Gaps[0].Reason, "guardduty:ListFindings for detector "+aws.ToString(det.DetectorId)) ||
 		!strings.Contains(stored.Gaps[0].Reason, "does not implement it (HTTP 404)") {

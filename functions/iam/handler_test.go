@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
 )
@@ -160,7 +161,7 @@ func TestCollectPrincipals(t *testing.T) {
 			t.Errorf("artifact %+v", a)
 		}
 		var doc any
-		getJSON(t, w.s3, a.Key, &doc)
+		s3test.ObjectJSON(t, w.s3, testBucket, a.Key, &doc)
 		golden(t, "access-key-last-used.json", normalize(doc, keyID))
 	})
 
@@ -174,7 +175,7 @@ func TestCollectPrincipals(t *testing.T) {
 				t.Errorf("artifact %+v", a)
 			}
 			var doc any
-			getJSON(t, w.s3, a.Key, &doc)
+			s3test.ObjectJSON(t, w.s3, testBucket, a.Key, &doc)
 			golden(t, p.golden, map[string]any{"request": normalize(a.Request, keyID), "origin": normalize(jsonValue(t, a.Origin), keyID), "content": normalize(doc, keyID)})
 		})
 		t.Run(p.folder+" access advisor", func(t *testing.T) {
@@ -186,7 +187,7 @@ func TestCollectPrincipals(t *testing.T) {
 				t.Errorf("artifact %+v (first %v last %v)", a, a.FirstEvent, a.LastEvent)
 			}
 			var doc map[string]any
-			getJSON(t, w.s3, a.Key, &doc)
+			s3test.ObjectJSON(t, w.s3, testBucket, a.Key, &doc)
 			// The pages are the recorded answers exactly (the SDK's unset
 			// members are null in the artifact, absent in the recording).
 			wantPages := []any{rawCompleted(t)}

@@ -24,6 +24,7 @@ import (
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/emulator"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
 )
@@ -175,7 +176,7 @@ func storedResult(t testing.TB, w *world, inc incident.Incident) evidence.Collec
 	key, err := evidence.ResultKey(inc.CaseID, inc.RunID, collectorName)
 	must(t, "ResultKey", err)
 	var r evidence.CollectorResult
-	getJSON(t, w.s3, key, &r)
+	s3test.ObjectJSON(t, w.s3, testBucket, key, &r)
 	return r
 }
 
@@ -410,28 +411,10 @@ func must(t testing.TB, op string, err error) {
 	}
 }
 
-func getObject(t testing.TB, client *s3.Client, key string) []byte {
-	t.Helper()
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
-	must(t, "GetObject "+key, err)
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	must(t, "read "+key, err)
-	return b
-}
-
-func getJSON(t testing.TB, client *s3.Client, key string, v any) {
-	t.Helper()
-	b := getObject(t, client, key)
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v\n%s", key, err, b)
-	}
-}
-
 // getJSONL reads a .jsonl.gz artifact's lines.
 func getJSONL(t testing.TB, client *s3.Client, key string) []map[string]any {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(getObject(t, client, key)))
+	zr, err := gzip.NewReader(bytes.NewReader(s3test.Body(t, client, testBucket, key)))
 	must(t, "gunzip "+key, err)
 	b, err := io.ReadAll(zr)
 	must(t, "gunzip "+key, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -172,7 +173,7 @@ func TestCollect(t *testing.T) {
 			}
 
 			var stored evidence.CollectorResult
-			getJSON(t, w.s3, res.ResultKey, &stored)
+			s3test.ObjectJSON(t, w.s3, testBucket, res.ResultKey, &stored)
 			for _, want := range c.warnings {
 				if !slices.ContainsFunc(stored.Warnings, func(w string) bool { return strings.Contains(w, want) }) {
 					t.Errorf("warnings %q: none with %q", stored.Warnings, want)
@@ -198,7 +199,7 @@ func TestCollect(t *testing.T) {
 			if a.Key != "cases/"+inc.CaseID+"/runs/"+inc.RunID+"/inspector/findings.json" {
 				t.Errorf("key %s", a.Key)
 			}
-			body, version := getObject(t, w.s3, a.Key)
+			body, version := s3test.Object(t, w.s3, testBucket, a.Key)
 			if a.SHA256 != sha256Hex(body) || a.VersionID != version || a.Size != int64(len(body)) {
 				t.Errorf("manifest entry %+v does not match the object", a)
 			}
@@ -223,7 +224,7 @@ func TestCollect(t *testing.T) {
 				Findings  []map[string]any
 				MatchedBy map[string][]string
 			}
-			getJSON(t, w.s3, a.Key, &doc)
+			s3test.ObjectJSON(t, w.s3, testBucket, a.Key, &doc)
 			var got []string
 			for _, f := range doc.Findings {
 				got = append(got, fmt.Sprint(f["FindingArn"]))
@@ -292,7 +293,7 @@ func TestCollectFaults(t *testing.T) {
 				t.Errorf("result %+v", res)
 			}
 			var stored evidence.CollectorResult
-			getJSON(t, w.s3, res.ResultKey, &stored)
+			s3test.ObjectJSON(t, w.s3, testBucket, res.ResultKey, &stored)
 			if len(stored.Gaps) != 1 || !strings.Contains(stored.Gaps[0].Reason, c.gap) || !strings.HasPrefix(stored.Gaps[0].Fix, c.fix) ||
 				stored.Gaps[0].Source != evidence.SourceInspector {
 				t.Errorf("gaps %+v, want reason with %q, fix %q", stored.Gaps, c.gap, c.fix)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/inspector2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -131,28 +129,6 @@ func (r *recorder) ListFindings(ctx context.Context, in *inspector2.ListFindings
 		return nil, err
 	}
 	return r.inner.ListFindings(ctx, in, optFns...)
-}
-
-func getObject(t testing.TB, client *s3.Client, key string) ([]byte, string) {
-	t.Helper()
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, aws.ToString(out.VersionId)
-}
-
-func getJSON(t testing.TB, client *s3.Client, key string, v any) {
-	t.Helper()
-	b, _ := getObject(t, client, key)
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", key, err)
-	}
 }
 
 func sha256Hex(b []byte) string {

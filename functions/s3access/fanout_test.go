@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
 	"github.com/custody-ir/custody/shared/s3logs"
@@ -40,7 +41,7 @@ func runCollector(t *testing.T, client *s3.Client, inc *incident.Incident, budge
 			t.Fatalf("shard answered %+v", r)
 		}
 		var sr evidence.CollectorResult
-		getJSON(t, client, r.ResultKey, &sr)
+		s3test.ObjectJSON(t, client, testBucket, r.ResultKey, &sr)
 		shards = append(shards, sr)
 	}
 	return o.First, o.Final, shards
@@ -98,7 +99,7 @@ func TestCollectFanOut(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			client := newClient(t)
+			client := emu.FreshLockedBucket(t, testBucket)
 			objs := setup(t, client)
 			ctx := context.Background()
 
@@ -110,7 +111,7 @@ func TestCollectFanOut(t *testing.T) {
 				t.Fatal(err)
 			}
 			var ref evidence.CollectorResult
-			getJSON(t, client, refRes.ResultKey, &ref)
+			s3test.ObjectJSON(t, client, testBucket, refRes.ResultKey, &ref)
 			if ref.Status != incident.StatusOK {
 				t.Fatalf("inline: %s %s", ref.Status, ref.Error)
 			}
@@ -122,7 +123,7 @@ func TestCollectFanOut(t *testing.T) {
 			run := "cases/" + inc.CaseID + "/runs/" + inc.RunID + "/"
 			first, final, shards := runCollector(t, client, inc, tc.budget)
 			var merged evidence.CollectorResult
-			getJSON(t, client, final.ResultKey, &merged)
+			s3test.ObjectJSON(t, client, testBucket, final.ResultKey, &merged)
 			if merged.Status != incident.StatusOK || final.Status != incident.StatusOK {
 				t.Fatalf("merged %s %s (answer %+v)", merged.Status, merged.Error, final)
 			}
@@ -187,7 +188,7 @@ func TestCollectFanOut(t *testing.T) {
 					t.Errorf("%s: %+v, inline %+v", rel, a, r)
 				}
 				if o, ok := seededBy[a.Origin.Key]; !ok || !o.copied || a.Origin.Bucket != logBucket ||
-					!bytes.Equal(getObject(t, client, testBucket, a.Key), o.body()) {
+					!bytes.Equal(s3test.Body(t, client, testBucket, a.Key), o.body()) {
 					t.Errorf("%s is not a byte-identical copy of a seeded log object (origin %+v)", rel, a.Origin)
 				}
 			}
@@ -247,7 +248,7 @@ func TestCollectFanOut(t *testing.T) {
 					if tc.shards > 0 && p == rel {
 						t.Errorf("a fanned-out run wrote the inline name %s", rel)
 					}
-					recs = append(recs, gunzipLines(t, getObject(t, client, testBucket, a.Key))...)
+					recs = append(recs, gunzipLines(t, s3test.Body(t, client, testBucket, a.Key))...)
 					records += a.Records
 					if a.FirstEvent != nil && (firstEv == nil || a.FirstEvent.Before(*firstEv)) {
 						firstEv = a.FirstEvent
@@ -272,7 +273,7 @@ func TestCollectFanOut(t *testing.T) {
 						t.Errorf("%s: request %s, inline %s", p, canon(t, a.Request), canon(t, r.Request))
 					}
 				}
-				if want := gunzipLines(t, getObject(t, client, testBucket, r.Key)); !reflect.DeepEqual(recs, want) {
+				if want := gunzipLines(t, s3test.Body(t, client, testBucket, r.Key)); !reflect.DeepEqual(recs, want) {
 					t.Errorf("%s: %d records in %d parts differ from the %d inline", rel, len(recs), len(parts), len(want))
 				}
 				if records != r.Records || records == 0 || objects != r.Request["objects"].(float64) ||

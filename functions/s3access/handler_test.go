@@ -17,6 +17,7 @@ import (
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/emulator"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -117,10 +118,10 @@ func seedObjects(t *testing.T) []seeded {
 	}
 }
 
-// setup creates the buckets and their configuration and seeds the logs.
+// setup creates the logged buckets and the log bucket (the evidence bucket
+// is emu.FreshLockedBucket's), their configuration, and seeds the logs.
 func setup(t *testing.T, client *s3.Client) []seeded {
 	ctx := context.Background()
-	lockedBucket(t, client)
 	for _, b := range []string{dataBucket, otherBucket, noLogBucket, logBucket} {
 		createBucket(t, client, b)
 	}
@@ -183,7 +184,7 @@ func newHandler(t testing.TB, client *s3.Client, pad time.Duration) *Handler {
 }
 
 func TestCollect(t *testing.T) {
-	client := newClient(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	objs := setup(t, client)
 	// moto writes its own access log objects (simple keys, the server's
 	// clock) into custody-access-logs/data/ for every request to a logged
@@ -196,7 +197,7 @@ func TestCollect(t *testing.T) {
 	}
 	run := "cases/" + inc.CaseID + "/runs/" + inc.RunID + "/"
 	var stored evidence.CollectorResult
-	getJSON(t, client, res.ResultKey, &stored)
+	s3test.ObjectJSON(t, client, testBucket, res.ResultKey, &stored)
 	if stored.Status != incident.StatusOK {
 		t.Fatalf("status %s: %s", stored.Status, stored.Error)
 	}
@@ -227,7 +228,7 @@ func TestCollect(t *testing.T) {
 	if !reflect.DeepEqual(gotKeys, wantKeys) {
 		t.Fatalf("artifacts\n%s\nwant\n%s", strings.Join(gotKeys, "\n"), strings.Join(wantKeys, "\n"))
 	}
-	if keys := listKeys(t, client, testBucket, run+"s3access/"); !reflect.DeepEqual(keys, wantKeys) {
+	if keys := s3test.Keys(t, client, testBucket, run+"s3access/"); !reflect.DeepEqual(keys, wantKeys) {
 		t.Errorf("stored under s3access/: %q", keys)
 	}
 
@@ -237,7 +238,7 @@ func TestCollect(t *testing.T) {
 			continue
 		}
 		key := run + "s3access/logs/" + logBucket + "/" + o.key
-		got := getObject(t, client, testBucket, key)
+		got := s3test.Body(t, client, testBucket, key)
 		if !bytes.Equal(got, o.body()) {
 			t.Errorf("%s (%s): copy differs from the original", o.key, o.reason)
 		}
@@ -254,7 +255,7 @@ func TestCollect(t *testing.T) {
 		seededKey[o.key] = true
 	}
 	var motoKeys []string
-	for _, k := range listKeys(t, client, logBucket, logPrefix) {
+	for _, k := range s3test.Keys(t, client, logBucket, logPrefix) {
 		if !seededKey[k] {
 			if _, ok := nameTime(strings.TrimPrefix(k, logPrefix)); !ok || strings.HasPrefix(k, logPrefix+"2023-") {
 				t.Errorf("unexpected object %s in the log bucket", k)
@@ -274,7 +275,7 @@ func TestCollect(t *testing.T) {
 	// Extracts: exactly the lines of each bucket in the window.
 	for _, bucket := range []string{dataBucket, otherBucket} {
 		key := run + "s3access/extract-" + bucket + ".jsonl.gz"
-		recs := gunzipLines(t, getObject(t, client, testBucket, key))
+		recs := gunzipLines(t, s3test.Body(t, client, testBucket, key))
 		var got, want []string
 		for _, r := range recs {
 			got = append(got, fmt.Sprintf("%s#%v", r["object"], r["line"]))
@@ -321,7 +322,7 @@ func TestCollect(t *testing.T) {
 	}
 
 	// One extract record in full: the Panther line (24 fields, derived).
-	recs := gunzipLines(t, getObject(t, client, testBucket, run+"s3access/extract-"+dataBucket+".jsonl.gz"))
+	recs := gunzipLines(t, s3test.Body(t, client, testBucket, run+"s3access/extract-"+dataBucket+".jsonl.gz"))
 	var pan map[string]any
 	for _, r := range recs {
 		if r["object"] == "s3://"+logBucket+"/"+objs[5].key && r["line"] == 1.0 {
@@ -367,7 +368,7 @@ func TestCollect(t *testing.T) {
 	var snap map[string]map[string]any
 	getSnap := func(bucket string) {
 		var raw map[string]any
-		getJSON(t, client, run+"s3access/config-"+bucket+".json", &raw)
+		s3test.ObjectJSON(t, client, testBucket, run+"s3access/config-"+bucket+".json", &raw)
 		if raw["bucket"] != bucket {
 			t.Errorf("config-%s.json names bucket %v", bucket, raw["bucket"])
 		}
@@ -431,9 +432,8 @@ func TestCollect(t *testing.T) {
 
 // TestCollectNoLogs: logging on, but nothing delivered for the window.
 func TestCollectNoLogs(t *testing.T) {
-	client := newClient(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	ctx := context.Background()
-	lockedBucket(t, client)
 	createBucket(t, client, dataBucket)
 	createBucket(t, client, logBucket)
 	if _, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(logBucket), Policy: aws.String(loggingPolicy(logBucket))}); err != nil {
@@ -451,7 +451,7 @@ func TestCollectNoLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stored evidence.CollectorResult
-	getJSON(t, client, res.ResultKey, &stored)
+	s3test.ObjectJSON(t, client, testBucket, res.ResultKey, &stored)
 	want := []evidence.Gap{{Source: "s3access",
 		Reason: "no server access log objects for bucket custody-data under s3://custody-access-logs/data/ for the window widened by 3h0m0s (1 listed, 1 outside it): S3 delivers access logs best effort",
 		Fix:    fixLogging}}
@@ -463,9 +463,8 @@ func TestCollectNoLogs(t *testing.T) {
 // TestCollectLogBucketGone: the log target was deleted after logging was
 // set up: a gap, not a failure.
 func TestCollectLogBucketGone(t *testing.T) {
-	client := newClient(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	ctx := context.Background()
-	lockedBucket(t, client)
 	createBucket(t, client, dataBucket)
 	createBucket(t, client, logBucket)
 	if _, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(logBucket), Policy: aws.String(loggingPolicy(logBucket))}); err != nil {
@@ -477,7 +476,7 @@ func TestCollectLogBucketGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	// moto has written log objects for the calls above: empty the bucket.
-	for _, k := range listKeys(t, client, logBucket, "") {
+	for _, k := range s3test.Keys(t, client, logBucket, "") {
 		if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(logBucket), Key: aws.String(k)}); err != nil {
 			t.Fatal(err)
 		}
@@ -491,7 +490,7 @@ func TestCollectLogBucketGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stored evidence.CollectorResult
-	getJSON(t, client, res.ResultKey, &stored)
+	s3test.ObjectJSON(t, client, testBucket, res.ResultKey, &stored)
 	want := []evidence.Gap{{Source: "s3access",
 		Reason: "bucket custody-data logs to s3://custody-access-logs/data/, which the collector cannot list (NoSuchBucket); a log bucket in another account needs its own grant",
 		Fix:    "grant the collector role s3:ListBucket on arn:aws:s3:::custody-access-logs and s3:GetObject on arn:aws:s3:::custody-access-logs/data/*"}}
@@ -573,7 +572,7 @@ func TestCollectRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			client := newClient(t)
+			client := emu.FreshLockedBucket(t, testBucket)
 			setup(t, client)
 			h := newHandler(t, client, DefaultPad)
 			h.Collector = &Collector{S3: &refusing{Client: client, errs: c.errs}, Config: Config{Pad: DefaultPad}}
@@ -589,12 +588,12 @@ func TestCollectRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			var stored evidence.CollectorResult
-			getJSON(t, client, res.ResultKey, &stored)
+			s3test.ObjectJSON(t, client, testBucket, res.ResultKey, &stored)
 			if !reflect.DeepEqual(stored.Gaps, c.gaps) || len(stored.Artifacts) != c.arts {
 				t.Errorf("gaps %+v artifacts %d", stored.Gaps, len(stored.Artifacts))
 			}
 			var snap map[string]any
-			getJSON(t, client, stored.Artifacts[0].Key, &snap)
+			s3test.ObjectJSON(t, client, testBucket, stored.Artifacts[0].Key, &snap)
 			if p := snap["policy"].(map[string]any); c.errs["GetBucketPolicy"] != nil && (p["status"] != "denied" || p["errorCode"] != "AccessDenied") {
 				t.Errorf("policy %v", p)
 			}

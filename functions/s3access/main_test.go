@@ -9,16 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/emulator"
 	"github.com/custody-ir/custody/shared/evidence"
 )
@@ -78,39 +75,6 @@ func derive(t testing.TB, line, bucket string, at time.Time) string {
 	return line
 }
 
-func newClient(t testing.TB) *s3.Client {
-	return s3.NewFromConfig(emu.Fresh(t), awsconfig.S3Options)
-}
-
-// lockedBucket creates the evidence bucket as the stack does: versioning,
-// Object Lock, default retention GOVERNANCE 1 day.
-func lockedBucket(t testing.TB, client *s3.Client) {
-	t.Helper()
-	ctx := context.Background()
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{
-		Bucket: aws.String(testBucket), ObjectLockEnabledForBucket: aws.Bool(true),
-	}); err != nil {
-		t.Fatalf("CreateBucket: %v", err)
-	}
-	if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
-		Bucket:                  aws.String(testBucket),
-		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
-	}); err != nil {
-		t.Fatalf("PutBucketVersioning: %v", err)
-	}
-	if _, err := client.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{
-		Bucket: aws.String(testBucket),
-		ObjectLockConfiguration: &types.ObjectLockConfiguration{
-			ObjectLockEnabled: types.ObjectLockEnabledEnabled,
-			Rule: &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{
-				Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1),
-			}},
-		},
-	}); err != nil {
-		t.Fatalf("PutObjectLockConfiguration: %v", err)
-	}
-}
-
 func createBucket(t testing.TB, client *s3.Client, name string) {
 	t.Helper()
 	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
@@ -132,44 +96,6 @@ func putObject(t testing.TB, client *s3.Client, bucket, key string, body []byte)
 		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
 	}); err != nil {
 		t.Fatalf("PutObject %s/%s: %v", bucket, key, err)
-	}
-}
-
-func listKeys(t testing.TB, client *s3.Client, bucket, prefix string) []string {
-	t.Helper()
-	var keys []string
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func getObject(t testing.TB, client *s3.Client, bucket, key string) []byte {
-	t.Helper()
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject %s/%s: %v", bucket, key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func getJSON(t testing.TB, client *s3.Client, key string, v any) {
-	t.Helper()
-	if err := json.Unmarshal(getObject(t, client, testBucket, key), v); err != nil {
-		t.Fatalf("%s: %v", key, err)
 	}
 }
 

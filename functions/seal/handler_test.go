@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/finding"
@@ -252,7 +253,7 @@ func TestSeal(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			client := lockedBucket(t)
+			client := emu.FreshLockedBucket(t, testBucket)
 			n := newNotifications(t)
 			inc := openRun(t, client, c.manual)
 			var res incident.Result
@@ -268,7 +269,7 @@ func TestSeal(t *testing.T) {
 			}
 
 			run := "cases/" + inc.CaseID + "/runs/" + inc.RunID + "/"
-			body, version := getObject(t, client, run+"manifest.json")
+			body, version := s3test.Object(t, client, testBucket, run+"manifest.json")
 			if err := evidence.ValidateManifest(body); err != nil {
 				t.Fatalf("manifest.json: %v", err)
 			}
@@ -303,7 +304,7 @@ func TestSeal(t *testing.T) {
 			sort.Strings(want)
 			for _, a := range m.Artifacts {
 				got = append(got, a.Key)
-				b, v := getObject(t, client, a.Key)
+				b, v := s3test.Object(t, client, testBucket, a.Key)
 				if a.SHA256 != sha256Hex(b) || a.Size != int64(len(b)) || a.VersionID != v {
 					t.Errorf("%s: manifest sha256 %s size %d version %s; stored %s %d %s", a.Key, a.SHA256, a.Size, a.VersionID, sha256Hex(b), len(b), v)
 				}
@@ -365,7 +366,7 @@ func TestSeal(t *testing.T) {
 // announces the manifest that is stored, with its own SHA-256 and version.
 func TestSealTwice(t *testing.T) {
 	ctx := context.Background()
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	n := newNotifications(t)
 	inc := openRun(t, client, false)
 	in := Input{Incident: *inc, Results: []incident.Result{{Collector: "guardduty", Status: incident.StatusOK}}}
@@ -397,7 +398,7 @@ func TestSealTwice(t *testing.T) {
 
 // TestSealRefusesBadIncident: no case or run ID is an InvalidInputError.
 func TestSealRefusesBadIncident(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	n := newNotifications(t)
 	for _, inc := range []incident.Incident{{}, {CaseID: "gd-x"}, {CaseID: "../x", RunID: "r1"}} {
 		_, err := newHandler(t, client, n).Handle(context.Background(), Input{Incident: inc})

@@ -1,17 +1,12 @@
 package main
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/custody-ir/custody/shared/emulator"
 )
@@ -36,27 +31,6 @@ func readCorpus(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// lockedBucket resets the emulator and creates the evidence bucket as the
-// stack does: versioning, Object Lock, default retention GOVERNANCE 1 day.
-func lockedBucket(t testing.TB) *s3.Client {
-	t.Helper()
-	return emu.FreshLockedBucket(t, testBucket)
-}
-
-func getObject(t testing.TB, client *s3.Client, key string) ([]byte, string) {
-	t.Helper()
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, aws.ToString(out.VersionId)
 }
 
 func sha256Hex(b []byte) string {

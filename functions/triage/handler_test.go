@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/smithy-go"
 
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -62,7 +63,7 @@ func TestAcceptedForms(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			client := lockedBucket(t)
+			client := emu.FreshLockedBucket(t, testBucket)
 			gd := newFakeFindings(t)
 			h := newHandler(t, client, gd)
 			ctx := c.ctx
@@ -107,24 +108,24 @@ func TestAcceptedForms(t *testing.T) {
 				run + "results/triage.json",
 				run + "run.json",
 			}
-			if got := listKeys(t, client, ""); !reflect.DeepEqual(got, want) {
+			if got := s3test.Keys(t, client, testBucket, ""); !reflect.DeepEqual(got, want) {
 				t.Fatalf("keys\n got %q\nwant %q", got, want)
 			}
 			if inc.InputKey != run+"input.json" {
 				t.Errorf("inputKey %q", inc.InputKey)
 			}
-			if got, _ := getObject(t, client, run+"input.json"); !bytes.Equal(got, c.input) {
+			if got := s3test.Body(t, client, testBucket, run+"input.json"); !bytes.Equal(got, c.input) {
 				t.Error("input.json is not the input byte for byte")
 			}
 
 			var stored incident.Incident
-			getJSON(t, client, run+"incident.json", &stored)
+			s3test.ObjectJSON(t, client, testBucket, run+"incident.json", &stored)
 			if !reflect.DeepEqual(stored.Plan, inc.Plan) || stored.CaseID != inc.CaseID || stored.RunID != inc.RunID || stored.InputKey != inc.InputKey {
 				t.Errorf("incident.json %+v differs from the response %+v", stored, *inc)
 			}
 
 			var rec caseRecord
-			getJSON(t, client, "cases/"+c.caseID+"/case.json", &rec)
+			s3test.ObjectJSON(t, client, testBucket, "cases/"+c.caseID+"/case.json", &rec)
 			if rec.CaseID != c.caseID || rec.FirstRunID != c.runID || rec.Manual != c.manual || rec.AccountID != c.account || rec.Region != "us-east-1" {
 				t.Errorf("case.json %+v", rec)
 			}
@@ -136,7 +137,7 @@ func TestAcceptedForms(t *testing.T) {
 			}
 
 			var mk runMarker
-			getJSON(t, client, run+"run.json", &mk)
+			s3test.ObjectJSON(t, client, testBucket, run+"run.json", &mk)
 			if mk.Execution != "exec-1" || mk.CaseID != c.caseID || mk.RunID != c.runID {
 				t.Errorf("run.json %+v", mk)
 			}
@@ -144,14 +145,14 @@ func TestAcceptedForms(t *testing.T) {
 			// Triage's result lists what it wrote, each with the stored
 			// bytes' SHA-256 and version.
 			var res evidence.CollectorResult
-			getJSON(t, client, run+"results/triage.json", &res)
+			s3test.ObjectJSON(t, client, testBucket, run+"results/triage.json", &res)
 			if res.Collector != "triage" || res.Status != incident.StatusOK {
 				t.Errorf("triage result %s %s", res.Collector, res.Status)
 			}
 			var keys []string
 			for _, a := range res.Artifacts {
 				keys = append(keys, a.Key)
-				body, version := getObject(t, client, a.Key)
+				body, version := s3test.Object(t, client, testBucket, a.Key)
 				if a.SHA256 != sha256Hex(body) || a.Size != int64(len(body)) || a.VersionID != version || a.Source != evidence.SourceCase {
 					t.Errorf("artifact %s: sha256 %s size %d version %s source %s; stored %s %d %s",
 						a.Key, a.SHA256, a.Size, a.VersionID, a.Source, sha256Hex(body), len(body), version)
@@ -174,7 +175,7 @@ func TestAcceptedForms(t *testing.T) {
 // TestUnknownResourceType: a resource type Triage does not know is not an
 // error: the generic plan and a warning.
 func TestUnknownResourceType(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	h := newHandler(t, client, newFakeFindings(t))
 	in := `{"resource":{"type":"Widget","id":"w-1","accountId":"123456789012"},"window":{"start":"2024-05-01T10:00:00Z","end":"2024-05-01T11:00:00Z"}}`
 	resp, err := h.Handle(context.Background(), Request{Input: json.RawMessage(in), Execution: "e"})
@@ -202,7 +203,7 @@ func TestDuplicates(t *testing.T) {
 	const caseID = "gd-b4b01b60fc24a199139f8f5f490edd81"
 
 	t.Run("second delivery", func(t *testing.T) {
-		client := lockedBucket(t)
+		client := emu.FreshLockedBucket(t, testBucket)
 		h := newHandler(t, client, newFakeFindings(t))
 		if r, err := h.Handle(ctx, Request{Input: raw, Execution: "exec-1"}); err != nil || r.Duplicate {
 			t.Fatalf("first: %+v %v", r, err)
@@ -221,7 +222,7 @@ func TestDuplicates(t *testing.T) {
 	})
 
 	t.Run("retry of the same execution", func(t *testing.T) {
-		client := lockedBucket(t)
+		client := emu.FreshLockedBucket(t, testBucket)
 		h := newHandler(t, client, newFakeFindings(t))
 		first, err := h.Handle(ctx, Request{Input: raw, Execution: "exec-1"})
 		if err != nil {
@@ -241,7 +242,7 @@ func TestDuplicates(t *testing.T) {
 	})
 
 	t.Run("newer updatedAt", func(t *testing.T) {
-		client := lockedBucket(t)
+		client := emu.FreshLockedBucket(t, testBucket)
 		h := newHandler(t, client, newFakeFindings(t))
 		first, err := h.Handle(ctx, Request{Input: raw, Execution: "exec-1"})
 		if err != nil {
@@ -255,15 +256,15 @@ func TestDuplicates(t *testing.T) {
 			t.Fatalf("newer updatedAt: duplicate %v case %s run %s", r.Duplicate, r.Incident.CaseID, r.Incident.RunID)
 		}
 		run2 := "cases/" + caseID + "/runs/r20171209T080000123Z/"
-		if got := listKeys(t, client, run2); !reflect.DeepEqual(got, []string{run2 + "incident.json", run2 + "input.json", run2 + "results/triage.json", run2 + "run.json"}) {
+		if got := s3test.Keys(t, client, testBucket, run2); !reflect.DeepEqual(got, []string{run2 + "incident.json", run2 + "input.json", run2 + "results/triage.json", run2 + "run.json"}) {
 			t.Errorf("second run keys %q", got)
 		}
-		if got := listKeys(t, client, "cases/"+caseID+"/runs/"); len(got) != 8 {
+		if got := s3test.Keys(t, client, testBucket, "cases/"+caseID+"/runs/"); len(got) != 8 {
 			t.Errorf("two runs should hold 8 objects, got %q", got)
 		}
 		// case.json is the first run's and is not rewritten.
 		var rec caseRecord
-		getJSON(t, client, "cases/"+caseID+"/case.json", &rec)
+		s3test.ObjectJSON(t, client, testBucket, "cases/"+caseID+"/case.json", &rec)
 		if rec.FirstRunID != first.Incident.RunID {
 			t.Errorf("case.json firstRunId %s", rec.FirstRunID)
 		}
@@ -276,7 +277,7 @@ func TestDuplicates(t *testing.T) {
 // TestConcurrentDeliveries: the same finding delivered eight times at once
 // opens exactly one run.
 func TestConcurrentDeliveries(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	h := newHandler(t, client, newFakeFindings(t))
 	raw := readCorpus(t, envelopeFile)
 	const n = 8
@@ -338,7 +339,7 @@ func TestRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			client := lockedBucket(t)
+			client := emu.FreshLockedBucket(t, testBucket)
 			h := newHandler(t, client, newFakeFindings(t))
 			resp, err := h.Handle(lambdaCtx(), Request{Input: c.input, Execution: "exec-1"})
 			if err == nil {
@@ -352,20 +353,20 @@ func TestRefused(t *testing.T) {
 			if inv.Field != c.field {
 				t.Errorf("field %q, want %q (%v)", inv.Field, c.field, err)
 			}
-			if got := listKeys(t, client, evidence.CasesRoot); len(got) != 0 {
+			if got := s3test.Keys(t, client, testBucket, evidence.CasesRoot); len(got) != 0 {
 				t.Errorf("a refused input opened %q", got)
 			}
 			digest := sha256Hex(c.input)
 			key, _ := evidence.RejectedKey(fixedNow, digest)
 			reasonKey, _ := evidence.RejectedReasonKey(fixedNow, digest)
-			if got := listKeys(t, client, evidence.RejectedRoot); !reflect.DeepEqual(got, []string{key, reasonKey}) {
+			if got := s3test.Keys(t, client, testBucket, evidence.RejectedRoot); !reflect.DeepEqual(got, []string{key, reasonKey}) {
 				t.Fatalf("rejected keys %q, want %q", got, []string{key, reasonKey})
 			}
-			if got, _ := getObject(t, client, key); !bytes.Equal(got, c.input) {
+			if got := s3test.Body(t, client, testBucket, key); !bytes.Equal(got, c.input) {
 				t.Errorf("rejected input %q is not the input %q", got, c.input)
 			}
 			var reason map[string]any
-			getJSON(t, client, reasonKey, &reason)
+			s3test.ObjectJSON(t, client, testBucket, reasonKey, &reason)
 			if reason["field"] != c.field || reason["inputKey"] != key || reason["inputSha256"] != digest || reason["reason"] != inv.Reason {
 				t.Errorf("reason %v", reason)
 			}
@@ -376,7 +377,7 @@ func TestRefused(t *testing.T) {
 // TestRetryableFetch: a throttled GetFindings is returned for the state
 // machine to retry; the input is not rejected.
 func TestRetryableFetch(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	gd := newFakeFindings(t)
 	gd.err = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
 	h := newHandler(t, client, gd)
@@ -384,7 +385,7 @@ func TestRetryableFetch(t *testing.T) {
 	if _, ok := err.(*faults.ThrottledError); !ok {
 		t.Fatalf("error %v is %T, want *faults.ThrottledError", err, err)
 	}
-	if got := listKeys(t, client, ""); len(got) != 0 {
+	if got := s3test.Keys(t, client, testBucket, ""); len(got) != 0 {
 		t.Errorf("a throttled fetch wrote %q", got)
 	}
 	var inv *faults.InvalidInputError
@@ -405,7 +406,7 @@ func TestDeniedFetch(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.code, func(t *testing.T) {
-			client := lockedBucket(t)
+			client := emu.FreshLockedBucket(t, testBucket)
 			gd := newFakeFindings(t)
 			gd.err = &smithy.GenericAPIError{Code: tc.code, Message: "no"}
 			h := newHandler(t, client, gd)
@@ -415,7 +416,7 @@ func TestDeniedFetch(t *testing.T) {
 			if tc.invalid != errors.As(err, &inv) || tc.invalid == errors.As(err, &cfg) {
 				t.Fatalf("error %v (%T), want invalid input: %v", err, err, tc.invalid)
 			}
-			rejected := listKeys(t, client, "rejected/")
+			rejected := s3test.Keys(t, client, testBucket, "rejected/")
 			if tc.invalid != (len(rejected) == 2) {
 				t.Errorf("rejected/ holds %q", rejected)
 			}
@@ -426,7 +427,7 @@ func TestDeniedFetch(t *testing.T) {
 // TestRetryAfterCrash: an execution that stopped right after its run
 // marker (a Lambda timeout) is retried, and the retry opens the run fully.
 func TestRetryAfterCrash(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	h := newHandler(t, client, newFakeFindings(t))
 	raw := readCorpus(t, envelopeFile)
 	const run = "cases/gd-b4b01b60fc24a199139f8f5f490edd81/runs/r20171208T153249865Z/"
@@ -441,11 +442,11 @@ func TestRetryAfterCrash(t *testing.T) {
 	if !r.Incident.OpenedAt.Equal(fixedNow.Add(-time.Minute)) {
 		t.Errorf("openedAt %v, want the first attempt's", r.Incident.OpenedAt)
 	}
-	if got := listKeys(t, client, run); !reflect.DeepEqual(got, []string{run + "incident.json", run + "input.json", run + "results/triage.json", run + "run.json"}) {
+	if got := s3test.Keys(t, client, testBucket, run); !reflect.DeepEqual(got, []string{run + "incident.json", run + "input.json", run + "results/triage.json", run + "run.json"}) {
 		t.Errorf("keys %q", got)
 	}
 	// The retry's result lists what the first attempt stored too.
-	body, _ := getObject(t, client, run+"results/triage.json")
+	body := s3test.Body(t, client, testBucket, run+"results/triage.json")
 	var res evidence.CollectorResult
 	if err := json.Unmarshal(body, &res); err != nil {
 		t.Fatal(err)
@@ -483,7 +484,7 @@ func TestConfiguredTablesAndSecondPass(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			client := lockedBucket(t)
+			client := emu.FreshLockedBucket(t, testBucket)
 			h := newHandler(t, client, newFakeFindings(t))
 			h.Tables = tc.tables
 			resp, err := h.Handle(context.Background(), Request{Input: json.RawMessage(tc.input), Execution: "e"})

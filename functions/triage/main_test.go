@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -43,13 +41,6 @@ func readCorpus(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// lockedBucket resets the emulator and creates the evidence bucket as the
-// stack does: versioning, Object Lock, default retention GOVERNANCE 1 day.
-func lockedBucket(t testing.TB) *s3.Client {
-	t.Helper()
-	return emu.FreshLockedBucket(t, testBucket)
 }
 
 // fakeFindings stands in for GuardDuty GetFindings, which moto does not
@@ -129,24 +120,6 @@ func newHandler(t testing.TB, client *s3.Client, gd findingGetter) *Handler {
 	}
 }
 
-// listKeys lists the current keys under prefix, sorted.
-func listKeys(t testing.TB, client *s3.Client, prefix string) []string {
-	t.Helper()
-	var keys []string
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(testBucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // versions counts every object version in the bucket: a write that was
 // refused leaves it unchanged, an overwrite would not.
 func versions(t testing.TB, client *s3.Client) int {
@@ -159,28 +132,6 @@ func versions(t testing.TB, client *s3.Client) int {
 		t.Fatal("too many versions for one page")
 	}
 	return len(out.Versions) + len(out.DeleteMarkers)
-}
-
-func getObject(t testing.TB, client *s3.Client, key string) ([]byte, string) {
-	t.Helper()
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, aws.ToString(out.VersionId)
-}
-
-func getJSON(t testing.TB, client *s3.Client, key string, v any) {
-	t.Helper()
-	b, _ := getObject(t, client, key)
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", key, err)
-	}
 }
 
 func sha256Hex(b []byte) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -69,7 +70,7 @@ func TestS3FlowLog(t *testing.T) {
 	// The copies are the originals, byte for byte.
 	for name, orig := range map[string][]byte{"s3/" + flowBucket + "/" + inKey: inWindow, "s3/" + flowBucket + "/" + parquetKey: parquet} {
 		a := artifact(t, inc, r, name)
-		body, _ := e.get(t, testBucket, a.Key)
+		body := s3test.Body(t, e.s3, testBucket, a.Key)
 		if !bytes.Equal(body, orig) || a.SHA256 != sha256Hex(orig) {
 			t.Errorf("%s is not the original", name)
 		}
@@ -161,7 +162,7 @@ func TestS3Formats(t *testing.T) {
 			_, r := e.collectCase(t, inc)
 
 			cp := artifact(t, inc, r, "s3/"+flowBucket+"/"+key)
-			if body, _ := e.get(t, testBucket, cp.Key); !bytes.Equal(body, orig) {
+			if body := s3test.Body(t, e.s3, testBucket, cp.Key); !bytes.Equal(body, orig) {
 				t.Errorf("copy is not the original")
 			}
 			got := jsonLines[Line](t, e, artifact(t, inc, r, "extract.jsonl.gz").Key)

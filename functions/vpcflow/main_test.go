@@ -34,6 +34,7 @@ import (
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/emulator"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
 )
@@ -281,12 +282,9 @@ func (e *env) collectCase(t *testing.T, inc *incident.Incident) (incident.Result
 func (e *env) stored(t *testing.T, key string) evidence.CollectorResult {
 	t.Helper()
 	var stored evidence.CollectorResult
-	b, _ := e.get(t, testBucket, key)
-	if err := json.Unmarshal(b, &stored); err != nil {
-		t.Fatal(err)
-	}
+	s3test.ObjectJSON(t, e.s3, testBucket, key, &stored)
 	for _, a := range stored.Artifacts {
-		body, version := e.get(t, testBucket, a.Key)
+		body, version := s3test.Object(t, e.s3, testBucket, a.Key)
 		if a.SHA256 != sha256Hex(body) || a.Size != int64(len(body)) || a.VersionID != version || a.Source != evidence.SourceVPCFlow || a.Collector != Name {
 			t.Errorf("%s: manifest entry %+v; stored sha256 %s size %d version %s", a.Key, a, sha256Hex(body), len(body), version)
 		}
@@ -323,7 +321,7 @@ func artifact(t *testing.T, inc *incident.Incident, r evidence.CollectorResult, 
 // jsonLines reads a stored .jsonl.gz artifact.
 func jsonLines[T any](t *testing.T, e *env, key string) []T {
 	t.Helper()
-	b, _ := e.get(t, testBucket, key)
+	b := s3test.Body(t, e.s3, testBucket, key)
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
@@ -340,20 +338,6 @@ func jsonLines[T any](t *testing.T, e *env, key string) []T {
 		out = append(out, v)
 	}
 	return out
-}
-
-func (e *env) get(t testing.TB, bucket, key string) ([]byte, string) {
-	t.Helper()
-	out, err := e.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, aws.ToString(out.VersionId)
 }
 
 func sha256Hex(b []byte) string {

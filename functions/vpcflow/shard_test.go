@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
 	"github.com/custody-ir/custody/shared/logs/vpcflow"
@@ -112,7 +112,7 @@ func (e *env) driver(t *testing.T, budget collect.Budget) *collect.Driver {
 // rawLines reads a stored .jsonl.gz artifact's lines as they are.
 func rawLines(t *testing.T, e *env, key string) []string {
 	t.Helper()
-	b, _ := e.get(t, testBucket, key)
+	b := s3test.Body(t, e.s3, testBucket, key)
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +186,7 @@ func TestFanOut(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				b, _ := e.get(t, testBucket, planKey)
+				b := s3test.Body(t, e.s3, testBucket, planKey)
 				if err := json.Unmarshal(b, &plan); err != nil {
 					t.Fatal(err)
 				}
@@ -209,13 +209,9 @@ func TestFanOut(t *testing.T) {
 
 				// The plan and the shards' results, under results/vpcflow/.
 				dir := "cases/" + inc.CaseID + "/runs/" + inc.RunID + "/results/" + Name + "/"
-				out, err := e.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(testBucket), Prefix: aws.String(dir)})
-				if err != nil {
-					t.Fatal(err)
-				}
 				var work []string
-				for _, o := range out.Contents {
-					work = append(work, strings.TrimPrefix(aws.ToString(o.Key), dir))
+				for _, k := range s3test.Keys(t, e.s3, testBucket, dir) {
+					work = append(work, strings.TrimPrefix(k, dir))
 				}
 				wantWork := []string{"plan.json"}
 				for i := 1; i <= tc.shards; i++ {
@@ -315,7 +311,7 @@ func compareFanOut(t *testing.T, e *env, s fanOutScenario, cw bool, shards int, 
 		if a.API == "s3:CopyObject" {
 			copies++
 			orig, ok := s.originals[a.Origin.Key]
-			body, _ := e.get(t, testBucket, b.Key)
+			body := s3test.Body(t, e.s3, testBucket, b.Key)
 			if !ok || name != "s3/"+flowBucket+"/"+a.Origin.Key || !bytes.Equal(body, orig) {
 				t.Errorf("%s is not the original %s", name, a.Origin.Key)
 			}

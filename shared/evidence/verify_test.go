@@ -131,7 +131,7 @@ func TestVerifyDirRefusesEscapingKeys(t *testing.T) {
 // and copied, a manifest sealed and stored, the run downloaded, then
 // verified locally and against the bucket.
 func TestWriteDownloadVerify(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	plainBucket(t, client, "trail")
 	ctx := context.Background()
 	w := newTestWriter(t, client)
@@ -226,7 +226,7 @@ func TestWriteDownloadVerify(t *testing.T) {
 }
 
 func TestVerifyBucketUnlocked(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	plainBucket(t, client, "unlocked")
 	ctx := context.Background()
 	put, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("unlocked"), Key: aws.String("cases/c/runs/r/case/x"), Body: strings.NewReader("x")})

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/faults"
 )
 
@@ -38,24 +39,6 @@ func payload(n int) []byte {
 
 func hexSHA(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
-func getVersion(t *testing.T, client *s3.Client, key, version string) []byte {
-	t.Helper()
-	in := &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)}
-	if version != "" {
-		in.VersionId = aws.String(version)
-	}
-	out, err := client.GetObject(context.Background(), in)
-	if err != nil {
-		t.Fatalf("GetObject %s@%s: %v", key, version, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // onlyReader hides every method but Read, so Put cannot seek or size the
 // body: it must stream it.
 type onlyReader struct{ r io.Reader }
@@ -63,7 +46,7 @@ type onlyReader struct{ r io.Reader }
 func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 
 func TestPutStreamsAndHashes(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	spool := t.TempDir()
 	w := NewWriter(client, testBucket, WithTempDir(spool), WithClock(func() time.Time { return fixedNow.In(time.FixedZone("x", 3600)) }))
 	ctx := context.Background()
@@ -100,7 +83,7 @@ func TestPutStreamsAndHashes(t *testing.T) {
 		art.ContentType != ContentTypeBinary {
 		t.Errorf("artifact meta = %+v", art)
 	}
-	if got := getVersion(t, client, key, art.VersionID); hexSHA(got) != want {
+	if got := s3test.VersionBody(t, client, testBucket, key, art.VersionID); hexSHA(got) != want {
 		t.Error("stored bytes differ from the body")
 	}
 	head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key), VersionId: aws.String(art.VersionID)})
@@ -119,7 +102,7 @@ func TestPutStreamsAndHashes(t *testing.T) {
 }
 
 func TestPutNeverOverwrites(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	w := newTestWriter(t, client)
 	ctx := context.Background()
 	meta := PutMeta{Source: SourceCase}
@@ -136,7 +119,7 @@ func TestPutNeverOverwrites(t *testing.T) {
 	if !errors.As(err, &ee) || !errors.As(err, &evi) || ee.Key != "cases/c/runs/r/input.json" {
 		t.Errorf("second Put: err = %#v, want *ExistsError inside *faults.EvidenceError", err)
 	}
-	if got := string(getVersion(t, client, "cases/c/runs/r/input.json", "")); got != `{"a":1}` {
+	if got := string(s3test.Body(t, client, testBucket, "cases/c/runs/r/input.json")); got != `{"a":1}` {
 		t.Errorf("latest = %q, want the first write", got)
 	}
 	// Overwrite is the explicit way to add a version (case.json).
@@ -147,7 +130,7 @@ func TestPutNeverOverwrites(t *testing.T) {
 	if second.VersionID == first.VersionID {
 		t.Error("overwrite did not make a new version")
 	}
-	if got := string(getVersion(t, client, "cases/c/runs/r/input.json", first.VersionID)); got != `{"a":1}` {
+	if got := string(s3test.VersionBody(t, client, testBucket, "cases/c/runs/r/input.json", first.VersionID)); got != `{"a":1}` {
 		t.Errorf("first version = %q after overwrite", got)
 	}
 }
@@ -170,7 +153,7 @@ func TestPutRefusesBadInput(t *testing.T) {
 }
 
 func TestCreateGzipRecords(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	w := newTestWriter(t, client)
 	ctx := context.Background()
 	aw, err := w.CreateGzip("cases/c/runs/r/cloudtrail/extract.jsonl.gz", PutMeta{Source: SourceCloudTrail, API: "s3:GetObject"})
@@ -199,7 +182,7 @@ func TestCreateGzipRecords(t *testing.T) {
 	if !art.FirstEvent.Equal(base) || !art.LastEvent.Equal(base.Add((n-1)*time.Second)) {
 		t.Errorf("first/last = %v/%v", art.FirstEvent, art.LastEvent)
 	}
-	stored := getVersion(t, client, art.Key, art.VersionID)
+	stored := s3test.VersionBody(t, client, testBucket, art.Key, art.VersionID)
 	if hexSHA(stored) != art.SHA256 || int64(len(stored)) != art.Size {
 		t.Error("sha256/size are not those of the stored (compressed) bytes")
 	}
@@ -221,20 +204,20 @@ func TestCreateGzipRecords(t *testing.T) {
 }
 
 func TestPutJSON(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	w := newTestWriter(t, client)
 	art, err := w.PutJSON(context.Background(), "cases/c/runs/r/results/guardduty.json", map[string]string{"status": "ok"}, PutMeta{Source: SourceCase})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := getVersion(t, client, art.Key, art.VersionID)
+	got := s3test.VersionBody(t, client, testBucket, art.Key, art.VersionID)
 	if !strings.Contains(string(got), `"status": "ok"`) || art.ContentType != ContentTypeJSON || hexSHA(got) != art.SHA256 {
 		t.Errorf("stored %q, artifact %+v", got, art)
 	}
 }
 
 func TestCopyKeepsMetadataAndHashes(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	const trail = "trail-bucket"
 	plainBucket(t, client, trail)
 	ctx := context.Background()
@@ -281,7 +264,7 @@ func TestCopyKeepsMetadataAndHashes(t *testing.T) {
 	if head.ObjectLockMode != types.ObjectLockModeGovernance {
 		t.Errorf("copy lock mode = %q", head.ObjectLockMode)
 	}
-	if got := getVersion(t, client, dst, art.VersionID); !bytes.Equal(got, body) {
+	if got := s3test.VersionBody(t, client, testBucket, dst, art.VersionID); !bytes.Equal(got, body) {
 		t.Error("copied bytes differ")
 	}
 
@@ -298,13 +281,13 @@ func TestCopyKeepsMetadataAndHashes(t *testing.T) {
 	if _, err := w.Copy(ctx, trail, srcKey, "", dst, PutMeta{Source: SourceCloudTrail}); !errors.Is(err, ErrExists) {
 		t.Errorf("copy onto existing key: err = %v, want ErrExists", err)
 	}
-	if got := getVersion(t, client, dst, ""); !bytes.Equal(got, body) {
+	if got := s3test.Body(t, client, testBucket, dst); !bytes.Equal(got, body) {
 		t.Error("copy onto existing key replaced the evidence")
 	}
 }
 
 func TestCopyKeyWithSpecialCharacters(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	plainBucket(t, client, "src")
 	ctx := context.Background()
 	srcKey := "logs/a b+c/ümlaut&x=1.log"
@@ -322,7 +305,7 @@ func TestCopyKeyWithSpecialCharacters(t *testing.T) {
 }
 
 func TestLockedVersionSurvivesDeleteAndOverwrite(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	w := newTestWriter(t, client)
 	ctx := context.Background()
 	key := "cases/c/runs/r/guardduty/finding.json"
@@ -344,7 +327,7 @@ func TestLockedVersionSurvivesDeleteAndOverwrite(t *testing.T) {
 		t.Fatalf("raw overwrite: %v", err)
 	}
 	// ...and the original version still reads back byte for byte.
-	if got := getVersion(t, client, key, art.VersionID); !bytes.Equal(got, original) {
+	if got := s3test.VersionBody(t, client, testBucket, key, art.VersionID); !bytes.Equal(got, original) {
 		t.Errorf("original version now %q", got)
 	}
 	vers, err := client.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(testBucket), Prefix: aws.String(key)})
@@ -358,13 +341,13 @@ func TestLockedVersionSurvivesDeleteAndOverwrite(t *testing.T) {
 	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)}); err != nil {
 		t.Fatalf("delete marker: %v", err)
 	}
-	if got := getVersion(t, client, key, art.VersionID); !bytes.Equal(got, original) {
+	if got := s3test.VersionBody(t, client, testBucket, key, art.VersionID); !bytes.Equal(got, original) {
 		t.Errorf("original version after delete marker: %q", got)
 	}
 }
 
 func TestRunMarkerRace(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	w := newTestWriter(t, client)
 	ctx := context.Background()
 	const n = 8
@@ -483,7 +466,7 @@ func TestCopyTooLarge(t *testing.T) {
 }
 
 func TestCopyFromUnversionedBucket(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	ctx := context.Background()
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("flat")}); err != nil {
 		t.Fatal(err)
@@ -502,7 +485,7 @@ func TestCopyFromUnversionedBucket(t *testing.T) {
 }
 
 func BenchmarkPut(b *testing.B) {
-	client := lockedBucket(b)
+	client := emu.FreshLockedBucket(b, testBucket)
 	w := newTestWriter(b, client)
 	data := payload(8 << 20)
 	b.SetBytes(int64(len(data)))
@@ -515,7 +498,7 @@ func BenchmarkPut(b *testing.B) {
 }
 
 func TestPutAcceptIdentical(t *testing.T) {
-	client := lockedBucket(t)
+	client := emu.FreshLockedBucket(t, testBucket)
 	w := newTestWriter(t, client)
 	ctx := context.Background()
 	key := "cases/c/runs/r/iam/policies.json"
@@ -552,7 +535,7 @@ func TestCopyAgain(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			client := lockedBucket(t)
+			client := emu.FreshLockedBucket(t, testBucket)
 			plainBucket(t, client, "src")
 			ctx := context.Background()
 			put := func(body string) {
