@@ -7,17 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/emulator"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -36,33 +35,6 @@ var fixedNow = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 func lockedBucket(t testing.TB) *s3.Client {
 	t.Helper()
 	return emu.FreshLockedBucket(t, testBucket)
-}
-
-func listKeys(t testing.TB, client *s3.Client) []string {
-	t.Helper()
-	out, err := client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(testBucket)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for _, o := range out.Contents {
-		keys = append(keys, aws.ToString(o.Key))
-	}
-	return keys
-}
-
-func getObject(t testing.TB, client *s3.Client, key string) ([]byte, string) {
-	t.Helper()
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, aws.ToString(out.VersionId)
 }
 
 // fakeCollector is a collector whose work is a function.
@@ -218,7 +190,7 @@ func TestDriver(t *testing.T) {
 				}
 			}
 
-			keys := listKeys(t, client)
+			keys := s3test.Keys(t, client, testBucket, "")
 			stored := false
 			for _, k := range keys {
 				stored = stored || k == resultKey
@@ -232,7 +204,7 @@ func TestDriver(t *testing.T) {
 			if !stored {
 				t.Fatalf("no result stored: %q", keys)
 			}
-			body, _ := getObject(t, client, resultKey)
+			body, _ := s3test.Object(t, client, testBucket, resultKey)
 			var r evidence.CollectorResult
 			if err := json.Unmarshal(body, &r); err != nil {
 				t.Fatal(err)
@@ -248,7 +220,7 @@ func TestDriver(t *testing.T) {
 			for _, a := range r.Artifacts {
 				got = append(got, a.Key)
 				records += a.Records
-				b, version := getObject(t, client, a.Key)
+				b, version := s3test.Object(t, client, testBucket, a.Key)
 				if a.SHA256 != sha256Hex(b) || a.VersionID != version || a.Source != evidence.SourceCloudTrail ||
 					a.Collector != "fake" || a.CollectorVersion != "v-test" || a.API != "test:Get" {
 					t.Errorf("artifact %+v does not match the stored object", a)
@@ -305,7 +277,7 @@ func TestOutputRefusesBadNames(t *testing.T) {
 			t.Errorf("name %d: %v, want ErrBadKeyPart", i, err)
 		}
 	}
-	if keys := listKeys(t, client); !reflect.DeepEqual(keys, []string{resultKey}) {
+	if keys := s3test.Keys(t, client, testBucket, ""); !reflect.DeepEqual(keys, []string{resultKey}) {
 		t.Errorf("keys %q", keys)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -179,7 +180,7 @@ func TestFanOut(t *testing.T) {
 				t.Fatalf("first invocation %+v, want ok without shards", first)
 			}
 
-			body, _ := getObject(t, client, resultKey)
+			body, _ := s3test.Object(t, client, testBucket, resultKey)
 			var r evidence.CollectorResult
 			if err := json.Unmarshal(body, &r); err != nil {
 				t.Fatal(err)
@@ -189,7 +190,7 @@ func TestFanOut(t *testing.T) {
 			for _, a := range r.Artifacts {
 				got = append(got, strings.TrimPrefix(a.Key, runPrefix))
 				records += a.Records
-				b, _ := getObject(t, client, a.Key)
+				b, _ := s3test.Object(t, client, testBucket, a.Key)
 				if a.SHA256 != sha256Hex(b) {
 					t.Errorf("artifact %s: sha256 %s, stored bytes %s", a.Key, a.SHA256, sha256Hex(b))
 				}
@@ -216,7 +217,7 @@ func TestFanOut(t *testing.T) {
 				// The plan and shard results are under results/fake/, where
 				// Seal does not read them.
 				var work []string
-				for _, k := range listKeys(t, client) {
+				for _, k := range s3test.Keys(t, client, testBucket, "") {
 					if strings.HasPrefix(k, runPrefix+"results/fake/") {
 						work = append(work, strings.TrimPrefix(k, runPrefix+"results/fake/"))
 					}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/emulator"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 )
 
 var emu *emulator.Server
@@ -50,20 +51,6 @@ func applyDir(t *testing.T, dir string) (aws.Config, *Seeded) {
 		t.Fatal(err)
 	}
 	return cfg, seeded
-}
-
-func getObject(t *testing.T, c *s3.Client, bucket, key string) []byte {
-	t.Helper()
-	out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject s3://%s/%s: %v", bucket, key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func gunzip(t *testing.T, b []byte) []byte {
@@ -241,7 +228,7 @@ func TestApplySeedFolder(t *testing.T) {
 				} `json:"requestParameters"`
 			}
 		}
-		if err := json.Unmarshal(gunzip(t, getObject(t, c, "trail-bucket", key)), &doc); err != nil {
+		if err := json.Unmarshal(gunzip(t, s3test.Body(t, c, "trail-bucket", key)), &doc); err != nil {
 			t.Fatal(err)
 		}
 		if len(doc.Records) != 1 || doc.Records[0].RequestParameters.InstanceIDs[0] != web ||
@@ -249,11 +236,11 @@ func TestApplySeedFolder(t *testing.T) {
 			t.Errorf("trail record %+v", doc.Records)
 		}
 		flowKey := "AWSLogs/" + acct + "/vpcflowlogs/us-east-1/2024/08/02/" + acct + "_vpcflowlogs_us-east-1_" + s.FlowLogs["app-s3"] + "_20240802T0825Z_test.log.gz"
-		flow := string(gunzip(t, getObject(t, c, "flow-bucket", flowKey)))
+		flow := string(gunzip(t, s3test.Body(t, c, "flow-bucket", flowKey)))
 		if !strings.Contains(flow, " "+s.ENIs["web"]+" 172.31.16.139 10.0.1.10 ") || HasPlaceholder([]byte(flow)) {
 			t.Errorf("flow log %q", flow)
 		}
-		plain := getObject(t, c, "data", "plain.bin")
+		plain := s3test.Body(t, c, "data", "plain.bin")
 		want, _ := os.ReadFile("testdata/seed/s3/data/plain.bin")
 		if !bytes.Equal(plain, want) {
 			t.Errorf("plain.bin changed on upload")
@@ -605,7 +592,7 @@ func TestDemoSeedFolder(t *testing.T) {
 	c := s3client(cfg)
 	dayPath, compact := first.Format("2006/01/02"), first.Format("20060102")
 	prefix := "AWSLogs/" + s.Account + "/CloudTrail/us-east-1/" + dayPath + "/" + s.Account + "_CloudTrail_us-east-1_" + compact
-	ct := gunzip(t, getObject(t, c, "custody-demo-trail", prefix+"T0825Z_Qm3xT7aK2fLp9VwD.json.gz"))
+	ct := gunzip(t, s3test.Body(t, c, "custody-demo-trail", prefix+"T0825Z_Qm3xT7aK2fLp9VwD.json.gz"))
 	if !bytes.Contains(ct, []byte(s.Instances["web"])) || !bytes.Contains(ct, []byte(s.AccessKeys["alice"][0])) || HasPlaceholder(ct) {
 		t.Errorf("trail file not rewritten")
 	}
@@ -624,7 +611,7 @@ func TestDemoSeedFolder(t *testing.T) {
 				EventTime time.Time `json:"eventTime"`
 			}
 		}
-		if err := json.Unmarshal(gunzip(t, getObject(t, c, "custody-demo-trail", prefix+tc.key)), &doc); err != nil {
+		if err := json.Unmarshal(gunzip(t, s3test.Body(t, c, "custody-demo-trail", prefix+tc.key)), &doc); err != nil {
 			t.Fatal(err)
 		}
 		in := 0
@@ -637,37 +624,22 @@ func TestDemoSeedFolder(t *testing.T) {
 			t.Errorf("%s: %d records in the window, %d out; want %d, %d", tc.key, in, len(doc.Records)-in, tc.in, tc.out)
 		}
 	}
-	list, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("custody-demo-trail")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(list.Contents) != 7 {
-		t.Errorf("%d trail objects, want 7", len(list.Contents))
+	if n := len(s3test.Keys(t, c, "custody-demo-trail", "")); n != 7 {
+		t.Errorf("%d trail objects, want 7", n)
 	}
 	// Flow log objects: two formats, keys on the shifted day.
-	flows, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("custody-demo-flowlogs"), Prefix: aws.String("AWSLogs/" + s.Account + "/vpcflowlogs/us-east-1/" + dayPath + "/")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(flows.Contents) != 3 {
-		t.Errorf("%d flow log objects on %s, want 3", len(flows.Contents), dayPath)
+	if n := len(s3test.Keys(t, c, "custody-demo-flowlogs", "AWSLogs/"+s.Account+"/vpcflowlogs/us-east-1/"+dayPath+"/")); n != 3 {
+		t.Errorf("%d flow log objects on %s, want 3", n, dayPath)
 	}
 	ecsKey := "AWSLogs/" + s.Account + "/vpcflowlogs/us-east-1/" + dayPath + "/" + s.Account + "_vpcflowlogs_us-east-1_" + s.FlowLogs["prod-ecs"] + "_" + compact + "T0825Z_7a3e9c51.log.gz"
-	ecs := string(gunzip(t, getObject(t, c, "custody-demo-flowlogs-ecs", ecsKey)))
+	ecs := string(gunzip(t, s3test.Body(t, c, "custody-demo-flowlogs-ecs", ecsKey)))
 	wantECS := "5 " + s.Account + " " + s.ENIs["web"] + " " + s.PrivateIPs["web"] + " 18.236.253.47 49152 22 6 15 3500 " +
 		strconv.FormatInt(s.Shift.Time(time.Unix(1722586965, 0)).Unix(), 10) + " " + strconv.FormatInt(s.Shift.Time(time.Unix(1722587025, 0)).Unix(), 10) + " ACCEPT OK "
 	if !strings.HasPrefix(ecs, "version account-id interface-id") || !strings.Contains(ecs, "\n"+wantECS) {
 		t.Errorf("ECS flow log:\n%s\nwant a line starting %s", ecs, wantECS)
 	}
 	// S3 access logs: simple keys on the shifted days.
-	acc, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("custody-demo-access-logs"), Prefix: aws.String("custody-demo-data/")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var accKeys []string
-	for _, o := range acc.Contents {
-		accKeys = append(accKeys, aws.ToString(o.Key))
-	}
+	accKeys := s3test.Keys(t, c, "custody-demo-access-logs", "custody-demo-data/")
 	prev := first.AddDate(0, 0, -1).Format("2006-01-02")
 	wantAcc := []string{"custody-demo-data/2023-01-31-09-40-12-0A1B2C3D4E5F6789", "custody-demo-data/" + prev + "-14-05-12-5B8E1C7A3D9F2046",
 		"custody-demo-data/" + first.Format("2006-01-02") + "-08-35-41-7D4E3A1F9C2B6E50", "custody-demo-data/" + first.Format("2006-01-02") + "-09-52-17-E1F3A5C7092B4D68"}

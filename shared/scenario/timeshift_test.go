@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 )
 
 func utcDay(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
@@ -177,12 +178,12 @@ func TestApplyTimeShift(t *testing.T) {
 	}
 
 	key := "AWSLogs/" + s.Account + "/vpcflowlogs/us-east-1/" + day + "/x_" + compact + "T0825Z_a.log.gz"
-	flow := string(gunzip(t, getObject(t, s3client(cfg), "flow", key)))
+	flow := string(gunzip(t, s3test.Body(t, s3client(cfg), "flow", key)))
 	wantLine := "2 " + s.Account + " eni-1 10.0.0.1 10.0.0.2 443 22 6 20 4249 " + strconv.FormatInt(at(1722586950).Unix(), 10) + " " + strconv.FormatInt(at(1722587010).Unix(), 10) + " ACCEPT OK\n"
 	if !strings.HasSuffix(flow, wantLine) {
 		t.Errorf("flow log\n%s\nwant last line %s", flow, wantLine)
 	}
-	plain := getObject(t, s3client(cfg), "flow", "plain.txt")
+	plain := s3test.Body(t, s3client(cfg), "flow", "plain.txt")
 	if string(plain) != "no time here: 22 443\n" {
 		t.Errorf("plain.txt %q", plain)
 	}

@@ -21,29 +21,10 @@ var emu *emulator.Server
 func TestMain(m *testing.M) { emulator.Main(m, &emu) }
 
 // lockedBucket resets the emulator and creates the evidence bucket as the
-// stack does: versioning, Object Lock, default retention GOVERNANCE 1 day
-// (as shared/evidence's tests do).
+// stack does: versioning, Object Lock, default retention GOVERNANCE 1 day.
 func lockedBucket(t *testing.T) *s3.Client {
 	t.Helper()
-	ctx := context.Background()
-	client := s3.NewFromConfig(emu.Fresh(t), awsconfig.S3Options)
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(testBucket), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
-		t.Fatalf("CreateBucket: %v", err)
-	}
-	if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(testBucket),
-		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
-		t.Fatalf("PutBucketVersioning: %v", err)
-	}
-	if _, err := client.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{
-		Bucket: aws.String(testBucket),
-		ObjectLockConfiguration: &types.ObjectLockConfiguration{
-			ObjectLockEnabled: types.ObjectLockEnabledEnabled,
-			Rule:              &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1)}},
-		},
-	}); err != nil {
-		t.Fatalf("PutObjectLockConfiguration: %v", err)
-	}
-	return client
+	return emu.FreshLockedBucket(t, testBucket)
 }
 
 // sealedCase writes one run of the test case with evidence.Writer, as the
