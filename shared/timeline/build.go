@@ -7,13 +7,15 @@ import (
 	"compress/gzip"
 	"container/heap"
 	"context"
-	"encoding/csv"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -33,7 +35,8 @@ type Input struct {
 type Options struct {
 	// ChunkEvents is how many events are sorted in memory at a time before
 	// they are spilled to a run on disk (default DefaultChunkEvents). It
-	// bounds memory: the merge holds one event per run.
+	// bounds memory: one chunk is held at a time (the last one, never
+	// spilled, during the merge), and the merge holds one event per run.
 	ChunkEvents int
 	// MaxRuns is how many runs are merged at once (default DefaultMaxRuns);
 	// beyond it runs are merged into longer runs first.
@@ -105,24 +108,176 @@ func (s *Stats) addEvent(e *Event, maxKeys int) {
 	countKey(s.Actors, e.Actor, maxKeys)
 }
 
-// less orders events: by time, then source, artifact, record and the
-// order within the record, so equal times sort the same on every run.
-func less(a, b *Event) bool { return compare(a, b) < 0 }
+// entry is an event in a chunk or a run: what orders it, and its payload
+// (the rest of its fields, see appendPayload).
+type entry struct {
+	// sec, nsec are the event's time.
+	sec    int64
+	record int64
+	sub    int
+	// n, blk, off locate the payload in the chunk's blocks.
+	n    int
+	nsec int32
+	// rank stands for the event's (source, artifact): their rank among the
+	// inputs', so that one integer compares as the two strings do.
+	rank     int32
+	blk, off int32
+}
 
-func compare(a, b *Event) int {
-	if c := a.Time.Compare(b.Time); c != 0 {
+// compareEntries orders events: by time, then source, artifact, record and
+// the order within the record, so equal times sort the same on every run.
+func compareEntries(a, b entry) int {
+	if c := cmp.Compare(a.sec, b.sec); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.Source, b.Source); c != 0 {
+	if c := cmp.Compare(a.nsec, b.nsec); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.Artifact, b.Artifact); c != 0 {
+	if c := cmp.Compare(a.rank, b.rank); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.Record, b.Record); c != 0 {
+	if c := cmp.Compare(a.record, b.record); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.sub, b.sub)
+}
+
+// payloadFields is the number of an event's fields in its payload, in this
+// order: datetime, timestamp_desc, message, action, actor, target, srcIp,
+// outcome. Source, artifact and record are in its entry.
+const payloadFields = 8
+
+// appendPayload appends e's payload: each field as its length (uvarint)
+// and its bytes. Events are kept and spilled in this form, which is read
+// back without decoding anything and written out once, at the end.
+func appendPayload(b []byte, e *Event) []byte {
+	for _, f := range [payloadFields]string{e.Datetime, e.TimestampDesc, e.Message, e.Action, e.Actor, e.Target, e.SrcIP, e.Outcome} {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+// payloadSize is the length of e's payload.
+func payloadSize(e *Event) int {
+	n := 0
+	for _, f := range [payloadFields]string{e.Datetime, e.TimestampDesc, e.Message, e.Action, e.Actor, e.Target, e.SrcIP, e.Outcome} {
+		n += uvarintLen(uint64(len(f))) + len(f)
+	}
+	return n
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
+}
+
+// splitPayload is appendPayload undone into f; false if p is not a payload.
+func splitPayload(p []byte, f *[payloadFields][]byte) bool {
+	for i := range f {
+		n, k := binary.Uvarint(p)
+		if k <= 0 || n > uint64(len(p)-k) {
+			return false
+		}
+		f[i], p = p[k:k+int(n)], p[k+int(n):]
+	}
+	return len(p) == 0
+}
+
+// chunk is the events sorted in memory at a time: their entries and their
+// payloads, packed in blocks (a few large allocations with no pointers for
+// the garbage collector to follow, rather than ten strings an event). The
+// blocks are kept from one chunk to the next: one growing slice was copied
+// over and over as it grew, and each copy was fresh memory to fault in.
+type chunk struct {
+	entries []entry
+	blocks  [][]byte
+	cur     int // the block being filled
+}
+
+// blockSize is the size of a chunk's payload blocks; a larger payload gets
+// a block of its own.
+const blockSize = 1 << 20
+
+func (c *chunk) add(e *Event, rank int32) {
+	c.room(payloadSize(e))
+	b := c.blocks[c.cur]
+	off := len(b)
+	b = appendPayload(b, e)
+	c.blocks[c.cur] = b
+	c.entries = append(c.entries, entry{sec: e.Time.Unix(), nsec: int32(e.Time.Nanosecond()), rank: rank,
+		record: e.Record, sub: e.sub, blk: int32(c.cur), off: int32(off), n: len(b) - off})
+}
+
+// room makes the current block one with room for n more bytes.
+func (c *chunk) room(n int) {
+	if len(c.blocks) > 0 && len(c.blocks[c.cur])+n <= cap(c.blocks[c.cur]) {
+		return
+	}
+	if len(c.blocks) > 0 && len(c.blocks[c.cur]) > 0 {
+		c.cur++
+	}
+	if c.cur == len(c.blocks) {
+		c.blocks = append(c.blocks, make([]byte, 0, max(blockSize, n)))
+	} else if cap(c.blocks[c.cur]) < n {
+		c.blocks[c.cur] = make([]byte, 0, n)
+	}
+}
+
+func (c *chunk) sort() { slices.SortFunc(c.entries, compareEntries) }
+
+func (c *chunk) payload(e *entry) []byte { return c.blocks[e.blk][int(e.off) : int(e.off)+e.n] }
+
+func (c *chunk) reset() {
+	c.entries = c.entries[:0]
+	for i := range c.blocks {
+		if cap(c.blocks[i]) > blockSize { // a large payload's: not kept
+			c.blocks[i] = make([]byte, 0, blockSize)
+		}
+		c.blocks[i] = c.blocks[i][:0]
+	}
+	c.cur = 0
+}
+
+// inputName is an input's source and artifact, and their encodings in
+// timeline.jsonl and timeline.csv, made once rather than for every event.
+type inputName struct {
+	source, artifact         string
+	jsonSource, jsonArtifact []byte
+	csvSource, csvArtifact   []byte
+}
+
+// rankInputs gives each input the rank of its (source, artifact) among
+// the inputs' (equal pairs share one), and the names by rank.
+func rankInputs(inputs []Input) ([]int32, []inputName) {
+	var names []inputName
+	for _, in := range inputs {
+		names = append(names, inputName{source: in.Source, artifact: in.ArtifactKey})
+	}
+	byName := func(a, b inputName) int {
+		if c := cmp.Compare(a.source, b.source); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.artifact, b.artifact)
+	}
+	slices.SortFunc(names, byName)
+	names = slices.CompactFunc(names, func(a, b inputName) bool { return byName(a, b) == 0 })
+	ranks := make([]int32, len(inputs))
+	for i, in := range inputs {
+		r, _ := slices.BinarySearchFunc(names, inputName{source: in.Source, artifact: in.ArtifactKey}, byName)
+		ranks[i] = int32(r)
+	}
+	for i := range names {
+		n := &names[i]
+		n.jsonSource = appendJSONString(nil, []byte(n.source))
+		n.jsonArtifact = appendJSONString(nil, []byte(n.artifact))
+		n.csvSource = appendCSVField(nil, []byte(n.source))
+		n.csvArtifact = appendCSVField(nil, []byte(n.artifact))
+	}
+	return ranks, names
 }
 
 // Build normalises every record of every input and writes the events
@@ -132,8 +287,8 @@ func compare(a, b *Event) int {
 // input order). A nil writer is skipped.
 //
 // Memory is bounded by opts.ChunkEvents: events are sorted a chunk at a time
-// and, when there is more than one chunk, each sorted chunk is spilled to a
-// gzip'd JSON Lines run in tmpDir ("" is os.TempDir()) and the runs are
+// and, when there is more than one chunk, each sorted chunk but the last is
+// spilled to a gzip'd run in tmpDir ("" is os.TempDir()) and the runs are
 // merged with a heap. The runs are removed before Build returns.
 func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Writer, tmpDir string, opts Options) (Stats, error) {
 	if opts.ChunkEvents <= 0 {
@@ -150,13 +305,14 @@ func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Wri
 	}
 	b := &builder{opts: opts, tmpDir: tmpDir, stats: newStats()}
 	defer b.cleanup()
+	ranks, names := rankInputs(inputs)
 	if untimed != nil {
 		b.untimedBuf = bufio.NewWriterSize(untimed, 64<<10)
 		b.untimedEnc = json.NewEncoder(b.untimedBuf)
 		b.untimedEnc.SetEscapeHTML(false)
 	}
-	for _, in := range inputs {
-		if err := b.read(ctx, in); err != nil {
+	for i, in := range inputs {
+		if err := b.read(ctx, in, ranks[i]); err != nil {
 			return b.stats, err
 		}
 	}
@@ -165,21 +321,24 @@ func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Wri
 			return b.stats, fmt.Errorf("write untimed: %w", err)
 		}
 	}
-	out := newOutput(outJSONL, outCSV)
-	if len(b.runs) == 0 {
-		slices.SortFunc(b.chunk, func(x, y Event) int { return compare(&x, &y) })
-		for i := range b.chunk {
-			if err := out.write(&b.chunk[i]); err != nil {
+	out := newOutput(outJSONL, outCSV, names)
+	if len(b.runs) == 0 && !b.full {
+		b.chunk.sort()
+		for i := range b.chunk.entries {
+			e := &b.chunk.entries[i]
+			if err := out.write(e, b.chunk.payload(e)); err != nil {
 				return b.stats, err
 			}
 		}
 	} else {
-		if len(b.chunk) > 0 {
-			if err := b.spill(); err != nil {
-				return b.stats, err
+		if len(b.chunk.entries) > 0 {
+			// The last chunk is merged from memory: writing it to disk
+			// and reading it back would only cost time.
+			if !b.full {
+				b.chunk.sort()
 			}
+			b.runs = append(b.runs, run{mem: &b.chunk})
 		}
-		b.chunk = nil
 		b.stats.Runs = len(b.runs)
 		for len(b.runs) > opts.MaxRuns {
 			if err := b.mergeOnce(ctx); err != nil {
@@ -193,26 +352,38 @@ func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Wri
 	return b.stats, out.flush()
 }
 
+// run is a sorted run: a file on disk, or the last chunk in memory.
+type run struct {
+	name string
+	mem  *chunk
+}
+
 type builder struct {
-	opts       Options
-	tmpDir     string
-	stats      Stats
-	chunk      []Event
-	runs       []string
+	opts   Options
+	tmpDir string
+	stats  Stats
+	chunk  chunk
+	// full: the chunk reached ChunkEvents and is sorted; it is spilled
+	// when another event comes (so the last one never is).
+	full       bool
+	runs       []run
 	untimedBuf *bufio.Writer
 	untimedEnc *json.Encoder
+	doc        jdoc
 	evs        []Event
 	un         []Untimed
 }
 
 func (b *builder) cleanup() {
 	for _, r := range b.runs {
-		os.Remove(r)
+		if r.mem == nil {
+			os.Remove(r.name)
+		}
 	}
 }
 
 // read normalises one input into the chunk, spilling when it is full.
-func (b *builder) read(ctx context.Context, in Input) error {
+func (b *builder) read(ctx context.Context, in Input, rank int32) error {
 	rc, err := in.Open()
 	if err != nil {
 		return fmt.Errorf("open %s: %w", in.ArtifactKey, err)
@@ -244,7 +415,7 @@ func (b *builder) read(ctx context.Context, in Input) error {
 			b.stats.Records[in.Source]++
 		}
 		b.evs, b.un = b.evs[:0], b.un[:0]
-		normalizeInto(in.Source, in.ArtifactKey, rec, line, b.opts.Now, &b.evs, &b.un)
+		normalizeInto(&b.doc, in.Source, in.ArtifactKey, rec, line, b.opts.Now, &b.evs, &b.un)
 		for i := range b.un {
 			if err := b.addUntimed(&b.un[i]); err != nil {
 				return err
@@ -252,11 +423,15 @@ func (b *builder) read(ctx context.Context, in Input) error {
 		}
 		for i := range b.evs {
 			b.stats.addEvent(&b.evs[i], b.opts.MaxKeys)
-			b.chunk = append(b.chunk, b.evs[i])
-			if len(b.chunk) >= b.opts.ChunkEvents {
+			if b.full {
 				if err := b.spill(); err != nil {
 					return err
 				}
+			}
+			b.chunk.add(&b.evs[i], rank)
+			if len(b.chunk.entries) >= b.opts.ChunkEvents {
+				b.chunk.sort()
+				b.full = true
 			}
 		}
 		clear(b.evs)
@@ -311,29 +486,22 @@ func readLine(r *bufio.Reader, buf []byte) ([]byte, error) {
 	}
 }
 
-// spillLine is an event in a run: the event and what orders it.
-type spillLine struct {
-	N   int64 `json:"n"`
-	Sub int   `json:"i,omitempty"`
-	Event
-}
-
-// spill sorts the chunk and writes it to a new run.
+// spill writes the full, sorted chunk to a new run.
 func (b *builder) spill() error {
-	slices.SortFunc(b.chunk, func(x, y Event) int { return compare(&x, &y) })
 	w, err := newRunWriter(b.tmpDir)
 	if err != nil {
 		return err
 	}
-	b.runs = append(b.runs, w.f.Name())
-	for i := range b.chunk {
-		if err := w.write(&b.chunk[i]); err != nil {
+	b.runs = append(b.runs, run{name: w.f.Name()})
+	for i := range b.chunk.entries {
+		e := &b.chunk.entries[i]
+		if err := w.write(e, b.chunk.payload(e)); err != nil {
 			w.close()
 			return err
 		}
 	}
-	clear(b.chunk)
-	b.chunk = b.chunk[:0]
+	b.chunk.reset()
+	b.full = false
 	return w.close()
 }
 
@@ -343,7 +511,7 @@ func (b *builder) mergeOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.runs = append(b.runs, w.f.Name()) // removed by cleanup whatever happens
+	b.runs = append(b.runs, run{name: w.f.Name()}) // removed by cleanup whatever happens
 	group := b.runs[:b.opts.MaxRuns]
 	if err := merge(ctx, group, w.write); err != nil {
 		w.close()
@@ -353,101 +521,169 @@ func (b *builder) mergeOnce(ctx context.Context) error {
 		return err
 	}
 	for _, r := range group {
-		os.Remove(r)
+		if r.mem == nil {
+			os.Remove(r.name)
+		}
 	}
 	b.runs = b.runs[b.opts.MaxRuns:]
 	return nil
 }
 
+// A run file is gzip'd records, each: its length (uvarint), then the
+// entry's sec (varint), nsec, rank (uvarints), record (varint), sub
+// (uvarint), then the payload. The events are neither encoded as JSON nor
+// decoded again on their way through the runs.
 type runWriter struct {
 	f   *os.File
 	buf *bufio.Writer
 	gz  *gzip.Writer
-	enc *json.Encoder
+	// rec gathers records so that the compressor gets large writes.
+	rec []byte
 }
 
 func newRunWriter(dir string) (*runWriter, error) {
-	f, err := os.CreateTemp(dir, "timeline-run-*.jsonl.gz")
+	f, err := os.CreateTemp(dir, "timeline-run-*.gz")
 	if err != nil {
 		return nil, fmt.Errorf("spill: %w", err)
 	}
-	w := &runWriter{f: f, buf: bufio.NewWriterSize(f, 256<<10)}
+	w := &runWriter{f: f, buf: bufio.NewWriterSize(f, 256<<10), rec: make([]byte, 0, 256<<10)}
 	w.gz, _ = gzip.NewWriterLevel(w.buf, gzip.BestSpeed)
-	w.enc = json.NewEncoder(w.gz)
-	w.enc.SetEscapeHTML(false)
 	return w, nil
 }
 
-func (w *runWriter) write(e *Event) error {
-	if err := w.enc.Encode(spillLine{N: e.Time.UnixNano(), Sub: e.sub, Event: *e}); err != nil {
+// maxRunHeader is the most bytes a record's header takes.
+const maxRunHeader = 5 * binary.MaxVarintLen64
+
+func (w *runWriter) write(e *entry, payload []byte) error {
+	var h [maxRunHeader]byte
+	head := binary.AppendVarint(h[:0], e.sec)
+	head = binary.AppendUvarint(head, uint64(e.nsec))
+	head = binary.AppendUvarint(head, uint64(e.rank))
+	head = binary.AppendVarint(head, e.record)
+	head = binary.AppendUvarint(head, uint64(e.sub))
+	w.rec = binary.AppendUvarint(w.rec, uint64(len(head)+len(payload)))
+	w.rec = append(w.rec, head...)
+	w.rec = append(w.rec, payload...)
+	if len(w.rec) >= 128<<10 {
+		return w.flushRecords()
+	}
+	return nil
+}
+
+func (w *runWriter) flushRecords() error {
+	_, err := w.gz.Write(w.rec)
+	w.rec = w.rec[:0]
+	if err != nil {
 		return fmt.Errorf("spill: %w", err)
 	}
 	return nil
 }
 
 func (w *runWriter) close() error {
-	err := w.gz.Close()
+	err := w.flushRecords()
+	if gerr := w.gz.Close(); err == nil && gerr != nil {
+		err = fmt.Errorf("spill: %w", gerr)
+	}
 	if err == nil {
-		err = w.buf.Flush()
+		if ferr := w.buf.Flush(); ferr != nil {
+			err = fmt.Errorf("spill: %w", ferr)
+		}
 	}
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("spill: %w", cerr)
 	}
-	if err != nil {
-		return fmt.Errorf("spill: %w", err)
-	}
-	return nil
+	return err
 }
 
 // runReader reads a run back, one event at a time.
 type runReader struct {
-	f    *os.File
-	gz   *gzip.Reader
-	br   *bufio.Reader
-	cur  Event
-	line []byte
+	// A run on disk,
+	f   *os.File
+	gz  *gzip.Reader
+	br  *bufio.Reader
+	rec []byte
+	// or the last chunk, in memory.
+	mem *chunk
+	pos int
+
+	cur     entry
+	payload []byte
 }
 
-func openRun(name string) (*runReader, error) {
-	f, err := os.Open(name)
+func openRun(r run) (*runReader, error) {
+	if r.mem != nil {
+		return &runReader{mem: r.mem}, nil
+	}
+	f, err := os.Open(r.name)
 	if err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
 	gz, err := gzip.NewReader(bufio.NewReaderSize(f, 64<<10))
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("merge %s: %w", name, err)
+		return nil, fmt.Errorf("merge %s: %w", r.name, err)
 	}
 	return &runReader{f: f, gz: gz, br: bufio.NewReaderSize(gz, 64<<10)}, nil
 }
 
-// next reads the next event into cur; false at the end.
+// next reads the next event into cur and payload; false at the end.
 func (r *runReader) next() (bool, error) {
-	var err error
-	r.line, err = readLine(r.br, r.line[:0])
-	if len(r.line) == 0 {
-		if err == nil || errors.Is(err, io.EOF) {
+	if r.mem != nil {
+		if r.pos == len(r.mem.entries) {
+			return false, nil
+		}
+		r.cur = r.mem.entries[r.pos]
+		r.payload = r.mem.payload(&r.cur)
+		r.pos++
+		return true, nil
+	}
+	n, err := binary.ReadUvarint(r.br)
+	if err != nil {
+		if err == io.EOF {
 			return false, nil
 		}
 		return false, fmt.Errorf("merge: %w", err)
 	}
-	var s spillLine
-	if err := json.Unmarshal(r.line, &s); err != nil {
-		return false, fmt.Errorf("merge: bad run line: %w", err)
+	if n > uint64(math.MaxInt32) {
+		return false, errors.New("merge: bad run record")
 	}
-	r.cur = s.Event
-	r.cur.Time = time.Unix(0, s.N).UTC()
-	r.cur.sub = s.Sub
+	r.rec = slices.Grow(r.rec[:0], int(n))[:n]
+	if _, err := io.ReadFull(r.br, r.rec); err != nil {
+		return false, fmt.Errorf("merge: %w", err)
+	}
+	p := r.rec
+	var vals [5]uint64
+	for i := range vals {
+		var k int
+		if i == 0 || i == 3 {
+			var v int64
+			v, k = binary.Varint(p)
+			vals[i] = uint64(v)
+		} else {
+			vals[i], k = binary.Uvarint(p)
+		}
+		if k <= 0 {
+			return false, errors.New("merge: bad run record")
+		}
+		p = p[k:]
+	}
+	r.cur = entry{sec: int64(vals[0]), nsec: int32(vals[1]), rank: int32(vals[2]), record: int64(vals[3]), sub: int(vals[4])}
+	r.payload = p
 	return true, nil
 }
 
-func (r *runReader) close() { r.gz.Close(); r.f.Close() }
+func (r *runReader) close() {
+	if r.f != nil {
+		r.gz.Close()
+		r.f.Close()
+	}
+}
 
 // runHeap is a min-heap of runs by their current event.
 type runHeap []*runReader
 
 func (h runHeap) Len() int           { return len(h) }
-func (h runHeap) Less(i, j int) bool { return less(&h[i].cur, &h[j].cur) }
+func (h runHeap) Less(i, j int) bool { return compareEntries(h[i].cur, h[j].cur) < 0 }
 func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *runHeap) Push(x any)        { *h = append(*h, x.(*runReader)) }
 func (h *runHeap) Pop() any {
@@ -458,15 +694,15 @@ func (h *runHeap) Pop() any {
 }
 
 // merge k-way merges sorted runs, calling emit for each event in order.
-func merge(ctx context.Context, runs []string, emit func(*Event) error) error {
+func merge(ctx context.Context, runs []run, emit func(*entry, []byte) error) error {
 	h := make(runHeap, 0, len(runs))
 	defer func() {
 		for _, r := range h {
 			r.close()
 		}
 	}()
-	for _, name := range runs {
-		r, err := openRun(name)
+	for _, rn := range runs {
+		r, err := openRun(rn)
 		if err != nil {
 			return err
 		}
@@ -489,7 +725,7 @@ func merge(ctx context.Context, runs []string, emit func(*Event) error) error {
 			}
 		}
 		top := h[0]
-		if err := emit(&top.cur); err != nil {
+		if err := emit(&top.cur, top.payload); err != nil {
 			return err
 		}
 		ok, err := top.next()
@@ -506,42 +742,96 @@ func merge(ctx context.Context, runs []string, emit func(*Event) error) error {
 	return nil
 }
 
-// output writes timeline.jsonl and timeline.csv.
+// output writes timeline.jsonl and timeline.csv. It writes the bytes
+// encoding/json (an Event, HTML not escaped) and encoding/csv would, with
+// appendJSONString and appendCSVField, from the payload as it is.
 type output struct {
-	jb  *bufio.Writer
-	enc *json.Encoder
-	cb  *bufio.Writer
-	cw  *csv.Writer
-	err error
+	jb    *bufio.Writer
+	cb    *bufio.Writer
+	names []inputName
+	err   error
 }
 
-func newOutput(j, c io.Writer) *output {
-	o := &output{}
+func newOutput(j, c io.Writer, names []inputName) *output {
+	o := &output{names: names}
 	if j != nil {
 		o.jb = bufio.NewWriterSize(j, 256<<10)
-		o.enc = json.NewEncoder(o.jb)
-		o.enc.SetEscapeHTML(false)
 	}
 	if c != nil {
 		o.cb = bufio.NewWriterSize(c, 256<<10)
-		o.cw = csv.NewWriter(o.cb)
-		o.err = o.cw.Write(CSVHeader)
+		var row []byte
+		for i, h := range CSVHeader {
+			if i > 0 {
+				row = append(row, ',')
+			}
+			row = appendCSVField(row, []byte(h))
+		}
+		o.cb.Write(append(row, '\n')) // an error stays in cb, seen at flush
 	}
 	return o
 }
 
-func (o *output) write(e *Event) error {
+func (o *output) write(e *entry, payload []byte) error {
 	if o.err != nil {
 		return o.err
 	}
-	if o.enc != nil {
-		if err := o.enc.Encode(e); err != nil {
+	var f [payloadFields][]byte
+	if !splitPayload(payload, &f) {
+		o.err = errors.New("timeline: bad event payload") // not reached
+		return o.err
+	}
+	name := &o.names[e.rank]
+	if o.jb != nil {
+		// AvailableBuffer: the line is built in the writer's own buffer
+		// when it fits, and not copied again.
+		j := o.jb.AvailableBuffer()
+		j = append(j, `{"datetime":`...)
+		j = appendJSONString(j, f[0])
+		j = append(j, `,"timestamp_desc":`...)
+		j = appendJSONString(j, f[1])
+		j = append(j, `,"message":`...)
+		j = appendJSONString(j, f[2])
+		j = append(j, `,"source":`...)
+		j = append(j, name.jsonSource...)
+		j = append(j, `,"action":`...)
+		j = appendJSONString(j, f[3])
+		j = append(j, `,"actor":`...)
+		j = appendJSONString(j, f[4])
+		j = append(j, `,"target":`...)
+		j = appendJSONString(j, f[5])
+		j = append(j, `,"srcIp":`...)
+		j = appendJSONString(j, f[6])
+		j = append(j, `,"outcome":`...)
+		j = appendJSONString(j, f[7])
+		j = append(j, `,"artifact":`...)
+		j = append(j, name.jsonArtifact...)
+		j = append(j, `,"record":`...)
+		j = strconv.AppendInt(j, e.record, 10)
+		j = append(j, "}\n"...)
+		if _, err := o.jb.Write(j); err != nil {
 			o.err = fmt.Errorf("write timeline.jsonl: %w", err)
 			return o.err
 		}
 	}
-	if o.cw != nil {
-		if err := o.cw.Write(e.CSVRow()); err != nil {
+	if o.cb != nil {
+		c := o.cb.AvailableBuffer()
+		c = appendCSVField(c, f[0])
+		c = append(c, ',')
+		c = appendCSVField(c, f[1])
+		c = append(c, ',')
+		c = appendCSVField(c, f[2])
+		c = append(c, ',')
+		c = append(c, name.csvSource...)
+		for _, x := range f[3:] {
+			c = append(c, ',')
+			c = appendCSVField(c, x)
+		}
+		c = append(c, ',')
+		c = append(c, name.csvArtifact...)
+		c = append(c, ',')
+		c = strconv.AppendInt(c, e.record, 10)
+		c = append(c, '\n')
+		if _, err := o.cb.Write(c); err != nil {
 			o.err = fmt.Errorf("write timeline.csv: %w", err)
 			return o.err
 		}
@@ -558,11 +848,7 @@ func (o *output) flush() error {
 			return fmt.Errorf("write timeline.jsonl: %w", err)
 		}
 	}
-	if o.cw != nil {
-		o.cw.Flush()
-		if err := o.cw.Error(); err != nil {
-			return fmt.Errorf("write timeline.csv: %w", err)
-		}
+	if o.cb != nil {
 		if err := o.cb.Flush(); err != nil {
 			return fmt.Errorf("write timeline.csv: %w", err)
 		}

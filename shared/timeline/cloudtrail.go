@@ -3,6 +3,7 @@ package timeline
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -25,21 +26,16 @@ import (
 //     response on one line (one event per element).
 //
 // Time: eventTime ("Event Time"), else LookupEvents' EventTime.
-func normCloudTrail(rec obj) []item {
-	var outerTime any
+func normCloudTrail(rec jv) []item {
+	var outerTime jv
 	var outerUser, outerKey, outerName, outerSource string
-	if s, ok := field(rec, "CloudTrailEvent").(string); ok && rec["eventTime"] == nil {
+	if ev := field(rec, "CloudTrailEvent"); ev.kind() == jString && rec.key("eventTime").isNil() {
 		outerTime = field(rec, "EventTime")
 		outerUser, outerKey = gets(rec, "Username"), gets(rec, "AccessKeyId")
 		outerName, outerSource = gets(rec, "EventName"), gets(rec, "EventSource")
-		var inner obj
-		if err := decodeNumber([]byte(s), &inner); err == nil && inner != nil {
-			rec = inner
-		} else {
-			rec = obj{}
-		}
-	} else if rec["eventTime"] == nil && rec["EventTime"] != nil {
-		outerTime = rec["EventTime"]
+		rec = innerRecord(str(ev))
+	} else if rec.key("eventTime").isNil() && !rec.key("EventTime").isNil() {
+		outerTime = rec.key("EventTime")
 	}
 
 	id := getObj(rec, "userIdentity")
@@ -67,7 +63,7 @@ func normCloudTrail(rec obj) []item {
 	var b strings.Builder
 	who := actor
 	if key != "" && key != actor {
-		who = fmt.Sprintf("%s (%s)", key, actor)
+		who = key + " (" + actor + ")"
 		if actor == "" {
 			who = key
 		}
@@ -91,8 +87,8 @@ func normCloudTrail(rec obj) []item {
 		}
 	}
 	ev := Event{Message: oneLine(b.String()), Action: action, Actor: actor, Target: target, SrcIP: ip, Outcome: outcome}
-	times := []timeField{{"Event Time", rec["eventTime"]}}
-	if outerTime != nil {
+	times := []timeField{{"Event Time", rec.key("eventTime")}}
+	if !outerTime.isNil() {
 		times = append(times, timeField{"Event Time", outerTime})
 	}
 	return []item{{ev: ev, times: times}}
@@ -105,33 +101,33 @@ var targetKeys = []string{"instanceId", "snapshotId", "imageId", "volumeId", "gr
 	"dBSnapshotIdentifier", "clusterName", "logGroupName", "flowLogIds", "hostedZoneId", "accessKeyId",
 	"detectorId", "name", "target", "modelId", "bucketName"}
 
-func cloudTrailTarget(rec obj) string {
+func cloudTrailTarget(rec jv) string {
 	p := getObj(rec, "requestParameters")
-	if p != nil {
+	if p.present() {
 		if b := gets(p, "bucketName"); b != "" {
 			if k := gets(p, "key"); k != "" {
 				return b + "/" + k
 			}
 			return b
 		}
-		if items, ok := get(p, "instancesSet", "items").([]any); ok && len(items) > 0 {
+		if items := get(p, "instancesSet", "items"); items.kind() == jArray && items.firstElem().present() {
 			var ids []string
-			for _, it := range items {
-				if o, ok := it.(obj); ok {
-					ids = append(ids, gets(o, "instanceId"))
+			for _, it := range items.elems() {
+				if it.kind() == jObject {
+					ids = append(ids, gets(it, "instanceId"))
 				}
 			}
 			return listed(ids)
 		}
 		for _, k := range targetKeys {
-			switch v := field(p, k).(type) {
-			case string:
-				if v != "" {
-					return v
+			switch v := field(p, k); v.kind() {
+			case jString:
+				if s := str(v); s != "" {
+					return s
 				}
-			case []any:
+			case jArray:
 				var s []string
-				for _, x := range v {
+				for _, x := range v.elems() {
 					s = append(s, str(x))
 				}
 				if t := listed(s); t != "" {
@@ -140,10 +136,8 @@ func cloudTrailTarget(rec obj) string {
 			}
 		}
 	}
-	if rs, ok := field(rec, "resources").([]any); ok && len(rs) > 0 {
-		if o, ok := rs[0].(obj); ok {
-			return first(gets(o, "ARN"), gets(o, "ResourceName"))
-		}
+	if r := field(rec, "resources").firstElem(); r.kind() == jObject {
+		return first(gets(r, "ARN"), gets(r, "ResourceName"))
 	}
 	return ""
 }
@@ -165,8 +159,35 @@ func listed(ids []string) string {
 	return fmt.Sprintf("%s (+%d more)", nz[0], len(nz)-1)
 }
 
-func decodeNumber(b []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+// emptyRecord is the record read when a LookupEvents event's
+// CloudTrailEvent is not a JSON object. It is made each time, not shared:
+// a lookup writes the object's table into its jdoc.
+func emptyRecord() jv {
+	d := new(jdoc)
+	d.parse([]byte("{}"), 1)
+	return d.root()
+}
+
+// innerRecord reads a LookupEvents event's CloudTrailEvent: the record, or
+// an empty one when it is not a JSON object, as decoding it into a map gave.
+func innerRecord(s string) jv {
+	d := new(jdoc) // the items made from it keep it
+	if d.parse([]byte(s), fastMaxDepth) {
+		if r := d.root(); r.kind() == jObject {
+			return r
+		}
+		return emptyRecord()
+	}
+	var m map[string]any
+	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
-	return dec.Decode(v)
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return emptyRecord()
+	}
+	// Only nesting deeper than the scanner follows gets here.
+	b, err := json.Marshal(m)
+	if err != nil || !d.parse(b, math.MaxInt) {
+		return emptyRecord() // not reached
+	}
+	return d.root()
 }

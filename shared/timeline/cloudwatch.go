@@ -11,7 +11,7 @@ package timeline
 // "logStream", "logEvents": [...]}) on one line gives one event per element.
 //
 // Time: timestamp ("Event Time"), else ingestionTime ("Ingestion Time").
-func normCloudWatch(rec obj) []item {
+func normCloudWatch(rec jv) []item {
 	group := first(gets(rec, "logGroup"), gets(rec, "logGroupName"))
 	stream := first(gets(rec, "logStream"), gets(rec, "logStreamName"))
 	where := join("/", group, stream)

@@ -1,7 +1,6 @@
 package timeline
 
 import (
-	"sort"
 	"strings"
 )
 
@@ -19,7 +18,7 @@ import (
 // table as "tableName" (or "table") are read too.
 //
 // Time: dynamodb.ApproximateCreationDateTime ("Approximate Creation Time").
-func normDynamoDB(rec obj) []item {
+func normDynamoDB(rec jv) []item {
 	name := strings.ToUpper(gets(rec, "eventName"))
 	table := first(gets(rec, "tableName"), gets(rec, "table"), tableFromARN(gets(rec, "eventSourceARN")))
 	keys := dynamoKeys(getObj(rec, "dynamodb", "Keys"))
@@ -53,27 +52,23 @@ func tableFromARN(arn string) string {
 }
 
 // dynamoKeys writes a Keys map as {a=1, b=x}, sorted by attribute.
-func dynamoKeys(k obj) string {
-	if len(k) == 0 {
+func dynamoKeys(k jv) string {
+	if k.count() == 0 {
 		return ""
 	}
-	names := make([]string, 0, len(k))
-	for n := range k {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := k.keys()
 	parts := make([]string, 0, len(names))
 	for _, n := range names {
 		v := ""
-		if av, ok := k[n].(obj); ok {
+		if av := k.key(n); av.kind() == jObject {
 			for _, t := range []string{"S", "N", "B", "BOOL"} {
-				if s := str(av[t]); s != "" {
+				if s := str(av.key(t)); s != "" {
 					v = s
 					break
 				}
 			}
 		} else {
-			v = str(k[n])
+			v = str(av)
 		}
 		parts = append(parts, n+"="+v)
 	}

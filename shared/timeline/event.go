@@ -6,8 +6,8 @@
 //
 // Each source has a normalizer (cloudtrail.go, vpcflow.go, ...) that says at
 // its top which record shapes it reads. Build sorts in bounded memory: each
-// chunk of events is sorted and spilled to a gzip'd JSONL run on local disk,
-// and the runs are merged with a heap (an external merge sort).
+// chunk of events is sorted and, but the last, spilled to a gzip'd run on
+// local disk, and the runs are merged with a heap (an external merge sort).
 package timeline
 
 import (
@@ -86,15 +86,29 @@ const FutureSlack = 24 * time.Hour
 
 // FormatTime writes t as ISO 8601 UTC with prec fraction digits (0..9).
 func FormatTime(t time.Time, prec int) string {
+	var buf [48]byte
+	return string(appendTime(buf[:0], t, prec))
+}
+
+// appendTime is FormatTime appending to b; it writes once per event, so it
+// builds the text in place rather than with Format, Sprintf and concatenation.
+func appendTime(b []byte, t time.Time, prec int) []byte {
 	t = t.UTC()
-	s := t.Format("2006-01-02T15:04:05")
+	b = t.AppendFormat(b, "2006-01-02T15:04:05")
 	if prec > 0 {
 		if prec > 9 {
 			prec = 9
 		}
-		s += "." + fmt.Sprintf("%09d", t.Nanosecond())[:prec]
+		var frac [9]byte
+		ns := t.Nanosecond()
+		for i := len(frac) - 1; i >= 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		b = append(b, '.')
+		b = append(b, frac[:prec]...)
 	}
-	return s + "Z"
+	return append(b, 'Z')
 }
 
 // timeErr is why a value is not a usable time.
@@ -143,6 +157,23 @@ func parseTime(v any) (time.Time, int, *timeErr) {
 	return time.Time{}, 0, &timeErr{ReasonUnparseableTime, fmt.Sprintf("a %T is not a time", v)}
 }
 
+// parseTimeValue is parseTime for a value of a scanned record.
+func parseTimeValue(v jv) (time.Time, int, *timeErr) {
+	switch v.kind() {
+	case 0, jNull:
+		return parseTime(nil)
+	case jString:
+		return parseTimeString(str(v))
+	case jNumber:
+		return parseEpoch(string(v.text()))
+	case jTrue, jFalse:
+		return parseTime(true) // the detail names the type decoding gave
+	case jArray:
+		return parseTime([]any(nil))
+	}
+	return parseTime(map[string]any(nil))
+}
+
 func parseTimeString(orig string) (time.Time, int, *timeErr) {
 	s := strings.TrimSpace(orig)
 	if s == "" || s == "-" {
@@ -162,7 +193,13 @@ func parseTimeString(orig string) (time.Time, int, *timeErr) {
 	if strings.HasSuffix(s, "z") {
 		s = s[:len(s)-1] + "Z"
 	}
-	for _, l := range stringLayouts {
+	layouts := stringLayouts
+	if len(s) > 2 && s[2] == '/' {
+		// Only the S3 form reads "dd/Mon/...": the others need a
+		// four-digit year first, and failing them costs three parses.
+		layouts = layouts[3:]
+	}
+	for _, l := range layouts {
 		t, err := time.Parse(l, s)
 		if err == nil {
 			return t.UTC(), fractionDigits(s), nil
@@ -216,11 +253,13 @@ func isEpochText(s string) bool {
 // parseEpoch reads an epoch number in text, exactly (no float rounding for
 // the plain decimal forms).
 func parseEpoch(s string) (time.Time, int, *timeErr) {
-	bad := &timeErr{ReasonUnparseableTime, fmt.Sprintf("%q is not an epoch time", s)}
+	orig := s
+	// Built only when needed: this runs for every epoch time read.
+	bad := func() *timeErr { return &timeErr{ReasonUnparseableTime, fmt.Sprintf("%q is not an epoch time", orig)} }
 	if strings.ContainsAny(s, "eE") {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return time.Time{}, 0, bad
+			return time.Time{}, 0, bad()
 		}
 		s = strconv.FormatFloat(f, 'f', -1, 64)
 	}
@@ -232,7 +271,7 @@ func parseEpoch(s string) (time.Time, int, *timeErr) {
 	}
 	n, err := strconv.ParseInt(intPart, 10, 64)
 	if err != nil {
-		return time.Time{}, 0, bad
+		return time.Time{}, 0, bad()
 	}
 	// Unit from magnitude: digits moved into the fraction.
 	shift := 0
@@ -253,7 +292,7 @@ func parseEpoch(s string) (time.Time, int, *timeErr) {
 	fracText := digits[len(digits)-shift:] + frac
 	sec, err := strconv.ParseInt(secText, 10, 64)
 	if err != nil {
-		return time.Time{}, 0, bad
+		return time.Time{}, 0, bad()
 	}
 	prec := len(fracText)
 	if frac == "" {

@@ -2,7 +2,6 @@ package timeline
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 )
 
@@ -22,7 +21,7 @@ import (
 // Times: one event for each distinct one of updatedAt ("Finding Updated"),
 // createdAt ("Finding Created"), service.eventFirstSeen ("Activity First
 // Seen") and service.eventLastSeen ("Activity Last Seen").
-func normGuardDuty(rec obj) []item {
+func normGuardDuty(rec jv) []item {
 	typ := gets(rec, "type")
 	sev := gets(rec, "severity")
 	res := getObj(rec, "resource")
@@ -44,7 +43,7 @@ func normGuardDuty(rec obj) []item {
 	if t := gets(rec, "title"); t != "" {
 		msg += ": " + t
 	}
-	if s, _ := get(rec, "service", "additionalInfo", "sample").(bool); s || gets(rec, "service", "additionalInfo", "sample") == "true" {
+	if s := get(rec, "service", "additionalInfo", "sample"); s.kind() == jTrue || str(s) == "true" {
 		msg += " [sample finding]"
 	}
 	ev := Event{Message: oneLine(msg), Action: first(typ, "finding"), Actor: actor, Target: join(" ", rtype, rid), SrcIP: ip, Outcome: label}
@@ -67,7 +66,7 @@ var guardDutyResourceIDs = map[string][]string{
 	"Container":     {"containerDetails", "id"},
 }
 
-func guardDutyResourceID(res obj) string {
+func guardDutyResourceID(res jv) string {
 	rtype := gets(res, "resourceType")
 	if p, ok := guardDutyResourceIDs[rtype]; ok {
 		if s := gets(res, p...); s != "" {
@@ -75,10 +74,8 @@ func guardDutyResourceID(res obj) string {
 		}
 	}
 	if rtype == "S3Bucket" {
-		if bs, ok := field(res, "s3BucketDetails").([]any); ok && len(bs) > 0 {
-			if b, ok := bs[0].(obj); ok {
-				return first(gets(b, "name"), gets(b, "arn"))
-			}
+		if b := field(res, "s3BucketDetails").firstElem(); b.kind() == jObject {
+			return first(gets(b, "name"), gets(b, "arn"))
 		}
 	}
 	for _, p := range [][]string{
@@ -90,36 +87,29 @@ func guardDutyResourceID(res obj) string {
 			return s
 		}
 	}
-	if bs, ok := field(res, "s3BucketDetails").([]any); ok && len(bs) > 0 {
-		if b, ok := bs[0].(obj); ok {
-			return first(gets(b, "name"), gets(b, "arn"))
-		}
+	if b := field(res, "s3BucketDetails").firstElem(); b.kind() == jObject {
+		return first(gets(b, "name"), gets(b, "arn"))
 	}
 	return ""
 }
 
 // remoteIP finds the first remoteIpDetails.ipAddressV4 under a finding's
 // action, walking keys in sorted order so the answer is stable.
-func remoteIP(v any) string {
-	switch x := v.(type) {
-	case obj:
-		if d, ok := field(x, "remoteIpDetails").(obj); ok {
+func remoteIP(v jv) string {
+	switch v.kind() {
+	case jObject:
+		if d := field(v, "remoteIpDetails"); d.kind() == jObject {
 			if ip := first(gets(d, "ipAddressV4"), gets(d, "ipAddressV6")); ip != "" {
 				return ip
 			}
 		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if ip := remoteIP(x[k]); ip != "" {
+		for _, k := range v.keys() {
+			if ip := remoteIP(v.key(k)); ip != "" {
 				return ip
 			}
 		}
-	case []any:
-		for _, e := range x {
+	case jArray:
+		for _, e := range v.elems() {
 			if ip := remoteIP(e); ip != "" {
 				return ip
 			}

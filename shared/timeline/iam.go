@@ -23,36 +23,36 @@ package timeline
 // A service or action never accessed has no time: it goes to untimed.jsonl
 // (reason "missing time"), so the list of services not used is kept too.
 // Time: LastAuthenticated / LastAccessedTime ("Last Accessed").
-func normIAM(rec obj) []item {
+func normIAM(rec jv) []item {
 	principal := first(gets(rec, "PrincipalArn"), gets(rec, "principal"), gets(rec, "Arn"))
 	ns := gets(rec, "ServiceNamespace")
 	var out []item
-	if l, ok := field(rec, "ServicesLastAccessed").([]any); ok {
-		for _, e := range l {
-			if m, ok := e.(obj); ok {
+	if l := field(rec, "ServicesLastAccessed"); l.kind() == jArray {
+		for _, m := range l.elems() {
+			if m.kind() == jObject {
 				out = append(out, iamService(m, principal)...)
 			}
 		}
 		return out
 	}
-	if l, ok := field(rec, "EntityDetailsList").([]any); ok {
-		for _, e := range l {
-			if m, ok := e.(obj); ok {
+	if l := field(rec, "EntityDetailsList"); l.kind() == jArray {
+		for _, m := range l.elems() {
+			if m.kind() == jObject {
 				out = append(out, iamEntity(m, ns))
 			}
 		}
 		return out
 	}
-	if field(rec, "EntityInfo") != nil {
+	if !field(rec, "EntityInfo").isNil() {
 		return []item{iamEntity(rec, ns)}
 	}
-	if field(rec, "ActionName") != nil {
+	if !field(rec, "ActionName").isNil() {
 		return []item{iamAction(rec, ns, principal)}
 	}
 	return iamService(rec, principal)
 }
 
-func iamService(m obj, principal string) []item {
+func iamService(m jv, principal string) []item {
 	ns, name := gets(m, "ServiceNamespace"), gets(m, "ServiceName")
 	entity := first(gets(m, "LastAuthenticatedEntity"), principal)
 	region := gets(m, "LastAuthenticatedRegion")
@@ -66,13 +66,13 @@ func iamService(m obj, principal string) []item {
 	}
 	it := item{ev: Event{Message: oneLine(msg), Action: "iam:LastAccessed", Actor: entity, Target: target},
 		times: []timeField{{"Last Accessed", get(m, "LastAuthenticated")}}, raw: m}
-	if get(m, "LastAuthenticated") == nil {
+	if get(m, "LastAuthenticated").isNil() {
 		it.untimed = &timeErr{ReasonMissingTime, "service " + first(ns, name) + " never accessed in the tracking period"}
 	}
 	out := []item{it}
-	if l, ok := field(m, "TrackedActionsLastAccessed").([]any); ok {
-		for _, e := range l {
-			if a, ok := e.(obj); ok {
+	if l := field(m, "TrackedActionsLastAccessed"); l.kind() == jArray {
+		for _, a := range l.elems() {
+			if a.kind() == jObject {
 				out = append(out, iamAction(a, ns, entity))
 			}
 		}
@@ -80,7 +80,7 @@ func iamService(m obj, principal string) []item {
 	return out
 }
 
-func iamAction(a obj, ns, principal string) item {
+func iamAction(a jv, ns, principal string) item {
 	action := gets(a, "ActionName")
 	if ns != "" {
 		action = ns + ":" + action
@@ -92,18 +92,18 @@ func iamAction(a obj, ns, principal string) item {
 	}
 	it := item{ev: Event{Message: oneLine(msg), Action: "iam:LastAccessed", Actor: entity, Target: action},
 		times: []timeField{{"Last Accessed", get(a, "LastAccessedTime")}}, raw: a}
-	if get(a, "LastAccessedTime") == nil {
+	if get(a, "LastAccessedTime").isNil() {
 		it.untimed = &timeErr{ReasonMissingTime, "action " + action + " never called in the tracking period"}
 	}
 	return it
 }
 
-func iamEntity(e obj, ns string) item {
+func iamEntity(e jv, ns string) item {
 	arn := first(gets(e, "EntityInfo", "Arn"), gets(e, "EntityInfo", "Name"))
 	msg := join(" ", first(arn, "a principal"), "last accessed", first(ns, "the service"))
 	it := item{ev: Event{Message: oneLine(msg), Action: "iam:LastAccessed", Actor: arn, Target: ns},
 		times: []timeField{{"Last Accessed", get(e, "LastAuthenticated")}}, raw: e}
-	if get(e, "LastAuthenticated") == nil {
+	if get(e, "LastAuthenticated").isNil() {
 		it.untimed = &timeErr{ReasonMissingTime, "entity never accessed the service in the tracking period"}
 	}
 	return it

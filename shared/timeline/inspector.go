@@ -14,12 +14,10 @@ import "strings"
 //
 // Times: one event for each distinct one of updatedAt ("Finding Updated"),
 // firstObservedAt ("First Observed") and lastObservedAt ("Last Observed").
-func normInspector(rec obj) []item {
+func normInspector(rec jv) []item {
 	var rid, rtype string
-	if rs, ok := field(rec, "resources").([]any); ok && len(rs) > 0 {
-		if r, ok := rs[0].(obj); ok {
-			rid, rtype = gets(r, "id"), gets(r, "type")
-		}
+	if r := field(rec, "resources").firstElem(); r.kind() == jObject {
+		rid, rtype = gets(r, "id"), gets(r, "type")
 	}
 	sev, typ, status := gets(rec, "severity"), gets(rec, "type"), gets(rec, "status")
 	vuln := gets(rec, "packageVulnerabilityDetails", "vulnerabilityId")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -14,13 +15,10 @@ import (
 
 type jsonNumber = json.Number
 
-// obj is a decoded JSON object.
-type obj = map[string]any
-
 // timeField is one time a record carries and what it means.
 type timeField struct {
 	desc  string
-	value any
+	value jv
 }
 
 // item is what a normalizer makes of one record: the event's fields but its
@@ -32,15 +30,15 @@ type item struct {
 	// updated, first and last seen); otherwise the first usable time wins.
 	all bool
 	// raw is the record, for untimed.jsonl, when it is not the whole line.
-	raw any
+	raw jv
 	// untimed, when set, is why the record has no time though it was read
 	// (an IAM service never accessed, say).
 	untimed *timeErr
 }
 
-// normalizer turns one decoded record (wrappers already removed) into items;
-// most records make one.
-type normalizer func(rec obj) []item
+// normalizer turns one record (wrappers already removed) into items; most
+// records make one.
+type normalizer func(rec jv) []item
 
 // normalizers by evidence source.
 var normalizers = map[string]normalizer{
@@ -84,11 +82,34 @@ func SupportedSources() []string {
 func Normalize(source, artifact string, record int64, line []byte, now time.Time) ([]Event, []Untimed) {
 	var evs []Event
 	var un []Untimed
-	normalizeInto(source, artifact, record, line, now, &evs, &un)
+	normalizeInto(new(jdoc), source, artifact, record, line, now, &evs, &un)
 	return evs, un
 }
 
-func normalizeInto(source, artifact string, record int64, line []byte, now time.Time, evs *[]Event, un *[]Untimed) {
+// parseLine scans line into d. The scanner refuses what encoding/json
+// refuses, so a line it does not take is decoded by encoding/json: for the
+// error the untimed record gives (detail), or, if encoding/json takes it
+// (nesting deeper than the scanner follows), for the value, which is
+// encoded again and scanned without the depth bound.
+func (d *jdoc) parseLine(line []byte) (rec jv, detail string) {
+	if d.parse(line, fastMaxDepth) {
+		return d.root(), ""
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return jv{}, "not JSON: " + err.Error()
+	}
+	b, err := json.Marshal(v)
+	if err != nil || !d.parse(b, math.MaxInt) {
+		return jv{}, "not JSON: cannot be read back" // not reached
+	}
+	return d.root(), ""
+}
+
+// normalizeInto is Normalize appending to evs and un, scanning with d.
+func normalizeInto(d *jdoc, source, artifact string, record int64, line []byte, now time.Time, evs *[]Event, un *[]Untimed) {
 	line = bytes.TrimSpace(line)
 	if len(line) == 0 {
 		return
@@ -107,30 +128,26 @@ func normalizeInto(source, artifact string, record int64, line []byte, now time.
 		untimed(ReasonUnsupportedSource, fmt.Sprintf("no normalizer for source %q", source), rawLine())
 		return
 	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		untimed(ReasonMalformed, "not JSON: "+err.Error(), rawLine())
+	rec, detail := d.parseLine(line)
+	if detail != "" {
+		untimed(ReasonMalformed, detail, rawLine())
 		return
 	}
-	rec, ok := v.(obj)
-	if !ok {
-		untimed(ReasonMalformed, fmt.Sprintf("a JSON %s, not an object", jsonKind(v)), rawLine())
+	if rec.kind() != jObject {
+		untimed(ReasonMalformed, fmt.Sprintf("a JSON %s, not an object", rec.kindName()), rawLine())
 		return
 	}
 	rec = unwrap(rec)
 	var items []item
 	if list, ok := container(source, rec); ok {
-		for _, el := range list {
-			m, ok := el.(obj)
-			if !ok {
-				untimed(ReasonMalformed, fmt.Sprintf("a JSON %s in the response's list, not an object", jsonKind(el)), el)
+		for _, el := range list.elems() {
+			if el.kind() != jObject {
+				untimed(ReasonMalformed, fmt.Sprintf("a JSON %s in the response's list, not an object", el.kindName()), el.generic())
 				continue
 			}
-			m = unwrap(m)
+			m := unwrap(el)
 			for _, it := range norm(m) {
-				if it.raw == nil {
+				if !it.raw.present() {
 					it.raw = m
 				}
 				items = append(items, it)
@@ -142,8 +159,8 @@ func normalizeInto(source, artifact string, record int64, line []byte, now time.
 	sub := 0
 	for _, it := range items {
 		raw := func() any { // only for an untimed record
-			if it.raw != nil {
-				return it.raw
+			if it.raw.present() {
+				return it.raw.generic()
 			}
 			return rawLine()
 		}
@@ -154,7 +171,7 @@ func normalizeInto(source, artifact string, record int64, line []byte, now time.
 		var seen []time.Time
 		var firstErr *timeErr
 		for _, tf := range it.times {
-			t, prec, te := parseTime(tf.value)
+			t, prec, te := parseTimeValue(tf.value)
 			if te == nil {
 				te = checkRange(t, now)
 			}
@@ -191,31 +208,15 @@ func normalizeInto(source, artifact string, record int64, line []byte, now time.
 	}
 }
 
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "string"
-	case jsonNumber:
-		return "number"
-	case bool:
-		return "boolean"
-	case []any:
-		return "array"
-	}
-	return "object"
-}
-
 // unwrap removes the wrappers an extract may put around a record:
 // {"record": {...}} and an EventBridge envelope's {"detail": {...}}.
-func unwrap(m obj) obj {
+func unwrap(m jv) jv {
 	for range 4 {
-		if r, ok := m["record"].(obj); ok {
+		if r := m.key("record"); r.kind() == jObject {
 			m = r
 			continue
 		}
-		if d, ok := m["detail"].(obj); ok && m["detail-type"] != nil {
+		if d := m.key("detail"); d.kind() == jObject && !m.key("detail-type").isNil() {
 			m = d
 			continue
 		}
@@ -225,13 +226,13 @@ func unwrap(m obj) obj {
 }
 
 // container returns the list a response line holds, if rec is such a line.
-func container(source string, rec obj) ([]any, bool) {
+func container(source string, rec jv) (jv, bool) {
 	for _, k := range containers[source] {
-		if l, ok := rec[k].([]any); ok {
+		if l := rec.key(k); l.kind() == jArray {
 			return l, true
 		}
 	}
-	return nil, false
+	return jv{}, false
 }
 
 // --- lookups that do not care about the case or separators of a key -------
@@ -264,57 +265,6 @@ func keyEq(a, b string) bool {
 		j++
 	}
 }
-
-// field is m[key], matched exactly first, then by keyEq.
-func field(m obj, key string) any {
-	if v, ok := m[key]; ok {
-		return v
-	}
-	for k, v := range m {
-		if keyEq(k, key) {
-			return v
-		}
-	}
-	return nil
-}
-
-// get walks a path of keys through nested objects.
-func get(m obj, path ...string) any {
-	var v any = m
-	for _, k := range path {
-		o, ok := v.(obj)
-		if !ok {
-			return nil
-		}
-		v = field(o, k)
-	}
-	return v
-}
-
-// getObj is get for an object.
-func getObj(m obj, path ...string) obj {
-	o, _ := get(m, path...).(obj)
-	return o
-}
-
-// str is a scalar as text ("" for null, objects and arrays).
-func str(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case jsonNumber:
-		return string(x)
-	case bool:
-		if x {
-			return "true"
-		}
-		return "false"
-	}
-	return ""
-}
-
-// gets is str(get(...)).
-func gets(m obj, path ...string) string { return str(get(m, path...)) }
 
 // first returns the first non-empty string.
 func first(s ...string) string {

@@ -16,7 +16,7 @@ import "strings"
 // time is RFC 3339 or the log's own "[06/Feb/2019:00:00:38 +0000]".
 //
 // Time: time ("Request Time").
-func normS3Access(rec obj) []item {
+func normS3Access(rec jv) []item {
 	f := func(k string) string { return dash(str(field(rec, k))) }
 	requester := first(f("requester"), "anonymous")
 	op := f("operation")

@@ -18,7 +18,7 @@ import (
 // is unwrapped. Times are epoch seconds (number or string).
 //
 // Time: start ("Flow Start"), else end ("Flow End").
-func normVPCFlow(rec obj) []item {
+func normVPCFlow(rec jv) []item {
 	f := func(k string) string { return dash(str(field(rec, k))) }
 	eni := first(f("interface-id"), f("tgw-attachment-id"), f("tgw-src-eni"), f("tgw-id"))
 	src, dst := f("srcaddr"), f("dstaddr")
@@ -62,9 +62,9 @@ func normVPCFlow(rec obj) []item {
 }
 
 // timeOrNil turns the "-" a log writes for no time into no time.
-func timeOrNil(v any) any {
-	if s, ok := v.(string); ok && dash(strings.TrimSpace(s)) == "" {
-		return nil
+func timeOrNil(v jv) jv {
+	if v.kind() == jString && dash(strings.TrimSpace(str(v))) == "" {
+		return jv{}
 	}
 	return v
 }

@@ -1,0 +1,603 @@
+package timeline
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"slices"
+	"unicode/utf8"
+)
+
+// A normalizer reads a handful of fields from records that can hold hundreds
+// (a CloudTrail record's responseElements, a finding's service block).
+// Decoding each line into map[string]any with encoding/json was most of
+// Build's time: every key and string of the record allocated, the line was
+// scanned twice (validate, then decode), and nearly all of it was thrown away.
+// jdoc instead scans the line once into a flat list of nodes over the line's
+// bytes and unquotes a string only when a normalizer reads it.
+//
+// It reads exactly what encoding/json's Decoder reads (the first JSON value
+// of the line, keys compared after unquoting, the last of duplicate keys
+// winning, as in the map it decoded into), and it never accepts what
+// encoding/json refuses: when it does not take a line, the line goes through
+// encoding/json, which gives the error the untimed record carries (or, for
+// what only this scanner refuses, the value to read).
+
+// jkind is a JSON value's kind; 0 is "absent".
+type jkind uint8
+
+const (
+	jNull jkind = iota + 1
+	jFalse
+	jTrue
+	jNumber
+	jString
+	jArray
+	jObject
+)
+
+// jnode is one value of a jdoc.
+type jnode struct {
+	kind jkind
+	// kesc and sesc: the key / the string needs unquoting by encoding/json
+	// (it has an escape or a non-ASCII byte that may not be valid UTF-8).
+	kesc, sesc bool
+	// ks, ke: the key's bytes, quotes excluded, when the node is an
+	// object's member.
+	ks, ke int
+	// s, e: the value's bytes (a string with its quotes, a container with
+	// its brackets).
+	s, e int
+	// end is the index of the node after this one's subtree: its next
+	// sibling, if it has one.
+	end int
+	// fold is a member's key folded (foldKey), and tab, mask an object's
+	// hash table of its members in jdoc.tab: made on the object's first
+	// lookup (see index).
+	fold      uint64
+	tab, mask int
+}
+
+// jdoc is a scanned JSON value: its nodes in document order (a container
+// before its children).
+type jdoc struct {
+	buf   []byte
+	nodes []jnode
+	// tab holds the hash tables of the objects looked up in, back to
+	// back: member node index + 1, 0 for an empty slot.
+	tab []int
+}
+
+// maxKeptNodes bounds the nodes a jdoc keeps from one line to the next.
+const maxKeptNodes = 1 << 16
+
+// fastMaxDepth bounds the nesting the scanner follows; deeper lines (none
+// in real logs) are left to encoding/json, which allows 10000.
+const fastMaxDepth = 1000
+
+// jv is a value in a jdoc; the zero jv is an absent value.
+type jv struct {
+	d *jdoc
+	i int // node index + 1; 0: absent
+}
+
+// parse scans the first JSON value of buf (what follows it is not read, as
+// json.Decoder does not read past a value). It reports false when buf does
+// not start with a JSON value, or nests deeper than maxDepth.
+func (d *jdoc) parse(buf []byte, maxDepth int) bool {
+	if cap(d.nodes) > maxKeptNodes {
+		// A huge line (a whole API response) once: its nodes are not kept
+		// for the rest of the build.
+		d.nodes, d.tab = nil, nil
+	}
+	d.buf = buf
+	d.nodes = d.nodes[:0]
+	d.tab = d.tab[:0]
+	_, ok := d.value(skipSpace(buf, 0), maxDepth)
+	return ok
+}
+
+// root is the scanned value.
+func (d *jdoc) root() jv {
+	if len(d.nodes) == 0 {
+		return jv{}
+	}
+	return jv{d, 1}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(b []byte, p int) int {
+	for p < len(b) && isSpace(b[p]) {
+		p++
+	}
+	return p
+}
+
+// value scans the value at p and returns the position after it.
+func (d *jdoc) value(p, depth int) (int, bool) {
+	b := d.buf
+	if p >= len(b) {
+		return p, false
+	}
+	idx := len(d.nodes)
+	d.nodes = append(d.nodes, jnode{s: p})
+	switch c := b[p]; {
+	case c == '{':
+		if depth--; depth < 0 {
+			return p, false
+		}
+		d.nodes[idx].kind = jObject
+		p = skipSpace(b, p+1)
+		if p < len(b) && b[p] == '}' {
+			p++
+			break
+		}
+		for {
+			if p >= len(b) || b[p] != '"' {
+				return p, false
+			}
+			ks := p
+			var esc, ok bool
+			if p, esc, ok = scanString(b, p); !ok {
+				return p, false
+			}
+			ke := p
+			if p = skipSpace(b, p); p >= len(b) || b[p] != ':' {
+				return p, false
+			}
+			vi := len(d.nodes)
+			if p, ok = d.value(skipSpace(b, p+1), depth); !ok {
+				return p, false
+			}
+			n := &d.nodes[vi]
+			n.ks, n.ke, n.kesc = ks+1, ke-1, esc
+			if p = skipSpace(b, p); p >= len(b) {
+				return p, false
+			}
+			if b[p] == ',' {
+				p = skipSpace(b, p+1)
+				continue
+			}
+			if b[p] != '}' {
+				return p, false
+			}
+			p++
+			break
+		}
+	case c == '[':
+		if depth--; depth < 0 {
+			return p, false
+		}
+		d.nodes[idx].kind = jArray
+		p = skipSpace(b, p+1)
+		if p < len(b) && b[p] == ']' {
+			p++
+			break
+		}
+		for {
+			var ok bool
+			if p, ok = d.value(p, depth); !ok {
+				return p, false
+			}
+			if p = skipSpace(b, p); p >= len(b) {
+				return p, false
+			}
+			if b[p] == ',' {
+				p = skipSpace(b, p+1)
+				continue
+			}
+			if b[p] != ']' {
+				return p, false
+			}
+			p++
+			break
+		}
+	case c == '"':
+		var esc, ok bool
+		if p, esc, ok = scanString(b, p); !ok {
+			return p, false
+		}
+		d.nodes[idx].kind, d.nodes[idx].sesc = jString, esc
+	case c == 't':
+		if !bytes.HasPrefix(b[p:], []byte("true")) {
+			return p, false
+		}
+		d.nodes[idx].kind, p = jTrue, p+4
+	case c == 'f':
+		if !bytes.HasPrefix(b[p:], []byte("false")) {
+			return p, false
+		}
+		d.nodes[idx].kind, p = jFalse, p+5
+	case c == 'n':
+		if !bytes.HasPrefix(b[p:], []byte("null")) {
+			return p, false
+		}
+		d.nodes[idx].kind, p = jNull, p+4
+	case c == '-' || ('0' <= c && c <= '9'):
+		var ok bool
+		if p, ok = scanNumber(b, p); !ok {
+			return p, false
+		}
+		d.nodes[idx].kind = jNumber
+	default:
+		return p, false
+	}
+	d.nodes[idx].e = p
+	d.nodes[idx].end = len(d.nodes)
+	return p, true
+}
+
+// scanString scans the string whose opening quote is at p, as encoding/json's
+// scanner does (no control characters, only JSON's escapes), and returns the
+// position after its closing quote and whether it needs unquoting.
+func scanString(b []byte, p int) (int, bool, bool) {
+	esc := false
+	for p++; p < len(b); p++ {
+		// Eight plain bytes at a time (none a quote, backslash, control
+		// character or non-ASCII): most of a record is such text.
+		for p+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[p:])) {
+			p += 8
+		}
+		if p >= len(b) {
+			break
+		}
+		switch c := b[p]; {
+		case c == '"':
+			return p + 1, esc, true
+		case c < 0x20:
+			return p, esc, false
+		case c >= utf8.RuneSelf:
+			esc = true // maybe not UTF-8: encoding/json replaces those bytes
+		case c == '\\':
+			esc = true
+			if p++; p >= len(b) {
+				return p, esc, false
+			}
+			switch b[p] {
+			case 'b', 'f', 'n', 'r', 't', '\\', '/', '"':
+			case 'u':
+				if p+4 >= len(b) {
+					return p, esc, false
+				}
+				for _, h := range b[p+1 : p+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return p, esc, false
+					}
+				}
+				p += 4
+			default:
+				return p, esc, false
+			}
+		}
+	}
+	return p, esc, false
+}
+
+// plain8 reports whether none of the eight bytes in x is a quote, a
+// backslash, a control character or non-ASCII.
+func plain8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return (x&highs)|hasZero(x^(ones*'"'))|hasZero(x^(ones*'\\'))|((x-ones*0x20)&^x&highs) == 0
+}
+
+// scanNumber scans a JSON number at p: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(b []byte, p int) (int, bool) {
+	digits := func() bool {
+		s := p
+		for p < len(b) && '0' <= b[p] && b[p] <= '9' {
+			p++
+		}
+		return p > s
+	}
+	if b[p] == '-' {
+		p++
+	}
+	if p < len(b) && b[p] == '0' {
+		p++
+	} else if !digits() {
+		return p, false
+	}
+	if p < len(b) && b[p] == '.' {
+		p++
+		if !digits() {
+			return p, false
+		}
+	}
+	if p < len(b) && (b[p] == 'e' || b[p] == 'E') {
+		p++
+		if p < len(b) && (b[p] == '+' || b[p] == '-') {
+			p++
+		}
+		if !digits() {
+			return p, false
+		}
+	}
+	return p, true
+}
+
+// --- reading values ---------------------------------------------------------
+
+func (v jv) node() *jnode { return &v.d.nodes[v.i-1] }
+
+// kind is v's kind, 0 when v is absent.
+func (v jv) kind() jkind {
+	if v.i == 0 {
+		return 0
+	}
+	return v.node().kind
+}
+
+// present reports whether v is a value (JSON null included).
+func (v jv) present() bool { return v.i != 0 }
+
+// isNil reports whether v is absent or JSON null: what was nil in the
+// map[string]any the normalizers used to read.
+func (v jv) isNil() bool { return v.i == 0 || v.node().kind == jNull }
+
+// raw is v's JSON text.
+func (v jv) raw() []byte { n := v.node(); return v.d.buf[n.s:n.e] }
+
+// text is a number's literal or a string's content as written (escapes
+// not undone).
+func (v jv) text() []byte {
+	n := v.node()
+	if n.kind == jString {
+		return v.d.buf[n.s+1 : n.e-1]
+	}
+	return v.d.buf[n.s:n.e]
+}
+
+// unquote is a string's value, exactly as encoding/json decodes it.
+func unquote(quoted []byte, content []byte, esc bool) string {
+	if !esc || (bytes.IndexByte(content, '\\') < 0 && utf8.Valid(content)) {
+		return string(content)
+	}
+	var s string
+	if json.Unmarshal(quoted, &s) != nil {
+		return "" // not reached: the scanner took the string
+	}
+	return s
+}
+
+// str is a scalar as text, as the normalizers want it: a string's value, a
+// number's literal, "true" or "false"; "" for null, objects, arrays and an
+// absent value.
+func str(v jv) string {
+	switch v.kind() {
+	case jString:
+		n := v.node()
+		return unquote(v.d.buf[n.s:n.e], v.d.buf[n.s+1:n.e-1], n.sesc)
+	case jNumber:
+		return string(v.text())
+	case jTrue:
+		return "true"
+	case jFalse:
+		return "false"
+	}
+	return ""
+}
+
+// generic is v decoded by encoding/json (numbers as json.Number): what
+// untimed.jsonl shows as a record's raw form when it is not the whole line.
+func (v jv) generic() any {
+	if !v.present() {
+		return nil
+	}
+	var x any
+	dec := json.NewDecoder(bytes.NewReader(v.raw()))
+	dec.UseNumber()
+	if dec.Decode(&x) != nil {
+		return nil // not reached: the scanner took the value
+	}
+	return x
+}
+
+// kindName names v's kind as the untimed records' details do.
+func (v jv) kindName() string {
+	switch v.kind() {
+	case jNull, 0:
+		return "null"
+	case jString:
+		return "string"
+	case jNumber:
+		return "number"
+	case jTrue, jFalse:
+		return "boolean"
+	case jArray:
+		return "array"
+	}
+	return "object"
+}
+
+// children calls f with each element of an array, or each member of an
+// object, in document order, until f returns false.
+func (v jv) children(f func(c jv) bool) {
+	k := v.kind()
+	if k != jObject && k != jArray {
+		return
+	}
+	end := v.node().end
+	for c := v.i; c < end; c = v.d.nodes[c].end {
+		if !f(jv{v.d, c + 1}) {
+			return
+		}
+	}
+}
+
+// elems is an array's elements (nil for what is not an array).
+func (v jv) elems() []jv {
+	if v.kind() != jArray {
+		return nil
+	}
+	var out []jv
+	v.children(func(c jv) bool { out = append(out, c); return true })
+	return out
+}
+
+// count is the number of an array's elements or an object's members.
+func (v jv) count() int {
+	n := 0
+	v.children(func(jv) bool { n++; return true })
+	return n
+}
+
+// firstElem is an array's first element (absent when there is none).
+func (v jv) firstElem() jv {
+	if v.kind() != jArray || v.node().end == v.i {
+		return jv{}
+	}
+	return jv{v.d, v.i + 1}
+}
+
+// keyName is member c's key, unquoted.
+func (c jv) keyName() string {
+	n := c.node()
+	return unquote(c.d.buf[n.ks-1:n.ke+1], c.d.buf[n.ks:n.ke], n.kesc)
+}
+
+// index makes m's hash table of its members by folded key, once per
+// object, on its first lookup: a normalizer looks up dozens of keys a
+// record, most of them absent, and comparing each with every member was
+// the largest cost left after scanning. Members are put in in document
+// order with linear probing, so a lookup meets the members of one folded
+// key in document order.
+func (m jv) index() {
+	nodes := m.d.nodes
+	obj := &nodes[m.i-1]
+	if obj.tab != 0 {
+		return
+	}
+	n := 0
+	for c, end := m.i, obj.end; c < end; c = nodes[c].end {
+		mb := &nodes[c]
+		if mb.kesc {
+			mb.fold = foldKey((jv{m.d, c + 1}).keyName())
+		} else {
+			mb.fold = foldKey(m.d.buf[mb.ks:mb.ke])
+		}
+		n++
+	}
+	size := 4
+	for size < 2*n {
+		size *= 2
+	}
+	off := len(m.d.tab)
+	m.d.tab = slices.Grow(m.d.tab, size)[:off+size]
+	tab := m.d.tab[off:]
+	clear(tab)
+	mask := size - 1
+	for c, end := m.i, obj.end; c < end; c = nodes[c].end {
+		s := slot(nodes[c].fold, mask)
+		for tab[s] != 0 {
+			s = (s + 1) & mask
+		}
+		tab[s] = c + 1
+	}
+	obj.tab, obj.mask = off+1, mask
+}
+
+// slot is a folded key's home slot in a table of mask+1 slots.
+func slot(h uint64, mask int) int { return int((h*0x9E3779B97F4A7C15)>>32) & mask }
+
+// keyIsName reports whether member c's key, unquoted, is k.
+func (m jv) keyIsName(c int, k string) bool {
+	n := &m.d.nodes[c]
+	if n.kesc {
+		return (jv{m.d, c + 1}).keyName() == k
+	}
+	return string(m.d.buf[n.ks:n.ke]) == k
+}
+
+// key is m[k] as a map would have it: the last member named k exactly.
+func (m jv) key(k string) jv {
+	if m.kind() != jObject {
+		return jv{}
+	}
+	return m.lookup(k, foldKey(k), false)
+}
+
+// lookup is field (byEq) or key, given k's folded key h.
+func (m jv) lookup(k string, h uint64, byEq bool) jv {
+	m.index()
+	nodes := m.d.nodes
+	obj := &nodes[m.i-1]
+	tab := m.d.tab[obj.tab-1 : obj.tab+obj.mask]
+	exact, eq := 0, 0
+	for s := slot(h, obj.mask); tab[s] != 0; s = (s + 1) & obj.mask {
+		c := tab[s] - 1
+		if nodes[c].fold != h { // a key equal to k, even by keyEq, folds as k does
+			continue
+		}
+		if m.keyIsName(c, k) {
+			exact = c + 1 // the last one, as in a map
+		} else if byEq && eq == 0 && keyEq((jv{m.d, c + 1}).keyName(), k) {
+			eq = c + 1
+		}
+	}
+	switch {
+	case exact != 0:
+		return jv{m.d, exact}
+	case eq != 0:
+		return m.key(jv{m.d, eq}.keyName()) // the last member of that name
+	}
+	return jv{}
+}
+
+// keys is an object's distinct keys, sorted: a map's keys.
+func (m jv) keys() []string {
+	var ks []string
+	m.children(func(c jv) bool { ks = append(ks, c.keyName()); return true })
+	slices.Sort(ks)
+	return slices.Compact(ks)
+}
+
+// foldKey hashes a key as keyEq compares it (case and '-', '_' ignored).
+func foldKey[S string | []byte](s S) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '-' || c == '_' {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h
+}
+
+// field is m[key], matched exactly first, then by keyEq. Among several keys
+// that match by keyEq only, the first in the record is taken (the map this
+// replaced gave one of them at random).
+func field(m jv, key string) jv {
+	if m.kind() != jObject {
+		return jv{}
+	}
+	return m.lookup(key, foldKey(key), true)
+}
+
+// get walks a path of keys through nested objects.
+func get(m jv, path ...string) jv {
+	v := m
+	for _, k := range path {
+		if v.kind() != jObject {
+			return jv{}
+		}
+		v = field(v, k)
+	}
+	return v
+}
+
+// getObj is get for an object (absent otherwise).
+func getObj(m jv, path ...string) jv {
+	if v := get(m, path...); v.kind() == jObject {
+		return v
+	}
+	return jv{}
+}
+
+// gets is str(get(...)).
+func gets(m jv, path ...string) string { return str(get(m, path...)) }
