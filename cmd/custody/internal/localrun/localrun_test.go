@@ -10,7 +10,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -337,6 +339,74 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if err := rep.Err(); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	t.Run("shards that crash fail their collector by name and the run seals partial", func(t *testing.T) {
+		// CloudTrail's shards run in their own function: replace its code
+		// with one that panics. The shard Map catches each failure, the
+		// merge names the shards, and what the first invocation wrote (the
+		// trails, the digests) is still sealed.
+		bin := filepath.Join(t.TempDir(), "failing")
+		build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./testdata/failing")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+		var fns []lambdart.Function
+		shardFns := 0
+		for _, f := range env.Functions {
+			f.Env = append(append([]string(nil), f.Env...), collect.EnvShardObjects+"=1")
+			if strings.Contains(f.Name, "CollectCloudTrailShard") {
+				f.Binary = bin
+				shardFns++
+			}
+			fns = append(fns, f)
+		}
+		if shardFns != 1 {
+			t.Fatalf("%d CloudTrail shard functions deployed, want 1", shardFns)
+		}
+		pool, err := lambdart.NewPool(fns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		other := bytes.ReplaceAll(input, []byte("16afba5c5c43e07c9e3e5e2e544e95df"), []byte("9999cccc0000dddd1111eeee2222ffff"))
+		out, err := env.Execute(ctx, other, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Status != evidence.RunPartial {
+			t.Fatalf("status = %q, want partial", out.Status)
+		}
+		s, err := env.Fetch(ctx, out.CaseID, out.RunID, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ct *evidence.CollectorStatus
+		for i, c := range s.Manifest.Collectors {
+			if c.Name == evidence.SourceCloudTrail {
+				ct = &s.Manifest.Collectors[i]
+			}
+		}
+		if ct == nil || ct.Status != "failed" || !strings.Contains(ct.Error, "shards failed") || !strings.Contains(ct.Error, "collector exploded") {
+			t.Fatalf("cloudtrail collector = %+v, want failed naming its shards and the panic", ct)
+		}
+		kept := map[string]bool{}
+		for _, a := range s.Manifest.Artifacts {
+			if a.Source == evidence.SourceCloudTrail {
+				kept[path.Base(path.Dir(a.Key))+"/"+path.Base(a.Key)] = true
+				if strings.Contains(a.Key, "extract") {
+					t.Errorf("an extract of a crashed shard is listed: %s", a.Key)
+				}
+			}
+		}
+		if !kept["cloudtrail/trails.json"] {
+			t.Errorf("the first invocation's trails.json is not sealed: %v", kept)
+		}
+		for _, src := range []string{evidence.SourceVPCFlow, evidence.SourceS3Access} {
+			if !slices.ContainsFunc(s.Manifest.Artifacts, func(a evidence.Artifact) bool { return a.Source == src && strings.Contains(a.Key, "-shard0") }) {
+				t.Errorf("%s's shards (another function) did not run", src)
+			}
 		}
 	})
 
