@@ -55,6 +55,9 @@ type LogsCollector struct {
 	// PageSize is FilterLogEvents' Limit; 0 leaves the service's default
 	// (up to 10,000 events or 1 MB a page). Memory is bounded by one page.
 	PageSize int32
+	// Now is the clock for estimating a group's share in the window (nil:
+	// time.Now).
+	Now func() time.Time
 }
 
 // Name implements collect.Collector.
@@ -229,12 +232,18 @@ func (c *LogsCollector) Collect(ctx context.Context, inc *incident.Incident, out
 			}
 		}
 		for _, g := range groups {
-			reads = append(reads, groupRead{Group: g.name, Artifact: artifactName(g.name, names), Why: t.why, Fix: t.fix, StoredBytes: g.storedBytes, Target: i})
+			reads = append(reads, groupRead{Group: g.name, Artifact: artifactName(g.name, names), Why: t.why, Fix: t.fix, StoredBytes: g.storedBytes, Target: i, info: g})
 		}
 	}
-	// Many or large groups: a shard per piece of them (a group's stored
-	// bytes bound what its window can hold; an exact name's are unknown,
-	// and only the count bounds it).
+	// Many or large groups: a shard per piece of them, a large group's
+	// window cut in time slices (sizes are estimates from the groups'
+	// stored bytes: FilterLogEvents says nothing of size before it reads).
+	if b := out.Budget(); b.Bytes > 0 {
+		var err error
+		if reads, err = c.sliceLarge(ctx, inc.Window, reads, b.Bytes); err != nil {
+			return err
+		}
+	}
 	if pieces := collect.Split(reads, func(r groupRead) int64 { return r.StoredBytes }, out.Budget()); len(pieces) > 1 {
 		c.missingGaps(out, missing, 1)
 		shards := make([]any, len(pieces))
@@ -261,6 +270,136 @@ type groupRead struct {
 	Fix         string `json:"fix"`
 	StoredBytes int64  `json:"storedBytes,omitempty"`
 	Target      int    `json:"target"` // the target it was found for (its order)
+	// Slice, of Slices, is set when the group's window is read in time
+	// slices, [StartMs, EndMs] each (epoch ms, inclusive).
+	Slice   int   `json:"slice,omitempty"`
+	Slices  int   `json:"slices,omitempty"`
+	StartMs int64 `json:"startMs,omitempty"`
+	EndMs   int64 `json:"endMs,omitempty"`
+
+	info logGroup // what DescribeLogGroups said of it, first invocation only
+}
+
+// label names the read in warnings: the group, and its slice.
+func (r groupRead) label() string {
+	if r.Slices == 0 {
+		return r.Group
+	}
+	return fmt.Sprintf("%s (slice %d of %d, %s to %s)", r.Group, r.Slice, r.Slices,
+		time.UnixMilli(r.StartMs).UTC().Format(time.RFC3339), time.UnixMilli(r.EndMs).UTC().Format(time.RFC3339))
+}
+
+// maxSlices bounds the time slices of one group; minSlice is the
+// shortest one.
+const (
+	maxSlices = 96
+	minSlice  = time.Minute
+)
+
+// sliceLarge cuts the window of each group whose share of it is estimated
+// above budget bytes into time slices of about budget each. A group's
+// share is its stored bytes times the window over the time it has held
+// events (since its creation, at most its retention): an estimate, as
+// events are not spread evenly, so slices are read by shards that may
+// each take up to 15 minutes. Groups known by exact name are described
+// first (a refused or failed description leaves the group whole).
+func (c *LogsCollector) sliceLarge(ctx context.Context, w incident.Window, reads []groupRead, budget int64) ([]groupRead, error) {
+	now := time.Now()
+	if c.Now != nil {
+		now = c.Now()
+	}
+	var out []groupRead
+	for _, r := range reads {
+		if !r.info.described {
+			info, err := c.describe(ctx, r.Group)
+			if err != nil {
+				return nil, err
+			}
+			r.info = info
+			r.StoredBytes = info.storedBytes
+		}
+		share := r.info.share(w, now)
+		k := int((share + budget - 1) / budget)
+		if max := int(w.End.Sub(w.Start) / minSlice); k > max {
+			k = max
+		}
+		if k > maxSlices {
+			k = maxSlices
+		}
+		if k < 2 {
+			out = append(out, r)
+			continue
+		}
+		start, end := windowMillis(w)
+		step := (end - start + 1) / int64(k)
+		stem, ext, _ := strings.Cut(r.Artifact, ".jsonl.gz")
+		for i := 0; i < k; i++ {
+			s := r
+			s.Slice, s.Slices = i+1, k
+			s.StartMs = start + int64(i)*step
+			s.EndMs = s.StartMs + step - 1
+			if i == k-1 {
+				s.EndMs = end
+			}
+			s.StoredBytes = share / int64(k)
+			s.Artifact = fmt.Sprintf("%s.%03d.jsonl.gz%s", stem, i+1, ext)
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// share estimates the bytes of the group's events in w.
+func (g logGroup) share(w incident.Window, now time.Time) int64 {
+	if g.storedBytes <= 0 || g.created.IsZero() {
+		return g.storedBytes
+	}
+	held := now.Sub(g.created)
+	if keep := time.Duration(g.retentionDays) * 24 * time.Hour; keep > 0 && held > keep {
+		held = keep
+	}
+	span := w.End.Sub(w.Start)
+	if held <= span {
+		return g.storedBytes
+	}
+	return int64(float64(g.storedBytes) * float64(span) / float64(held))
+}
+
+// describe reads an exactly named group's size, creation and retention.
+// Only throttling and transient errors are returned: a group that cannot
+// be described is read whole.
+func (c *LogsCollector) describe(ctx context.Context, name string) (logGroup, error) {
+	g := logGroup{name: name, described: true}
+	resp, err := c.Groups.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(name)})
+	if err != nil {
+		if _, ok := gapReason(err); ok {
+			return g, nil
+		}
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return g, nil
+		}
+		if cerr := faults.Classify(apiDescribeLogGroups, err, func(error) error { return nil }); cerr != nil {
+			return g, cerr
+		}
+		return g, nil
+	}
+	for _, lg := range resp.LogGroups {
+		if aws.ToString(lg.LogGroupName) == name {
+			return describedGroup(lg), nil
+		}
+	}
+	return g, nil
+}
+
+// describedGroup is what DescribeLogGroups says of a group.
+func describedGroup(lg types.LogGroup) logGroup {
+	g := logGroup{name: aws.ToString(lg.LogGroupName), storedBytes: aws.ToInt64(lg.StoredBytes), described: true,
+		retentionDays: aws.ToInt32(lg.RetentionInDays)}
+	if lg.CreationTime != nil {
+		g.created = time.UnixMilli(*lg.CreationTime).UTC()
+	}
+	return g
 }
 
 // readGroups reads each group into its extract; a group that does not
@@ -269,7 +408,11 @@ func (c *LogsCollector) readGroups(ctx context.Context, out *collect.Output, w i
 	start, end := windowMillis(w)
 	found := 0
 	for _, r := range reads {
-		ok, err := c.collectGroup(ctx, out, w, r.Group, start, end, r.Artifact)
+		from, to := start, end
+		if r.Slices > 0 {
+			from, to = r.StartMs, r.EndMs
+		}
+		ok, err := c.collectGroup(ctx, out, w, r, from, to)
 		if err != nil {
 			return found, err
 		}
@@ -331,11 +474,14 @@ func windowMillis(w incident.Window) (int64, int64) {
 	return start, w.End.UnixMilli()
 }
 
-// logGroup is a listed group and its stored bytes (all its events, not
-// only the window's).
+// logGroup is a group as DescribeLogGroups lists it: its stored bytes
+// (all its events, not only the window's), creation and retention.
 type logGroup struct {
-	name        string
-	storedBytes int64
+	name          string
+	storedBytes   int64
+	created       time.Time
+	retentionDays int32
+	described     bool
 }
 
 // listGroups lists the groups whose names start with prefix, every page.
@@ -355,7 +501,7 @@ func (c *LogsCollector) listGroups(ctx context.Context, prefix string) (groups [
 		for _, g := range page.LogGroups {
 			// A prefix is a prefix: the emulator and AWS agree, but check.
 			if name := aws.ToString(g.LogGroupName); strings.HasPrefix(name, prefix) {
-				groups = append(groups, logGroup{name: name, storedBytes: aws.ToInt64(g.StoredBytes)})
+				groups = append(groups, describedGroup(g))
 			}
 		}
 	}
@@ -366,7 +512,8 @@ func (c *LogsCollector) listGroups(ctx context.Context, prefix string) (groups [
 // collectGroup streams group's events of the window into one artifact,
 // page by page. It reports false, with no artifact, when the group does
 // not exist; a refused call is a gap.
-func (c *LogsCollector) collectGroup(ctx context.Context, out *collect.Output, w incident.Window, group string, start, end int64, name string) (bool, error) {
+func (c *LogsCollector) collectGroup(ctx context.Context, out *collect.Output, w incident.Window, r groupRead, start, end int64) (bool, error) {
+	group, name := r.Group, r.Artifact
 	in := &cloudwatchlogs.FilterLogEventsInput{
 		LogGroupName: aws.String(group), StartTime: aws.Int64(start), EndTime: aws.Int64(end),
 	}
@@ -435,10 +582,10 @@ func (c *LogsCollector) collectGroup(ctx context.Context, out *collect.Output, w
 		return true, nil // no page at all: cannot happen with the SDK paginator
 	}
 	if outside > 0 {
-		out.Warn("log group %s: %d events outside the window were returned and left out", group, outside)
+		out.Warn("log group %s: %d events outside the window were returned and left out", r.label(), outside)
 	}
 	if s.Records() == 0 {
-		out.Warn("log group %s has no events in the window (stored empty, as the record of the query)", group)
+		out.Warn("log group %s has no events in the window (stored empty, as the record of the query)", r.label())
 	}
 	_, err := s.Close(ctx)
 	return true, err
