@@ -195,8 +195,6 @@ func (p *peakSampler) sample() {
 
 func (p *peakSampler) finish() { close(p.stop); p.done.Wait(); p.sample() }
 
-var benchInputs sync.Map // size -> []Input, generated once per process
-
 // BenchmarkBuild builds a timeline of about 200 k and 2 M events generated
 // from the corpus records (CloudTrail, VPC flow, S3 access, CloudWatch,
 // DynamoDB) by repetition with shifted times, with the default chunk of
@@ -205,19 +203,23 @@ var benchInputs sync.Map // size -> []Input, generated once per process
 // the build (sampled every 20 ms), and the bytes written; peak memory
 // should not grow with the number of events.
 func BenchmarkBuild(b *testing.B) {
+	// The inputs are generated once a size and live as long as this parent
+	// benchmark: the testing package calls each sub-benchmark's function
+	// again with a larger b.N, and a sub-benchmark's own cleanup runs after
+	// each call.
+	root := b.TempDir()
+	inputs := map[int][]Input{}
 	for _, size := range benchSizes {
 		b.Run(size.name, func(b *testing.B) {
-			v, ok := benchInputs.Load(size.n)
+			ins, ok := inputs[size.n]
 			if !ok {
-				dir, err := os.MkdirTemp("", "timeline-bench-")
-				if err != nil {
+				dir := filepath.Join(root, size.name)
+				if err := os.Mkdir(dir, 0o700); err != nil {
 					b.Fatal(err)
 				}
-				b.Cleanup(func() { os.RemoveAll(dir) })
-				v = generate(b, dir, size.n)
-				benchInputs.Store(size.n, v)
+				ins = generate(b, dir, size.n)
+				inputs[size.n] = ins
 			}
-			ins := v.([]Input)
 			tmp := b.TempDir()
 			b.ResetTimer()
 			var events int64
