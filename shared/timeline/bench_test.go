@@ -23,6 +23,10 @@ const (
 	markS3      = "@@S3TIME@@"
 	markEpochS  = `"@@EPOCH_S@@"`
 	markEpochMS = `"@@EPOCH_MS@@"`
+	// markID is a CloudTrail record's eventID: each generated record gets
+	// its own, or the timeline would take repeats of a template in the same
+	// second for one record delivered twice.
+	markID = "@@EVENTID@@"
 )
 
 // benchTemplate is a corpus record with its time fields replaced by marks.
@@ -50,6 +54,7 @@ func markTimes(source string, m map[string]any) bool {
 	switch source {
 	case "cloudtrail":
 		m["eventTime"] = markRFC3339
+		m["eventID"] = markID
 	case "vpcflow":
 		if _, ok := m["srcaddr"].(string); !ok || m["srcaddr"] == "-" {
 			return false
@@ -128,6 +133,7 @@ func generate(tb testing.TB, dir string, n int) []Input {
 			line = bytes.ReplaceAll(line, []byte(markS3), []byte(t.Format("02/Jan/2006:15:04:05 -0700")))
 			line = bytes.ReplaceAll(line, []byte(markEpochS), []byte(strconv.FormatInt(t.Unix(), 10)))
 			line = bytes.ReplaceAll(line, []byte(markEpochMS), []byte(strconv.FormatInt(t.UnixMilli(), 10)))
+			line = bytes.ReplaceAll(line, []byte(markID), []byte("bench-"+strconv.Itoa(i)))
 			zw.Write(line)
 			zw.Write([]byte{'\n'})
 		}

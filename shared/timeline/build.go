@@ -78,6 +78,10 @@ type Stats struct {
 	Actors  map[string]int64 `json:"actors"`
 	// Runs is the number of sorted runs spilled to disk (0: sorted in memory).
 	Runs int `json:"runs"`
+	// Duplicates counts per source the records read from more than one
+	// extract (the same CloudTrail eventID) and written once; Events and
+	// the other counts are of the events written.
+	Duplicates map[string]int64 `json:"duplicates,omitempty"`
 }
 
 func newStats() Stats {
@@ -144,14 +148,23 @@ func compareEntries(a, b entry) int {
 
 // payloadFields is the number of an event's fields in its payload, in this
 // order: datetime, timestamp_desc, message, action, actor, target, srcIp,
-// outcome. Source, artifact and record are in its entry.
-const payloadFields = 8
+// outcome, and the record identity it is deduplicated by (not written).
+// Source, artifact and record are in its entry.
+const payloadFields = 9
+
+// Payload field indexes the output reads by name.
+const (
+	fieldAction  = 3
+	fieldActor   = 4
+	fieldOutcome = 7
+	fieldDedupe  = 8
+)
 
 // appendPayload appends e's payload: each field as its length (uvarint)
 // and its bytes. Events are kept and spilled in this form, which is read
 // back without decoding anything and written out once, at the end.
 func appendPayload(b []byte, e *Event) []byte {
-	for _, f := range [payloadFields]string{e.Datetime, e.TimestampDesc, e.Message, e.Action, e.Actor, e.Target, e.SrcIP, e.Outcome} {
+	for _, f := range [payloadFields]string{e.Datetime, e.TimestampDesc, e.Message, e.Action, e.Actor, e.Target, e.SrcIP, e.Outcome, e.dedupe} {
 		b = binary.AppendUvarint(b, uint64(len(f)))
 		b = append(b, f...)
 	}
@@ -161,7 +174,7 @@ func appendPayload(b []byte, e *Event) []byte {
 // payloadSize is the length of e's payload.
 func payloadSize(e *Event) int {
 	n := 0
-	for _, f := range [payloadFields]string{e.Datetime, e.TimestampDesc, e.Message, e.Action, e.Actor, e.Target, e.SrcIP, e.Outcome} {
+	for _, f := range [payloadFields]string{e.Datetime, e.TimestampDesc, e.Message, e.Action, e.Actor, e.Target, e.SrcIP, e.Outcome, e.dedupe} {
 		n += uvarintLen(uint64(len(f))) + len(f)
 	}
 	return n
@@ -322,6 +335,7 @@ func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Wri
 		}
 	}
 	out := newOutput(outJSONL, outCSV, names)
+	out.stats = &b.stats
 	if len(b.runs) == 0 && !b.full {
 		b.chunk.sort()
 		for i := range b.chunk.entries {
@@ -750,6 +764,71 @@ type output struct {
 	cb    *bufio.Writer
 	names []inputName
 	err   error
+
+	// The record identities written at the current time: a record read
+	// from two extracts has the same time in both, so it is found among
+	// them (a handful at most: a slice, reused, not a map per instant).
+	// stats loses the duplicates it counted when they were read.
+	at    entry
+	seen  []seenRecord
+	stats *Stats
+}
+
+// seenRecord is a record identity written at the current time.
+type seenRecord struct {
+	source string
+	id     []byte
+}
+
+// duplicate reports whether e is a record already written (same source,
+// same identity, same time), and takes it out of the counts if so.
+func (o *output) duplicate(e *entry, f *[payloadFields][]byte) bool {
+	if len(f[fieldDedupe]) == 0 {
+		return false
+	}
+	if e.sec != o.at.sec || e.nsec != o.at.nsec {
+		o.at = *e
+		for i := range o.seen {
+			o.seen[i].id = o.seen[i].id[:0]
+		}
+		o.seen = o.seen[:0]
+	}
+	src, id := o.names[e.rank].source, f[fieldDedupe]
+	if !slices.ContainsFunc(o.seen, func(r seenRecord) bool { return r.source == src && bytes.Equal(r.id, id) }) {
+		if len(o.seen) < cap(o.seen) {
+			o.seen = o.seen[:len(o.seen)+1]
+			r := &o.seen[len(o.seen)-1]
+			r.source, r.id = src, append(r.id[:0], id...)
+		} else {
+			o.seen = append(o.seen, seenRecord{source: src, id: slices.Clone(id)})
+		}
+		return false
+	}
+	if s := o.stats; s != nil {
+		if s.Duplicates == nil {
+			s.Duplicates = map[string]int64{}
+		}
+		s.Duplicates[src]++
+		s.Events[src]--
+		s.TotalEvents--
+		uncount(s.Actions, string(f[fieldAction]))
+		uncount(s.Actors, string(f[fieldActor]))
+	}
+	return true
+}
+
+// uncount takes back one countKey of k: under k when it has its own
+// count, else under Other (where countKey put it when the map was full).
+func uncount(m map[string]int64, k string) {
+	if k == "" {
+		return
+	}
+	if _, ok := m[k]; !ok {
+		k = Other
+	}
+	if m[k]--; m[k] <= 0 {
+		delete(m, k)
+	}
 }
 
 func newOutput(j, c io.Writer, names []inputName) *output {
@@ -779,6 +858,9 @@ func (o *output) write(e *entry, payload []byte) error {
 	if !splitPayload(payload, &f) {
 		o.err = errors.New("timeline: bad event payload") // not reached
 		return o.err
+	}
+	if o.duplicate(e, &f) {
+		return nil
 	}
 	name := &o.names[e.rank]
 	if o.jb != nil {
@@ -822,7 +904,7 @@ func (o *output) write(e *entry, payload []byte) error {
 		c = appendCSVField(c, f[2])
 		c = append(c, ',')
 		c = append(c, name.csvSource...)
-		for _, x := range f[3:] {
+		for _, x := range f[fieldAction : fieldOutcome+1] {
 			c = append(c, ',')
 			c = appendCSVField(c, x)
 		}

@@ -86,7 +86,8 @@ func normCloudTrail(rec jv) []item {
 			b.WriteString(" (" + m + ")")
 		}
 	}
-	ev := Event{Message: oneLine(b.String()), Action: action, Actor: actor, Target: target, SrcIP: ip, Outcome: outcome}
+	ev := Event{Message: oneLine(b.String()), Action: action, Actor: actor, Target: target, SrcIP: ip, Outcome: outcome,
+		dedupe: gets(rec, "eventID")}
 	times := []timeField{{"Event Time", rec.key("eventTime")}}
 	if !outerTime.isNil() {
 		times = append(times, timeField{"Event Time", outerTime})

@@ -42,6 +42,10 @@ type Event struct {
 	// sub orders the events one record yields (a response line holding
 	// several findings, a finding with several times).
 	sub int
+	// dedupe is the record's identity across extracts (a CloudTrail
+	// eventID): the same record in two extracts — two trails delivering
+	// one event, read by two shards — is one event on the timeline.
+	dedupe string
 }
 
 // CSVHeader is timeline.csv's header row.

@@ -294,3 +294,47 @@ func TestFutureBound(t *testing.T) {
 		t.Error("within a day after now refused")
 	}
 }
+
+// A CloudTrail record read from two extracts (two trails delivering one
+// event, two shards of a fanned-out collector) is one event: the first by
+// artifact order, with the counts taking the other out. Records without an
+// eventID, or with different ones, are all kept however alike.
+func TestCloudTrailDuplicatesAcrossExtracts(t *testing.T) {
+	rec := func(id, name string) string {
+		return `{"eventTime":"2024-08-02T08:23:10Z","eventSource":"s3.amazonaws.com","eventName":"` + name +
+			`","userIdentity":{"arn":"arn:aws:iam::123456789012:user/a"}` + id + "}\n"
+	}
+	shard1 := rec(`,"eventID":"e-1"`, "GetObject") + rec(`,"eventID":"e-2"`, "GetObject") + rec("", "ListBucket")
+	shard2 := rec(`,"eventID":"e-2"`, "GetObject") + rec(`,"eventID":"e-3"`, "GetObject") + rec("", "ListBucket")
+	// The same eventID in another source is another record.
+	other := `{"timestamp":1722586990000,"message":"x","eventID":"e-1"}` + "\n"
+	ins := []Input{stringInput("cloudtrail", "cloudtrail/extract-shard0002.jsonl", shard2),
+		stringInput("cloudtrail", "cloudtrail/extract-shard0001.jsonl", shard1),
+		stringInput("cloudwatch", "cloudwatch/a.jsonl", other)}
+	want := []string{
+		"cloudtrail cloudtrail/extract-shard0001.jsonl 0", "cloudtrail cloudtrail/extract-shard0001.jsonl 1",
+		"cloudtrail cloudtrail/extract-shard0001.jsonl 2",
+		"cloudtrail cloudtrail/extract-shard0002.jsonl 1", "cloudtrail cloudtrail/extract-shard0002.jsonl 2",
+		"cloudwatch cloudwatch/a.jsonl 0",
+	}
+	for _, chunk := range []int{0, 1, 2} {
+		b := build(t, ins, Options{ChunkEvents: chunk})
+		var got []string
+		for _, line := range strings.Split(strings.TrimSpace(string(b.jsonl)), "\n") {
+			var e Event
+			json.Unmarshal([]byte(line), &e)
+			got = append(got, e.Source+" "+e.Artifact+" "+itoa(e.Record))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("chunk %d:\n got %q\nwant %q", chunk, got, want)
+		}
+		if n := strings.Count(string(b.csv), "\n"); n != len(want)+1 {
+			t.Errorf("chunk %d: %d csv lines, want %d and the header", chunk, n, len(want))
+		}
+		st := b.stats
+		if st.TotalEvents != 6 || st.Events["cloudtrail"] != 5 || st.Duplicates["cloudtrail"] != 1 || st.Actions["s3:GetObject"] != 3 ||
+			st.Actors["arn:aws:iam::123456789012:user/a"] != 5 || st.Records["cloudtrail"] != 6 {
+			t.Errorf("chunk %d: stats %+v", chunk, st)
+		}
+	}
+}
