@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,6 +133,13 @@ func (h *Handler) analyse(ctx context.Context, inc incident.Incident, m *evidenc
 		if err := put(f.name, f.contentType, files[f.name], f.records); err != nil {
 			return nil, err
 		}
+	}
+
+	// A record in two extracts (two trails, two shards) is on the timeline
+	// once; the manifest and the report say so.
+	for _, src := range slices.Sorted(maps.Keys(stats.Duplicates)) {
+		m.Warnings = append(m.Warnings, fmt.Sprintf("seal: %d %s records were in more than one extract (two trails delivering them, or two shards reading them) and are on the timeline once",
+			stats.Duplicates[src], src))
 	}
 
 	// The report lists the timeline among the evidence.

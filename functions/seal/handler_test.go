@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -415,4 +416,64 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// cloudtrailCollector writes CloudTrail extracts, as a fanned-out collector's
+// shards do.
+type cloudtrailCollector struct{ extracts map[string][]string }
+
+func (c *cloudtrailCollector) Name() string   { return incident.CollectorCloudTrail }
+func (c *cloudtrailCollector) Source() string { return evidence.SourceCloudTrail }
+func (c *cloudtrailCollector) Collect(ctx context.Context, _ *incident.Incident, out *collect.Output) error {
+	for name, lines := range c.extracts {
+		s, err := out.CreateGzip(name, out.Meta("s3:GetObject", nil, nil))
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			if _, err := s.Write([]byte(l + "\n")); err != nil {
+				return err
+			}
+		}
+		if _, err := s.Close(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestSealDuplicateRecords: a CloudTrail record in two shards' extracts is
+// one timeline event, and the manifest says how many were written once.
+func TestSealDuplicateRecords(t *testing.T) {
+	ctx := context.Background()
+	client := emu.FreshLockedBucket(t, testBucket)
+	inc := openRun(t, client, false)
+	rec := func(id string) string {
+		return `{"eventTime":"2024-05-06T06:30:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"` + id + `"}`
+	}
+	c := &cloudtrailCollector{extracts: map[string][]string{
+		"extract-shard0001.jsonl.gz": {rec("e-1"), rec("e-2")},
+		"extract-shard0002.jsonl.gz": {rec("e-2"), rec("e-3")},
+	}}
+	d := &collect.Driver{Writer: newWriter(t, client), Version: "test", Now: func() time.Time { return fixedNow }}
+	res, err := d.Run(ctx, c, collect.Input{Incident: *inc, Item: incident.PlanItem{Collector: incident.CollectorCloudTrail}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newHandler(t, client, newNotifications(t)).Handle(ctx, Input{Incident: *inc, Results: []incident.Result{res}}); err != nil {
+		t.Fatal(err)
+	}
+	run := "cases/" + inc.CaseID + "/runs/" + inc.RunID + "/"
+	m, err := evidence.ParseManifest(s3test.Body(t, client, testBucket, run+"manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(m.Warnings, func(w string) bool {
+		return strings.HasPrefix(w, "seal: 1 cloudtrail records were in more than one extract")
+	}) {
+		t.Errorf("warnings %q", m.Warnings)
+	}
+	if n := strings.Count(string(s3test.Body(t, client, testBucket, run+"timeline.jsonl")), `"source":"cloudtrail"`); n != 3 {
+		t.Errorf("%d CloudTrail events on the timeline, want 3", n)
+	}
 }
