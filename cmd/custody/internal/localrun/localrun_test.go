@@ -250,34 +250,14 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("a collector that panics makes the run partial, with its error", func(t *testing.T) {
-		bin := filepath.Join(t.TempDir(), "failing")
-		build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./testdata/failing")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("build: %v\n%s", err, out)
-		}
-		var fns []lambdart.Function
-		for _, f := range env.Functions {
+		bin := failingBinary(t)
+		out, s := runWith(t, env, input, "0000aaaa1111bbbb2222cccc3333dddd", func(f *lambdart.Function) {
 			if strings.Contains(strings.ToLower(f.Name), "guardduty") {
 				f.Binary = bin
 			}
-			fns = append(fns, f)
-		}
-		pool, err := lambdart.NewPool(fns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
-		other := bytes.ReplaceAll(input, []byte("16afba5c5c43e07c9e3e5e2e544e95df"), []byte("0000aaaa1111bbbb2222cccc3333dddd"))
-		out, err := env.Execute(ctx, other, pool)
-		if err != nil {
-			t.Fatal(err)
-		}
+		})
 		if out.Status != evidence.RunPartial {
 			t.Fatalf("status = %q, want partial", out.Status)
-		}
-		s, err := env.Fetch(ctx, out.CaseID, out.RunID, t.TempDir())
-		if err != nil {
-			t.Fatal(err)
 		}
 		if len(s.Failed) != 1 || !strings.Contains(s.Failed[0], "collector exploded") {
 			t.Fatalf("failed collectors = %q, want guardduty with the panic", s.Failed)
@@ -292,28 +272,9 @@ func TestEndToEnd(t *testing.T) {
 		// The deployed functions with a budget of one log object an
 		// invocation: cloudtrail, vpcflow and s3access hand each file to a
 		// shard of the deployed definition's shard Maps.
-		var fns []lambdart.Function
-		for _, f := range env.Functions {
-			f.Env = append(append([]string(nil), f.Env...), collect.EnvShardObjects+"=1")
-			fns = append(fns, f)
-		}
-		pool, err := lambdart.NewPool(fns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
-		other := bytes.ReplaceAll(input, []byte("16afba5c5c43e07c9e3e5e2e544e95df"), []byte("5555eeee6666ffff7777aaaa8888bbbb"))
-		out, err := env.Execute(ctx, other, pool)
-		if err != nil {
-			t.Fatal(err)
-		}
+		out, s := runWith(t, env, input, "5555eeee6666ffff7777aaaa8888bbbb", oneObjectBudget)
 		if out.Status != evidence.RunComplete {
 			t.Fatalf("status = %q, want complete", out.Status)
-		}
-		dir := t.TempDir()
-		s, err := env.Fetch(ctx, out.CaseID, out.RunID, dir)
-		if err != nil {
-			t.Fatal(err)
 		}
 		checkDemoRecords(t, s.Manifest)
 		shardExtracts := map[string]int{}
@@ -347,40 +308,20 @@ func TestEndToEnd(t *testing.T) {
 		// with one that panics. The shard Map catches each failure, the
 		// merge names the shards, and what the first invocation wrote (the
 		// trails, the digests) is still sealed.
-		bin := filepath.Join(t.TempDir(), "failing")
-		build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./testdata/failing")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("build: %v\n%s", err, out)
-		}
-		var fns []lambdart.Function
+		bin := failingBinary(t)
 		shardFns := 0
-		for _, f := range env.Functions {
-			f.Env = append(append([]string(nil), f.Env...), collect.EnvShardObjects+"=1")
+		out, s := runWith(t, env, input, "9999cccc0000dddd1111eeee2222ffff", func(f *lambdart.Function) {
+			oneObjectBudget(f)
 			if strings.Contains(f.Name, "CollectCloudTrailShard") {
 				f.Binary = bin
 				shardFns++
 			}
-			fns = append(fns, f)
-		}
+		})
 		if shardFns != 1 {
 			t.Fatalf("%d CloudTrail shard functions deployed, want 1", shardFns)
 		}
-		pool, err := lambdart.NewPool(fns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
-		other := bytes.ReplaceAll(input, []byte("16afba5c5c43e07c9e3e5e2e544e95df"), []byte("9999cccc0000dddd1111eeee2222ffff"))
-		out, err := env.Execute(ctx, other, pool)
-		if err != nil {
-			t.Fatal(err)
-		}
 		if out.Status != evidence.RunPartial {
 			t.Fatalf("status = %q, want partial", out.Status)
-		}
-		s, err := env.Fetch(ctx, out.CaseID, out.RunID, t.TempDir())
-		if err != nil {
-			t.Fatal(err)
 		}
 		var ct *evidence.CollectorStatus
 		for i, c := range s.Manifest.Collectors {
@@ -454,6 +395,50 @@ func TestEndToEnd(t *testing.T) {
 			})
 		}
 	})
+}
+
+// failingBinary builds testdata/failing: a Lambda that panics.
+func failingBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "failing")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./testdata/failing")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// oneObjectBudget gives a function a shard budget of one log object.
+func oneObjectBudget(f *lambdart.Function) {
+	f.Env = append(append([]string(nil), f.Env...), collect.EnvShardObjects+"=1")
+}
+
+// runWith runs the demo input, its finding ID replaced by findingID (a
+// case of its own), through the deployed definition with the deployed
+// functions as edit changes them, and fetches the sealed run.
+func runWith(t *testing.T, env *Env, input []byte, findingID string, edit func(*lambdart.Function)) (*Outcome, *Summary) {
+	t.Helper()
+	ctx := context.Background()
+	var fns []lambdart.Function
+	for _, f := range env.Functions {
+		edit(&f)
+		fns = append(fns, f)
+	}
+	pool, err := lambdart.NewPool(fns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	in := bytes.ReplaceAll(input, []byte("16afba5c5c43e07c9e3e5e2e544e95df"), []byte(findingID))
+	out, err := env.Execute(ctx, in, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := env.Fetch(ctx, out.CaseID, out.RunID, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, s
 }
 
 // checkDemoRecords checks the demo seed's in-scope, in-window records
