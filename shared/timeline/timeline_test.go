@@ -231,12 +231,7 @@ func TestMergeOrderTies(t *testing.T) {
 	}
 	for _, chunk := range []int{0, 1, 2} {
 		b := build(t, ins, Options{ChunkEvents: chunk})
-		var got []string
-		for _, line := range strings.Split(strings.TrimSpace(string(b.jsonl)), "\n") {
-			var e Event
-			json.Unmarshal([]byte(line), &e)
-			got = append(got, e.Source+" "+e.Artifact+" "+itoa(e.Record))
-		}
+		got := order(b)
 		if !slices.Equal(got, want) {
 			t.Errorf("chunk %d:\n got %q\nwant %q", chunk, got, want)
 		}
@@ -244,6 +239,17 @@ func TestMergeOrderTies(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// order is the timeline's events as "source artifact record", in order.
+func order(b built) []string {
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b.jsonl)), "\n") {
+		var e Event
+		json.Unmarshal([]byte(line), &e)
+		got = append(got, e.Source+" "+e.Artifact+" "+itoa(e.Record))
+	}
+	return got
+}
 
 // Bad lines are kept in untimed.jsonl with a reason, never dropped; a
 // truncated gzip extract keeps what was read and says where it broke off.
@@ -319,12 +325,7 @@ func TestCloudTrailDuplicatesAcrossExtracts(t *testing.T) {
 	}
 	for _, chunk := range []int{0, 1, 2} {
 		b := build(t, ins, Options{ChunkEvents: chunk})
-		var got []string
-		for _, line := range strings.Split(strings.TrimSpace(string(b.jsonl)), "\n") {
-			var e Event
-			json.Unmarshal([]byte(line), &e)
-			got = append(got, e.Source+" "+e.Artifact+" "+itoa(e.Record))
-		}
+		got := order(b)
 		if !slices.Equal(got, want) {
 			t.Errorf("chunk %d:\n got %q\nwant %q", chunk, got, want)
 		}
