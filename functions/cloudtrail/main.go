@@ -17,15 +17,12 @@ import (
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
-	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
-	"github.com/custody-ir/custody/shared/version"
 )
 
-// Environment variables main reads.
+// Environment variables main reads (besides collect.DriverFromEnv's).
 const (
-	EnvBucket = "EVIDENCE_BUCKET"
 	// EnvPad is the delivery pad for listing log keys (a Go duration,
 	// default 15m).
 	EnvPad = "CUSTODY_CLOUDTRAIL_PAD"
@@ -61,15 +58,7 @@ func padFromEnv(getenv func(string) string) (time.Duration, error) {
 }
 
 func main() {
-	bucket := os.Getenv(EnvBucket)
-	if bucket == "" {
-		log.Fatal("cloudtrail: " + EnvBucket + " must be set")
-	}
 	pad, err := padFromEnv(os.Getenv)
-	if err != nil {
-		log.Fatalf("cloudtrail: %v", err)
-	}
-	budget, err := collect.BudgetFromEnv(os.Getenv)
 	if err != nil {
 		log.Fatalf("cloudtrail: %v", err)
 	}
@@ -78,10 +67,13 @@ func main() {
 		log.Fatalf("cloudtrail: aws config: %v", err)
 	}
 	objects := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	driver, err := collect.DriverFromEnv(os.Getenv, objects)
+	if err != nil {
+		log.Fatalf("cloudtrail: %v", err)
+	}
 	trails := cloudtrail.NewFromConfig(cfg)
 	h := &Handler{
-		Driver: &collect.Driver{Writer: evidence.NewWriter(objects, bucket), Version: version.String(), Now: time.Now,
-			Results: objects, Bucket: bucket, Budget: budget},
+		Driver: driver,
 		Collector: &Collector{
 			Trails: trails, Logs: objects, Lookup: trails,
 			Limiter: rate.NewLimiter(rate.Limit(LookupRate), 1),

@@ -18,7 +18,6 @@ import (
 	"context"
 	"log"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -26,32 +25,25 @@ import (
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
-	"github.com/custody-ir/custody/shared/evidence"
-	"github.com/custody-ir/custody/shared/version"
 )
 
 func main() {
-	bucket := os.Getenv("EVIDENCE_BUCKET")
-	if bucket == "" {
-		log.Fatal("cloudwatch: EVIDENCE_BUCKET must be set")
-	}
 	instanceGroups, err := ParseInstanceGroups(os.Getenv("CUSTODY_INSTANCE_LOG_GROUPS"))
 	if err != nil {
 		log.Fatalf("cloudwatch: CUSTODY_INSTANCE_LOG_GROUPS: %v", err)
-	}
-	budget, err := collect.BudgetFromEnv(os.Getenv)
-	if err != nil {
-		log.Fatalf("cloudwatch: %v", err)
 	}
 	cfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		log.Fatalf("cloudwatch: aws config: %v", err)
 	}
 	objects := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	driver, err := collect.DriverFromEnv(os.Getenv, objects)
+	if err != nil {
+		log.Fatalf("cloudwatch: %v", err)
+	}
 	logs := cloudwatchlogs.NewFromConfig(cfg)
 	h := &Handler{
-		Driver: &collect.Driver{Writer: evidence.NewWriter(objects, bucket), Version: version.String(), Now: time.Now,
-			Results: objects, Bucket: bucket, Budget: budget},
+		Driver:    driver,
 		Collector: &LogsCollector{Events: logs, Groups: logs, InstanceGroups: instanceGroups},
 	}
 	lambda.Start(h.Handle)

@@ -27,21 +27,13 @@ import (
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
-	"github.com/custody-ir/custody/shared/evidence"
-	"github.com/custody-ir/custody/shared/version"
 )
 
-// Environment variables main reads.
-const (
-	envBucket = "EVIDENCE_BUCKET"
-	envTables = "CUSTODY_DYNAMODB_TABLES"
-)
+// envTables is the environment variable of the configured tables (the
+// bucket and budget are collect.DriverFromEnv's).
+const envTables = "CUSTODY_DYNAMODB_TABLES"
 
 func main() {
-	bucket := os.Getenv(envBucket)
-	if bucket == "" {
-		log.Fatal("dynamodb: " + envBucket + " must be set")
-	}
 	tables, err := ParseTables(os.Getenv(envTables))
 	if err != nil {
 		log.Fatalf("dynamodb: %s: %v", envTables, err)
@@ -51,14 +43,17 @@ func main() {
 		log.Fatalf("dynamodb: aws config: %v", err)
 	}
 	objects := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	driver, err := collect.DriverFromEnv(os.Getenv, objects)
+	if err != nil {
+		log.Fatalf("dynamodb: %v", err)
+	}
 	ddb := dynamodb.NewFromConfig(cfg)
 	streams := dynamodbstreams.NewFromConfig(cfg)
 	collector := func(p Pass) *StreamsCollector {
-		return &StreamsCollector{Tables: ddb, Streams: streams, Objects: objects, Bucket: bucket, Configured: tables, Pass: p, Now: time.Now}
+		return &StreamsCollector{Tables: ddb, Streams: streams, Objects: objects, Bucket: driver.Bucket, Configured: tables, Pass: p, Now: time.Now}
 	}
 	h := &Handler{
-		Driver: &collect.Driver{Writer: evidence.NewWriter(objects, bucket), Version: version.String(), Now: time.Now,
-			Results: objects, Bucket: bucket},
+		Driver:     driver,
 		First:      collector(PassFirst),
 		CloudTrail: collector(PassCloudTrail),
 	}

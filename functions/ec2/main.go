@@ -17,7 +17,6 @@ import (
 	"context"
 	"log"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -26,15 +25,9 @@ import (
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
-	"github.com/custody-ir/custody/shared/evidence"
-	"github.com/custody-ir/custody/shared/version"
 )
 
 func main() {
-	bucket := os.Getenv("EVIDENCE_BUCKET")
-	if bucket == "" {
-		log.Fatal("ec2: EVIDENCE_BUCKET must be set")
-	}
 	lock, err := ParseSnapshotLock(os.Getenv(EnvSnapshotLock))
 	if err != nil {
 		log.Fatalf("ec2: %v", err)
@@ -44,10 +37,13 @@ func main() {
 		log.Fatalf("ec2: aws config: %v", err)
 	}
 	objects := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	driver, err := collect.DriverFromEnv(os.Getenv, objects)
+	if err != nil {
+		log.Fatalf("ec2: %v", err)
+	}
 	compute := ec2.NewFromConfig(cfg)
 	h := &Handler{
-		Driver: &collect.Driver{Writer: evidence.NewWriter(objects, bucket), Version: version.String(), Now: time.Now,
-			Results: objects, Bucket: bucket},
+		Driver: driver,
 		Collector: &InstanceCollector{
 			EC2: compute, Snapshots: compute, IAM: iam.NewFromConfig(cfg),
 			SnapshotLock: lock, Region: cfg.Region,

@@ -14,7 +14,6 @@ import (
 	"log"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
@@ -22,15 +21,9 @@ import (
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
-	"github.com/custody-ir/custody/shared/evidence"
-	"github.com/custody-ir/custody/shared/version"
 )
 
 func main() {
-	bucket := os.Getenv("EVIDENCE_BUCKET")
-	if bucket == "" {
-		log.Fatal("guardduty: EVIDENCE_BUCKET must be set")
-	}
 	maxRelated := 0
 	if v := os.Getenv("CUSTODY_GUARDDUTY_MAX_RELATED"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -44,10 +37,13 @@ func main() {
 		log.Fatalf("guardduty: aws config: %v", err)
 	}
 	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	driver, err := collect.DriverFromEnv(os.Getenv, client)
+	if err != nil {
+		log.Fatalf("guardduty: %v", err)
+	}
 	h := &Handler{
-		Driver: &collect.Driver{Writer: evidence.NewWriter(client, bucket), Version: version.String(), Now: time.Now,
-			Results: client, Bucket: bucket},
-		Collector: &FindingCollector{Objects: client, Findings: guardduty.NewFromConfig(cfg), Bucket: bucket, MaxRelated: maxRelated},
+		Driver:    driver,
+		Collector: &FindingCollector{Objects: client, Findings: guardduty.NewFromConfig(cfg), Bucket: driver.Bucket, MaxRelated: maxRelated},
 	}
 	lambda.Start(h.Handle)
 }

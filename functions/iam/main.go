@@ -28,15 +28,9 @@ import (
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
-	"github.com/custody-ir/custody/shared/evidence"
-	"github.com/custody-ir/custody/shared/version"
 )
 
 func main() {
-	bucket := os.Getenv("EVIDENCE_BUCKET")
-	if bucket == "" {
-		log.Fatal("iam: EVIDENCE_BUCKET must be set")
-	}
 	timeout, err := ParseAdvisorTimeout(os.Getenv(EnvAdvisorTimeout))
 	if err != nil {
 		log.Fatalf("iam: %v", err)
@@ -46,10 +40,13 @@ func main() {
 		log.Fatalf("iam: aws config: %v", err)
 	}
 	objects := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	driver, err := collect.DriverFromEnv(os.Getenv, objects)
+	if err != nil {
+		log.Fatalf("iam: %v", err)
+	}
 	client := iam.NewFromConfig(cfg)
 	h := &Handler{
-		Driver: &collect.Driver{Writer: evidence.NewWriter(objects, bucket), Version: version.String(), Now: time.Now,
-			Results: objects, Bucket: bucket},
+		Driver:    driver,
 		Collector: &PrincipalCollector{IAM: client, Advisor: client, AdvisorTimeout: timeout, Now: time.Now},
 	}
 	lambda.Start(h.Handle)

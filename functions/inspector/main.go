@@ -11,7 +11,6 @@ import (
 	"context"
 	"log"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/inspector2"
@@ -19,23 +18,20 @@ import (
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
-	"github.com/custody-ir/custody/shared/evidence"
-	"github.com/custody-ir/custody/shared/version"
 )
 
 func main() {
-	bucket := os.Getenv("EVIDENCE_BUCKET")
-	if bucket == "" {
-		log.Fatal("inspector: EVIDENCE_BUCKET must be set")
-	}
 	cfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		log.Fatalf("inspector: aws config: %v", err)
 	}
 	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	driver, err := collect.DriverFromEnv(os.Getenv, client)
+	if err != nil {
+		log.Fatalf("inspector: %v", err)
+	}
 	h := &Handler{
-		Driver: &collect.Driver{Writer: evidence.NewWriter(client, bucket), Version: version.String(), Now: time.Now,
-			Results: client, Bucket: bucket},
+		Driver:    driver,
 		Collector: &FindingCollector{Inspector: inspector2.NewFromConfig(cfg)},
 	}
 	lambda.Start(h.Handle)

@@ -10,27 +10,16 @@ import (
 	"context"
 	"log"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
-	"github.com/custody-ir/custody/shared/evidence"
-	"github.com/custody-ir/custody/shared/version"
 )
 
 func main() {
-	bucket := os.Getenv("EVIDENCE_BUCKET")
-	if bucket == "" {
-		log.Fatal("s3access: EVIDENCE_BUCKET must be set")
-	}
 	cfg, err := ConfigFromEnv(os.Getenv)
-	if err != nil {
-		log.Fatalf("s3access: %v", err)
-	}
-	budget, err := collect.BudgetFromEnv(os.Getenv)
 	if err != nil {
 		log.Fatalf("s3access: %v", err)
 	}
@@ -39,9 +28,12 @@ func main() {
 		log.Fatalf("s3access: aws config: %v", err)
 	}
 	client := s3.NewFromConfig(awsCfg, awsconfig.S3Options)
+	driver, err := collect.DriverFromEnv(os.Getenv, client)
+	if err != nil {
+		log.Fatalf("s3access: %v", err)
+	}
 	h := &Handler{
-		Driver: &collect.Driver{Writer: evidence.NewWriter(client, bucket), Version: version.String(), Now: time.Now,
-			Results: client, Bucket: bucket, Budget: budget},
+		Driver:    driver,
 		Collector: &Collector{S3: client, Config: cfg},
 	}
 	lambda.Start(h.Handle)

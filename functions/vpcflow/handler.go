@@ -26,9 +26,9 @@ import (
 // manifest.
 const Name = incident.CollectorVPCFlow
 
-// Environment variables the function reads.
+// Environment variables the function reads (besides
+// collect.DriverFromEnv's).
 const (
-	EnvBucket = "EVIDENCE_BUCKET"
 	// EnvPad is the delivery pad for flow log objects in S3 (a Go
 	// duration): keys are kept whose delivery time falls in the window
 	// widened by it.

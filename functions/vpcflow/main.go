@@ -11,7 +11,6 @@ import (
 	"context"
 	"log"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -20,20 +19,10 @@ import (
 
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
-	"github.com/custody-ir/custody/shared/evidence"
-	"github.com/custody-ir/custody/shared/version"
 )
 
 func main() {
-	bucket := os.Getenv(EnvBucket)
-	if bucket == "" {
-		log.Fatalf("vpcflow: %s must be set", EnvBucket)
-	}
 	pad, err := PadFromEnv(os.Getenv)
-	if err != nil {
-		log.Fatalf("vpcflow: %v", err)
-	}
-	budget, err := collect.BudgetFromEnv(os.Getenv)
 	if err != nil {
 		log.Fatalf("vpcflow: %v", err)
 	}
@@ -42,9 +31,12 @@ func main() {
 		log.Fatalf("vpcflow: aws config: %v", err)
 	}
 	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	driver, err := collect.DriverFromEnv(os.Getenv, client)
+	if err != nil {
+		log.Fatalf("vpcflow: %v", err)
+	}
 	h := &Handler{
-		Driver: &collect.Driver{Writer: evidence.NewWriter(client, bucket), Version: version.String(), Now: time.Now,
-			Results: client, Bucket: bucket, Budget: budget},
+		Driver: driver,
 		Collector: &FlowLogCollector{
 			EC2: ec2.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg), Objects: client,
 			Region: cfg.Region, Pad: pad,

@@ -389,3 +389,40 @@ func TestRunAll(t *testing.T) {
 		})
 	}
 }
+
+// TestDriverFromEnv: the bucket and the budget come from the environment;
+// a missing bucket or a bad budget names its setting.
+func TestDriverFromEnv(t *testing.T) {
+	client := lockedBucket(t)
+	cases := []struct {
+		env     map[string]string
+		want    collect.Budget
+		wantErr string
+	}{
+		{map[string]string{collect.EnvBucket: testBucket}, collect.DefaultBudget, ""},
+		{map[string]string{collect.EnvBucket: testBucket, collect.EnvShardObjects: "1"}, collect.Budget{Bytes: collect.DefaultBudget.Bytes, Objects: 1}, ""},
+		{map[string]string{}, collect.Budget{}, collect.EnvBucket},
+		{map[string]string{collect.EnvBucket: testBucket, collect.EnvShardBytes: "lots"}, collect.Budget{}, collect.EnvShardBytes},
+	}
+	for _, tc := range cases {
+		d, err := collect.DriverFromEnv(func(k string) string { return tc.env[k] }, client)
+		if tc.wantErr != "" {
+			var ce *faults.ConfigurationError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: error %v, want a ConfigurationError naming %s", tc.env, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || d.Bucket != testBucket || d.Budget != tc.want || d.Results == nil || d.Writer == nil || d.Now == nil {
+			t.Fatalf("%v: driver %+v, %v", tc.env, d, err)
+		}
+		// It writes and answers from the bucket: a run stores its result.
+		c := &fakeCollector{name: "fake", source: evidence.SourceCloudTrail, run: func(context.Context, *incident.Incident, *collect.Output) error { return nil }}
+		if _, err := d.Run(context.Background(), c, testInput()); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if _, err := d.Run(context.Background(), c, testInput()); err != nil {
+			t.Fatalf("Run again (from the stored result): %v", err)
+		}
+	}
+}
