@@ -241,11 +241,15 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 		"incident.$": "$.incident",
 		"item.$":     "$.incident.secondPass[0]",
 	}), "$.secondPass")
-	secondTask.AddCatch(awsstepfunctions.NewPass(st, sp("SecondPassFailed"), &awsstepfunctions.PassProps{
+	// A failed second pass is a failed collector like any other: the run
+	// goes on to Seal and seals partial (a Pass with no Next would end the
+	// execution SUCCEEDED with no manifest).
+	secondFailed := awsstepfunctions.NewPass(st, sp("SecondPassFailed"), &awsstepfunctions.PassProps{
 		StateName:  sp("SecondPassFailed"),
 		Parameters: &map[string]any{"collector.$": "$.incident.secondPass[0].collector", "status": "failed", "error.$": "$.secondPass"},
 		ResultPath: sp("$.secondPass"),
-	}), &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: sp("$.secondPass")})
+	})
+	secondTask.AddCatch(secondFailed, &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: sp("$.secondPass")})
 	noSecond := awsstepfunctions.NewPass(st, sp("NoSecondPass"), &awsstepfunctions.PassProps{
 		StateName: sp("NoSecondPass"), Result: awsstepfunctions.Result_FromObject(&map[string]any{}),
 		ResultPath: sp("$.secondPass"),
@@ -265,13 +269,13 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 	already := awsstepfunctions.NewChoice(st, sp("AlreadyCollected"), &awsstepfunctions.ChoiceProps{StateName: sp("AlreadyCollected?")})
 	already.When(awsstepfunctions.Condition_BooleanEquals(sp("$.duplicate"), jsii.Bool(true)),
 		awsstepfunctions.NewSucceed(st, sp("Duplicate"), &awsstepfunctions.SucceedProps{StateName: sp("Duplicate")}), nil)
-	sealed := sealTask.Next(awsstepfunctions.NewSucceed(st, sp("Sealed"), &awsstepfunctions.SucceedProps{StateName: sp("Sealed")}))
+	sealTask.Next(awsstepfunctions.NewSucceed(st, sp("Sealed"), &awsstepfunctions.SucceedProps{StateName: sp("Sealed")}))
 	secondTask.Next(sealTask)
+	secondFailed.Next(sealTask)
 	noSecond.Next(sealTask)
 	secondPass.When(awsstepfunctions.Condition_IsPresent(sp("$.incident.secondPass[0]")), secondTask, nil)
 	secondPass.Otherwise(noSecond)
 	already.Otherwise(collect.Next(secondPass))
-	_ = sealed
 
 	definition := awsstepfunctions.Chain_Start(triageTask).Next(already)
 

@@ -207,11 +207,12 @@ func (e *Env) Execute(ctx context.Context, input []byte, pool *lambdart.Pool) (*
 		return nil, exitErr(ExitFailed, "the workflow failed: %s: %s", ex.Error, ex.Cause)
 	}
 	var out struct {
-		Duplicate bool   `json:"duplicate"`
-		CaseID    string `json:"caseId"`
-		RunID     string `json:"runId"`
-		Status    string `json:"status"`
-		Incident  *struct {
+		Duplicate   bool   `json:"duplicate"`
+		CaseID      string `json:"caseId"`
+		RunID       string `json:"runId"`
+		Status      string `json:"status"`
+		ManifestKey string `json:"manifestKey"`
+		Incident    *struct {
 			CaseID string `json:"caseId"`
 			RunID  string `json:"runId"`
 		} `json:"incident"`
@@ -223,7 +224,20 @@ func (e *Env) Execute(ctx context.Context, input []byte, pool *lambdart.Pool) (*
 	if out.Duplicate && out.Incident != nil {
 		o.CaseID, o.RunID = out.Incident.CaseID, out.Incident.RunID
 	}
+	// An execution that succeeded without Seal lost its run: no manifest,
+	// no report, no notice. It is a failure of the workflow, not a case.
+	if !o.Duplicate && (out.ManifestKey == "" || (o.Status != evidence.RunComplete && o.Status != evidence.RunPartial)) {
+		return nil, exitErr(ExitFailed, "the workflow ended without sealing the run (no manifest in its output): %s", truncate(ex.Output, 300))
+	}
 	return o, nil
+}
+
+// truncate is at most n bytes of b, as text.
+func truncate(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
 }
 
 // Fetch downloads a case to out (cases/ removed from each key) and verifies

@@ -351,6 +351,34 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a second pass that crashes is a failed collector and the run seals partial", func(t *testing.T) {
+		// The DynamoDB function runs both in the Collect Map and as the
+		// second pass; both crash. Its Catch once led to a Pass that ended
+		// the execution SUCCEEDED with no Seal.
+		bin := failingBinary(t)
+		out, s := runWith(t, env, input, "7777aaaa0000bbbb1111cccc2222dddd", func(f *lambdart.Function) {
+			if strings.Contains(f.Name, "CollectDynamoDB") {
+				f.Binary = bin
+			}
+		})
+		if out.Status != evidence.RunPartial || s.Manifest.Status != evidence.RunPartial {
+			t.Fatalf("status = %q (manifest %q), want partial", out.Status, s.Manifest.Status)
+		}
+		failed := 0
+		for _, c := range s.Manifest.Collectors {
+			// dynamodb (the Map) and dynamodb-cloudtrail (the second pass)
+			if strings.HasPrefix(c.Name, evidence.SourceDynamoDB) && c.Status == "failed" && strings.Contains(c.Error, "collector exploded") {
+				failed++
+			}
+		}
+		if failed != 2 {
+			t.Errorf("dynamodb failed %d times in the manifest, want 2 (the Map and the second pass): %+v", failed, s.Manifest.Collectors)
+		}
+		if !slices.ContainsFunc(s.Manifest.Artifacts, func(a evidence.Artifact) bool { return a.Source == evidence.SourceCloudTrail }) {
+			t.Errorf("the other collectors' evidence is not sealed")
+		}
+	})
+
 	t.Run("every sample input seals a case or is refused by name, never panics", func(t *testing.T) {
 		var files []string
 		for _, pattern := range []string{
