@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/time/rate"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/faults"
@@ -71,14 +72,26 @@ func main() {
 	if err != nil {
 		log.Fatalf("cloudtrail: %v", err)
 	}
-	trails := cloudtrail.NewFromConfig(cfg)
+	reach, err := accounts.FromEnv(os.Getenv, cfg)
+	if err != nil {
+		log.Fatalf("cloudtrail: %v", err)
+	}
+	// One limiter for every account this instance reads: LookupEvents is
+	// paced per account and region, and the reserved concurrency of one
+	// keeps it to one case at a time.
+	limiter := rate.NewLimiter(rate.Limit(LookupRate), 1)
 	h := &Handler{
 		Driver: driver,
-		Collector: &Collector{
-			Trails: trails, Logs: objects, Lookup: trails,
-			Limiter: rate.NewLimiter(rate.Limit(LookupRate), 1),
-			Pad:     pad, Region: cfg.Region, Now: time.Now,
-		},
+		// The trails and LookupEvents are the finding's account's; the
+		// trail buckets (an organization trail's in a log archive) are read
+		// and copied with the hub's own role.
+		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
+			trails := cloudtrail.NewFromConfig(a.Config)
+			return &Collector{
+				Trails: trails, Logs: objects, Lookup: trails, Limiter: limiter,
+				Pad: pad, AccountID: a.ReadWith.AccountID, Region: a.Config.Region, Now: time.Now,
+			}
+		}),
 	}
 	lambda.Start(h.Handle)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 )
@@ -41,10 +42,17 @@ func main() {
 	if err != nil {
 		log.Fatalf("cloudwatch: %v", err)
 	}
-	logs := cloudwatchlogs.NewFromConfig(cfg)
+	reach, err := accounts.FromEnv(os.Getenv, cfg)
+	if err != nil {
+		log.Fatalf("cloudwatch: %v", err)
+	}
 	h := &Handler{
-		Driver:    driver,
-		Collector: &LogsCollector{Events: logs, Groups: logs, InstanceGroups: instanceGroups},
+		Driver: driver,
+		// The log groups are the finding's account's, in its region.
+		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
+			logs := cloudwatchlogs.NewFromConfig(a.Config)
+			return &LogsCollector{Events: logs, Groups: logs, InstanceGroups: instanceGroups}
+		}),
 	}
 	lambda.Start(h.Handle)
 }

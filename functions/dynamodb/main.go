@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 )
@@ -47,10 +48,17 @@ func main() {
 	if err != nil {
 		log.Fatalf("dynamodb: %v", err)
 	}
-	ddb := dynamodb.NewFromConfig(cfg)
-	streams := dynamodbstreams.NewFromConfig(cfg)
-	collector := func(p Pass) *StreamsCollector {
-		return &StreamsCollector{Tables: ddb, Streams: streams, Objects: objects, Bucket: driver.Bucket, Configured: tables, Pass: p, Now: time.Now}
+	reach, err := accounts.FromEnv(os.Getenv, cfg)
+	if err != nil {
+		log.Fatalf("dynamodb: %v", err)
+	}
+	// The tables are the finding's account's; the CloudTrail extract the
+	// second pass reads is in the evidence bucket.
+	collector := func(p Pass) collect.Collector {
+		return collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
+			return &StreamsCollector{Tables: dynamodb.NewFromConfig(a.Config), Streams: dynamodbstreams.NewFromConfig(a.Config),
+				Objects: objects, Bucket: driver.Bucket, Configured: tables, Pass: p, Now: time.Now}
+		})
 	}
 	h := &Handler{
 		Driver:     driver,

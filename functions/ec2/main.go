@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 )
@@ -41,13 +42,20 @@ func main() {
 	if err != nil {
 		log.Fatalf("ec2: %v", err)
 	}
-	compute := ec2.NewFromConfig(cfg)
+	reach, err := accounts.FromEnv(os.Getenv, cfg)
+	if err != nil {
+		log.Fatalf("ec2: %v", err)
+	}
 	h := &Handler{
 		Driver: driver,
-		Collector: &InstanceCollector{
-			EC2: compute, Snapshots: compute, IAM: iam.NewFromConfig(cfg),
-			SnapshotLock: lock, Region: cfg.Region,
-		},
+		// The instance and its snapshots are the finding's account's.
+		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
+			compute := ec2.NewFromConfig(a.Config)
+			return &InstanceCollector{
+				EC2: compute, Snapshots: compute, IAM: iam.NewFromConfig(a.Config),
+				SnapshotLock: lock, Region: a.Config.Region,
+			}
+		}),
 	}
 	lambda.Start(h.Handle)
 }

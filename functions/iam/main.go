@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 )
@@ -44,10 +45,17 @@ func main() {
 	if err != nil {
 		log.Fatalf("iam: %v", err)
 	}
-	client := iam.NewFromConfig(cfg)
+	reach, err := accounts.FromEnv(os.Getenv, cfg)
+	if err != nil {
+		log.Fatalf("iam: %v", err)
+	}
 	h := &Handler{
-		Driver:    driver,
-		Collector: &PrincipalCollector{IAM: client, Advisor: client, AdvisorTimeout: timeout, Now: time.Now},
+		Driver: driver,
+		// The principal is the finding's account's.
+		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
+			client := iam.NewFromConfig(a.Config)
+			return &PrincipalCollector{IAM: client, Advisor: client, AdvisorTimeout: timeout, Now: time.Now}
+		}),
 	}
 	lambda.Start(h.Handle)
 }

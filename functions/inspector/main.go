@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/inspector2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 )
@@ -30,9 +31,15 @@ func main() {
 	if err != nil {
 		log.Fatalf("inspector: %v", err)
 	}
+	reach, err := accounts.FromEnv(os.Getenv, cfg)
+	if err != nil {
+		log.Fatalf("inspector: %v", err)
+	}
 	h := &Handler{
-		Driver:    driver,
-		Collector: &FindingCollector{Inspector: inspector2.NewFromConfig(cfg)},
+		Driver: driver,
+		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
+			return &FindingCollector{Inspector: inspector2.NewFromConfig(a.Config)}
+		}),
 	}
 	lambda.Start(h.Handle)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 )
@@ -32,9 +33,18 @@ func main() {
 	if err != nil {
 		log.Fatalf("s3access: %v", err)
 	}
+	reach, err := accounts.FromEnv(os.Getenv, awsCfg)
+	if err != nil {
+		log.Fatalf("s3access: %v", err)
+	}
 	h := &Handler{
-		Driver:    driver,
-		Collector: &Collector{S3: client, Config: cfg},
+		Driver: driver,
+		// The buckets and their logging settings are the finding's
+		// account's; the copies into the evidence bucket are the hub's
+		// (the log bucket's policy must let the hub read it).
+		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
+			return &Collector{S3: s3.NewFromConfig(a.Config, awsconfig.S3Options), Config: cfg}
+		}),
 	}
 	lambda.Start(h.Handle)
 }

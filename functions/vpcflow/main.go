@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 )
@@ -35,12 +36,21 @@ func main() {
 	if err != nil {
 		log.Fatalf("vpcflow: %v", err)
 	}
+	reach, err := accounts.FromEnv(os.Getenv, cfg)
+	if err != nil {
+		log.Fatalf("vpcflow: %v", err)
+	}
 	h := &Handler{
 		Driver: driver,
-		Collector: &FlowLogCollector{
-			EC2: ec2.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg), Objects: client,
-			Region: cfg.Region, Pad: pad,
-		},
+		// Flow log definitions and CloudWatch destinations are the
+		// finding's account's; S3 destinations (a central log bucket) are
+		// read and copied with the hub's own role.
+		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
+			return &FlowLogCollector{
+				EC2: ec2.NewFromConfig(a.Config), Logs: cloudwatchlogs.NewFromConfig(a.Config), Objects: client,
+				Region: a.Config.Region, Pad: pad,
+			}
+		}),
 	}
 	lambda.Start(h.Handle)
 }

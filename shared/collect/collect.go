@@ -79,6 +79,10 @@ type Output struct {
 	budget Budget
 	shard  *incident.ShardRef
 	fanOut []json.RawMessage
+
+	// readWith is the account, region and role this invocation reads
+	// with (SetReadWith, from Reach); nil: the function's own.
+	readWith *evidence.ReadWith
 }
 
 // Key returns the evidence key for name under this collector's source
@@ -182,6 +186,11 @@ func (o *Output) fill(m evidence.PutMeta) evidence.PutMeta {
 		m.Source = o.source
 	}
 	m.Collector, m.CollectorVersion = o.collector, o.version
+	if m.ReadWith == nil {
+		o.mu.Lock()
+		m.ReadWith = o.readWith
+		o.mu.Unlock()
+	}
 	// A retried collector writes the same bytes again: that is the same
 	// evidence, not an overwrite.
 	m.AcceptIdentical = true

@@ -42,6 +42,21 @@ type Artifact struct {
 	CollectedAt      time.Time      `json:"collectedAt"`
 	Collector        string         `json:"collector"`
 	CollectorVersion string         `json:"collectorVersion"`
+	// ReadWith is the account, region and role the content was read with
+	// (the member account's collector role for an organization's member;
+	// the hub's own function role otherwise).
+	ReadWith *ReadWith `json:"readWith,omitempty"`
+}
+
+// ReadWith is the identity an artifact was read with: which account and
+// region the calls went to, and the role and session that made them (the
+// session is named for the case, so the account's own CloudTrail shows
+// every call custody made for it).
+type ReadWith struct {
+	AccountID   string `json:"accountId"`
+	Region      string `json:"region,omitempty"`
+	RoleARN     string `json:"roleArn,omitempty"`
+	SessionName string `json:"sessionName,omitempty"`
 }
 
 // Origin says where an artifact's content came from.

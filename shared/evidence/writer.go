@@ -97,6 +97,8 @@ type PutMeta struct {
 	// Collector and CollectorVersion name what wrote the artifact.
 	Collector        string
 	CollectorVersion string
+	// ReadWith is the account, region and role the content was read with.
+	ReadWith *ReadWith
 
 	// ContentType is stored with the object; a default is chosen when empty.
 	ContentType string
@@ -138,6 +140,7 @@ func (m PutMeta) artifact(key string, at time.Time) Artifact {
 		CollectedAt:      at.UTC(),
 		Collector:        m.Collector,
 		CollectorVersion: m.CollectorVersion,
+		ReadWith:         m.ReadWith,
 	}
 }
 
