@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +34,14 @@ const (
 	CtxDynamoDBTables       = "custody:dynamodbTables"
 	CtxShardBytes           = "custody:shardBytes"
 	CtxShardObjects         = "custody:shardObjects"
+	// Organizations (README, "Organizations").
+	CtxMemberRoleName          = "custody:memberRoleName"
+	CtxHubAccount              = "custody:hubAccount"
+	CtxOrganizationID          = "custody:organizationId"
+	CtxLogArchiveBuckets       = "custody:logArchiveBuckets"
+	CtxLogArchiveKeys          = "custody:logArchiveKeys"
+	CtxOrganizationTrailBucket = "custody:organizationTrailBucket"
+	CtxForwarderRegions        = "custody:forwarderRegions"
 )
 
 // Object Lock modes accepted in CtxLockMode.
@@ -84,6 +94,31 @@ type Config struct {
 	// that measure.
 	ShardBytes   int64
 	ShardObjects int
+
+	// MemberRoleName is the collector role the member stack creates in
+	// every member account, and the hub assumes there.
+	MemberRoleName string
+	// HubAccount is the hub's account, the member stack's default for its
+	// HubAccountId parameter ("" when the member stack's deployer gives it).
+	HubAccount string
+	// OrganizationID ("o-…"), when set, limits the member role's trust and
+	// the hub's AssumeRole to the organization's accounts.
+	OrganizationID string
+	// LogArchiveBuckets are buckets in another account (the log archive)
+	// the hub's log collectors read: the organization trail's, central
+	// flow log and access log buckets. Their owners grant the hub read in
+	// the bucket policy (README).
+	LogArchiveBuckets []string
+	// LogArchiveKeys are KMS key ARNs (the organization trail's key) the
+	// hub may decrypt with, through S3 only.
+	LogArchiveKeys []string
+	// OrganizationTrailBucket is "bucket" or "bucket/prefix" of the
+	// organization trail, read for every member account's records
+	// (AWSLogs/o-<org>/<account>/CloudTrail/<region>/…).
+	OrganizationTrailBucket string
+	// ForwarderRegions are the regions, besides the hub's, whose GuardDuty
+	// findings a forwarder stack sends to the hub's event bus.
+	ForwarderRegions []string
 }
 
 // DefaultConfig is what an empty context gives; cdk.json repeats these values
@@ -100,6 +135,7 @@ func DefaultConfig() Config {
 		MaxSpan:              "168h",
 		ShardBytes:           collect.DefaultBudget.Bytes,
 		ShardObjects:         collect.DefaultBudget.Objects,
+		MemberRoleName:       "CustodyMember",
 	}
 }
 
@@ -167,8 +203,23 @@ func configFrom(get func(string) any) (Config, error) {
 			return c, fmt.Errorf("context %s: %w", CtxLogBuckets, err)
 		}
 	}
+	for key, dst := range map[string]*[]string{
+		CtxLogArchiveBuckets: &c.LogArchiveBuckets,
+		CtxLogArchiveKeys:    &c.LogArchiveKeys,
+		CtxForwarderRegions:  &c.ForwarderRegions,
+	} {
+		if v := get(key); v != nil {
+			if *dst, err = toStrings(v); err != nil {
+				return c, fmt.Errorf("context %s: %w", key, err)
+			}
+		}
+	}
 	for key, dst := range map[string]*string{
-		CtxLockMode:             &c.LockMode,
+		CtxMemberRoleName:          &c.MemberRoleName,
+		CtxHubAccount:              &c.HubAccount,
+		CtxOrganizationID:          &c.OrganizationID,
+		CtxOrganizationTrailBucket: &c.OrganizationTrailBucket,
+		CtxLockMode:                &c.LockMode,
 		CtxBreakGlassRoleName:   &c.BreakGlassRoleName,
 		CtxInvestigatorRoleName: &c.InvestigatorRoleName,
 		CtxLookback:             &c.Lookback,
@@ -204,7 +255,10 @@ func (c Config) Validate() error {
 	if c.SeverityThreshold < 0 || c.SeverityThreshold > 10 {
 		return fmt.Errorf("context %s: %v is outside GuardDuty's 0-10 severity range", CtxSeverityThreshold, c.SeverityThreshold)
 	}
-	for key, name := range map[string]string{CtxBreakGlassRoleName: c.BreakGlassRoleName, CtxInvestigatorRoleName: c.InvestigatorRoleName} {
+	if err := c.validateOrganization(); err != nil {
+		return err
+	}
+	for key, name := range map[string]string{CtxBreakGlassRoleName: c.BreakGlassRoleName, CtxInvestigatorRoleName: c.InvestigatorRoleName, CtxMemberRoleName: c.MemberRoleName} {
 		if name == "" || strings.ContainsAny(name, " :*") {
 			return fmt.Errorf("context %s: %q is not an IAM role name", key, name)
 		}
@@ -303,4 +357,48 @@ func toStrings(v any) ([]string, error) {
 	default:
 		return nil, fmt.Errorf("want a list of strings, got %T %v", v, v)
 	}
+}
+
+var (
+	accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	orgIDPattern     = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+	bucketPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	kmsKeyARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
+)
+
+// validateOrganization checks the organization keys: each names its key
+// and what a valid value looks like.
+func (c Config) validateOrganization() error {
+	if c.HubAccount != "" && !accountIDPattern.MatchString(c.HubAccount) {
+		return fmt.Errorf("context %s: %q is not a twelve-digit account ID", CtxHubAccount, c.HubAccount)
+	}
+	if c.OrganizationID != "" && !orgIDPattern.MatchString(c.OrganizationID) {
+		return fmt.Errorf("context %s: %q is not an organization ID (o- and 10 to 32 lower-case letters or digits)", CtxOrganizationID, c.OrganizationID)
+	}
+	for _, b := range c.LogArchiveBuckets {
+		if !bucketPattern.MatchString(b) {
+			return fmt.Errorf("context %s: %q is not a bucket name", CtxLogArchiveBuckets, b)
+		}
+	}
+	for _, k := range c.LogArchiveKeys {
+		if !kmsKeyARNPattern.MatchString(k) {
+			return fmt.Errorf("context %s: %q is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)", CtxLogArchiveKeys, k)
+		}
+	}
+	if t := c.OrganizationTrailBucket; t != "" {
+		bucket, _, _ := strings.Cut(t, "/")
+		if !bucketPattern.MatchString(bucket) {
+			return fmt.Errorf("context %s: %q is not bucket or bucket/prefix", CtxOrganizationTrailBucket, t)
+		}
+		if !slices.Contains(c.LogArchiveBuckets, bucket) && !slices.Contains(c.LogBuckets, bucket) && len(c.LogBuckets) > 0 {
+			return fmt.Errorf("context %s: bucket %q is in neither %s nor %s: the hub could not read it", CtxOrganizationTrailBucket, bucket, CtxLogArchiveBuckets, CtxLogBuckets)
+		}
+	}
+	for _, r := range c.ForwarderRegions {
+		if !regionPattern.MatchString(r) {
+			return fmt.Errorf("context %s: %q is not an AWS region", CtxForwarderRegions, r)
+		}
+	}
+	return nil
 }

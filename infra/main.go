@@ -44,6 +44,13 @@ func main() {
 		})
 	}
 	NewCustodyStack(app, "Custody", props)
+	// The member stack: one role per member account (cdk deploy
+	// CustodyMember there, or the synthesized template as a StackSet).
+	member := &MemberStackProps{Config: &cfg, StackProps: awscdk.StackProps{
+		Description: jsii.String("custody member: the role custody's hub assumes to read this account for a case"),
+		Env:         props.Env,
+	}}
+	NewMemberStack(app, MemberStackName, member)
 
 	// AwsSolutions at every synth: an unsuppressed error fails `cdk synth`.
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)

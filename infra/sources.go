@@ -7,10 +7,21 @@ import (
 )
 
 // Grants for the collectors' sources: each reads only what it collects.
+// The same grants make the member stack's collector role (member.go).
+
+// region is the region in the grants' ARNs: the hub's own, or any for the
+// member role (a role is global, and the findings of every region are
+// read through it).
+func (s *custodyStack) region() string {
+	if s.member {
+		return "*"
+	}
+	return *s.stack.Region()
+}
 
 // logGroupArn is every log group of this account and region.
 func (s *custodyStack) logGroupArn() *string {
-	return jsii.String("arn:" + *s.stack.Partition() + ":logs:" + *s.stack.Region() + ":" + *s.stack.Account() + ":log-group:*")
+	return jsii.String("arn:" + *s.stack.Partition() + ":logs:" + s.region() + ":" + *s.stack.Account() + ":log-group:*")
 }
 
 // allowReadLogGroups lets a collector find log groups and read their events.
@@ -20,7 +31,7 @@ func (s *custodyStack) allowReadLogGroups(f custodyFunction) {
 		Resources: &[]*string{s.logGroupArn()},
 	}))
 	suppressWildcards(f, "The log groups a case reads are named by the finding (a function's, a cluster's, an instance's) at run time; read-only.",
-		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):log-group:\*$/g`)})
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+|\\*):(<AWS::AccountId>|[0-9]+):log-group:\*$/g`)})
 }
 
 // logBucketResources are the buckets the log collectors may read: those
@@ -57,17 +68,36 @@ func (s *custodyStack) allowReadLogBuckets(f custodyFunction) {
 		Resources:  &objects,
 		Conditions: cond,
 	}))
+	keys := []*string{jsii.String("arn:" + *s.stack.Partition() + ":kms:" + s.region() + ":" + *s.stack.Account() + ":key/*")}
+	for _, k := range s.cfg.LogArchiveKeys {
+		keys = append(keys, jsii.String(k))
+	}
 	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("kms:Decrypt"),
-		Resources: &[]*string{jsii.String("arn:" + *s.stack.Partition() + ":kms:" + *s.stack.Region() + ":" + *s.stack.Account() + ":key/*")},
+		Resources: &keys,
 		Conditions: &map[string]any{
-			"StringEquals": map[string]any{"kms:ViaService": "s3." + *s.stack.Region() + ".amazonaws.com"},
+			"StringLike": map[string]any{"kms:ViaService": "s3." + s.region() + ".amazonaws.com"},
 		},
 	}))
+	if len(s.cfg.LogArchiveBuckets) > 0 && !s.member {
+		// The log archive's buckets are another account's: read only, and
+		// their owner's bucket policy must allow it too (README).
+		var lb, lo []*string
+		for _, b := range s.cfg.LogArchiveBuckets {
+			lb = append(lb, jsii.String("arn:"+*s.stack.Partition()+":s3:::"+b))
+			lo = append(lo, jsii.String("arn:"+*s.stack.Partition()+":s3:::"+b+"/*"))
+		}
+		f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("s3:ListBucket", "s3:GetBucketLocation"), Resources: &lb,
+		}))
+		f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("s3:GetObject", "s3:GetObjectVersion"), Resources: &lo,
+		}))
+	}
 	suppressWildcards(f, "Log buckets (trail, flow log, access log buckets) and their keys are found at run time from the trail, flow log and logging settings; read-only, this account's only (or the buckets in custody:logBuckets), KMS only through S3.",
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:s3:::\*(\/\*)?$/g`)},
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+\/\*$/g`)},
-		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:kms:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):key\/\*$/g`)})
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:kms:(<AWS::Region>|[a-z0-9-]+|\\*):(<AWS::AccountId>|[0-9]+):key\/\*$/g`)})
 }
 
 // allowCloudTrail lets the CloudTrail collector find the trails, read their
@@ -103,7 +133,7 @@ func (s *custodyStack) allowVPCFlow(f custodyFunction) {
 	s.allowReadLogBuckets(f)
 	suppressWildcards(f, "ec2:Describe* support no resource-level permissions; the flow log groups are found at run time from the flow log definitions; read-only.",
 		jsii.String("Resource::*"),
-		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):log-group:\*$/g`)})
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+|\\*):(<AWS::AccountId>|[0-9]+):log-group:\*$/g`)})
 }
 
 // allowS3Access lets the access log collector read the logging and the
@@ -124,7 +154,7 @@ func (s *custodyStack) allowS3Access(f custodyFunction) {
 // it creates, as it creates them) and lock those snapshots. Nothing on the
 // instance can be changed.
 func (s *custodyStack) allowEC2(f custodyFunction) {
-	p, r, a := *s.stack.Partition(), *s.stack.Region(), *s.stack.Account()
+	p, r, a := *s.stack.Partition(), s.region(), *s.stack.Account()
 	ec2Arn := func(res string) *string { return jsii.String("arn:" + p + ":ec2:" + r + ":" + a + ":" + res) }
 	snapshots := jsii.String("arn:" + p + ":ec2:" + r + "::snapshot/*")
 	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -157,8 +187,8 @@ func (s *custodyStack) allowEC2(f custodyFunction) {
 	}))
 	suppressWildcards(f, "ec2:Describe* support no resource-level permissions; the instance, its volumes and the snapshots made are known at run time; CreateTags only on snapshots as CreateSnapshots makes them; LockSnapshot only on custody's snapshots.",
 		jsii.String("Resource::*"),
-		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):(instance|volume)\/\*$/g`)},
-		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+)::snapshot\/\*$/g`)},
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+|\\*):(<AWS::AccountId>|[0-9]+):(instance|volume)\/\*$/g`)},
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+|\\*)::snapshot\/\*$/g`)},
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:iam::(<AWS::AccountId>|[0-9]+):instance-profile\/\*$/g`)})
 }
 
@@ -206,7 +236,7 @@ func (s *custodyStack) allowRelatedFindings(f custodyFunction) {
 	s.allowGetFindings(f)
 	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions: jsii.Strings("guardduty:ListFindings"),
-		Resources: &[]*string{jsii.String("arn:" + *s.stack.Partition() + ":guardduty:" + *s.stack.Region() + ":" +
+		Resources: &[]*string{jsii.String("arn:" + *s.stack.Partition() + ":guardduty:" + s.region() + ":" +
 			*s.stack.Account() + ":detector/*")},
 	}))
 	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -220,7 +250,7 @@ func (s *custodyStack) allowRelatedFindings(f custodyFunction) {
 // allowDynamoDBStreams lets the DynamoDB collector find a table's stream and
 // read every shard of it.
 func (s *custodyStack) allowDynamoDBStreams(f custodyFunction) {
-	table := "arn:" + *s.stack.Partition() + ":dynamodb:" + *s.stack.Region() + ":" + *s.stack.Account() + ":table/*"
+	table := "arn:" + *s.stack.Partition() + ":dynamodb:" + s.region() + ":" + *s.stack.Account() + ":table/*"
 	f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("dynamodb:DescribeTable"),
 		Resources: jsii.Strings(table),
@@ -230,5 +260,5 @@ func (s *custodyStack) allowDynamoDBStreams(f custodyFunction) {
 		Resources: jsii.Strings(table + "/stream/*"),
 	}))
 	suppressWildcards(f, "The tables of a case are named by the finding, the configuration or the CloudTrail extract at run time; read-only.",
-		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:dynamodb:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):table\/\*(\/stream\/\*)?$/g`)})
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:dynamodb:(<AWS::Region>|[a-z0-9-]+|\\*):(<AWS::AccountId>|[0-9]+):table\/\*(\/stream\/\*)?$/g`)})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/collect"
 )
 
@@ -39,6 +40,9 @@ type custodyStack struct {
 	key          awskms.Key
 	bucket       awss3.Bucket
 	topic        awssns.Topic
+	// member is set while the member stack's role is granted the same
+	// source reads (member.go).
+	member bool
 }
 
 // NewCustodyStack builds the whole responder: key, locked evidence bucket,
@@ -148,7 +152,13 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 // newCollectorFunction is collector c's function: its source reads (Grant),
 // its writes and reads under cases/ (evidence, results, a fan-out's plan).
 func (s *custodyStack) newCollectorFunction(c collector, id string, size sizing, env map[string]string) custodyFunction {
+	env[accounts.EnvAccountID] = *s.stack.Account()
+	env[accounts.EnvPartition] = *s.stack.Partition()
+	env[accounts.EnvMemberRole] = s.cfg.MemberRoleName
 	f := s.newCustodyFunction(id, c.Name, size, env)
+	if c.Member {
+		s.allowAssumeMember(f)
+	}
 	s.allowObjects(f, []string{"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}, casesPrefix)
 	s.allowList(f, casesPrefix)
 	s.allowKey(f, "s3")

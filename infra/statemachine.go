@@ -29,28 +29,32 @@ type collector struct {
 	// Reserved collector run in a second, unreserved function of the same
 	// code, so the reservation paces first invocations, not the pieces.
 	FanOut bool
+	// Member: the source is the finding's account's, read through the
+	// member stack's collector role when that is not the hub (GuardDuty's
+	// findings are the hub's own, as the delegated administrator).
+	Member bool
 }
 
 // collectors is the table of evidence sources. Adding one is one line here
 // plus its functions/<name> directory.
 var collectors = []collector{
 	{Name: "guardduty", State: "CollectGuardDuty", Grant: (*custodyStack).allowRelatedFindings},
-	{Name: "inspector", State: "CollectInspector", Grant: (*custodyStack).allowInspector},
-	{Name: "ec2", State: "CollectEC2", Grant: (*custodyStack).allowEC2,
+	{Name: "inspector", Member: true, State: "CollectInspector", Grant: (*custodyStack).allowInspector},
+	{Name: "ec2", Member: true, State: "CollectEC2", Grant: (*custodyStack).allowEC2,
 		Env: func(cfg Config) map[string]string {
 			return map[string]string{"CUSTODY_SNAPSHOT_LOCK": cfg.SnapshotLock}
 		}},
 	// LookupEvents allows 2 requests/s per account and region, shared by
 	// every case: one CloudTrail collector at a time, paced in-process.
-	{Name: "cloudtrail", State: "CollectCloudTrail", Grant: (*custodyStack).allowCloudTrail, Reserved: 1, FanOut: true},
-	{Name: "vpcflow", State: "CollectVPCFlow", Grant: (*custodyStack).allowVPCFlow, FanOut: true},
-	{Name: "s3access", State: "CollectS3Access", Grant: (*custodyStack).allowS3Access, FanOut: true},
-	{Name: "iam", State: "CollectIAM", Grant: (*custodyStack).allowIAM},
-	{Name: "dynamodb", State: "CollectDynamoDB", Grant: (*custodyStack).allowDynamoDBStreams,
+	{Name: "cloudtrail", Member: true, State: "CollectCloudTrail", Grant: (*custodyStack).allowCloudTrail, Reserved: 1, FanOut: true},
+	{Name: "vpcflow", Member: true, State: "CollectVPCFlow", Grant: (*custodyStack).allowVPCFlow, FanOut: true},
+	{Name: "s3access", Member: true, State: "CollectS3Access", Grant: (*custodyStack).allowS3Access, FanOut: true},
+	{Name: "iam", Member: true, State: "CollectIAM", Grant: (*custodyStack).allowIAM},
+	{Name: "dynamodb", Member: true, State: "CollectDynamoDB", Grant: (*custodyStack).allowDynamoDBStreams,
 		Env: func(cfg Config) map[string]string {
 			return map[string]string{"CUSTODY_DYNAMODB_TABLES": strings.Join(cfg.DynamoDBTables, ",")}
 		}},
-	{Name: "cloudwatch", State: "CollectCloudWatch", Grant: (*custodyStack).allowReadLogGroups, FanOut: true,
+	{Name: "cloudwatch", Member: true, State: "CollectCloudWatch", Grant: (*custodyStack).allowReadLogGroups, FanOut: true,
 		Env: func(cfg Config) map[string]string {
 			return map[string]string{"CUSTODY_INSTANCE_LOG_GROUPS": strings.Join(cfg.InstanceLogGroups, ",")}
 		}},

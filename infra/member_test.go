@@ -1,0 +1,190 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// synthMember synthesizes the member stack as main.go does.
+func synthMember(t *testing.T, ctx map[string]any) (awscdk.Stack, map[string]any) {
+	t.Helper()
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
+	cfg, err := ConfigFromContext(app.Node())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack := NewMemberStack(app, MemberStackName, &MemberStackProps{Config: &cfg})
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	b, err := json.Marshal(assertions.Template_FromStack(stack, nil).ToJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	return stack, raw
+}
+
+// writeActions are IAM action verbs that change something.
+var writePrefixes = []string{"Create", "Delete", "Put", "Update", "Attach", "Detach", "Modify", "Set", "Tag", "Untag", "Add", "Remove", "Start", "Stop", "Terminate", "Run", "Lock", "Enable", "Disable", "Pass", "Revoke", "Authorize", "Replace", "Reset", "Associate", "Disassociate", "Import", "Copy", "Restore", "Invoke", "Send", "Publish", "Upload", "Change"}
+
+func isWrite(action string) bool {
+	_, verb, _ := strings.Cut(action, ":")
+	if verb == "*" || strings.HasSuffix(verb, "*") {
+		return true
+	}
+	for _, p := range writePrefixes {
+		if strings.HasPrefix(verb, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestMemberRoleTrustsOnlyTheHubsCollectorRoles(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ctx  map[string]any
+		org  bool
+	}{
+		{"default", map[string]any{CtxHubAccount: "999999999999"}, false},
+		{"in an organization", map[string]any{CtxHubAccount: "999999999999", CtxOrganizationID: "o-abcdef1234"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, raw := synthMember(t, tc.ctx)
+			var role map[string]any
+			for _, r := range raw["Resources"].(map[string]any) {
+				if path(r, "Type") == "AWS::IAM::Role" {
+					if role != nil {
+						t.Fatal("more than one role")
+					}
+					role = r.(map[string]any)
+				}
+			}
+			if role == nil || path(role, "Properties", "RoleName") != "CustodyMember" {
+				t.Fatalf("role = %s", jsonString(role))
+			}
+			if d := path(raw, "Parameters", paramHubAccount, "Default"); d != "999999999999" {
+				t.Errorf("HubAccountId default = %v, want the context's hub account", d)
+			}
+			stmts := list(path(role, "Properties", "AssumeRolePolicyDocument", "Statement"))
+			if len(stmts) == 0 {
+				t.Fatal("no trust statements")
+			}
+			for _, st := range stmts {
+				p := jsonString(path(st, "Principal"))
+				if !strings.Contains(p, `{"Ref":"HubAccountId"}`) || strings.Contains(p, `"*"`) || strings.Contains(p, "Service") {
+					t.Errorf("trust principal %s: want only the hub account", p)
+				}
+				arn := jsonString(path(st, "Condition", "ArnLike", "aws:PrincipalArn"))
+				if !strings.Contains(arn, `{"Ref":"HubAccountId"}`) || !strings.Contains(arn, `-Collect*`) {
+					t.Errorf("trust condition %s: want aws:PrincipalArn of the hub's collector roles", arn)
+				}
+				org := path(st, "Condition", "StringEquals", "aws:PrincipalOrgID")
+				if tc.org != (org == "o-abcdef1234") {
+					t.Errorf("aws:PrincipalOrgID = %v", org)
+				}
+				for _, a := range list(path(st, "Action")) {
+					if a != "sts:AssumeRole" && a != "sts:TagSession" && a != "sts:SetSourceIdentity" {
+						t.Errorf("trust allows %v", a)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestMemberRoleGrantsNoWriteOnStar(t *testing.T) {
+	stack, raw := synthMember(t, map[string]any{CtxHubAccount: "999999999999"})
+	n := 0
+	for _, r := range raw["Resources"].(map[string]any) {
+		if path(r, "Type") != "AWS::IAM::Policy" {
+			continue
+		}
+		for _, st := range list(path(r, "Properties", "PolicyDocument", "Statement")) {
+			n++
+			if path(st, "Effect") != "Allow" {
+				continue
+			}
+			star := false
+			for _, res := range list(path(st, "Resource")) {
+				if res == "*" {
+					star = true
+				}
+			}
+			for _, a := range list(path(st, "Action")) {
+				a := a.(string)
+				if star && isWrite(a) {
+					t.Errorf("%s on *", a)
+				}
+				// Writes that remain are the EC2 snapshot calls, each on
+				// instance/volume/snapshot ARNs and, for tags and locks,
+				// conditioned as in the hub.
+				if isWrite(a) && a != "ec2:CreateSnapshots" && path(st, "Condition") == nil {
+					t.Errorf("%s without a condition: %s", a, jsonString(st))
+				}
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("%d statements: the collectors' reads are missing", n)
+	}
+	msgs := assertions.Annotations_FromStack(stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+	for _, m := range *msgs {
+		t.Errorf("unsuppressed: %s", jsonString(m))
+	}
+	// No asset and no bootstrap: the template deploys as a StackSet.
+	if _, ok := raw["Parameters"].(map[string]any)["BootstrapVersion"]; ok {
+		t.Error("the member template needs a CDK bootstrap: a StackSet cannot deploy it")
+	}
+	if _, err := exec.LookPath("cfn-lint"); err != nil {
+		t.Fatal("cfn-lint not found: install: pip install cfn-lint")
+	}
+	f := filepath.Join(t.TempDir(), "CustodyMember.template.json")
+	b, _ := json.MarshalIndent(raw, "", " ")
+	if err := os.WriteFile(f, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cfn-lint", "--", f).CombinedOutput(); err != nil {
+		t.Errorf("cfn-lint: %v\n%s", err, out)
+	}
+}
+
+func TestHubCollectorsMayAssumeOnlyTheMemberRole(t *testing.T) {
+	s := synth(t, map[string]any{CtxOrganizationID: "o-abcdef1234", CtxLogArchiveBuckets: []any{"org-trail-archive"}})
+	for _, c := range collectors {
+		t.Run(c.Name, func(t *testing.T) {
+			var assume []map[string]any
+			for _, st := range s.statements(t, c.State+"FunctionRole") {
+				for _, a := range list(st["Action"]) {
+					if a == "sts:AssumeRole" {
+						assume = append(assume, st)
+					}
+				}
+			}
+			if !c.Member {
+				if len(assume) != 0 {
+					t.Errorf("%s may assume roles: %s", c.Name, jsonString(assume))
+				}
+				return
+			}
+			if len(assume) != 1 {
+				t.Fatalf("AssumeRole statements = %s", jsonString(assume))
+			}
+			res := jsonString(assume[0]["Resource"])
+			if !strings.Contains(res, ":iam::*:role/CustodyMember") || path(assume[0], "Condition", "StringEquals", "aws:ResourceOrgID") != "o-abcdef1234" {
+				t.Errorf("AssumeRole = %s: want the member role only, in the organization", jsonString(assume[0]))
+			}
+		})
+	}
+}
