@@ -220,12 +220,12 @@ func configFrom(get func(string) any) (Config, error) {
 		CtxOrganizationID:          &c.OrganizationID,
 		CtxOrganizationTrailBucket: &c.OrganizationTrailBucket,
 		CtxLockMode:                &c.LockMode,
-		CtxBreakGlassRoleName:   &c.BreakGlassRoleName,
-		CtxInvestigatorRoleName: &c.InvestigatorRoleName,
-		CtxLookback:             &c.Lookback,
-		CtxLookahead:            &c.Lookahead,
-		CtxMaxSpan:              &c.MaxSpan,
-		CtxSnapshotLock:         &c.SnapshotLock,
+		CtxBreakGlassRoleName:      &c.BreakGlassRoleName,
+		CtxInvestigatorRoleName:    &c.InvestigatorRoleName,
+		CtxLookback:                &c.Lookback,
+		CtxLookahead:               &c.Lookahead,
+		CtxMaxSpan:                 &c.MaxSpan,
+		CtxSnapshotLock:            &c.SnapshotLock,
 	} {
 		if v := get(key); v != nil {
 			s, ok := v.(string)

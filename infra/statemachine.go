@@ -46,7 +46,10 @@ var collectors = []collector{
 		}},
 	// LookupEvents allows 2 requests/s per account and region, shared by
 	// every case: one CloudTrail collector at a time, paced in-process.
-	{Name: "cloudtrail", Member: true, State: "CollectCloudTrail", Grant: (*custodyStack).allowCloudTrail, Reserved: 1, FanOut: true},
+	{Name: "cloudtrail", Member: true, State: "CollectCloudTrail", Grant: (*custodyStack).allowCloudTrail, Reserved: 1, FanOut: true,
+		Env: func(cfg Config) map[string]string {
+			return map[string]string{"CUSTODY_ORG_TRAIL_BUCKET": cfg.OrganizationTrailBucket}
+		}},
 	{Name: "vpcflow", Member: true, State: "CollectVPCFlow", Grant: (*custodyStack).allowVPCFlow, FanOut: true},
 	{Name: "s3access", Member: true, State: "CollectS3Access", Grant: (*custodyStack).allowS3Access, FanOut: true},
 	{Name: "iam", Member: true, State: "CollectIAM", Grant: (*custodyStack).allowIAM},

@@ -88,6 +88,15 @@ type Collector struct {
 	Concurrency int
 	// Now is the clock for the 90-day LookupEvents horizon.
 	Now func() time.Time
+	// OrgTrail is "bucket" or "bucket/prefix" of an organization trail
+	// (custody:organizationTrailBucket), read for the incident's account
+	// beside the trails DescribeTrails names: in an organization the trail
+	// and its bucket are the management and log archive accounts'.
+	OrgTrail string
+	// LogsReadWith is what Logs reads with (the hub's own role, which the
+	// log archive's bucket policy admits), recorded on the copies and
+	// extracts; nil: the invocation's.
+	LogsReadWith *evidence.ReadWith
 }
 
 // Name implements collect.Collector.
@@ -149,6 +158,7 @@ func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *co
 	if err != nil {
 		return err
 	}
+	locs = c.withOrgTrail(locs)
 	var read []*location
 	for _, loc := range locs {
 		ok, err := c.collectLocation(ctx, out, inc, loc, account, region)
@@ -252,6 +262,26 @@ func (c *Collector) trails(ctx context.Context, out *collect.Output, region stri
 	return locs, nil
 }
 
+// withOrgTrail adds the configured organization trail's location to locs
+// (or marks the one DescribeTrails already named as an organization's).
+func (c *Collector) withOrgTrail(locs []*location) []*location {
+	if c.OrgTrail == "" {
+		return locs
+	}
+	bucket, prefix, _ := strings.Cut(c.OrgTrail, "/")
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	for _, l := range locs {
+		if l.bucket == bucket && l.prefix == prefix {
+			l.org, l.global = true, true
+			return locs
+		}
+	}
+	return append(locs, &location{bucket: bucket, prefix: prefix, org: true, global: true,
+		trails: []string{"the organization trail (custody:organizationTrailBucket)"}})
+}
+
 // collectLocation lists the logs and digests of one trail location for
 // the window and copies them unchanged. It reports false when the bucket
 // could not be read at all.
@@ -327,7 +357,9 @@ func (c *Collector) copyAll(ctx context.Context, out *collect.Output, loc *locat
 	}
 	what := map[string]string{"logs": "log", "digest": "digest"}[dir]
 	if _, err := s3logs.CopyAll(ctx, out, objs, dir, conc, func(o s3logs.Object) evidence.PutMeta {
-		return out.Meta("s3:CopyObject", map[string]any{"bucket": o.Bucket, "key": o.Key}, &evidence.Origin{Bucket: o.Bucket, Key: o.Key})
+		m := out.Meta("s3:CopyObject", map[string]any{"bucket": o.Bucket, "key": o.Key}, &evidence.Origin{Bucket: o.Bucket, Key: o.Key})
+		m.ReadWith = c.LogsReadWith
+		return m
 	}); err != nil {
 		if s3logs.Denied(err) {
 			noteDenied(loc, fmt.Sprintf("copying %s files from s3://%s/%s was denied: %v", what, loc.bucket, loc.prefix, firstLine(err)))
@@ -438,7 +470,9 @@ func (c *Collector) extract(ctx context.Context, out *collect.Output, inc *incid
 	}
 	origin := &evidence.Origin{Bucket: locs[0].bucket, Key: locs[0].prefix + "AWSLogs/",
 		Description: fmt.Sprintf("records in scope whose eventTime is in the window, from %d CloudTrail log files", len(objs))}
-	stream, err := out.CreateGzip(out.PartName(ExtractName), out.Meta("s3:GetObject", req, origin))
+	meta := out.Meta("s3:GetObject", req, origin)
+	meta.ReadWith = c.LogsReadWith
+	stream, err := out.CreateGzip(out.PartName(ExtractName), meta)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,9 @@ const (
 	// EnvPad is the delivery pad for listing log keys (a Go duration,
 	// default 15m).
 	EnvPad = "CUSTODY_CLOUDTRAIL_PAD"
+	// EnvOrgTrail is the organization trail's "bucket" or "bucket/prefix"
+	// (custody:organizationTrailBucket); empty: none configured.
+	EnvOrgTrail = "CUSTODY_ORG_TRAIL_BUCKET"
 )
 
 // LookupRate is LookupEvents' quota: 2 requests a second per account and
@@ -80,6 +83,7 @@ func main() {
 	// paced per account and region, and the reserved concurrency of one
 	// keeps it to one case at a time.
 	limiter := rate.NewLimiter(rate.Limit(LookupRate), 1)
+	orgTrail, own := os.Getenv(EnvOrgTrail), reach.Own().ReadWith
 	h := &Handler{
 		Driver: driver,
 		// The trails and LookupEvents are the finding's account's; the
@@ -90,6 +94,7 @@ func main() {
 			return &Collector{
 				Trails: trails, Logs: objects, Lookup: trails, Limiter: limiter,
 				Pad: pad, AccountID: a.ReadWith.AccountID, Region: a.Config.Region, Now: time.Now,
+				OrgTrail: orgTrail, LogsReadWith: &own,
 			}
 		}),
 	}

@@ -57,6 +57,15 @@ func Apply(ctx context.Context, cfg aws.Config, endpoint string, sc *Scenario, d
 	if sc == nil {
 		return nil, errors.New("scenario: Apply: nil scenario")
 	}
+	if len(sc.Accounts) > 0 {
+		return applyAccounts(ctx, cfg, endpoint, sc, dir)
+	}
+	return apply(ctx, cfg, endpoint, sc, dir, nil, nil)
+}
+
+// apply is Apply for one account: inherited are placeholders other
+// accounts already resolved; shift, when set, is the root's time shift.
+func apply(ctx context.Context, cfg aws.Config, endpoint string, sc *Scenario, dir string, inherited map[string]string, shift *Shifter) (*Seeded, error) {
 	c := &clients{
 		sts:  sts.NewFromConfig(cfg),
 		iam:  iam.NewFromConfig(cfg),
@@ -74,7 +83,10 @@ func Apply(ctx context.Context, cfg aws.Config, endpoint string, sc *Scenario, d
 		return nil, fmt.Errorf("scenario: sts GetCallerIdentity: %w", err)
 	}
 	a.out.Account = aws.ToString(id.Account)
-	if sc.TimeShift != nil {
+	a.out.Inherited = inherited
+	if shift != nil {
+		a.out.Shift = *shift
+	} else if sc.TimeShift != nil {
 		if a.out.Shift, err = sc.TimeShift.Shifter(a.out.now()); err != nil {
 			return nil, err
 		}

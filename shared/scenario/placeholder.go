@@ -41,6 +41,13 @@ type Seeded struct {
 	Rewritten []string
 	// Warnings are emulator workarounds taken (a flow log prefix dropped, ...).
 	Warnings []string
+	// Accounts are the scenario's other accounts, name -> ID
+	// ({{account:NAME}}).
+	Accounts map[string]string
+	// Inherited are placeholders resolved in other accounts of the
+	// scenario, usable here (a log archive's trail files name a member's
+	// instance).
+	Inherited map[string]string
 	// Shift is the scenario's timeShift as applied (the zero Shifter when it
 	// has none): Shift.Days is how many days every seeded time moved, and
 	// Shift.Time(t) tells where a time written in the seed folder landed.
@@ -91,6 +98,12 @@ func newSeeded(region string) *Seeded {
 // moment of rewriting and are not listed.
 func (s *Seeded) Placeholders() map[string]string {
 	m := map[string]string{}
+	for k, v := range s.Inherited {
+		m[k] = v
+	}
+	for name, id := range s.Accounts {
+		m["{{account:"+name+"}}"] = id
+	}
 	if s.Account != "" {
 		m["{{account}}"] = s.Account
 	}

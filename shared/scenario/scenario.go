@@ -145,6 +145,10 @@ type Scenario struct {
 	// TimeShift, when set, moves every time in the seed folder by whole
 	// days so that the anchor day lands DaysAgo days before the run.
 	TimeShift *TimeShift `json:"timeShift"`
+	// Accounts are other accounts of an organization (members, the log
+	// archive), each a seed folder of its own applied with that account's
+	// credentials in its region (accounts.go).
+	Accounts []Account `json:"accounts"`
 }
 
 // IAM holds the managed policies, roles and users to create.
@@ -327,6 +331,9 @@ func Load(dir string) (*Scenario, error) {
 		return nil, fmt.Errorf("scenario: %s: %w", filepath.Join(dir, FileName), err)
 	}
 	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	if err := sc.loadAccounts(dir); err != nil {
 		return nil, err
 	}
 	return &sc, nil
