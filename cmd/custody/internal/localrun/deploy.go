@@ -22,8 +22,12 @@ import (
 	"github.com/custody-ir/custody/shared/emulator"
 )
 
-// StackName is the CDK stack the app defines.
+// StackName is the CDK stack the app defines (the hub).
 const StackName = "Custody"
+
+// MemberStackName is the app's member stack, deployed into each member
+// account of an organization scenario.
+const MemberStackName = "CustodyMember"
 
 // Deployment is the stack as the emulator's CloudFormation created it.
 type Deployment struct {
@@ -126,6 +130,18 @@ func (c CDK) Bootstrap(ctx context.Context) error {
 // change sets are incomplete.
 func (c CDK) Deploy(ctx context.Context) error {
 	return c.run(ctx, "deploy", StackName, "--require-approval", "never", "--method=direct")
+}
+
+// DeployMember runs cdk deploy of the member stack with env (an account's
+// credentials), trusting the hub account hub.
+func (c CDK) DeployMember(ctx context.Context, env []string, hub string) error {
+	m := c
+	m.Env = append(append([]string{}, c.Env...), env...)
+	m.Context = map[string]string{"custody:hubAccount": hub}
+	for k, v := range c.Context {
+		m.Context[k] = v
+	}
+	return m.run(ctx, "deploy", MemberStackName, "--require-approval", "never", "--method=direct")
 }
 
 // Destroy runs cdk destroy of the stack.

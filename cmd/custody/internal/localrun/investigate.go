@@ -90,6 +90,11 @@ type Env struct {
 	Defn      []byte // the deployed state machine definition
 	Functions []lambdart.Function
 	Pool      *lambdart.Pool
+	// Gate is what the handlers call: the emulator, but for what it cannot
+	// refuse (an AssumeRole into an account without the member stack).
+	Gate *Gate
+	// Context is the deploy context (the seed folder's context.json).
+	Context map[string]string
 
 	log     io.Writer // progress
 	toolLog io.Writer // CDK CLI and handler output
@@ -99,7 +104,7 @@ type Env struct {
 // Setup builds the handlers, starts the emulator, deploys the app into it
 // and starts a local runtime for each deployed function. Close stops it all.
 func Setup(ctx context.Context, root string, log, toolLog io.Writer, deployContext map[string]string) (_ *Env, err error) {
-	e := &Env{Root: root, log: log, toolLog: toolLog}
+	e := &Env{Root: root, log: log, toolLog: toolLog, Context: deployContext}
 	defer func() {
 		if err != nil {
 			e.Close()
@@ -121,6 +126,9 @@ func Setup(ctx context.Context, root string, log, toolLog io.Writer, deployConte
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
 	e.step("emulator on %s", e.Emulator.Endpoint)
+	if e.Gate, err = StartGate(e.Emulator.Endpoint); err != nil {
+		return nil, exitErr(ExitSetup, "%v", err)
+	}
 	if e.Deploy, err = DeployStack(ctx, root, e.Emulator, e.Config, filepath.Join(e.work, "cdk.out"), toolLog, e.step, deployContext); err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
@@ -133,7 +141,7 @@ func Setup(ctx context.Context, root string, log, toolLog io.Writer, deployConte
 	if e.Defn, err = deployedDefinition(ctx, e.Config, e.Machine); err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
-	if e.Functions, err = deployedFunctions(ctx, e.Config, e.Deploy, bins, e.Emulator, toolLog); err != nil {
+	if e.Functions, err = deployedFunctions(ctx, e.Config, e.Deploy, bins, e.Emulator, e.Gate.URL, toolLog); err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
 	if e.Pool, err = lambdart.NewPool(e.Functions); err != nil {
@@ -147,6 +155,7 @@ func (e *Env) Close() {
 	if e.Pool != nil {
 		e.Pool.Close()
 	}
+	e.Gate.Close()
 	if e.Emulator != nil {
 		e.step("stopping the emulator")
 		e.Emulator.Stop()
@@ -172,6 +181,9 @@ func (e *Env) Seed(ctx context.Context, dir string) (*scenario.Seeded, error) {
 	}
 	for _, f := range seeded.Rewritten {
 		e.step("  derived (placeholders replaced, times shifted): %s", f)
+	}
+	if err := e.deployMembers(ctx, sc); err != nil {
+		return nil, exitErr(ExitSetup, "seed: %v", err)
 	}
 	for _, w := range seeded.Warnings {
 		e.step("  seed warning: %s", w)
@@ -536,7 +548,7 @@ func deployedDefinition(ctx context.Context, cfg aws.Config, arn string) ([]byte
 
 // deployedFunctions describes every deployed Lambda function of the stack
 // and pairs it with its host build, with the deployed environment.
-func deployedFunctions(ctx context.Context, cfg aws.Config, dep *Deployment, bins map[string]string, emu *emulator.Server, log io.Writer) ([]lambdart.Function, error) {
+func deployedFunctions(ctx context.Context, cfg aws.Config, dep *Deployment, bins map[string]string, emu *emulator.Server, endpoint string, log io.Writer) ([]lambdart.Function, error) {
 	lc := lambda.NewFromConfig(cfg)
 	var fns []lambdart.Function
 	for _, id := range dep.Template.OfType("AWS::Lambda::Function") {
@@ -557,6 +569,8 @@ func deployedFunctions(ctx context.Context, cfg aws.Config, dep *Deployment, bin
 			continue
 		}
 		vars := append([]string{}, emu.Env()...)
+		// The handlers call the emulator through the gate.
+		vars = append(vars, "AWS_ENDPOINT_URL="+endpoint)
 		for k, v := range env {
 			vars = append(vars, k+"="+v)
 		}
@@ -570,4 +584,32 @@ func deployedFunctions(ctx context.Context, cfg aws.Config, dep *Deployment, bin
 		return nil, errors.New("no custody function found in the deployed stack")
 	}
 	return fns, nil
+}
+
+// deployMembers deploys the member stack into each member account of an
+// organization scenario (cdk deploy with that account's credentials), and
+// makes the gate refuse AssumeRole into a member the scenario says has no
+// member stack.
+func (e *Env) deployMembers(ctx context.Context, sc *scenario.Scenario) error {
+	cdk := CDK{Root: e.Root, Env: e.Emulator.Env(), Log: e.toolLog, OutDir: filepath.Join(e.work, "cdk.out-member"),
+		FunctionsDir: filepath.Join(e.work, "assets"), Context: e.Context}
+	for _, a := range sc.Accounts {
+		switch {
+		case a.LogArchive:
+			e.step("  account %s (%s): the log archive, read through its bucket policies (no member stack)", a.Name, a.ID)
+		case !a.HasMemberStack():
+			e.step("  account %s (%s): no member stack: the hub's AssumeRole into it is refused (AccessDenied)", a.Name, a.ID)
+			e.Gate.RefuseAssumeInto(a.ID)
+		default:
+			creds, err := scenario.AccountCredentials(ctx, e.Config, a)
+			if err != nil {
+				return err
+			}
+			e.step("cdk deploy %s into account %s (%s)", MemberStackName, a.Name, a.ID)
+			if err := cdk.DeployMember(ctx, creds, emulator.AccountID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
