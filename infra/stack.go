@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -131,7 +132,12 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 		objectWildcard(casesPrefix))
 
 	sm := s.newStateMachine(triage, seal, collectorFns, shardFns)
-	newFindingRule(stack, cfg, sm)
+	_, findingDLQ := newFindingRule(stack, cfg, sm)
+	_, alertDLQ := newBucketPolicyChangeRule(stack, s.bucket, s.topic)
+	newFailureAlarms(stack, sm, s.topic, map[string]awssqs.Queue{
+		"FindingDeliveryDLQ":   findingDLQ,
+		"BucketPolicyAlertDLQ": alertDLQ,
+	})
 
 	awscdk.NewCfnOutput(stack, jsii.String("EvidenceBucketName"), &awscdk.CfnOutputProps{
 		Value: s.bucket.BucketName(), Description: jsii.String("The locked evidence bucket"),

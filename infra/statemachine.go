@@ -286,7 +286,9 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 		TracingEnabled:   jsii.Bool(true),
 		// Bounds a stuck run: collectors are 15 min each with retries, four
 		// at a time over a plan of about ten; a fanned-out source runs its
-		// shards 8 at a time, 15 min each (MaxShards 500: ~16 h at worst).
+		// shards 8 at a time, 15 min each (collect.MaxShards 200: ~6 h at
+		// worst). The history's 25,000 events bound the shards too:
+		// history_test.go computes the worst case from this definition.
 		Timeout: awscdk.Duration_Hours(jsii.Number(24)),
 		Logs: &awsstepfunctions.LogOptions{
 			Destination:          logGroup,
