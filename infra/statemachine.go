@@ -298,8 +298,8 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(sm, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("CDK's grants for the workflow role: lambda:InvokeFunction on <function>:* covers the function's versions; " +
-			"the CloudWatch Logs delivery and X-Ray actions have no resource-level permissions."),
+		Reason: jsii.String("IAM allows the workflow role (CDK's grants) lambda:InvokeFunction on custody's own functions and their versions (<function>:*), " +
+			"and the CloudWatch Logs delivery and X-Ray actions on * (they have no resource-level permissions)."),
 		AppliesTo: &[]any{
 			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<[A-Za-z0-9]+\.Arn>:\*$/g`)},
 			jsii.String("Resource::*"),
