@@ -62,7 +62,12 @@ type Config struct {
 	// FindingTypeExclude: finding types starting with one of these prefixes
 	// never start the workflow.
 	FindingTypeExclude []string
-	// LockMode is GOVERNANCE or COMPLIANCE.
+	// LockMode is GOVERNANCE or COMPLIANCE. COMPLIANCE is the default: no
+	// one, the account root included, can remove a locked version before
+	// its retention ends. GOVERNANCE is for drills in a real account: a
+	// principal allowed s3:BypassGovernanceRetention can delete, and the
+	// root can always rewrite the bucket policy that denies it, so evidence
+	// is then only as safe as the root user.
 	LockMode string
 	// RetentionDays is the bucket's default Object Lock retention.
 	RetentionDays int
@@ -126,7 +131,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		SeverityThreshold:    4,
-		LockMode:             LockModeGovernance,
+		LockMode:             LockModeCompliance,
 		RetentionDays:        365,
 		BreakGlassRoleName:   "CustodyBreakGlass",
 		InvestigatorRoleName: "CustodyInvestigator",

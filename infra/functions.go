@@ -83,7 +83,7 @@ func (s *custodyStack) newCustodyFunction(id, name string, size sizing, env map[
 
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("Log streams are created at run time under this function's own log group (<group>:*); X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions."),
+		Reason: jsii.String("IAM allows logs:CreateLogStream and logs:PutLogEvents on the streams of this function's own log group only (<group>:*: streams are made at run time), and X-Ray PutTraceSegments/PutTelemetryRecords on * (they have no resource-level permissions)."),
 		AppliesTo: &[]any{
 			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<` + id + `Logs[0-9A-F]{8}\.Arn>:\*$/g`)},
 			jsii.String("Resource::*"),
@@ -148,7 +148,7 @@ func (s *custodyStack) allowGetFindings(f custodyFunction) {
 		Resources: &[]*string{jsii.String("arn:" + *s.stack.Partition() + ":guardduty:" + *s.stack.Region() + ":" +
 			*s.stack.Account() + ":detector/*")},
 	}))
-	suppressWildcards(f, "guardduty:GetFindings is on detector/* because the detector ID arrives with the finding, at run time.",
+	suppressWildcards(f, "IAM allows guardduty:GetFindings on every detector of this account and region (detector/*): the detector ID arrives with the finding, at run time.",
 		detectorWildcard())
 }
 

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // newFindingRule sends every GuardDuty finding at or above the threshold (and
@@ -28,18 +27,8 @@ func newFindingRule(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMac
 		detail["type"] = types
 	}
 
-	dlq := awssqs.NewQueue(stack, jsii.String("FindingDeliveryDLQ"), &awssqs.QueueProps{
-		// SQS-managed encryption: EventBridge can write to it without a key
-		// policy grant, and it holds only GuardDuty events, not evidence.
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)), // the SQS maximum: time to notice and replay
-		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
-	})
-	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-SQS3"),
-		Reason: jsii.String("This queue is itself the dead-letter queue of the finding rule's target; a DLQ of a DLQ would only move the same undeliverable events."),
-	}}, jsii.Bool(false))
+	dlq := newDeliveryDLQ(stack, "FindingDeliveryDLQ",
+		"This queue is itself the dead-letter queue of the finding rule's target; a DLQ of a DLQ would only move the same undeliverable events.")
 
 	rule := awsevents.NewRule(stack, jsii.String("FindingRule"), &awsevents.RuleProps{
 		Description: jsii.String("GuardDuty findings at or above the custody severity threshold start an evidence collection."),

@@ -30,8 +30,8 @@ func (s *custodyStack) allowReadLogGroups(f custodyFunction) {
 		Actions:   jsii.Strings("logs:DescribeLogGroups", "logs:FilterLogEvents"),
 		Resources: &[]*string{s.logGroupArn()},
 	}))
-	suppressWildcards(f, "The log groups a case reads are named by the finding (a function's, a cluster's, an instance's) at run time; read-only.",
-		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+|\\*):(<AWS::AccountId>|[0-9]+):log-group:\*$/g`)})
+	suppressWildcards(f, "IAM allows logs:DescribeLogGroups and logs:FilterLogEvents (reads only) on every log group of this account and region: the groups a case reads are named by the finding (a function's, a cluster's, an instance's) at run time.",
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+|\*):(<AWS::AccountId>|[0-9]+):log-group:\*$/g`)})
 }
 
 // logBucketResources are the buckets the log collectors may read: those
@@ -94,10 +94,10 @@ func (s *custodyStack) allowReadLogBuckets(f custodyFunction) {
 			Actions: jsii.Strings("s3:GetObject", "s3:GetObjectVersion"), Resources: &lo,
 		}))
 	}
-	suppressWildcards(f, "Log buckets (trail, flow log, access log buckets) and their keys are found at run time from the trail, flow log and logging settings; read-only, this account's only (or the buckets in custody:logBuckets), KMS only through S3.",
+	suppressWildcards(f, "IAM allows s3:ListBucket, s3:GetBucketLocation, s3:GetObject and s3:GetObjectVersion (reads only) on the buckets of custody:logBuckets, or when it is empty on any bucket with s3:ResourceAccount this account; and kms:Decrypt on this account's keys only with kms:ViaService S3: trail, flow log and access log buckets and their keys are found at run time.",
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:s3:::\*(\/\*)?$/g`)},
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+\/\*$/g`)},
-		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:kms:(<AWS::Region>|[a-z0-9-]+|\\*):(<AWS::AccountId>|[0-9]+):key\/\*$/g`)})
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:kms:(<AWS::Region>|[a-z0-9-]+|\*):(<AWS::AccountId>|[0-9]+):key\/\*$/g`)})
 }
 
 // allowCloudTrail lets the CloudTrail collector find the trails, read their
@@ -113,7 +113,7 @@ func (s *custodyStack) allowCloudTrail(f custodyFunction) {
 		Resources: &[]*string{jsii.String("arn:" + *s.stack.Partition() + ":cloudtrail:*:" + *s.stack.Account() + ":trail/*")},
 	}))
 	s.allowReadLogBuckets(f)
-	suppressWildcards(f, "cloudtrail:DescribeTrails and LookupEvents support no resource-level permissions; GetTrailStatus is on this account's trails, found at run time.",
+	suppressWildcards(f, "IAM allows cloudtrail:DescribeTrails and cloudtrail:LookupEvents on * (they have no resource-level permissions) and cloudtrail:GetTrailStatus on this account's trails in any region (trail/*: found at run time); reads only.",
 		jsii.String("Resource::*"),
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:cloudtrail:\*:(<AWS::AccountId>|[0-9]+):trail\/\*$/g`)})
 }
@@ -131,9 +131,9 @@ func (s *custodyStack) allowVPCFlow(f custodyFunction) {
 		Resources: &[]*string{s.logGroupArn()},
 	}))
 	s.allowReadLogBuckets(f)
-	suppressWildcards(f, "ec2:Describe* support no resource-level permissions; the flow log groups are found at run time from the flow log definitions; read-only.",
+	suppressWildcards(f, "IAM allows ec2:DescribeFlowLogs and ec2:DescribeNetworkInterfaces on * (no resource-level permissions) and logs:FilterLogEvents on every log group of this account and region (the flow log groups are found at run time from the flow log definitions); reads only.",
 		jsii.String("Resource::*"),
-		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+|\\*):(<AWS::AccountId>|[0-9]+):log-group:\*$/g`)})
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+|\*):(<AWS::AccountId>|[0-9]+):log-group:\*$/g`)})
 }
 
 // allowS3Access lets the access log collector read the logging and the
@@ -147,6 +147,8 @@ func (s *custodyStack) allowS3Access(f custodyFunction) {
 		Conditions: &map[string]any{"StringEquals": map[string]any{"s3:ResourceAccount": *s.stack.Account()}},
 	}))
 	s.allowReadLogBuckets(f)
+	suppressWildcards(f, "IAM allows the bucket configuration reads (GetBucketLogging, GetBucketLocation, GetBucketPolicy, GetBucketAcl, GetBucketPublicAccessBlock, GetBucketOwnershipControls, GetBucketVersioning, GetEncryptionConfiguration) on any bucket with s3:ResourceAccount this account: the buckets in scope come with the finding, at run time.",
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:s3:::\*$/g`)})
 }
 
 // allowEC2 lets the EC2 collector describe an instance and what it uses,
@@ -185,10 +187,10 @@ func (s *custodyStack) allowEC2(f custodyFunction) {
 		Actions:   jsii.Strings("iam:GetInstanceProfile"),
 		Resources: &[]*string{jsii.String("arn:" + p + ":iam::" + a + ":instance-profile/*")},
 	}))
-	suppressWildcards(f, "ec2:Describe* support no resource-level permissions; the instance, its volumes and the snapshots made are known at run time; CreateTags only on snapshots as CreateSnapshots makes them; LockSnapshot only on custody's snapshots.",
+	suppressWildcards(f, "IAM allows the EC2 describes on * (no resource-level permissions); GetConsoleOutput on this account's instances and CreateSnapshots on its instances and volumes and on snapshots (known at run time); CreateTags on snapshots only with ec2:CreateAction CreateSnapshots; LockSnapshot only on snapshots tagged custody:case-id; iam:GetInstanceProfile on this account's profiles. Nothing that changes an instance.",
 		jsii.String("Resource::*"),
-		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+|\\*):(<AWS::AccountId>|[0-9]+):(instance|volume)\/\*$/g`)},
-		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+|\\*)::snapshot\/\*$/g`)},
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+|\*):(<AWS::AccountId>|[0-9]+):(instance|volume)\/\*$/g`)},
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+|\*)::snapshot\/\*$/g`)},
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:iam::(<AWS::AccountId>|[0-9]+):instance-profile\/\*$/g`)})
 }
 
@@ -215,7 +217,7 @@ func (s *custodyStack) allowIAM(f custodyFunction) {
 	} {
 		f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings(st.actions...), Resources: &st.resources}))
 	}
-	suppressWildcards(f, "The principals, groups and policies of a case are named by the finding at run time; read-only; GetServiceLastAccessedDetails has no resource-level permissions.",
+	suppressWildcards(f, "IAM allows the IAM reads listed (Get*/List* of users, groups, roles, instance profiles and policies of this account, and AWS managed policies) and GenerateServiceLastAccessedDetails on them (it only starts a report), because a case's principals are named by the finding at run time; GetServiceLastAccessedDetails on * (no resource-level permissions). Nothing that writes IAM.",
 		jsii.String("Resource::*"),
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:iam::((<AWS::AccountId>|[0-9]+)|aws):(user|group|role|instance-profile|policy)\/\*$/g`)})
 }
@@ -227,7 +229,7 @@ func (s *custodyStack) allowInspector(f custodyFunction) {
 		Actions:   jsii.Strings("inspector2:ListFindings"),
 		Resources: jsii.Strings("*"),
 	}))
-	suppressWildcards(f, "inspector2:ListFindings supports no resource-level permissions; read-only.", jsii.String("Resource::*"))
+	suppressWildcards(f, "IAM allows inspector2:ListFindings, a read, on * (it has no resource-level permissions); nothing else of Inspector.", jsii.String("Resource::*"))
 }
 
 // allowRelatedFindings lets the GuardDuty collector find the detector and
@@ -244,7 +246,7 @@ func (s *custodyStack) allowRelatedFindings(f custodyFunction) {
 		Actions:   jsii.Strings("guardduty:ListDetectors"),
 		Resources: jsii.Strings("*"),
 	}))
-	suppressWildcards(f, "guardduty:ListDetectors supports no resource-level permissions (a manual start finds the detector with it); read-only.", jsii.String("Resource::*"))
+	suppressWildcards(f, "IAM allows guardduty:ListDetectors, a read, on * (it has no resource-level permissions; a manual start finds the detector with it), and ListFindings and GetFindings on this account's detectors in this region.", jsii.String("Resource::*"))
 }
 
 // allowDynamoDBStreams lets the DynamoDB collector find a table's stream and
@@ -259,6 +261,6 @@ func (s *custodyStack) allowDynamoDBStreams(f custodyFunction) {
 		Actions:   jsii.Strings("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"),
 		Resources: jsii.Strings(table + "/stream/*"),
 	}))
-	suppressWildcards(f, "The tables of a case are named by the finding, the configuration or the CloudTrail extract at run time; read-only.",
-		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:dynamodb:(<AWS::Region>|[a-z0-9-]+|\\*):(<AWS::AccountId>|[0-9]+):table\/\*(\/stream\/\*)?$/g`)})
+	suppressWildcards(f, "IAM allows dynamodb:DescribeTable on every table of this account and region and DescribeStream, GetShardIterator and GetRecords on their streams (table/*/stream/*), reads only: a case's tables are named by the finding, the configuration or the CloudTrail extract at run time.",
+		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:dynamodb:(<AWS::Region>|[a-z0-9-]+|\*):(<AWS::AccountId>|[0-9]+):table\/\*(\/stream\/\*)?$/g`)})
 }

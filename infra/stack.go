@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -95,7 +96,7 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 	s.allowList(triage, casesPrefix)
 	s.allowKey(triage, "s3")
 	s.allowGetFindings(triage)
-	suppressWildcards(triage, "Triage writes only case objects (cases/*) and refused inputs (rejected/*), whose keys are made at run time.",
+	suppressWildcards(triage, "IAM allows Triage s3:PutObject and s3:AbortMultipartUpload on the evidence bucket's cases/* and rejected/*, s3:GetObject on cases/* and s3:ListBucket only with s3:prefix cases/*: every case's folder, because case IDs are made at run time; that Triage writes only its own case is enforced by shared/evidence's key functions (tested), not by IAM.",
 		objectWildcard(casesPrefix), objectWildcard(rejectedPrefix))
 
 	// Collectors: each reads its own source (Grant) and writes only under cases/.
@@ -131,11 +132,16 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 		Actions:   jsii.Strings("sns:Publish"),
 		Resources: &[]*string{s.topic.TopicArn()},
 	}))
-	suppressWildcards(seal, "Seal reads and writes only the run's objects under cases/*, whose keys are made at run time.",
+	suppressWildcards(seal, "IAM allows Seal s3:GetObject, s3:GetObjectVersion, s3:PutObject and s3:AbortMultipartUpload on the evidence bucket's cases/* and s3:ListBucket only with s3:prefix cases/*: every case's folder, because case IDs are made at run time; that Seal writes only the run it seals is enforced by shared/evidence's key functions (tested), not by IAM.",
 		objectWildcard(casesPrefix))
 
 	sm := s.newStateMachine(triage, seal, collectorFns, shardFns)
-	newFindingRule(stack, cfg, sm)
+	_, findingDLQ := newFindingRule(stack, cfg, sm)
+	_, alertDLQ := newBucketPolicyChangeRule(stack, s.bucket, s.topic)
+	newFailureAlarms(stack, sm, s.topic, map[string]awssqs.Queue{
+		"FindingDeliveryDLQ":   findingDLQ,
+		"BucketPolicyAlertDLQ": alertDLQ,
+	})
 
 	awscdk.NewCfnOutput(stack, jsii.String("EvidenceBucketName"), &awscdk.CfnOutputProps{
 		Value: s.bucket.BucketName(), Description: jsii.String("The locked evidence bucket"),
@@ -165,7 +171,7 @@ func (s *custodyStack) newCollectorFunction(c collector, id string, size sizing,
 	if c.Grant != nil {
 		c.Grant(s, f)
 	}
-	suppressWildcards(f, "Collector "+c.Name+" writes only evidence objects under cases/*, whose keys are made at run time per case and run.",
+	suppressWildcards(f, "IAM allows collector "+c.Name+" s3:PutObject, s3:GetObject and s3:AbortMultipartUpload on the evidence bucket's cases/* and s3:ListBucket only with s3:prefix cases/*: every case's folder, because case IDs are made at run time; that it writes only under its own case and run is enforced by shared/evidence's key functions (tested), not by IAM. No delete: the bucket policy denies it to everyone.",
 		objectWildcard(casesPrefix))
 	return f
 }

@@ -293,7 +293,9 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 		TracingEnabled:   jsii.Bool(true),
 		// Bounds a stuck run: collectors are 15 min each with retries, four
 		// at a time over a plan of about ten; a fanned-out source runs its
-		// shards 8 at a time, 15 min each (MaxShards 500: ~16 h at worst).
+		// shards 8 at a time, 15 min each (collect.MaxShards 200: ~6 h at
+		// worst). The history's 25,000 events bound the shards too:
+		// history_test.go computes the worst case from this definition.
 		Timeout: awscdk.Duration_Hours(jsii.Number(24)),
 		Logs: &awsstepfunctions.LogOptions{
 			Destination:          logGroup,
@@ -303,8 +305,8 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(sm, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("CDK's grants for the workflow role: lambda:InvokeFunction on <function>:* covers the function's versions; " +
-			"the CloudWatch Logs delivery and X-Ray actions have no resource-level permissions."),
+		Reason: jsii.String("IAM allows the workflow role (CDK's grants) lambda:InvokeFunction on custody's own functions and their versions (<function>:*), " +
+			"and the CloudWatch Logs delivery and X-Ray actions on * (they have no resource-level permissions)."),
 		AppliesTo: &[]any{
 			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<[A-Za-z0-9]+\.Arn>:\*$/g`)},
 			jsii.String("Resource::*"),

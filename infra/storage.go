@@ -74,6 +74,47 @@ func newEvidenceKey(stack awscdk.Stack, cfg Config) awskms.Key {
 					},
 				},
 			}),
+			// Grants let a grantee use the key without the key policy: an
+			// administrator holding kms:* through the statement above could
+			// otherwise grant any principal Decrypt of the evidence. So a
+			// grant may be made only by S3, for itself (no custody role
+			// makes one: S3 encrypts the evidence with GenerateDataKey and
+			// Decrypt under the caller's own permissions). IAM ANDs the
+			// conditions of one statement, hence two denies: not through S3,
+			// or not for an AWS resource.
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("GrantsOnlyThroughS3"),
+				Effect:     awsiam.Effect_DENY,
+				Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+				Actions:    jsii.Strings("kms:CreateGrant"),
+				Resources:  jsii.Strings("*"),
+				Conditions: &map[string]any{
+					"StringNotEquals": map[string]any{"kms:ViaService": "s3." + *stack.Region() + ".amazonaws.com"},
+				},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("GrantsOnlyForAWSResources"),
+				Effect:     awsiam.Effect_DENY,
+				Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+				Actions:    jsii.Strings("kms:CreateGrant"),
+				Resources:  jsii.Strings("*"),
+				Conditions: &map[string]any{
+					"BoolIfExists": map[string]any{"kms:GrantIsForAWSResource": "false"},
+				},
+			}),
+			// CloudWatch alarms publish to the topic, which this key
+			// encrypts: the service principal needs a data key, only for
+			// this account's alarms in this region.
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("CloudWatchAlarmsPublishToTheTopic"),
+				Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+				Actions:    jsii.Strings("kms:GenerateDataKey*", "kms:Decrypt"),
+				Resources:  jsii.Strings("*"),
+				Conditions: &map[string]any{
+					"StringEquals": map[string]any{"aws:SourceAccount": *stack.Account()},
+					"ArnLike":      map[string]any{"aws:SourceArn": "arn:" + *stack.Partition() + ":cloudwatch:" + *stack.Region() + ":" + *stack.Account() + ":alarm:*"},
+				},
+			}),
 			// The investigator reads evidence; reading SSE-KMS objects needs
 			// Decrypt, and only through S3.
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -154,12 +195,19 @@ func newEvidenceBucket(stack awscdk.Stack, cfg Config, key awskms.Key, logs awss
 			"s3:PutObjectRetention"),
 		Resources: &[]*string{objects},
 	}))
-	// The default lock may change only through a reviewed deploy of cdk.json.
+	// The default lock and this policy may change only through a reviewed
+	// deploy of cdk.json. Without the policy actions here, an administrator
+	// could replace this policy with one that lacks the statement above and
+	// then bypass governance retention: the denies would be advisory. (The
+	// account root can still change or delete a bucket policy whatever it
+	// says; COMPLIANCE retention is what holds against root. Versioning
+	// needs no deny: S3 refuses to suspend it on an Object Lock bucket.)
+	// Every such change alerts the topic (newBucketPolicyChangeRule).
 	b.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("OnlyTheDeployChangesTheLock"),
+		Sid:        jsii.String("OnlyTheDeployChangesTheLockOrThePolicy"),
 		Effect:     awsiam.Effect_DENY,
 		Principals: everyone,
-		Actions:    jsii.Strings("s3:PutBucketObjectLockConfiguration"),
+		Actions:    jsii.Strings("s3:PutBucketObjectLockConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"),
 		Resources:  &[]*string{b.BucketArn()},
 		Conditions: &map[string]any{
 			"ArnNotEquals": map[string]any{"aws:PrincipalArn": deployRoleArn(stack)},

@@ -364,6 +364,7 @@ func TestPieces(t *testing.T) {
 	}
 	yes := func(int) bool { return true }
 	even := func(i int) bool { return i%2 == 0 }
+	perBucket := collect.MaxShards * 4 / 5
 	many := make([]logWork, collect.MaxShards+3)
 	for i := range many {
 		many[i] = work(fmt.Sprintf("b%d", i), 2, 10, yes)
@@ -377,8 +378,10 @@ func TestPieces(t *testing.T) {
 		{"by count", []logWork{work("a", 5, 10, yes), work("b", 3, 10, even)}, collect.Budget{Objects: 2}, []int{2, 2, 1, 2, 1}},
 		{"by bytes", []logWork{work("a", 5, 10, yes), work("b", 3, 10, even)}, collect.Budget{Bytes: 30}, []int{3, 2, 3}},
 		{"a bucket within", []logWork{work("a", 5, 10, yes), work("b", 3, 10, even)}, collect.Budget{Objects: 4}, []int{4, 1, 3}},
-		{"past MaxShards: widened", []logWork{work("a", 400, 1, yes), work("b", 400, 1, even), work("c", 400, 1, yes)}, collect.Budget{Objects: 1},
-			repeat(4, 300)},
+		// 2.4 × MaxShards objects, a piece each, are too many: the budget
+		// doubles twice, to four objects a piece.
+		{"past MaxShards: widened", []logWork{work("a", perBucket, 1, yes), work("b", perBucket, 1, even), work("c", perBucket, 1, yes)}, collect.Budget{Objects: 1},
+			repeat(4, 3*perBucket/4)},
 		{"more buckets than MaxShards: one piece each", many, collect.Budget{Objects: 1}, repeat(2, collect.MaxShards+3)},
 	}
 	for _, tc := range cases {

@@ -64,7 +64,14 @@ var DefaultBudget = Budget{Bytes: 2 << 30, Objects: 4000}
 
 // MaxShards bounds the pieces of one fan-out (the Map's history and its
 // 256 KiB result): past it, each piece grows beyond the budget instead.
-const MaxShards = 500
+// It is set by Step Functions' 25,000 history events per execution: a
+// shard that fails every attempt its Retry allows writes 24 events, four
+// collectors fan out, and the rest of a worst-case run writes about 400,
+// so 200 shards keep the worst case near 19,600 (infra's
+// TestHistoryStaysUnderTheQuota computes it from the synthesized
+// definition), with room for a fifth fan-out collector. 200 pieces of the
+// default budget are 400 GiB of gzip'd logs or 800,000 objects per source.
+const MaxShards = 200
 
 // Environment variables BudgetFromEnv reads.
 const (
@@ -152,6 +159,11 @@ func (o *Output) FanOut(pieces ...any) error {
 	}
 	if len(pieces) == 0 {
 		return nil
+	}
+	if len(pieces) > MaxShards {
+		// More would outgrow the execution's history and fail the whole
+		// run unsealed; failing this collector seals the rest as partial.
+		return fmt.Errorf("collect: %d pieces of work, more than MaxShards (%d) one execution can run", len(pieces), MaxShards)
 	}
 	for i, p := range pieces {
 		b, err := json.Marshal(p)

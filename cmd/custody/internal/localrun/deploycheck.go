@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,8 +25,9 @@ import (
 
 // DeployCheck deploys the real app into a fresh emulator with cdk bootstrap
 // and cdk deploy, checks that what the stack promises exists and is wired
-// (functions, state machine naming them, rule and its target, key, topic),
-// then runs cdk destroy. It returns one line per check passed.
+// (functions, state machine naming them, the finding rule and its target,
+// the bucket policy alert rule and its target, key, topic, alarms), then
+// runs cdk destroy. It returns one line per check passed.
 func DeployCheck(ctx context.Context, root string, log io.Writer) error {
 	step := func(format string, args ...any) { fmt.Fprintf(log, "==> "+format+"\n", args...) }
 	work, err := os.MkdirTemp("", "custody-deploy-*")
@@ -59,8 +61,10 @@ func DeployCheck(ctx context.Context, root string, log io.Writer) error {
 		{"functions", checkFunctions},
 		{"state machine", checkStateMachine},
 		{"rule", checkRule},
+		{"alert rule", checkAlertRule},
 		{"key", checkKey},
 		{"topic", checkTopic},
+		{"alarms", checkAlarms},
 	}
 	failed := 0
 	for _, c := range checks {
@@ -246,12 +250,27 @@ func taskResources(def []byte) map[string]string {
 	return out
 }
 
-func checkRule(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
-	ids := dep.Template.OfType("AWS::Events::Rule")
-	if len(ids) != 1 {
-		return "", fmt.Errorf("want one rule in the template, have %d", len(ids))
+// logicalID returns the one resource of typ whose logical ID starts with
+// prefix (CDK appends a hash to the construct's ID).
+func logicalID(t *Template, typ, prefix string) (string, error) {
+	var found []string
+	for _, id := range t.OfType(typ) {
+		if strings.HasPrefix(id, prefix) {
+			found = append(found, id)
+		}
 	}
-	name := dep.Template.Physical[ids[0]]
+	if len(found) != 1 {
+		return "", fmt.Errorf("want one %s %s* in the template, have %v", typ, prefix, found)
+	}
+	return found[0], nil
+}
+
+func checkRule(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
+	id, err := logicalID(dep.Template, "AWS::Events::Rule", "FindingRule")
+	if err != nil {
+		return "", err
+	}
+	name := dep.Template.Physical[id]
 	eb := eventbridge.NewFromConfig(cfg)
 	r, err := eb.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(name)})
 	if err != nil {
@@ -285,6 +304,162 @@ func checkRule(ctx context.Context, cfg aws.Config, dep *Deployment) (string, er
 		}
 	}
 	return "", fmt.Errorf("rule %s does not target the state machine %s", name, sm)
+}
+
+// checkAlertRule checks the rule that alerts the topic when the evidence
+// bucket's policy or lock changes: its pattern names the deployed bucket
+// and the three calls, and its target is the topic, with a dead-letter
+// queue and the publishing role. (EventBridge in the emulator receives no
+// CloudTrail events, so the alert itself is not fired here.)
+func checkAlertRule(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
+	id, err := logicalID(dep.Template, "AWS::Events::Rule", "BucketPolicyChangeRule")
+	if err != nil {
+		return "", err
+	}
+	name := dep.Template.Physical[id]
+	eb := eventbridge.NewFromConfig(cfg)
+	r, err := eb.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("rule %s: %w", name, err)
+	}
+	var pattern struct {
+		Source []string `json:"source"`
+		Detail struct {
+			EventName         []string `json:"eventName"`
+			RequestParameters struct {
+				BucketName []string `json:"bucketName"`
+			} `json:"requestParameters"`
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(r.EventPattern)), &pattern); err != nil {
+		return "", fmt.Errorf("rule pattern: %w", err)
+	}
+	bucket, err := dep.Output("EvidenceBucketName")
+	if err != nil {
+		return "", err
+	}
+	want := []string{"PutBucketPolicy", "DeleteBucketPolicy", "PutBucketObjectLockConfiguration"}
+	if len(pattern.Source) != 1 || pattern.Source[0] != "aws.s3" || !slices.Equal(pattern.Detail.EventName, want) ||
+		!slices.Equal(pattern.Detail.RequestParameters.BucketName, []string{bucket}) {
+		return "", fmt.Errorf("rule %s pattern is not the evidence bucket's %v: %s", name, want, aws.ToString(r.EventPattern))
+	}
+	t, err := eb.ListTargetsByRule(ctx, &eventbridge.ListTargetsByRuleInput{Rule: aws.String(name)})
+	if err != nil {
+		return "", err
+	}
+	topic, err := dep.Output("CaseTopicArn")
+	if err != nil {
+		return "", err
+	}
+	for _, tg := range t.Targets {
+		if aws.ToString(tg.Arn) != topic {
+			continue
+		}
+		if tg.DeadLetterConfig == nil || aws.ToString(tg.DeadLetterConfig.Arn) == "" || aws.ToString(tg.RoleArn) == "" {
+			return "", fmt.Errorf("rule %s targets the topic without a dead-letter queue or a role: %+v", name, tg)
+		}
+		return fmt.Sprintf("%s matches %s of bucket %s and targets the topic (dead-letter queue %s)",
+			name, strings.Join(want, "/"), bucket, aws.ToString(tg.DeadLetterConfig.Arn)), nil
+	}
+	return "", fmt.Errorf("rule %s does not target the topic %s", name, topic)
+}
+
+// checkAlarms checks the failure alarms against the deployment. moto's
+// CloudFormation has no AWS::CloudWatch::Alarm (it drops them, as it drops
+// the bucket policy), so each alarm of the template is resolved against
+// the deployed resources instead: its metric must name the deployed state
+// machine or a deployed queue, and its action the deployed topic. That
+// proves the wiring; the alarms themselves are asserted on the template
+// (infra tests), and that CloudWatch fires them is AWS's part.
+func checkAlarms(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
+	ids := dep.Template.OfType("AWS::CloudWatch::Alarm")
+	if len(ids) == 0 {
+		return "", fmt.Errorf("the template has no alarm")
+	}
+	topic, err := dep.Output("CaseTopicArn")
+	if err != nil {
+		return "", err
+	}
+	sm, err := dep.Output("StateMachineArn")
+	if err != nil {
+		return "", err
+	}
+	queues := map[string]bool{}
+	for _, q := range dep.Template.OfType("AWS::SQS::Queue") {
+		if u := dep.Template.Physical[q]; u != "" {
+			queues[u[strings.LastIndexByte(u, '/')+1:]] = true
+		}
+	}
+	on := map[string]int{}
+	created := 0
+	for _, id := range ids {
+		if _, ok := dep.Types[id]; ok {
+			created++
+		}
+		p := dep.Template.Resources[id].Properties
+		var actions []string
+		for _, a := range asList(p["AlarmActions"]) {
+			s, err := dep.Template.ResolveString(a)
+			if err != nil {
+				return "", fmt.Errorf("alarm %s action: %w", id, err)
+			}
+			actions = append(actions, s)
+		}
+		if !slices.Equal(actions, []string{topic}) {
+			return "", fmt.Errorf("alarm %s actions %v, want the topic %s", id, actions, topic)
+		}
+		dims := asList(p["Dimensions"])
+		if len(dims) != 1 {
+			return "", fmt.Errorf("alarm %s dimensions %v", id, dims)
+		}
+		d, _ := dims[0].(map[string]any)
+		value, err := dimensionValue(dep.Template, d["Value"])
+		if err != nil {
+			return "", fmt.Errorf("alarm %s dimension: %w", id, err)
+		}
+		ns, dim, metric := fmt.Sprint(p["Namespace"]), fmt.Sprint(d["Name"]), fmt.Sprint(p["MetricName"])
+		switch {
+		case ns == "AWS/States" && dim == "StateMachineArn" && value == sm,
+			ns == "AWS/SQS" && dim == "QueueName" && queues[value]:
+			on[metric]++
+		default:
+			return "", fmt.Errorf("alarm %s watches %s %s=%s, not a deployed custody resource", id, ns, dim, value)
+		}
+	}
+	for _, m := range []string{"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "ApproximateNumberOfMessagesVisible"} {
+		if on[m] == 0 {
+			return "", fmt.Errorf("no alarm on %s (have %v)", m, on)
+		}
+	}
+	how := "none created: moto's CloudFormation does not implement AWS::CloudWatch::Alarm"
+	if created == len(ids) {
+		how = "created by CloudFormation"
+	}
+	return fmt.Sprintf("%d alarms (%s) resolve to the deployed state machine's failed, timed-out and aborted executions and %d dead-letter queues, each alarming the topic",
+		len(ids), how, on["ApproximateNumberOfMessagesVisible"]), nil
+}
+
+func dimensionValue(t *Template, v any) (string, error) {
+	if m, ok := v.(map[string]any); ok {
+		if ga, ok := m["Fn::GetAtt"].([]any); ok && len(ga) == 2 && ga[1] == "QueueName" {
+			u := t.Physical[fmt.Sprint(ga[0])]
+			if u == "" {
+				return "", fmt.Errorf("queue %v is not deployed", ga[0])
+			}
+			return u[strings.LastIndexByte(u, '/')+1:], nil
+		}
+	}
+	return t.ResolveString(v)
+}
+
+func asList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	if v == nil {
+		return nil
+	}
+	return []any{v}
 }
 
 // checkKey finds the stack's key in the emulator and checks the bucket and
