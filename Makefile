@@ -14,7 +14,7 @@ CUSTODY   := dist/bin/custody
 # Not ./...: node_modules holds Go templates of the CDK CLI.
 GO_PKGS   := ./shared/... ./functions/... ./cmd/... ./infra/...
 
-.PHONY: help deps deps-local build bench FORCE test unit deploy-local demo investigate verify synth diff deploy lint clean
+.PHONY: help deps deps-local build bench FORCE test unit deploy-local demo demo-org investigate verify synth diff deploy lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ deploy-local: deps-local $(CUSTODY) ## cdk bootstrap + cdk deploy into a fresh e
 
 demo: deps-local $(CUSTODY) ## the demo: a compromised-instance scenario, end to end on the emulator; case in $(OUT)/
 	$(CUSTODY) demo -out $(OUT)
+
+demo-org: deps-local $(CUSTODY) ## the organization drill: hub, two member accounts (one without the member stack), a log archive, two regions; cases in $(OUT)/
+	$(CUSTODY) demo-org -out $(OUT)
 
 investigate: deps-local $(CUSTODY) ## FINDING=<file> [SEED=<dir>] [OUT=<dir>]: the same for any input and seed folder
 	@[ -n "$(FINDING)" ] || { echo "usage: make investigate FINDING=<file> [SEED=<dir>] [OUT=<dir>]"; exit 1; }

@@ -3,6 +3,9 @@
 //
 //	custody demo [-out DIR] [-v]
 //	    the demo scenario: scenarios/demo's finding and seed folder
+//	custody demo-org [-out DIR] [-v]
+//	    the organization drill: scenarios/org (a hub, two member accounts, a
+//	    log archive, two regions): its finding, then finding-no-member-stack.json
 //	custody investigate -finding FILE [-seed DIR] [-out DIR] [-v]
 //	    any input form, any seed folder
 //	custody verify [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
@@ -68,7 +71,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: custody demo|investigate|verify|deploy-check [flags]")
+		fmt.Fprintln(stderr, "usage: custody demo|demo-org|investigate|verify|deploy-check [flags]")
 		return localrun.ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -80,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var runErr error
 	switch args[0] {
-	case "demo", "investigate":
+	case "demo", "demo-org", "investigate":
 		fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		demo := filepath.Join(root, "cmd", "custody", "scenarios", "demo")
@@ -88,9 +91,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		seed := fs.String("seed", "", "the seed folder (scenario.json, s3/, logs/)")
 		out := fs.String("out", "out", "where the case is downloaded")
 		verbose := fs.Bool("v", false, "show the CDK CLI's and the handlers' output")
-		if args[0] == "demo" {
+		var also []string
+		switch args[0] {
+		case "demo":
 			*findingPath = filepath.Join(demo, "finding.json")
 			*seed = demo
+		case "demo-org":
+			org := filepath.Join(root, "cmd", "custody", "scenarios", "org")
+			*findingPath, *seed = filepath.Join(org, "finding.json"), org
+			also = []string{filepath.Join(org, "finding-no-member-stack.json")}
 		}
 		if err := fs.Parse(args[1:]); err != nil {
 			return localrun.ExitUsage
@@ -101,7 +110,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		var s *localrun.Summary
 		s, runErr = localrun.Investigate(ctx, localrun.Options{
-			Root: root, Finding: *findingPath, Seed: *seed, Out: *out, Log: stdout, Verbose: *verbose,
+			Root: root, Finding: *findingPath, Also: also, Seed: *seed, Out: *out, Log: stdout, Verbose: *verbose,
 		})
 		if runErr == nil {
 			s.Print(stdout)

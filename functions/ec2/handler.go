@@ -111,8 +111,8 @@ func (c *InstanceCollector) elsewhere(ctx context.Context, sc incident.Scope) (r
 		}
 	}
 	if sc.AccountID != "" && account != "" && sc.AccountID != account {
-		return fmt.Sprintf("in account %s; this deployment collects in account %s only", sc.AccountID, account),
-			"deploy custody in account " + sc.AccountID + " (collecting across accounts from a delegated GuardDuty administrator comes later)"
+		return fmt.Sprintf("in account %s; this invocation reads account %s only", sc.AccountID, account),
+			"deploy custody in account " + sc.AccountID + " (or deploy the member stack, CustodyMember, there: the hub reads a member account through its collector role)"
 	}
 	if sc.Region != "" && c.Region != "" && sc.Region != c.Region {
 		return fmt.Sprintf("in region %s; this deployment collects in region %s only", sc.Region, c.Region),

@@ -443,7 +443,7 @@ func TestGaps(t *testing.T) {
 		{name: "another account",
 			setup: func(t *testing.T, w *world) (*InstanceCollector, string) { return w.collector(), w.instance },
 			scope: func(sc *incident.Scope) { sc.AccountID = "210987654321" },
-			gaps:  []string{"instances %s: in account 210987654321; this deployment collects in account 123456789012 only"}},
+			gaps:  []string{"instances %s: in account 210987654321; this invocation reads account 123456789012 only"}},
 		{name: "another region",
 			setup: func(t *testing.T, w *world) (*InstanceCollector, string) { return w.collector(), w.instance },
 			scope: func(sc *incident.Scope) { sc.Region = "eu-west-1" },

@@ -53,7 +53,7 @@ func main() {
 			compute := ec2.NewFromConfig(a.Config)
 			return &InstanceCollector{
 				EC2: compute, Snapshots: compute, IAM: iam.NewFromConfig(a.Config),
-				SnapshotLock: lock, Region: a.Config.Region,
+				SnapshotLock: lock, Region: a.Config.Region, AccountID: a.ReadWith.AccountID,
 			}
 		}),
 	}

@@ -90,8 +90,8 @@ func (c *PrincipalCollector) Collect(ctx context.Context, inc *incident.Incident
 	}
 	home := c.account(ctx)
 	if home != "" && sc.AccountID != "" && sc.AccountID != home {
-		out.Gap(fmt.Sprintf("the principals in scope are in account %s; this deployment collects in account %s only", sc.AccountID, home),
-			"deploy custody in account "+sc.AccountID+" (collecting across accounts from a delegated GuardDuty administrator comes later)")
+		out.Gap(fmt.Sprintf("the principals in scope are in account %s; this invocation reads account %s only", sc.AccountID, home),
+			"deploy custody in account "+sc.AccountID+" (or deploy the member stack, CustodyMember, there: the hub reads a member account through its collector role)")
 		return nil
 	}
 	if home == "" {

@@ -54,7 +54,7 @@ func main() {
 		// The principal is the finding's account's.
 		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
 			client := iam.NewFromConfig(a.Config)
-			return &PrincipalCollector{IAM: client, Advisor: client, AdvisorTimeout: timeout, Now: time.Now}
+			return &PrincipalCollector{IAM: client, Advisor: client, AdvisorTimeout: timeout, Now: time.Now, AccountID: a.ReadWith.AccountID}
 		}),
 	}
 	lambda.Start(h.Handle)

@@ -247,12 +247,12 @@ func TestScopeOutcomes(t *testing.T) {
 		{
 			name:  "principal of another account",
 			scope: incident.Scope{Principals: []string{otherAccountUser}},
-			want:  outcome{gaps: []string{"principal " + otherAccountUser + " is in account 210987654321; this deployment collects in account 123456789012 only"}},
+			want:  outcome{gaps: []string{"principal " + otherAccountUser + " is in account 210987654321; this invocation reads account 123456789012 only"}},
 		},
 		{
 			name:  "scope in another account",
 			scope: incident.Scope{AccountID: "210987654321", UserNames: []string{"alice"}},
-			want:  outcome{gaps: []string{"in account 210987654321; this deployment collects in account 123456789012 only"}},
+			want:  outcome{gaps: []string{"in account 210987654321; this invocation reads account 123456789012 only"}},
 		},
 		{
 			name:  "root, federated user, a session key, a non-principal ARN",

@@ -148,8 +148,8 @@ func (c *PrincipalCollector) resolve(ctx context.Context, inc *incident.Incident
 			continue
 		}
 		if home != "" && p.Account != "" && p.Account != home {
-			out.Gap(fmt.Sprintf("principal %s is in account %s; this deployment collects in account %s only: its Access Advisor data and policies were not collected", s, p.Account, home),
-				"deploy custody in account "+p.Account+" (collecting across accounts from a delegated GuardDuty administrator comes later), or read the principal there by hand")
+			out.Gap(fmt.Sprintf("principal %s is in account %s; this invocation reads account %s only: its Access Advisor data and policies were not collected", s, p.Account, home),
+				"deploy custody in account "+p.Account+" (or deploy the member stack, CustodyMember, there: the hub reads a member account through its collector role), or read the principal there by hand")
 			continue
 		}
 		switch p.Kind {

@@ -58,6 +58,9 @@ func exitErr(code int, format string, args ...any) error {
 type Options struct {
 	Root    string // project root
 	Finding string // the input file
+	// Also are more input files, run after Finding in the same
+	// environment and seed (the organization drill's second finding).
+	Also []string
 	Seed    string // seed folder; empty for none
 	Out     string // where the case is downloaded
 	Log     io.Writer
@@ -77,6 +80,8 @@ type Summary struct {
 	// Location is where the case is in the bucket.
 	Location string
 	Manifest *evidence.Manifest
+	// Then are the runs of Options.Also, in order.
+	Then []*Summary
 }
 
 // Env is custody deployed into a running emulator, ready to execute inputs.
@@ -338,27 +343,59 @@ func Investigate(ctx context.Context, o Options) (*Summary, error) {
 	}
 	defer env.Close()
 	input := raw
+	var seeded *scenario.Seeded
 	if o.Seed != "" {
-		seeded, err := env.Seed(ctx, o.Seed)
-		if err != nil {
+		if seeded, err = env.Seed(ctx, o.Seed); err != nil {
 			return nil, err
 		}
 		if input, err = seeded.Rewrite(raw); err != nil {
 			return nil, exitErr(ExitSetup, "finding: %v", err)
 		}
 	}
-	out, err := env.Execute(ctx, input, nil)
+	first, err := env.run(ctx, input, o.Out)
 	if err != nil {
 		return nil, err
 	}
-	if out.Duplicate {
-		return &Summary{Duplicate: true, CaseID: out.CaseID, RunID: out.RunID}, nil
+	for _, f := range o.Also {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, exitErr(ExitUsage, "read finding: %v", err)
+		}
+		if seeded != nil {
+			if b, err = seeded.Rewrite(b); err != nil {
+				return nil, exitErr(ExitSetup, "finding %s: %v", f, err)
+			}
+		}
+		s, err := env.run(ctx, b, o.Out)
+		if err != nil {
+			return nil, err
+		}
+		first.Then = append(first.Then, s)
 	}
-	return env.Fetch(ctx, out.CaseID, out.RunID, o.Out)
+	return first, nil
 }
 
-// Print writes the run's closing summary.
+// run executes one input and fetches its sealed run.
+func (e *Env) run(ctx context.Context, input []byte, out string) (*Summary, error) {
+	o, err := e.Execute(ctx, input, nil)
+	if err != nil {
+		return nil, err
+	}
+	if o.Duplicate {
+		return &Summary{Duplicate: true, CaseID: o.CaseID, RunID: o.RunID}, nil
+	}
+	return e.Fetch(ctx, o.CaseID, o.RunID, out)
+}
+
+// Print writes the closing summary of the run and of every run after it.
 func (s *Summary) Print(w io.Writer) {
+	s.printOne(w)
+	for _, t := range s.Then {
+		t.printOne(w)
+	}
+}
+
+func (s *Summary) printOne(w io.Writer) {
 	if s.Duplicate {
 		fmt.Fprintf(w, "\nAlready collected: case %s run %s exists; no second run.\n", s.CaseID, s.RunID)
 		return
@@ -381,8 +418,33 @@ func (s *Summary) Print(w io.Writer) {
 	for _, f := range s.Failed {
 		fmt.Fprintf(w, "  failed collector %s\n", f)
 	}
+	if read := s.ReadWith(); len(read) > 0 {
+		fmt.Fprintf(w, "read in  %s\n", strings.Join(read, "  "))
+	}
 	fmt.Fprintf(w, "in bucket %s\n", s.Location)
 	fmt.Fprintf(w, "manifest %s (verified)\n", s.ManifestPath)
+}
+
+// ReadWith lists the accounts and regions the run's artifacts were read
+// in (account/region), from each artifact's readWith.
+func (s *Summary) ReadWith() []string {
+	if s.Manifest == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range s.Manifest.Artifacts {
+		if a.ReadWith == nil {
+			continue
+		}
+		k := a.ReadWith.AccountID + "/" + a.ReadWith.Region
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // progress prints each state entered and each collector's result.

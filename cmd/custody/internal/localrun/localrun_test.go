@@ -502,3 +502,74 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	jb, _ := json.Marshal(y)
 	return bytes.Equal(ja, jb)
 }
+
+// TestOrganizationEndToEnd runs the organization drill (scenarios/org): the
+// hub deployed in the emulator's default account, the member stack
+// deployed into member account prod (eu-west-2), member staging without it,
+// the organization trail in the log archive's bucket. The member's
+// finding seals a verified case read from two accounts and two regions,
+// its CloudTrail records from the organization trail; the staging
+// finding seals complete, every member source a gap naming the account
+// and the StackSet fix.
+func TestOrganizationEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	root, err := filepath.Abs("../../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := filepath.Join(root, "cmd", "custody", "scenarios", "org")
+	var log bytes.Buffer
+	defer func() {
+		if t.Failed() {
+			t.Logf("local run output:\n%s", log.String())
+		}
+	}()
+	s, err := Investigate(ctx, Options{Root: root, Finding: filepath.Join(org, "finding.json"),
+		Also: []string{filepath.Join(org, "finding-no-member-stack.json")}, Seed: org, Out: t.TempDir(), Log: &log, Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != evidence.RunComplete || len(s.Then) != 1 || s.Then[0].Status != evidence.RunComplete {
+		t.Fatalf("statuses %s, %+v: want both complete", s.Status, s.Then)
+	}
+	accounts, regions := map[string]bool{}, map[string]bool{}
+	var trail int64
+	for _, a := range s.Manifest.Artifacts {
+		if a.ReadWith == nil {
+			continue
+		}
+		accounts[a.ReadWith.AccountID], regions[a.ReadWith.Region] = true, true
+		if a.Source == evidence.SourceEC2 && a.ReadWith.RoleARN != "arn:aws:iam::111111111111:role/CustodyMember" {
+			t.Errorf("%s read with %+v, want the member role", a.Key, a.ReadWith)
+		}
+		if a.Source == evidence.SourceCloudTrail && strings.Contains(a.Key, "extract") {
+			trail += a.Records
+		}
+	}
+	if len(accounts) < 2 || len(regions) < 2 || !accounts["111111111111"] {
+		t.Errorf("read in accounts %v regions %v: want the hub and the member, two regions", accounts, regions)
+	}
+	// The scenario's README counts them: four in eu-west-2, two global.
+	if trail != 6 {
+		t.Errorf("organization-trail records in the extract = %d, want 6", trail)
+	}
+	for _, src := range []string{evidence.SourceEC2, evidence.SourceVPCFlow, evidence.SourceIAM} {
+		if !slices.ContainsFunc(s.Manifest.Artifacts, func(a evidence.Artifact) bool { return a.Source == src }) {
+			t.Errorf("no %s artifact from the member", src)
+		}
+	}
+
+	missing := s.Then[0]
+	named := 0
+	for _, g := range missing.Gaps {
+		if strings.Contains(g.Reason, "333333333333") && strings.Contains(g.Fix, "create-stack-instances") {
+			named++
+		}
+	}
+	if named < 5 {
+		t.Errorf("%d gaps name the account without the member stack and the fix, want every member source: %+v", named, missing.Gaps)
+	}
+	if slices.ContainsFunc(missing.Manifest.Artifacts, func(a evidence.Artifact) bool { return a.Source == evidence.SourceEC2 }) {
+		t.Errorf("EC2 evidence from an account the hub may not assume into")
+	}
+}
