@@ -205,15 +205,7 @@ func pieces(works []logWork, b collect.Budget) []any {
 
 // retryable returns err classified when it is throttling or transient
 // (the state machine retries the collector), else nil.
-func retryable(op string, err error) error {
-	cl := faults.Classify(op, err, func(error) error { return nil })
-	var thr *faults.ThrottledError
-	var trn *faults.TransientError
-	if errors.As(cl, &thr) || errors.As(cl, &trn) {
-		return cl
-	}
-	return nil
-}
+func retryable(op string, err error) error { return faults.Of(op, err).Retryable() }
 
 func errorCode(err error) string {
 	var ae interface{ ErrorCode() string }

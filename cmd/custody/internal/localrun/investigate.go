@@ -556,7 +556,9 @@ func deployedFunctions(ctx context.Context, cfg aws.Config, dep *Deployment, bin
 			// helpers) never run in a state machine task.
 			continue
 		}
-		vars := append([]string{}, emu.Env()...)
+		// CUSTODY_EMULATOR=1 says the endpoint is the emulator: its answers
+		// for operations it lacks are gaps (faults.MarkEmulatorAnswers).
+		vars := append(append([]string{}, emu.Env()...), awsconfig.EnvEmulator+"=1")
 		for k, v := range env {
 			vars = append(vars, k+"="+v)
 		}
