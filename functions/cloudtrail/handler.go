@@ -491,6 +491,9 @@ func (c *Collector) extract(ctx context.Context, out *collect.Output, inc *incid
 		out.Warn("cloudtrail extract: %d malformed records skipped, %d log files not read to the end (truncated or unreadable); every other record was read: %s",
 			stats.Malformed, stopped, strings.Join(problems, "; "))
 	}
+	for _, w := range stats.BoundWarnings() {
+		out.Warn("cloudtrail extract: %s", w)
+	}
 	if dedupe.dups > 0 {
 		out.Warn("cloudtrail extract: %d duplicate records (same eventID) written once", dedupe.dups)
 	}

@@ -398,6 +398,8 @@ func (c *Collector) extract(ctx context.Context, inc *incident.Incident, out *co
 			// same problems: they are reported once, by the work that
 			// copies it.
 			total.Malformed += st.Malformed
+			total.Oversize += st.Oversize
+			total.Bombs += st.Bombs
 			for _, p := range st.Problems {
 				if len(total.Problems) < 20 {
 					total.Problems = append(total.Problems, p)
@@ -415,6 +417,9 @@ func (c *Collector) extract(ctx context.Context, inc *incident.Incident, out *co
 	if total.Malformed > 0 || len(total.Problems) > 0 {
 		out.Warn("bucket %s: %d malformed access log lines in %d objects under %s (the rest collected): %s",
 			bucket, total.Malformed, total.Objects, where, strings.Join(total.Problems, "; "))
+	}
+	for _, w := range total.BoundWarnings() {
+		out.Warn("bucket %s: %s", bucket, w)
 	}
 	if total.Kept == 0 {
 		out.Warn("bucket %s: none of the %d access log lines in %d objects under %s is for this bucket in the window",

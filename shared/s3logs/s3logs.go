@@ -185,6 +185,20 @@ type Stats struct {
 
 const maxProblems = 20
 
+// BoundWarnings says what the readers' bounds left out, for a collector's
+// warnings: records past their decoder's bound (named in Problems) and
+// objects whose decompression stopped at MaxRatio. Empty when nothing was.
+func (s Stats) BoundWarnings() []string {
+	var out []string
+	if s.Oversize > 0 {
+		out = append(out, fmt.Sprintf("%d records too long to decode are not in the extract; they are in the copied log objects, unchanged (see the problems named)", s.Oversize))
+	}
+	if s.Bombs > 0 {
+		out = append(out, fmt.Sprintf("%d log objects gave more than %d bytes for each compressed byte (a gzip bomb?) and were read no further than that; the copied objects are unchanged", s.Bombs, MaxRatio))
+	}
+	return out
+}
+
 func (s *Stats) problem(format string, args ...any) {
 	if len(s.Problems) < maxProblems {
 		s.Problems = append(s.Problems, fmt.Sprintf(format, args...))
