@@ -29,12 +29,7 @@ import (
 
 var emu *emulator.Server
 
-func TestMain(m *testing.M) {
-	if os.Getenv(rssChildEnv) != "" {
-		os.Exit(m.Run()) // the measured child of TestPeakRSSOnHostileFiles: no emulator of its own
-	}
-	emulator.Main(m, &emu)
-}
+func TestMain(m *testing.M) { emulator.Main(m, &emu) }
 
 const (
 	evidenceBucket = "custody-evidence-test"

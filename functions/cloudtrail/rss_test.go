@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
-	"math/rand/v2"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,83 +15,24 @@ import (
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/emulator"
+	"github.com/custody-ir/custody/shared/emulator/hostile"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
 )
-
-// rssChildEnv names the environment variable that makes this test binary
-// the measured child of TestPeakRSSOnHostileFiles: it holds the child's
-// job (rssJob as JSON), and TestMain then starts no emulator of its own
-// (its memory would count in the child's peak).
-const rssChildEnv = "CUSTODY_CLOUDTRAIL_RSS_CHILD"
 
 // maxRSS is the bound: every handler's peak resident memory on hostile
 // files (its Lambda has 1 GiB).
 const maxRSS = 256 << 20
 
+// rssJob is what the measured child runs.
 type rssJob struct {
 	Endpoint string            `json:"endpoint"`
 	Incident incident.Incident `json:"incident"`
 }
 
-// lowEntropy is n bytes of 'a' with a random letter every 1 to 500 bytes:
-// it compresses about 60 times (a real log compresses 5 to 30), under the
-// gzip bomb bound, so a file of it is read to the end.
-type lowEntropy struct {
-	n   int64
-	rng *rand.Rand
-}
-
-func (g *lowEntropy) Read(p []byte) (int, error) {
-	if g.n <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > g.n {
-		p = p[:g.n]
-	}
-	for i := range p {
-		p[i] = 'a'
-	}
-	for i := 0; i < len(p); i += 1 + g.rng.IntN(500) {
-		p[i] = byte('b' + g.rng.IntN(20))
-	}
-	g.n -= int64(len(p))
-	return len(p), nil
-}
-
-// spaces is n JSON spaces.
-type spaces struct{ n int64 }
-
-func (s *spaces) Read(p []byte) (int, error) {
-	if s.n <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > s.n {
-		p = p[:s.n]
-	}
-	for i := range p {
-		p[i] = ' '
-	}
-	s.n -= int64(len(p))
-	return len(p), nil
-}
-
-func gzipStream(t *testing.T, level int, r io.Reader) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&b, level)
-	if _, err := io.Copy(zw, r); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 // TestPeakRSSOnHostileFiles runs the CloudTrail collector, through the
 // shared driver against the emulator, in a child process (this test
-// binary, as TestRSSChild) on a generated hostile trail log file, and reads
+// binary, as TestRSSChild, emulator.RunChild) on a generated hostile trail log file, and reads
 // the child's peak RSS from the kernel. The files are generated here, never
 // committed: a 300 MB file holding one real record and one of 300 MB (about
 // 5 MB of gzip), and a gzip bomb of 1 GiB of JSON space from about 1 MB.
@@ -122,15 +58,10 @@ func TestPeakRSSOnHostileFiles(t *testing.T) {
 	}{
 		{name: "one record of 300 MB", file: func(t *testing.T) []byte {
 			head := `{"Records":[` + string(inScope) + `,{"eventVersion":"1.08","eventTime":"2024-08-02T08:15:00Z","eventName":"PutObject","requestParameters":{"x":"`
-			return gzipStream(t, gzip.BestSpeed, io.MultiReader(strings.NewReader(head),
-				&lowEntropy{n: 300 << 20, rng: rand.New(rand.NewPCG(1, 2))}, strings.NewReader(`"}}]}`)))
+			return hostile.Gzip(t, gzip.BestSpeed, io.MultiReader(strings.NewReader(head), hostile.LowEntropy(300<<20, 1), strings.NewReader(`"}}]}`)))
 		}, warning: "1 records too long to decode are not in the extract"},
 		{name: "a gzip bomb of 1 GiB", file: func(t *testing.T) []byte {
-			// Gzip members, as CloudTrail's own files may hold: the first
-			// opens the file, then 64 MiB of space 16 times.
-			first := gzipStream(t, gzip.BestCompression, io.MultiReader(strings.NewReader(`{"Records":[`+string(inScope)+`,`), &spaces{n: 64 << 20}))
-			more := gzipStream(t, gzip.BestCompression, &spaces{n: 64 << 20})
-			return append(first, bytes.Repeat(more, 15)...)
+			return hostile.Bomb(t, `{"Records":[`+string(inScope)+`,`, `{}]}`)
 		}, warning: "(a gzip bomb?)"},
 	}
 	for _, tc := range tests {
@@ -140,17 +71,7 @@ func TestPeakRSSOnHostileFiles(t *testing.T) {
 			key := logKey(account, "20240802T0815Z", "hostile")
 			e.seed(t, key, file, nil)
 			inc := testIncident(incident.Scope{AccessKeys: []string{"AKIAAM80VXLJF8NPK4VC"}})
-			job, _ := json.Marshal(rssJob{Endpoint: emu.Endpoint, Incident: inc})
-
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestRSSChild$", "-test.count=1", "-test.v")
-			cmd.Env = append(os.Environ(), rssChildEnv+"="+string(job))
-			outb, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("child: %v\n%s", err, outb)
-			}
-			peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+			peak := emulator.RunChild(t, "TestRSSChild", rssJob{Endpoint: emu.Endpoint, Incident: inc})
 			t.Logf("%s (%d bytes of gzip): peak RSS %d MiB", tc.name, len(file), peak>>20)
 			if peak >= maxRSS {
 				t.Errorf("peak RSS %d MiB, want under %d MiB", peak>>20, maxRSS>>20)
@@ -188,15 +109,11 @@ func decoded(r json.RawMessage) map[string]any {
 
 // TestRSSChild is the measured child of TestPeakRSSOnHostileFiles, and
 // does nothing in any other run: it runs the collector as main wires it, on
-// the job in rssChildEnv.
+// the job it was given.
 func TestRSSChild(t *testing.T) {
-	v := os.Getenv(rssChildEnv)
-	if v == "" {
-		return // not the child: TestPeakRSSOnHostileFiles runs this
-	}
 	var job rssJob
-	if err := json.Unmarshal([]byte(v), &job); err != nil {
-		t.Fatal(err)
+	if !emulator.ChildJob(t, &job) {
+		return // not the child: TestPeakRSSOnHostileFiles runs this
 	}
 	ctx := context.Background()
 	cfg, err := (&emulator.Server{Endpoint: job.Endpoint}).Config(ctx)
