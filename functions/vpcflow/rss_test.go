@@ -113,4 +113,3 @@ func TestRSSChild(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
