@@ -51,6 +51,7 @@ const (
 
 var classNames = [...]string{Failed: "failed", Throttled: "throttled", Transient: "transient", Denied: "denied", Unimplemented: "unimplemented", InvalidRequest: "invalid"}
 
+// String is the class as the README names it: "throttled", "denied", ….
 func (c Class) String() string {
 	if c < 0 || int(c) >= len(classNames) {
 		return fmt.Sprintf("Class(%d)", int(c))
