@@ -440,6 +440,12 @@ const MaxLine = 1 << 20
 // not held (its bytes stream past) and is malformed, an *OversizeError; a last line cut off by a read error (a truncated gzip) is not
 // a record and is not passed to parse.
 func Lines(parse func(line []byte) (Record, error)) Decoder {
+	return NumberedLines(func(_ int, line []byte) (Record, error) { return parse(line) })
+}
+
+// NumberedLines is Lines for a parser that wants each line's number (from
+// 1), to point a record back at its place in the original object.
+func NumberedLines(parse func(n int, line []byte) (Record, error)) Decoder {
 	return func(r io.Reader, emit func(Record) error, bad func(error)) error {
 		br := bufio.NewReaderSize(r, 64<<10)
 		var long []byte // a line longer than the buffer, so far
@@ -478,7 +484,7 @@ func Lines(parse func(line []byte) (Record, error)) Decoder {
 				tooLong = false
 				bad(&OversizeError{What: fmt.Sprintf("line %d", n), Bytes: int64(lineSize), Limit: MaxLine})
 			} else if l := bytes.TrimRight(line, "\r\n"); len(bytes.TrimSpace(l)) > 0 {
-				rec, perr := parse(l)
+				rec, perr := parse(n, l)
 				switch {
 				case errors.Is(perr, ErrSkip):
 				case perr != nil:
