@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
@@ -224,8 +223,8 @@ func (c *Collector) trails(ctx context.Context, out *collect.Output, region stri
 		case accessDenied(err):
 			info.Error = err.Error()
 		default:
-			if cerr := faults.Classify("cloudtrail:GetTrailStatus", err, func(error) error { return nil }); cerr != nil {
-				return nil, cerr
+			if r := faults.Of("cloudtrail:GetTrailStatus", err).Retryable(); r != nil {
+				return nil, r
 			}
 			info.Error = err.Error()
 		}
@@ -526,6 +525,9 @@ func (c *Collector) extract(ctx context.Context, out *collect.Output, inc *incid
 		out.Warn("cloudtrail extract: %d malformed records skipped, %d log files not read to the end (truncated or unreadable); every other record was read: %s",
 			stats.Malformed, stopped, strings.Join(problems, "; "))
 	}
+	for _, w := range stats.BoundWarnings() {
+		out.Warn("cloudtrail extract: %s", w)
+	}
 	if dedupe.dups > 0 {
 		out.Warn("cloudtrail extract: %d duplicate records (same eventID) written once", dedupe.dups)
 	}
@@ -603,17 +605,8 @@ func (d *dedupeWriter) WriteRecord(v any, at time.Time) error {
 	return d.w.WriteRecord(v, at)
 }
 
-func accessDenied(err error) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	switch ae.ErrorCode() {
-	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "NotAuthorized", "OperationNotPermittedException":
-		return true
-	}
-	return false
-}
+// accessDenied reports an error of class Denied (faults.Of).
+func accessDenied(err error) bool { return faults.Is(err, faults.Denied) }
 
 func firstOf(vals ...string) string {
 	for _, v := range vals {

@@ -118,15 +118,26 @@ func (c *Collector) lookup(ctx context.Context, out *collect.Output, inc *incide
 			page, err := p.NextPage(ctx)
 			if err != nil {
 				stream.Abort()
-				if accessDenied(err) {
-					what := "no CloudTrail trail bucket could be read"
-					if noTrail {
-						what = "there is no CloudTrail trail"
-					}
+				what := "no CloudTrail trail bucket could be read"
+				if noTrail {
+					what = "there is no CloudTrail trail"
+				}
+				f := faults.Of("cloudtrail:LookupEvents", err)
+				if r := f.Retryable(); r != nil {
+					return r
+				}
+				switch f.Class {
+				case faults.Denied:
 					out.Gap(what+", and cloudtrail:LookupEvents was denied", fixEnableTrail+"; "+fixLookup)
 					return nil
+				case faults.Unimplemented:
+					// The local emulator has no event history (moto lacks
+					// LookupEvents): seed the trail bucket instead.
+					out.Gap(fmt.Sprintf("%s, and the endpoint does not implement cloudtrail:LookupEvents (HTTP %d)", what, f.Status),
+						fixEnableTrail+"; locally, seed the trail bucket with the trail's log files (the emulator's trails write none)")
+					return nil
 				}
-				return faults.Classify("cloudtrail:LookupEvents", err, func(err error) error { return err })
+				return fmt.Errorf("cloudtrail:LookupEvents %s=%s: %w", a.Key, a.Value, err)
 			}
 			pages++
 			for _, ev := range page.Events {

@@ -268,3 +268,29 @@ func TestLookupPagination(t *testing.T) {
 		t.Errorf("%d calls with NextToken, want 28 (14 per attribute)", tokens)
 	}
 }
+
+// TestLookupEventsOnTheEmulator: moto does not implement LookupEvents (it
+// answers an HTML 500). With the emulator's answers marked, as every
+// handler of the local run has them (CUSTODY_EMULATOR=1), that is one gap
+// and the collector is ok, after one request (not retried), so the
+// README's manual examples end complete locally.
+func TestLookupEventsOnTheEmulator(t *testing.T) {
+	e := setup(t, false)
+	c := e.collector()
+	limiter := &countingLimiter{}
+	c.Lookup, c.Limiter = e.trails, limiter
+	inc := testIncident(incident.Scope{AccessKeys: []string{"AKIAAM80VXLJF8NPK4VC"}, UserNames: []string{"christophe"}})
+	r := e.run(t, c, inc)
+	if r.Status != incident.StatusOK {
+		t.Fatalf("status %s: %s", r.Status, r.Error)
+	}
+	if len(r.Gaps) != 1 || !strings.Contains(r.Gaps[0].Reason, "the endpoint does not implement cloudtrail:LookupEvents (HTTP 500)") {
+		t.Fatalf("gaps %+v, want one naming LookupEvents not implemented", r.Gaps)
+	}
+	if _, ok := byKey(r)[artifactKey(inc, "lookup-events.jsonl.gz")]; ok {
+		t.Error("an empty lookup-events artifact was stored")
+	}
+	if n := limiter.count(); n != 1 {
+		t.Errorf("%d paced calls, want 1: the first answer ends the lookup", n)
+	}
+}

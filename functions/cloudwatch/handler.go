@@ -379,10 +379,8 @@ func (c *LogsCollector) describe(ctx context.Context, name string) (logGroup, er
 		if errors.As(err, &nf) {
 			return g, nil
 		}
-		if cerr := faults.Classify(apiDescribeLogGroups, err, func(error) error { return nil }); cerr != nil {
-			return g, cerr
-		}
-		return g, nil
+		// Anything else that is not retried: the group is read whole.
+		return g, faults.Of(apiDescribeLogGroups, err).Retryable()
 	}
 	for _, lg := range resp.LogGroups {
 		if aws.ToString(lg.LogGroupName) == name {
@@ -623,14 +621,22 @@ func apiCode(err error) string {
 	return ""
 }
 
-// gapReason reports whether err is a refusal that makes a gap, not a failure.
+// gapReason reports whether err is a refusal that makes a gap, not a
+// failure: the call denied, or not implemented by the endpoint (by its
+// class, faults.Of; throttled and transient come first and are no gap).
 func gapReason(err error) (string, bool) {
-	var ad *types.AccessDeniedException
-	if errors.As(err, &ad) {
-		return "access denied: " + ad.ErrorMessage(), true
+	f := faults.Of("", err)
+	if f == nil {
+		return "", false
 	}
-	if faults.Denied(err) {
-		return "access denied (" + apiCode(err) + ")", true
+	switch f.Class {
+	case faults.Denied:
+		if f.Message != "" {
+			return "access denied (" + f.Code + "): " + f.Message, true
+		}
+		return "access denied (" + f.Code + ")", true
+	case faults.Unimplemented:
+		return fmt.Sprintf("the endpoint does not implement the call (HTTP %d)", f.Status), true
 	}
 	return "", false
 }

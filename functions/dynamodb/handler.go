@@ -528,18 +528,23 @@ func apiCode(err error) string {
 }
 
 // gapReason reports whether err is a refusal that makes a gap, not a
-// failure.
+// failure: the call denied, or not implemented by the endpoint (by its
+// class, faults.Of; throttled and transient come first and are no gap).
 func gapReason(err error) (string, bool) {
-	if !faults.Denied(err) {
+	f := faults.Of("", err)
+	if f == nil {
 		return "", false
 	}
-	var apiErr smithy.APIError
-	errors.As(err, &apiErr)
-	code := apiErr.ErrorCode()
-	if msg := apiErr.ErrorMessage(); msg != "" {
-		return "access denied (" + code + "): " + msg, true
+	switch f.Class {
+	case faults.Denied:
+		if f.Message != "" {
+			return "access denied (" + f.Code + "): " + f.Message, true
+		}
+		return "access denied (" + f.Code + ")", true
+	case faults.Unimplemented:
+		return fmt.Sprintf("the endpoint does not implement the call (HTTP %d)", f.Status), true
 	}
-	return "access denied (" + code + ")", true
+	return "", false
 }
 
 // classify names an AWS error for the state machine: throttled and

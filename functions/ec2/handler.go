@@ -134,27 +134,29 @@ func apiCode(err error) string {
 	return ""
 }
 
-// refused turns an error from op into what the collector does with it: a
-// throttled or transient error is returned (the state machine retries the
-// collector); a service's refusal (denied, not found, invalid) becomes a
-// gap and nil, so the rest of the evidence is still collected; anything
-// else (no answer that could be read) is returned and fails the collector.
+// refused turns an error from op into what the collector does with it, by
+// its class (faults.Of): throttled or transient is returned (the state
+// machine retries the collector); denied, unimplemented and the service's
+// own refusal (not found, invalid) become a gap and nil, so the rest of the
+// evidence is still collected; anything else (no answer that could be
+// read) is returned and fails the collector.
 func refused(out *collect.Output, op, what string, err error) error {
-	err = faults.Classify(op, err, func(err error) error { return err })
-	if faults.Named(err) != nil {
-		return err
+	f := faults.Of(op, err)
+	if r := f.Retryable(); r != nil {
+		return r
 	}
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
+	switch f.Class {
+	case faults.Denied:
+		out.Gap(fmt.Sprintf("%s for %s denied: %s", op, what, f.Message), "grant "+op+" to the ec2 collector's role")
+	case faults.Unimplemented:
+		out.Gap(fmt.Sprintf("%s for %s: the endpoint does not implement it (HTTP %d)", op, what, f.Status),
+			"collect against AWS EC2; the endpoint (the local emulator) does not implement "+op)
+	case faults.InvalidRequest:
+		out.Gap(fmt.Sprintf("%s for %s refused: %s: %s", op, what, f.Code, f.Message),
+			"see the error; the call can be made by hand with the same parameters (the collector's role is read-only)")
+	default:
 		return fmt.Errorf("%s for %s: %w", op, what, err)
 	}
-	reason := fmt.Sprintf("%s for %s refused: %s: %s", op, what, apiErr.ErrorCode(), apiErr.ErrorMessage())
-	fix := "see the error; the call can be made by hand with the same parameters (the collector's role is read-only)"
-	if faults.Denied(err) {
-		reason = fmt.Sprintf("%s for %s denied: %s", op, what, apiErr.ErrorMessage())
-		fix = "grant " + op + " to the ec2 collector's role"
-	}
-	out.Gap(reason, fix)
 	return nil
 }
 

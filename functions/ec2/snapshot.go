@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -186,16 +185,16 @@ func (c *InstanceCollector) lock(ctx context.Context, out *collect.Output, id st
 	if err == nil {
 		return true, nil
 	}
-	var thr *faults.ThrottledError
-	if errors.As(faults.Classify("ec2:LockSnapshot", err, func(err error) error { return err }), &thr) {
-		return false, thr
+	f := faults.Of("ec2:LockSnapshot", err)
+	if f.Class == faults.Throttled {
+		return false, f.Retryable()
 	}
 	why := err.Error()
-	if code := apiCode(err); code != "" {
-		why = code
-		if faults.Denied(err) {
-			why = "denied: " + code
-		}
+	switch {
+	case f.Class == faults.Denied:
+		why = "denied: " + f.Code
+	case f.Code != "":
+		why = f.Code
 	}
 	out.Gap(fmt.Sprintf("EBS Snapshot Lock could not be set on %s (governance, %d days): %s; the snapshot is kept and listed unlocked", id, days, why),
 		fmt.Sprintf("grant ec2:LockSnapshot on snapshots to the ec2 collector's role, or lock it by hand: aws ec2 lock-snapshot --snapshot-id %s --lock-mode governance --lock-duration %d", id, days))

@@ -64,9 +64,12 @@ func (c *FindingCollector) Collect(ctx context.Context, inc *incident.Incident, 
 	if inc.InputKey == "" {
 		return faults.Invalid("incident.inputKey", "Triage recorded no input for this run")
 	}
-	raw, err := c.read(ctx, inc.InputKey)
+	raw, whole, err := c.read(ctx, inc.InputKey)
 	if err != nil {
 		return err
+	}
+	if !whole {
+		return c.unparsed(ctx, inc, out)
 	}
 	in, err := finding.Parse(raw)
 	if err != nil {
@@ -123,14 +126,52 @@ func (c *FindingCollector) Collect(ctx context.Context, inc *incident.Incident, 
 	return c.relatedFindings(ctx, inc, out, detectorID, self)
 }
 
-func (c *FindingCollector) read(ctx context.Context, key string) ([]byte, error) {
+// MaxParsedInput bounds the stored input the collector reads into memory
+// to parse again: above the 6 MB a Lambda invocation carries (Step
+// Functions passes at most 256 KiB), so only an input that reached Triage
+// some other way is past it. Such an input is copied, never cut.
+const MaxParsedInput = 8 << 20
+
+// read returns the stored input, and whole: false when it is longer than
+// MaxParsedInput (raw is then not all of it and must not be parsed).
+func (c *FindingCollector) read(ctx context.Context, key string) (raw []byte, whole bool, _ error) {
 	obj, err := c.Objects.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(key)})
 	if err != nil {
-		return nil, faults.Classify("read input", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
+		return nil, false, faults.Classify("read input", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
 	}
 	defer obj.Body.Close()
-	// The input is the state machine's input: far below 256 KiB.
-	return io.ReadAll(io.LimitReader(obj.Body, 1<<20))
+	raw, err = io.ReadAll(io.LimitReader(obj.Body, MaxParsedInput+1))
+	if err != nil {
+		return nil, false, faults.Classify("read input", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
+	}
+	return raw, len(raw) <= MaxParsedInput, nil
+}
+
+// unparsed stores an input past MaxParsedInput: finding.json is the stored
+// input copied unchanged by S3 (no byte of it passes through here, none
+// is cut), summary.json is what Triage made of it, and the related
+// findings are looked up from Triage's summary.
+func (c *FindingCollector) unparsed(ctx context.Context, inc *incident.Incident, out *collect.Output) error {
+	out.Warn("the stored input %s is longer than the %d bytes the collector parses again: finding.json is that input copied unchanged (an EventBridge event whole, not only its detail), and summary.json is Triage's", inc.InputKey, MaxParsedInput)
+	var first, last *time.Time
+	detectorID, self := "", ""
+	meta := out.Meta("states:StartExecution", map[string]any{"inputKey": inc.InputKey, "inputForm": "unparsed"}, &evidence.Origin{Bucket: c.Bucket, Key: inc.InputKey})
+	if f := inc.Finding; f != nil {
+		first, last = &f.FirstSeen, &f.LastSeen
+		detectorID, self = f.DetectorID, f.ID
+		meta.Origin.FindingID = f.ID
+	}
+	meta.Records, meta.FirstEvent, meta.LastEvent = 1, first, last
+	meta.ContentType = evidence.ContentTypeJSON
+	if _, err := out.Copy(ctx, c.Bucket, inc.InputKey, "", "finding.json", meta); err != nil {
+		return err
+	}
+	sm := out.Meta("custody:ParseFinding", nil, &evidence.Origin{Bucket: c.Bucket, Key: inc.InputKey, Description: "Triage's incident: the input was not parsed again"})
+	sm.Records, sm.FirstEvent, sm.LastEvent = 1, first, last
+	if _, err := out.PutJSON(ctx, "summary.json", summary{Finding: inc.Finding, Scope: inc.Scope, Window: inc.Window, InputForm: "unparsed"}, sm); err != nil {
+		return err
+	}
+	return c.relatedFindings(ctx, inc, out, detectorID, self)
 }
 
 // Handler is the collector Lambda.

@@ -130,7 +130,12 @@ func TestCollectFinding(t *testing.T) {
 		{name: "get-findings output", input: readCorpus(t, apiFile), finding: firstOf(readCorpus(t, apiFile)), api: "states:StartExecution", form: "apiFinding"},
 		{name: "finding reference", input: []byte(refInput), finding: fetched(), api: "guardduty:GetFindings", form: "findingRef", calls: 1},
 		{name: "manual start", input: []byte(manualInput), warning: "manual start on Instance i-0123456789abcdef0: there is no GuardDuty finding to store"},
+		// Past MaxParsedInput the input is copied whole, never cut (it
+		// was once cut at 1 MiB and then called not JSON).
+		{name: "an input past the parse bound", input: padded(t, readCorpus(t, bareFile), MaxParsedInput+1<<20), api: "states:StartExecution", form: "unparsed",
+			warning: "the stored input %s is longer than the 8388608 bytes the collector parses again: finding.json is that input copied unchanged (an EventBridge event whole, not only its detail), and summary.json is Triage's"},
 	}
+	cases[len(cases)-1].finding = cases[len(cases)-1].input
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			client := emu.FreshLockedBucket(t, testBucket)
@@ -160,7 +165,7 @@ func TestCollectFinding(t *testing.T) {
 			// ends with that warning, and stores no related.json.
 			var wantWarn []string
 			if c.warning != "" {
-				wantWarn = append(wantWarn, c.warning)
+				wantWarn = append(wantWarn, strings.ReplaceAll(c.warning, "%s", inc.InputKey))
 			}
 			if n := len(stored.Warnings); n != len(wantWarn)+1 || !slices.Equal(stored.Warnings[:n-1], wantWarn) ||
 				!strings.HasPrefix(stored.Warnings[n-1], "no related findings: detector ") {
@@ -280,4 +285,19 @@ func TestCollectFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// padded returns the finding raw with a member "padding" added that makes
+// it size bytes long: still a finding Triage accepts.
+func padded(t *testing.T, raw []byte, size int) []byte {
+	t.Helper()
+	raw = bytes.TrimSpace(raw)
+	head := `{"padding":"`
+	n := size - len(raw) - len(head) - len(`",`) + 1
+	if n <= 0 {
+		t.Fatalf("the finding is longer than %d bytes", size)
+	}
+	out := append([]byte(head), bytes.Repeat([]byte("p"), n)...)
+	out = append(out, `",`...)
+	return append(out, raw[1:]...)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
@@ -252,42 +250,36 @@ func (c *FindingCollector) detector(ctx context.Context, out *collect.Output, re
 	return "", nil
 }
 
-// Error codes that mean the collector's role may not make the call.
-
 // refused turns an error of a related-findings call into what the
-// collector does with it: throttled or transient is returned (the state
-// machine retries the collector); denied is a gap and stops the lookup
-// (stop); a detector this account does not own is a gap and stops; any
-// other refusal (a bad criterion) is a gap for this call only; an error
-// that is not the service's answer is returned.
+// collector does with it, by its class (faults.Of): throttled or transient
+// is returned (the state machine retries the collector); denied or
+// unimplemented (the emulator lacks ListFindings) is a gap and stops the
+// lookup (stop); a detector this account does not own is a gap and stops;
+// any other refusal (a bad criterion) is a gap for this call only; an
+// error that is not the service's answer is returned.
 func (c *FindingCollector) refused(out *collect.Output, op, what string, err error) (stop bool, _ error) {
-	err = faults.Classify(op, err, func(err error) error { return err })
-	if faults.Named(err) != nil {
-		return true, err
+	f := faults.Of(op, err)
+	if r := f.Retryable(); r != nil {
+		return true, r
 	}
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		// An endpoint that does not know the operation (the local
-		// emulator answers 404 with an HTML page) is a gap, not a
-		// failure of the whole collector.
-		if status, ok := faults.Unimplemented(err); ok {
-			out.Gap(fmt.Sprintf("related GuardDuty findings: %s for %s: the endpoint does not implement it (HTTP %d)", op, what, status),
-				"collect against AWS GuardDuty; the local emulator does not implement ListFindings or GetFindings")
-			return true, nil
-		}
-		return true, fmt.Errorf("%s for %s: %w", op, what, err)
-	}
-	if faults.Denied(err) {
-		out.Gap(fmt.Sprintf("related GuardDuty findings: %s for %s denied: %s", op, what, apiErr.ErrorMessage()),
+	switch f.Class {
+	case faults.Unimplemented:
+		out.Gap(fmt.Sprintf("related GuardDuty findings: %s for %s: the endpoint does not implement it (HTTP %d)", op, what, f.Status),
+			"collect against AWS GuardDuty; the local emulator does not implement ListFindings or GetFindings")
+		return true, nil
+	case faults.Denied:
+		out.Gap(fmt.Sprintf("related GuardDuty findings: %s for %s denied: %s", op, what, f.Message),
 			"grant guardduty:ListDetectors, guardduty:ListFindings and guardduty:GetFindings to the guardduty collector's role")
 		return true, nil
+	case faults.InvalidRequest:
+		// A detector this account does not own (a finding of another
+		// account or region) refuses every lookup alike: one gap says so.
+		stop = strings.Contains(strings.ToLower(f.Message), "detector")
+		out.Gap(fmt.Sprintf("related GuardDuty findings: %s for %s refused: %s: %s", op, what, f.Code, f.Message),
+			"see the error; a finding of another account or region needs that account's and region's detector (collecting across accounts from the GuardDuty administrator comes later)")
+		return stop, nil
 	}
-	// A detector this account does not own (a finding of another account
-	// or region) refuses every lookup alike: one gap says so.
-	stop = strings.Contains(strings.ToLower(apiErr.ErrorMessage()), "detector")
-	out.Gap(fmt.Sprintf("related GuardDuty findings: %s for %s refused: %s: %s", op, what, apiErr.ErrorCode(), apiErr.ErrorMessage()),
-		"see the error; a finding of another account or region needs that account's and region's detector (collecting across accounts from the GuardDuty administrator comes later)")
-	return stop, nil
+	return true, fmt.Errorf("%s for %s: %w", op, what, err)
 }
 
 func serviceTime(f types.Finding, first bool) *string {

@@ -192,36 +192,33 @@ func notFound(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchEntity"
 }
 
-// refused turns an error from op into what the collector does with it: a
-// throttled or transient error is returned (the state machine retries the
-// collector); a service's refusal (denied, not found, invalid) becomes a
-// gap and nil, so the rest of the evidence is still collected; anything
+// refused turns an error from op into what the collector does with it, by
+// its class (faults.Of): throttled or transient is returned (the state
+// machine retries the collector); denied, unimplemented (the emulator lacks
+// Access Advisor) and the service's own refusal (not found, invalid) become
+// a gap and nil, so the rest of the evidence is still collected; anything
 // else (no answer that could be read) is returned and fails the collector.
 func refused(out *collect.Output, op, what string, err error) error {
-	if status, ok := faults.Unimplemented(err); ok {
-		out.Gap(fmt.Sprintf("%s for %s: the endpoint does not implement it (HTTP %d)", op, what, status),
+	f := faults.Of(op, err)
+	if r := f.Retryable(); r != nil {
+		return r
+	}
+	switch {
+	case f.Class == faults.Unimplemented:
+		out.Gap(fmt.Sprintf("%s for %s: the endpoint does not implement it (HTTP %d)", op, what, f.Status),
 			"collect against AWS IAM; the local emulator does not implement Access Advisor (GenerateServiceLastAccessedDetails)")
-		return nil
-	}
-	err = faults.Classify(op, err, func(err error) error { return err })
-	if faults.Named(err) != nil {
-		return err
-	}
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
+	case f.Class == faults.Denied:
+		out.Gap(fmt.Sprintf("%s for %s denied: %s", op, what, f.Message),
+			"grant "+op+" to the iam collector's role (and check SCPs and permissions boundaries that deny it)")
+	case f.Class == faults.InvalidRequest && notFound(err):
+		out.Gap(fmt.Sprintf("%s for %s: not found: %s", op, what, f.Message),
+			"it was deleted while it was read: look for its Delete* or Detach* event in CloudTrail")
+	case f.Class == faults.InvalidRequest:
+		out.Gap(fmt.Sprintf("%s for %s refused: %s: %s", op, what, f.Code, f.Message),
+			"see the error; the call can be made by hand with the same parameters (the collector's role is read-only)")
+	default:
 		return fmt.Errorf("%s for %s: %w", op, what, err)
 	}
-	reason := fmt.Sprintf("%s for %s refused: %s: %s", op, what, apiErr.ErrorCode(), apiErr.ErrorMessage())
-	fix := "see the error; the call can be made by hand with the same parameters (the collector's role is read-only)"
-	switch {
-	case faults.Denied(err):
-		reason = fmt.Sprintf("%s for %s denied: %s", op, what, apiErr.ErrorMessage())
-		fix = "grant " + op + " to the iam collector's role (and check SCPs and permissions boundaries that deny it)"
-	case notFound(err):
-		reason = fmt.Sprintf("%s for %s: not found: %s", op, what, apiErr.ErrorMessage())
-		fix = "it was deleted while it was read: look for its Delete* or Detach* event in CloudTrail"
-	}
-	out.Gap(reason, fix)
 	return nil
 }
 

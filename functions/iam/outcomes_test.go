@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"net/http"
+	"net/http/httptest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
@@ -123,6 +127,30 @@ func TestAdvisorOutcomes(t *testing.T) {
 			name:        "generate denied",
 			generateErr: errDenied,
 			want:        outcome{artifacts: []string{"bob/identity.json"}, gaps: []string{"iam:GenerateServiceLastAccessedDetails for user bob (" + bobArn + ") denied"}},
+		},
+		// Errors a real IAM client returns for real answers (sdkError):
+		// an HTML 503 from a front end is retried and then fails naming
+		// the call, never a "not implemented" gap; the emulator's HTML
+		// 500 for an operation it lacks, and a 501, are that gap.
+		{
+			name:        "generate answered an HTML 503 by a front end",
+			generateErr: sdkError(t, 503, html503, false),
+			want:        outcome{err: new(*faults.TransientError)},
+		},
+		{
+			name:        "generate answered an HTML 500 by AWS",
+			generateErr: sdkError(t, 500, motoHTML500, false),
+			want:        outcome{err: new(*faults.TransientError)},
+		},
+		{
+			name:        "generate answered an HTML 500 by the emulator",
+			generateErr: sdkError(t, 500, motoHTML500, true),
+			want:        outcome{artifacts: []string{"bob/identity.json"}, gaps: []string{"iam:GenerateServiceLastAccessedDetails for user bob (" + bobArn + "): the endpoint does not implement it (HTTP 500)"}},
+		},
+		{
+			name:        "generate answered 501",
+			generateErr: sdkError(t, 501, "<html>Not Implemented</html>", false),
+			want:        outcome{artifacts: []string{"bob/identity.json"}, gaps: []string{"the endpoint does not implement it (HTTP 501)"}},
 		},
 		{
 			name:        "generate throttled",
@@ -294,4 +322,35 @@ func TestScopeOutcomes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Real bodies: what moto 5.2 answers for an operation it lacks (measured),
+// and an AWS front end's 503.
+const (
+	motoHTML500 = "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n<p>The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application.</p>\n"
+	html503     = "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>"
+)
+
+// sdkError is the error a real IAM client returns for
+// GenerateServiceLastAccessedDetails when an httptest server answers
+// status and an HTML body (one attempt); emulator: with the emulator's
+// answers marked, as the local run's handlers have them.
+func sdkError(t *testing.T, status int, body string, emulator bool) error {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(status)
+		w.Write([]byte(body))
+	}))
+	defer srv.Close()
+	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""), Retryer: func() aws.Retryer { return aws.NopRetryer{} }}
+	if emulator {
+		cfg.APIOptions = append(cfg.APIOptions, faults.MarkEmulatorAnswers)
+	}
+	_, err := iam.NewFromConfig(cfg).GenerateServiceLastAccessedDetails(context.Background(), &iam.GenerateServiceLastAccessedDetailsInput{Arn: aws.String(bobArn)})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	return err
 }

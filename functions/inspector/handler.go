@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/inspector2"
 	"github.com/aws/aws-sdk-go-v2/service/inspector2/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
@@ -185,30 +183,32 @@ func widen(first, last **time.Time, f types.Finding) {
 const enableFix = "enable Amazon Inspector for EC2/Lambda/ECR scanning in this account and region (inspector2:Enable), and grant inspector2:ListFindings to the inspector collector's role"
 
 // refused turns a ListFindings error into what the collector does with
-// it: throttled or transient is returned (the state machine retries the
-// collector); denied or Inspector not enabled is a gap and stops (stop);
-// any other refusal is a gap for this lookup; an error that is not the
-// service's answer is returned.
+// it, by its class (faults.Of): throttled or transient is returned (the
+// state machine retries the collector); denied, unimplemented or Inspector
+// not enabled is a gap and stops (stop); any other refusal is a gap for
+// this lookup; an error that is not the service's answer is returned.
 func refused(out *collect.Output, what string, err error) (stop bool, _ error) {
 	const op = "inspector2:ListFindings"
-	err = faults.Classify(op, err, func(err error) error { return err })
-	if faults.Named(err) != nil {
-		return true, err
+	f := faults.Of(op, err)
+	if r := f.Retryable(); r != nil {
+		return true, r
 	}
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		return true, fmt.Errorf("%s for %s: %w", op, what, err)
-	}
-	msg := strings.ToLower(apiErr.ErrorMessage())
+	msg := strings.ToLower(f.Message)
 	switch {
-	case faults.Denied(err):
-		out.Gap(fmt.Sprintf("Inspector findings: %s for %s denied (or Amazon Inspector is not enabled): %s", op, what, apiErr.ErrorMessage()), enableFix)
+	case f.Class == faults.Denied:
+		out.Gap(fmt.Sprintf("Inspector findings: %s for %s denied (or Amazon Inspector is not enabled): %s", op, what, f.Message), enableFix)
 		return true, nil
+	case f.Class == faults.Unimplemented:
+		out.Gap(fmt.Sprintf("Inspector findings: %s for %s: the endpoint does not implement it (HTTP %d)", op, what, f.Status),
+			"collect against AWS Inspector; the endpoint (the local emulator) does not implement "+op)
+		return true, nil
+	case f.Class != faults.InvalidRequest:
+		return true, fmt.Errorf("%s for %s: %w", op, what, err)
 	case strings.Contains(msg, "not enabled") || strings.Contains(msg, "not activated") || strings.Contains(msg, "does not have access"):
-		out.Gap(fmt.Sprintf("Inspector findings: Amazon Inspector is not enabled: %s for %s: %s: %s", op, what, apiErr.ErrorCode(), apiErr.ErrorMessage()), enableFix)
+		out.Gap(fmt.Sprintf("Inspector findings: Amazon Inspector is not enabled: %s for %s: %s: %s", op, what, f.Code, f.Message), enableFix)
 		return true, nil
 	}
-	out.Gap(fmt.Sprintf("Inspector findings: %s for %s refused: %s: %s", op, what, apiErr.ErrorCode(), apiErr.ErrorMessage()),
+	out.Gap(fmt.Sprintf("Inspector findings: %s for %s refused: %s: %s", op, what, f.Code, f.Message),
 		"see the error; the call can be made by hand with the filter in the manifest")
 	return false, nil
 }

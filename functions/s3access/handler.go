@@ -205,15 +205,7 @@ func pieces(works []logWork, b collect.Budget) []any {
 
 // retryable returns err classified when it is throttling or transient
 // (the state machine retries the collector), else nil.
-func retryable(op string, err error) error {
-	cl := faults.Classify(op, err, func(error) error { return nil })
-	var thr *faults.ThrottledError
-	var trn *faults.TransientError
-	if errors.As(cl, &thr) || errors.As(cl, &trn) {
-		return cl
-	}
-	return nil
-}
+func retryable(op string, err error) error { return faults.Of(op, err).Retryable() }
 
 func errorCode(err error) string {
 	var ae interface{ ErrorCode() string }
@@ -406,6 +398,8 @@ func (c *Collector) extract(ctx context.Context, inc *incident.Incident, out *co
 			// same problems: they are reported once, by the work that
 			// copies it.
 			total.Malformed += st.Malformed
+			total.Oversize += st.Oversize
+			total.Bombs += st.Bombs
 			for _, p := range st.Problems {
 				if len(total.Problems) < 20 {
 					total.Problems = append(total.Problems, p)
@@ -423,6 +417,9 @@ func (c *Collector) extract(ctx context.Context, inc *incident.Incident, out *co
 	if total.Malformed > 0 || len(total.Problems) > 0 {
 		out.Warn("bucket %s: %d malformed access log lines in %d objects under %s (the rest collected): %s",
 			bucket, total.Malformed, total.Objects, where, strings.Join(total.Problems, "; "))
+	}
+	for _, w := range total.BoundWarnings() {
+		out.Warn("bucket %s: %s", bucket, w)
 	}
 	if total.Kept == 0 {
 		out.Warn("bucket %s: none of the %d access log lines in %d objects under %s is for this bucket in the window",

@@ -189,9 +189,13 @@ func (h *Handler) opener(ctx context.Context, a evidence.Artifact) func() (io.Re
 			return out.Body, nil
 		}
 		defer out.Body.Close()
-		raw, err := io.ReadAll(io.LimitReader(out.Body, 16<<20))
+		raw, err := io.ReadAll(io.LimitReader(out.Body, timeline.MaxRecordBytes+1))
 		if err != nil {
 			return nil, err
+		}
+		if len(raw) > timeline.MaxRecordBytes {
+			// Never cut and compacted as if whole: untimed, in its artifact.
+			return nil, fmt.Errorf("%s: more than %d bytes: %w", a.Key, timeline.MaxRecordBytes, timeline.ErrRecordTooLong)
 		}
 		var line bytes.Buffer
 		if err := json.Compact(&line, raw); err != nil {

@@ -131,7 +131,7 @@ func (r *run) cloudWatchENI(ctx context.Context, id, group, eni string, format v
 				r.out.Gap(fmt.Sprintf("flow log %s: log group %s does not exist", id, group),
 					"check flow log "+id+"'s destination and that its delivery role may create streams in "+group)
 				return false, nil
-			case faults.Denied(err):
+			case denied(err):
 				r.out.Gap(fmt.Sprintf("flow log %s: logs:FilterLogEvents denied on %s: %v", id, group, err),
 					"allow the vpcflow collector's role logs:FilterLogEvents on log group "+group)
 				return false, nil

@@ -214,7 +214,7 @@ func (r *run) resolveInterfaces(ctx context.Context) error {
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
-				if faults.Denied(err) {
+				if denied(err) {
 					r.out.Warn("ec2:DescribeNetworkInterfaces denied: the scope is read as the finding gives it (%v)", err)
 					return nil
 				}
@@ -252,7 +252,7 @@ func (r *run) describeFlowLogs(ctx context.Context, resources []string) ([]ec2ty
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			if faults.Denied(err) {
+			if denied(err) {
 				r.out.Gap(fmt.Sprintf("ec2:DescribeFlowLogs denied for %s: %v", strings.Join(resources, ", "), err),
 					"allow the vpcflow collector's role ec2:DescribeFlowLogs")
 				return nil, nil
@@ -421,3 +421,7 @@ type Handler struct {
 func (h *Handler) Handle(ctx context.Context, in collect.Input) (incident.Result, error) {
 	return h.Driver.Run(ctx, h.Collector, in)
 }
+
+// denied reports an error of class Denied (faults.Of): throttling and
+// transient errors come first and are never a gap.
+func denied(err error) bool { return faults.Is(err, faults.Denied) }

@@ -218,6 +218,9 @@ func (r *run) readObjects(ctx context.Context, b s3Batch) error {
 		return faults.Classify("s3:GetObject", err, func(err error) error { return err })
 	}
 	r.extract.malformed += st.Malformed
+	for _, w := range st.BoundWarnings() {
+		r.out.Warn("flow log %s: %s", id, w)
+	}
 	if st.Malformed > 0 || len(st.Problems) > 0 {
 		r.out.Warn("flow log %s: %d of %d lines in %d objects could not be read and are not in the extract (the rest are): %s",
 			id, st.Malformed, lines.Load(), st.Objects, strings.Join(firstN(st.Problems, 5), "; "))

@@ -187,7 +187,7 @@ func (r *Resolver) For(ctx context.Context, caseID, account, region string) (*Ac
 	})
 	creds := aws.NewCredentialsCache(provider)
 	if _, err := creds.Retrieve(ctx); err != nil {
-		return nil, &AssumeError{AccountID: account, Region: region, RoleARN: roleARN, Denied: faults.Denied(err) || regionDisabled(err), Err: err}
+		return nil, &AssumeError{AccountID: account, Region: region, RoleARN: roleARN, Denied: faults.Is(err, faults.Denied) || regionDisabled(err), Err: err}
 	}
 	cfg := r.Hub.Copy()
 	cfg.Region = region

@@ -11,26 +11,41 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/custody-ir/custody/shared/faults"
 )
 
 // MaxAttempts bounds the SDK's own retries before an error reaches the state
 // machine's Retry.
 const MaxAttempts = 8
 
+// EnvEmulator is set to "1" by the local run, for the CDK synth and for
+// every handler it runs: the endpoint is the local emulator. Never set it
+// for a real account.
+const EnvEmulator = "CUSTODY_EMULATOR"
+
 // Load returns the SDK configuration from the environment (region,
 // credentials, AWS_ENDPOINT_URL) with the adaptive retry mode, which backs off
-// and rate-limits the client itself when a service throttles.
+// and rate-limits the client itself when a service throttles, and retries
+// what faults.Retryables does (faults.Of's Transient). With EnvEmulator
+// set, the emulator's answers for operations it lacks are marked
+// (faults.MarkEmulatorAnswers): not retried, and a gap, not a failure.
 func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
-	opts = append([]func(*config.LoadOptions) error{
+	base := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
 				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
 					so.MaxAttempts = MaxAttempts
+					so.Retryables = faults.Retryables()
 				})
 			})
 		}),
-	}, opts...)
-	return config.LoadDefaultConfig(ctx, opts...)
+	}
+	if os.Getenv(EnvEmulator) == "1" {
+		base = append(base, config.WithAPIOptions([]func(*middleware.Stack) error{faults.MarkEmulatorAnswers}))
+	}
+	return config.LoadDefaultConfig(ctx, append(base, opts...)...)
 }
 
 // S3Options adapts an S3 client to an emulator endpoint (path-style

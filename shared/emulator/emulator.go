@@ -19,8 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/faults"
 )
 
 // InstallHint is the command that installs the emulator where it is missing.
@@ -130,12 +132,15 @@ func (s *Server) Env() []string {
 }
 
 // Config returns an SDK configuration for this server: static credentials,
-// the default region, BaseEndpoint set, the project's retryer.
+// the default region, BaseEndpoint set, the project's retryer, and the
+// emulator's answers for operations it lacks marked as such
+// (faults.MarkEmulatorAnswers), as a handler of the local run has them.
 func (s *Server) Config(ctx context.Context) (aws.Config, error) {
 	cfg, err := awsconfig.Load(ctx,
 		config.WithRegion(Region),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "testing")),
 		config.WithBaseEndpoint(s.Endpoint),
+		config.WithAPIOptions([]func(*middleware.Stack) error{faults.MarkEmulatorAnswers}),
 	)
 	if err != nil {
 		return aws.Config{}, err

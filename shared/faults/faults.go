@@ -7,14 +7,8 @@
 package faults
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
-
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/smithy-go"
 )
 
 // Error type names as the state machine sees them. Keep them equal to the Go
@@ -96,8 +90,9 @@ func (e *ConfigurationError) Error() string {
 }
 
 // Classify turns an error from an AWS call into ThrottledError or
-// TransientError where it is one, and otherwise returns fallback(err). An
-// error that already is one of this package's types is returned unchanged.
+// TransientError where Of classes it so, and otherwise returns
+// fallback(err). An error that already is one of this package's types is
+// returned unchanged.
 func Classify(op string, err error, fallback func(error) error) error {
 	if err == nil {
 		return nil
@@ -107,18 +102,8 @@ func Classify(op string, err error, fallback func(error) error) error {
 	if named := Named(err); named != nil {
 		return named
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return &TransientError{Op: op, Err: err}
-	}
-	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool() {
-		return &ThrottledError{Op: op, Err: err}
-	}
-	if retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err).Bool() {
-		return &TransientError{Op: op, Err: err}
-	}
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorFault() == smithy.FaultServer {
-		return &TransientError{Op: op, Err: err}
+	if r := Of(op, err).Retryable(); r != nil {
+		return r
 	}
 	return fallback(err)
 }
@@ -151,42 +136,4 @@ func Named(err error) error {
 		return cfg
 	}
 	return nil
-}
-
-// Unimplemented reports an endpoint that does not know the operation at
-// all, and the HTTP status it answered with: a 404 or 501 that carries no
-// service error, or a 5xx whose body is not the service's error format (the
-// local emulator answers an operation it lacks with an HTML page). AWS
-// itself never answers so; a collector records it as a gap, not a failure.
-func Unimplemented(err error) (int, bool) {
-	var re *awshttp.ResponseError
-	if !errors.As(err, &re) {
-		return 0, false
-	}
-	status := re.HTTPStatusCode()
-	var apiErr smithy.APIError
-	var de *smithy.DeserializationError
-	switch {
-	case (status == http.StatusNotFound || status == http.StatusNotImplemented) && !errors.As(err, &apiErr):
-		return status, true
-	case status >= 500 && errors.As(err, &de):
-		return status, true
-	}
-	return 0, false
-}
-
-// deniedCodes are the error codes AWS services answer when the caller may
-// not make the call (each service spells it its own way).
-var deniedCodes = map[string]bool{
-	"AccessDenied": true, "AccessDeniedException": true, "Forbidden": true, "AllAccessDisabled": true,
-	"UnauthorizedOperation": true, "Client.UnauthorizedOperation": true,
-	// Credentials the service does not accept: no more can be read either.
-	"UnrecognizedClientException": true,
-}
-
-// Denied reports an error that says the caller may not make the call: for
-// a collector, a gap with the permission to grant, not a failure.
-func Denied(err error) bool {
-	var apiErr smithy.APIError
-	return errors.As(err, &apiErr) && deniedCodes[apiErr.ErrorCode()]
 }

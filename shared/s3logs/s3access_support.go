@@ -1,12 +1,7 @@
 package s3logs
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"sort"
 	"time"
 
@@ -59,33 +54,4 @@ func ListFiltered(ctx context.Context, client ObjectLister, bucket string, prefi
 	}
 	sort.Slice(l.Objects, func(i, j int) bool { return l.Objects[i].Key < l.Objects[j].Key })
 	return l, nil
-}
-
-// NumberedLines is Lines for a parser that wants each line's number (from
-// 1), to point a record back at its place in the original object.
-func NumberedLines(parse func(n int, line []byte) (Record, error)) Decoder {
-	return func(r io.Reader, emit func(Record) error, bad func(error)) error {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), MaxLine)
-		n := 0
-		for sc.Scan() {
-			n++
-			line := bytes.TrimRight(sc.Bytes(), "\r")
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			rec, err := parse(n, line)
-			if errors.Is(err, ErrSkip) {
-				continue
-			}
-			if err != nil {
-				bad(fmt.Errorf("line %d: %w", n, err))
-				continue
-			}
-			if err := emit(rec); err != nil {
-				return err
-			}
-		}
-		return sc.Err()
-	}
 }

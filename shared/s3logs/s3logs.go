@@ -155,18 +155,49 @@ type RecordWriter interface {
 	WriteRecord(v any, at time.Time) error
 }
 
+// OversizeError is a record (or line) longer than its decoder's bound: it
+// is not read into memory, not decoded and not in the extract; it stays,
+// byte for byte, in the log object the collector copies unchanged.
+// Decoders report it to bad; Stats counts it as malformed and in Oversize.
+type OversizeError struct {
+	What  string // "record 3", "line 12"
+	Bytes int64  // its size, or at least this many bytes when it went on past what was read
+	Limit int64  // the bound
+}
+
+func (e *OversizeError) Error() string {
+	return fmt.Sprintf("%s: %d bytes, longer than the %d-byte bound: not decoded, kept only in the copied log object", e.What, e.Bytes, e.Limit)
+}
+
 // Stats counts what Extract read.
 type Stats struct {
 	Objects   int   `json:"objects"`
-	Records   int64 `json:"records"`   // decoded
-	Kept      int64 `json:"kept"`      // in scope and window: written
-	Malformed int64 `json:"malformed"` // records that would not decode
+	Records   int64 `json:"records"`            // decoded
+	Kept      int64 `json:"kept"`               // in scope and window: written
+	Malformed int64 `json:"malformed"`          // records that would not decode (oversize ones included)
+	Oversize  int64 `json:"oversize,omitempty"` // records longer than the decoder's bound (OversizeError)
+	// Bombs counts objects whose decompression stopped at MaxRatio.
+	Bombs int64 `json:"bombs,omitempty"`
 	// Problems names each object that could not be read whole (truncated
 	// gzip, a read error) and the first malformed records, for the gaps.
 	Problems []string `json:"problems,omitempty"`
 }
 
 const maxProblems = 20
+
+// BoundWarnings says what the readers' bounds left out, for a collector's
+// warnings: records past their decoder's bound (named in Problems) and
+// objects whose decompression stopped at MaxRatio. Empty when nothing was.
+func (s Stats) BoundWarnings() []string {
+	var out []string
+	if s.Oversize > 0 {
+		out = append(out, fmt.Sprintf("%d records too long to decode are not in the extract; they are in the copied log objects, unchanged (see the problems named)", s.Oversize))
+	}
+	if s.Bombs > 0 {
+		out = append(out, fmt.Sprintf("%d log objects gave more than %d bytes for each compressed byte (a gzip bomb?) and were read no further than that; the copied objects are unchanged", s.Bombs, MaxRatio))
+	}
+	return out
+}
 
 func (s *Stats) problem(format string, args ...any) {
 	if len(s.Problems) < maxProblems {
@@ -269,6 +300,8 @@ func (s *Stats) add(o Stats) {
 	s.Records += o.Records
 	s.Kept += o.Kept
 	s.Malformed += o.Malformed
+	s.Oversize += o.Oversize
+	s.Bombs += o.Bombs
 	for _, p := range o.Problems {
 		if len(s.Problems) < maxProblems {
 			s.Problems = append(s.Problems, p)
@@ -304,6 +337,10 @@ func extractObject(ctx context.Context, client ObjectGetter, o Object, decode De
 	}
 	bad := func(err error) {
 		st.Malformed++
+		var big *OversizeError
+		if errors.As(err, &big) {
+			st.Oversize++
+		}
 		st.problem("s3://%s/%s: %v", o.Bucket, o.Key, err)
 	}
 	body, err := Decompressed(out.Body)
@@ -321,14 +358,32 @@ func extractObject(ctx context.Context, client ObjectGetter, o Object, decode De
 		return st, werr
 	}
 	if err != nil {
+		if errors.Is(err, ErrBomb) {
+			st.Bombs++
+		}
 		st.problem("s3://%s/%s: read stopped: %v", o.Bucket, o.Key, err)
 	}
 	return st, nil
 }
 
-// Decompressed returns r, gunzipped when it starts with the gzip magic.
+// MaxRatio bounds decompression: past MinBombBytes of output, a gzip
+// stream that has given more than MaxRatio bytes for each compressed byte
+// read stops with ErrBomb. Real logs compress 5 to 30 times (a log of one
+// line repeated, about 200 times); a gzip bomb, up to about 1000 times. The
+// object is still copied unchanged: only its extract stops.
+const (
+	MaxRatio     = 400
+	MinBombBytes = 64 << 20
+)
+
+// ErrBomb is a gzip stream that decompresses past MaxRatio.
+var ErrBomb = errors.New("decompression stopped: more than MaxRatio bytes out per compressed byte (a gzip bomb?)")
+
+// Decompressed returns r, gunzipped when it starts with the gzip magic;
+// the gunzipped stream stops with ErrBomb past MaxRatio.
 func Decompressed(r io.Reader) (io.Reader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	in := &countingReader{r: r}
+	br := bufio.NewReaderSize(in, 64<<10)
 	magic, err := br.Peek(2)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, err
@@ -339,9 +394,39 @@ func Decompressed(r io.Reader) (io.Reader, error) {
 			return nil, err
 		}
 		zr.Multistream(true)
-		return zr, nil
+		return &ratioReader{r: zr, in: in}, nil
 	}
 	return br, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ratioReader is a decompressed stream that stops with ErrBomb when its
+// output passes MaxRatio times the compressed input read (past
+// MinBombBytes).
+type ratioReader struct {
+	r   io.Reader
+	in  *countingReader
+	out int64
+}
+
+func (z *ratioReader) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	z.out += int64(n)
+	if z.out > MinBombBytes && z.out > MaxRatio*z.in.n {
+		return n, fmt.Errorf("%w: %d bytes from %d", ErrBomb, z.out, z.in.n)
+	}
+	return n, err
 }
 
 // ErrSkip tells Lines a line is not a record (a header, a comment).
@@ -352,16 +437,23 @@ const MaxLine = 1 << 20
 
 // Lines makes a Decoder of a line parser: one record a line, empty lines
 // and lines parse answers ErrSkip for skipped. A line longer than MaxLine is
-// malformed; a last line cut off by a read error (a truncated gzip) is not
+// not held (its bytes stream past) and is malformed, an *OversizeError; a last line cut off by a read error (a truncated gzip) is not
 // a record and is not passed to parse.
 func Lines(parse func(line []byte) (Record, error)) Decoder {
+	return NumberedLines(func(_ int, line []byte) (Record, error) { return parse(line) })
+}
+
+// NumberedLines is Lines for a parser that wants each line's number (from
+// 1), to point a record back at its place in the original object.
+func NumberedLines(parse func(n int, line []byte) (Record, error)) Decoder {
 	return func(r io.Reader, emit func(Record) error, bad func(error)) error {
 		br := bufio.NewReaderSize(r, 64<<10)
 		var long []byte // a line longer than the buffer, so far
 		tooLong, started := false, false
-		n := 0
+		n, size := 0, 0 // the line's number and its bytes so far
 		for {
 			chunk, err := br.ReadSlice('\n')
+			size += len(chunk)
 			if errors.Is(err, bufio.ErrBufferFull) {
 				started = true
 				if !tooLong && len(long)+len(chunk) <= MaxLine {
@@ -386,11 +478,13 @@ func Lines(parse func(line []byte) (Record, error)) Decoder {
 				tooLong = true
 			}
 			long, started = nil, false
+			lineSize := size
+			size = 0
 			if tooLong {
 				tooLong = false
-				bad(fmt.Errorf("line %d: longer than %d bytes", n, MaxLine))
+				bad(&OversizeError{What: fmt.Sprintf("line %d", n), Bytes: int64(lineSize), Limit: MaxLine})
 			} else if l := bytes.TrimRight(line, "\r\n"); len(bytes.TrimSpace(l)) > 0 {
-				rec, perr := parse(l)
+				rec, perr := parse(n, l)
 				switch {
 				case errors.Is(perr, ErrSkip):
 				case perr != nil:
@@ -408,11 +502,17 @@ func Lines(parse func(line []byte) (Record, error)) Decoder {
 	}
 }
 
-// Denied reports an S3 error that says this role may not read.
-func Denied(err error) bool { return faults.Denied(err) }
+// Denied reports an S3 error that says this role may not read (class
+// Denied, faults.Of).
+func Denied(err error) bool { return faults.Is(err, faults.Denied) }
 
-// Missing reports an S3 error that says the bucket or key is not there.
+// Missing reports an S3 error that says the bucket or key is not there: the
+// service's own refusal (class InvalidRequest, faults.Of) with one of S3's
+// not-found codes.
 func Missing(err error) bool {
+	if !faults.Is(err, faults.InvalidRequest) {
+		return false
+	}
 	var nsb *s3types.NoSuchBucket
 	var nsk *s3types.NoSuchKey
 	var ae smithy.APIError

@@ -399,6 +399,11 @@ func (b *builder) cleanup() {
 // read normalises one input into the chunk, spilling when it is full.
 func (b *builder) read(ctx context.Context, in Input, rank int32) error {
 	rc, err := in.Open()
+	if errors.Is(err, ErrRecordTooLong) {
+		b.stats.Records[in.Source]++
+		u := Untimed{Source: in.Source, Artifact: in.ArtifactKey, Reason: ReasonOversize, Detail: err.Error()}
+		return b.addUntimed(&u)
+	}
 	if err != nil {
 		return fmt.Errorf("open %s: %w", in.ArtifactKey, err)
 	}
@@ -421,7 +426,22 @@ func (b *builder) read(ctx context.Context, in Input, rank int32) error {
 				return err
 			}
 		}
-		line, err = readLine(lr, line[:0])
+		var size int64
+		line, size, err = readLine(lr, line[:0])
+		if size > MaxRecordBytes {
+			// Counted and kept apart, never decoded: the record is in
+			// its artifact.
+			b.stats.Records[in.Source]++
+			u := Untimed{Source: in.Source, Artifact: in.ArtifactKey, Record: rec, Reason: ReasonOversize,
+				Detail: fmt.Sprintf("%d bytes, longer than the %d the timeline reads", size, MaxRecordBytes)}
+			if aerr := b.addUntimed(&u); aerr != nil {
+				return aerr
+			}
+			if err != nil {
+				return b.readErr(in, rec+1, err)
+			}
+			continue
+		}
 		if len(line) == 0 && err != nil {
 			return b.readErr(in, rec, err)
 		}
@@ -485,18 +505,44 @@ func (b *builder) addUntimed(u *Untimed) error {
 	return nil
 }
 
-// readLine appends the next line (without its newline) to buf.
-func readLine(r *bufio.Reader, buf []byte) ([]byte, error) {
+// ErrRecordTooLong is what an Input's Open returns for an artifact that is
+// one record longer than its opener reads (a JSON document): the record is
+// untimed (ReasonOversize), and Build goes on.
+var ErrRecordTooLong = errors.New("one record longer than the timeline reads: not decoded, it is in its artifact")
+
+// MaxRecordBytes bounds the extract line the timeline reads into memory:
+// a longer one is untimed (ReasonOversize), its bytes skipped as they
+// stream past. The collectors' own bounds keep their records far below it.
+const MaxRecordBytes = 16 << 20
+
+// readLine appends the next line (without its newline) to buf, and says
+// how many bytes it had (with its newline). Past MaxRecordBytes, the line
+// is skipped, not appended: buf is returned empty and size is past the
+// bound.
+func readLine(r *bufio.Reader, buf []byte) (_ []byte, size int64, _ error) {
+	start := len(buf)
 	for {
 		frag, err := r.ReadSlice('\n')
-		buf = append(buf, frag...)
+		size += int64(len(frag))
+		if size <= MaxRecordBytes {
+			if need := len(buf) + len(frag); need > cap(buf) {
+				// Doubling (append grows a large slice by a quarter:
+				// five times the line in garbage on the way to it).
+				nb := make([]byte, len(buf), min(max(2*cap(buf), need), MaxRecordBytes+start))
+				copy(nb, buf)
+				buf = nb
+			}
+			buf = append(buf, frag...)
+		} else {
+			buf = buf[:start]
+		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
-		if n := len(buf); n > 0 && buf[n-1] == '\n' {
+		if n := len(buf); n > start && buf[n-1] == '\n' {
 			buf = buf[:n-1]
 		}
-		return buf, err
+		return buf, size, err
 	}
 }
 

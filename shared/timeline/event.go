@@ -79,6 +79,9 @@ const (
 	// ReasonUnreadable: the extract could not be read past this line
 	// (truncated or corrupt gzip); Raw is empty.
 	ReasonUnreadable = "unreadable extract"
+	// ReasonOversize: the record is longer than MaxRecordBytes; it was not
+	// read into memory (it is in its artifact); Raw is empty.
+	ReasonOversize = "record too long"
 )
 
 // Earliest is the earliest time a record may carry: before it a time is

@@ -149,6 +149,10 @@ func snippet(b []byte) string {
 // truncated object) or is not JSON past some point returns an error after
 // the records before it were given to fn. An error from fn stops the read
 // and is returned.
+//
+// A record longer than MaxRecord is not read into memory: its bytes are
+// skipped as they stream by and bad gets an *s3logs.OversizeError naming
+// it (the record is in the log file, which the collector copies as is).
 func Read(r io.Reader, fn func(*Event) error, bad func(error)) error {
 	return readRaw(r, func(n int, raw []byte) error {
 		e, err := parseValid(raw)
@@ -157,13 +161,22 @@ func Read(r io.Reader, fn func(*Event) error, bad func(error)) error {
 			return nil
 		}
 		return fn(e)
-	})
+	}, oversizeTo(bad))
+}
+
+// oversizeTo reports oversize records to bad.
+func oversizeTo(bad func(error)) func(n int, size int64) {
+	return func(n int, size int64) {
+		bad(&s3logs.OversizeError{What: fmt.Sprintf("record %d", n), Bytes: size, Limit: MaxRecord})
+	}
 }
 
 // readRaw is Read up to the records: it calls rec with each record's
 // number (from 1) and its bytes, valid JSON and valid only until rec
-// returns. An error from rec stops the read and is returned.
-func readRaw(r io.Reader, rec func(n int, raw []byte) error) error {
+// returns, and oversize (when not nil) with the number and size of each
+// record longer than MaxRecord, which is skipped unread. An error from
+// rec stops the read and is returned.
+func readRaw(r io.Reader, rec func(n int, raw []byte) error, oversize func(n int, size int64)) error {
 	s := newStream(r)
 	first, err := s.peek()
 	if err != nil {
@@ -185,12 +198,22 @@ func readRaw(r io.Reader, rec func(n int, raw []byte) error) error {
 		}
 		for {
 			raw, err := s.value()
-			if err != nil {
+			if err == errOversize {
+				size, err := s.skipValue()
+				if err != nil {
+					return after(err)
+				}
+				n++
+				if oversize != nil {
+					oversize(n, size)
+				}
+			} else if err != nil {
 				return after(err)
-			}
-			n++
-			if err := rec(n, raw); err != nil {
-				return err
+			} else {
+				n++
+				if err := rec(n, raw); err != nil {
+					return err
+				}
 			}
 			c, err := s.peek()
 			if err != nil {
@@ -226,6 +249,9 @@ func readRaw(r io.Reader, rec func(n int, raw []byte) error) error {
 				return fmt.Errorf("cloudtrail: %w", badChar(c, "looking for beginning of object key string"))
 			}
 			raw, err := s.value()
+			if err == errOversize {
+				return errors.New("cloudtrail: a top-level key longer than MaxRecord: not a CloudTrail log file")
+			}
 			if err != nil {
 				return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
 			}
@@ -249,7 +275,8 @@ func readRaw(r io.Reader, rec func(n int, raw []byte) error) error {
 				if err := records(); err != nil {
 					return err
 				}
-			} else if _, err := s.value(); err != nil {
+			} else if _, err := s.skipValue(); err != nil {
+				// Another member: skipped as it streams by, whatever its size.
 				return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
 			}
 			c, err = s.peek()
@@ -270,7 +297,10 @@ func readRaw(r io.Reader, rec func(n int, raw []byte) error) error {
 		}
 		return nil
 	default:
-		raw, err := s.value()
+		raw, err := s.valueWithin(64)
+		if err == errOversize {
+			return errors.New("cloudtrail: not a CloudTrail log file (its first value is not an object or an array)")
+		}
 		if err != nil {
 			return fmt.Errorf("cloudtrail: %w", eofIsUnexpected(err))
 		}

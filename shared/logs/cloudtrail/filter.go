@@ -183,8 +183,8 @@ func plainlyTimed(raw []byte) bool {
 // without a token whose eventTime is plain but another field has the
 // wrong type (a number for eventName, say), which Decode reports; it is
 // counted as read. A file that is not JSON or ends early is an error as
-// with Decode. When m gives no tokens (Tokens' ok is false) DecodeFor is
-// Decode.
+// with Decode, and so is a record longer than MaxRecord (skipped unread).
+// When m gives no tokens (Tokens' ok is false) DecodeFor is Decode.
 func DecodeFor(m *Matcher) s3logs.Decoder {
 	tokens, ok := m.Tokens()
 	if !ok {
@@ -205,6 +205,6 @@ func DecodeFor(m *Matcher) s3logs.Decoder {
 				return nil
 			}
 			return emit(s3logs.Record{Time: e.Time, Value: e})
-		})
+		}, oversizeTo(bad))
 	}
 }

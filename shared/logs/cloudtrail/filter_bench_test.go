@@ -15,7 +15,7 @@ func benchFile(b *testing.B) []byte {
 	if err := readRaw(gunzipB(b, read(b, gzLog)), func(_ int, raw []byte) error {
 		rs = append(rs, string(raw))
 		return nil
-	}); err != nil {
+	}, nil); err != nil {
 		b.Fatal(err)
 	}
 	one := strings.Join(rs, ",")
@@ -58,7 +58,7 @@ func BenchmarkDecodeFor(b *testing.B) { benchDecoder(b, DecodeFor) }
 func BenchmarkReadRaw(b *testing.B) {
 	benchDecoder(b, func(*Matcher) s3logs.Decoder {
 		return func(r io.Reader, emit func(s3logs.Record) error, bad func(error)) error {
-			return readRaw(r, func(int, []byte) error { return nil })
+			return readRaw(r, func(int, []byte) error { return nil }, nil)
 		}
 	})
 }

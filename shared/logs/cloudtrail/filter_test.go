@@ -103,7 +103,7 @@ func corpus(t *testing.T) []byte {
 	err := readRaw(gunzip(t, read(t, gzLog)), func(_ int, raw []byte) error {
 		rs = append(rs, string(raw))
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

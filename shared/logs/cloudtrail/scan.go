@@ -246,7 +246,9 @@ type stream struct {
 func newStream(r io.Reader) *stream { return &stream{r: r, buf: make([]byte, 256<<10)} }
 
 // more reads more bytes, keeping buf[pos:end] (moved to the start, the
-// buffer grown when it is full). It reports false at the end of the file or
+// buffer grown when it is full), until the buffer is full: a value that
+// spans many reads is validated again once per buffer size, not once per
+// read. It reports false when nothing more came: at the end of the file or
 // on a read error (in s.err).
 func (s *stream) more() bool {
 	if s.err != nil {
@@ -259,17 +261,17 @@ func (s *stream) more() bool {
 	if s.end == len(s.buf) {
 		s.buf = append(s.buf, make([]byte, len(s.buf))...)
 	}
-	for {
+	got := false
+	for s.end < len(s.buf) {
 		n, err := s.r.Read(s.buf[s.end:])
 		s.end += n
+		got = got || n > 0
 		if err != nil {
 			s.err = err
-			return n > 0
-		}
-		if n > 0 {
-			return true
+			return got
 		}
 	}
+	return got
 }
 
 // failure is the error of a value cut short by the end of the data.
@@ -293,8 +295,23 @@ func (s *stream) peek() (byte, error) {
 	}
 }
 
+// MaxRecord bounds the bytes of one record (and of any other value of a
+// log file's top level) that are read into memory. A longer one is not
+// decoded: its bytes are skipped as they stream past and it is reported as
+// an *s3logs.OversizeError; the record stays, byte for byte, in the log
+// file the collector copies unchanged. CloudTrail's own records are far
+// smaller (its events are at most a few hundred KiB).
+const MaxRecord = 8 << 20
+
+// errOversize: the value goes on past MaxRecord bytes.
+var errOversize = errors.New("oversize")
+
 // value checks the next value and returns it (valid until the next call).
-func (s *stream) value() ([]byte, error) {
+// A value longer than limit bytes is errOversize, with s.pos still at its
+// start (skipValue goes past it).
+func (s *stream) value() ([]byte, error) { return s.valueWithin(MaxRecord) }
+
+func (s *stream) valueWithin(limit int) ([]byte, error) {
 	if _, err := s.peek(); err != nil {
 		return nil, err
 	}
@@ -307,6 +324,9 @@ func (s *stream) value() ([]byte, error) {
 		}
 		if err != errShort {
 			return nil, err
+		}
+		if s.end-s.pos >= limit {
+			return nil, errOversize
 		}
 		if !s.more() {
 			if s.err == io.EOF && s.end > s.pos && isNumberStart(s.buf[s.pos]) {
@@ -335,4 +355,69 @@ func (s *stream) next(c byte, context string) error {
 	}
 	s.pos++
 	return nil
+}
+
+// skipValue consumes the value at s.pos (after space) without holding it:
+// it follows strings, escapes and nesting only, a buffer at a time, and
+// returns how many bytes the value had. It does not validate: a value that
+// is not JSON inside is found out by what follows it, or not at all (it is
+// reported oversize either way).
+func (s *stream) skipValue() (int64, error) {
+	if _, err := s.peek(); err != nil {
+		return 0, err
+	}
+	var n int64
+	depth := 0
+	inString, escaped, scalar := false, false, false
+	switch s.buf[s.pos] {
+	case '{', '[', '"':
+	default:
+		scalar = true // a number or literal: it ends at a delimiter
+	}
+	for {
+		b := s.buf[s.pos:s.end]
+		for i, c := range b {
+			end := -1
+			switch {
+			case scalar:
+				if isSpace(c) || c == ',' || c == ']' || c == '}' {
+					end = i
+				}
+			case inString && escaped:
+				escaped = false
+			case inString && c == '\\':
+				escaped = true
+			case inString && c == '"':
+				inString = false
+				if depth == 0 {
+					end = i + 1
+				}
+			case inString:
+			case c == '"':
+				inString = true
+			case c == '{' || c == '[':
+				depth++
+			case c == '}' || c == ']':
+				depth--
+				if depth == 0 {
+					end = i + 1
+				}
+				if depth < 0 {
+					return n, badChar(c, "looking for beginning of value")
+				}
+			}
+			if end >= 0 {
+				s.pos += end
+				return n + int64(end), nil
+			}
+		}
+		n += int64(len(b))
+		s.pos = s.end
+		if !s.more() {
+			if scalar && s.err == io.EOF {
+				return n, nil // a number that ends the file
+			}
+			return n, s.failure()
+		}
+	}
 }

@@ -19,12 +19,13 @@
 package s3access
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/custody-ir/custody/shared/s3logs"
 )
 
 // MinFields is the fewest fields a line may have: up to the user agent,
@@ -252,7 +253,7 @@ func Parse(line []byte) (Record, error) {
 }
 
 // MaxLine is the longest line Read accepts; a longer one is malformed.
-const MaxLine = 1 << 20
+const MaxLine = s3logs.MaxLine
 
 // Stats counts what Read saw.
 type Stats struct {
@@ -267,34 +268,42 @@ const maxProblems = 20
 
 // Read parses every line of r, calling emit with each record and its line
 // number (from 1). Empty lines are skipped; a malformed line is counted in
-// Stats and the rest goes on. Read stops at emit's error or r's, and
-// returns it.
+// Stats and the rest goes on; so is a line longer than MaxLine, which is
+// never held (its bytes stream past: s3logs.Lines). Read stops at emit's
+// error or r's, and returns it.
 func Read(r io.Reader, emit func(line int, rec Record) error) (Stats, error) {
 	var st Stats
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), MaxLine)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := trimLine(sc.Bytes())
+	type numbered struct {
+		n   int
+		rec Record
+	}
+	decode := s3logs.NumberedLines(func(n int, line []byte) (s3logs.Record, error) {
+		line = trimLine(line)
 		if len(line) == 0 {
-			continue
+			return s3logs.Record{}, s3logs.ErrSkip
 		}
 		st.Lines++
 		rec, err := Parse(line)
 		if err != nil {
-			st.Malformed++
-			if len(st.Problems) < maxProblems {
-				st.Problems = append(st.Problems, fmt.Sprintf("line %d: %v", n, err))
-			}
-			continue
+			return s3logs.Record{}, err
 		}
+		return s3logs.Record{Value: numbered{n, rec}}, nil
+	})
+	err := decode(r, func(rec s3logs.Record) error {
 		st.Records++
-		if err := emit(n, rec); err != nil {
-			return st, err
+		v := rec.Value.(numbered)
+		return emit(v.n, v.rec)
+	}, func(err error) {
+		var big *s3logs.OversizeError
+		if errors.As(err, &big) {
+			st.Lines++ // not given to the parser
 		}
-	}
-	return st, sc.Err()
+		st.Malformed++
+		if len(st.Problems) < maxProblems {
+			st.Problems = append(st.Problems, err.Error())
+		}
+	})
+	return st, err
 }
 
 func trimLine(b []byte) []byte {

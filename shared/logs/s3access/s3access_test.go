@@ -327,3 +327,20 @@ func TestRecordJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestReadLongLine: a line past MaxLine is counted as malformed, named,
+// and the lines after it are read (a scanner once stopped there, and the
+// rest of the object was lost).
+func TestReadLongLine(t *testing.T) {
+	lines := readLines(t, openSearchFile)
+	in := lines[0] + "\n" + strings.Repeat("x", 2*MaxLine) + "\n" + lines[1] + "\n"
+	var got []int
+	st, err := Read(strings.NewReader(in), func(n int, r Record) error { got = append(got, n); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, []int{1, 3}) || st.Lines != 3 || st.Malformed != 1 ||
+		len(st.Problems) != 1 || !strings.HasPrefix(st.Problems[0], "line 2: ") {
+		t.Errorf("records at lines %v, stats %+v", got, st)
+	}
+}

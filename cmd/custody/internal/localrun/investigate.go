@@ -630,9 +630,15 @@ func deployedFunctions(ctx context.Context, cfg aws.Config, dep *Deployment, bin
 			// helpers) never run in a state machine task.
 			continue
 		}
-		vars := append([]string{}, emu.Env()...)
-		// The handlers call the emulator through the gate.
-		vars = append(vars, "AWS_ENDPOINT_URL="+endpoint)
+		// The handlers call the emulator through the gate; CUSTODY_EMULATOR=1
+		// says the endpoint is the emulator: its answers for operations it
+		// lacks are gaps (faults.MarkEmulatorAnswers).
+		vars := []string{"AWS_ENDPOINT_URL=" + endpoint, awsconfig.EnvEmulator + "=1"}
+		for _, v := range emu.Env() {
+			if !strings.HasPrefix(v, "AWS_ENDPOINT_URL=") {
+				vars = append(vars, v)
+			}
+		}
 		for k, v := range env {
 			vars = append(vars, k+"="+v)
 		}
