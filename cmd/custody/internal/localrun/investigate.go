@@ -61,9 +61,9 @@ type Options struct {
 	// Also are more input files, run after Finding in the same
 	// environment and seed (the organization drill's second finding).
 	Also []string
-	Seed    string // seed folder; empty for none
-	Out     string // where the case is downloaded
-	Log     io.Writer
+	Seed string // seed folder; empty for none
+	Out  string // where the case is downloaded
+	Log  io.Writer
 	// Verbose sends tool and handler output to Log too; otherwise it goes
 	// to a log file in the run's work folder.
 	Verbose bool
