@@ -42,6 +42,7 @@ const (
 	CtxLogArchiveKeys          = "custody:logArchiveKeys"
 	CtxOrganizationTrailBucket = "custody:organizationTrailBucket"
 	CtxForwarderRegions        = "custody:forwarderRegions"
+	CtxHubRegion               = "custody:hubRegion"
 )
 
 // Object Lock modes accepted in CtxLockMode.
@@ -124,6 +125,9 @@ type Config struct {
 	// ForwarderRegions are the regions, besides the hub's, whose GuardDuty
 	// findings a forwarder stack sends to the hub's event bus.
 	ForwarderRegions []string
+	// HubRegion is the hub's home region, where the forwarders send (the
+	// CLI's region when empty).
+	HubRegion string
 }
 
 // DefaultConfig is what an empty context gives; cdk.json repeats these values
@@ -224,6 +228,7 @@ func configFrom(get func(string) any) (Config, error) {
 		CtxHubAccount:              &c.HubAccount,
 		CtxOrganizationID:          &c.OrganizationID,
 		CtxOrganizationTrailBucket: &c.OrganizationTrailBucket,
+		CtxHubRegion:               &c.HubRegion,
 		CtxLockMode:                &c.LockMode,
 		CtxBreakGlassRoleName:      &c.BreakGlassRoleName,
 		CtxInvestigatorRoleName:    &c.InvestigatorRoleName,
@@ -400,9 +405,15 @@ func (c Config) validateOrganization() error {
 			return fmt.Errorf("context %s: bucket %q is in neither %s nor %s: the hub could not read it", CtxOrganizationTrailBucket, bucket, CtxLogArchiveBuckets, CtxLogBuckets)
 		}
 	}
+	if c.HubRegion != "" && !regionPattern.MatchString(c.HubRegion) {
+		return fmt.Errorf("context %s: %q is not an AWS region", CtxHubRegion, c.HubRegion)
+	}
 	for _, r := range c.ForwarderRegions {
 		if !regionPattern.MatchString(r) {
 			return fmt.Errorf("context %s: %q is not an AWS region", CtxForwarderRegions, r)
+		}
+		if r == c.HubRegion {
+			return fmt.Errorf("context %s: %s is the hub's own region (%s): its findings reach the hub without a forwarder", CtxForwarderRegions, r, CtxHubRegion)
 		}
 	}
 	return nil

@@ -51,6 +51,28 @@ func main() {
 		Env:         props.Env,
 	}}
 	NewMemberStack(app, MemberStackName, member)
+	// One forwarder per other region whose findings the hub answers.
+	if len(cfg.ForwarderRegions) > 0 {
+		hubAccount, hubRegion := cfg.HubAccount, cfg.HubRegion
+		if hubAccount == "" {
+			hubAccount = os.Getenv("CDK_DEFAULT_ACCOUNT")
+		}
+		if hubRegion == "" {
+			hubRegion = os.Getenv("CDK_DEFAULT_REGION")
+		}
+		if hubAccount == "" || hubRegion == "" {
+			fmt.Fprintf(os.Stderr, "custody: context %s needs the hub's account and region: set %s and %s (or run cdk with the hub's credentials)\n",
+				CtxForwarderRegions, CtxHubAccount, CtxHubRegion)
+			os.Exit(1)
+		}
+		for _, r := range cfg.ForwarderRegions {
+			if r == hubRegion {
+				fmt.Fprintf(os.Stderr, "custody: context %s: %s is the hub's own region\n", CtxForwarderRegions, r)
+				os.Exit(1)
+			}
+			NewForwarderStack(app, r, hubAccount, hubRegion, cfg, nil)
+		}
+	}
 
 	// AwsSolutions at every synth: an unsuppressed error fails `cdk synth`.
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)

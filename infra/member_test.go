@@ -188,3 +188,53 @@ func TestHubCollectorsMayAssumeOnlyTheMemberRole(t *testing.T) {
 		})
 	}
 }
+
+func TestForwarderSendsTheHubsFindingsToTheHubBus(t *testing.T) {
+	app := awscdk.NewApp(nil)
+	cfg := DefaultConfig()
+	cfg.SeverityThreshold = 7
+	stack := NewForwarderStack(app, "eu-west-2", "999999999999", "us-east-1", cfg, nil)
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	b, _ := json.Marshal(assertions.Template_FromStack(stack, nil).ToJSON())
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	var rule map[string]any
+	for _, r := range raw["Resources"].(map[string]any) {
+		if path(r, "Type") == "AWS::Events::Rule" {
+			rule = r.(map[string]any)
+		}
+	}
+	if rule == nil {
+		t.Fatal("no rule")
+	}
+	pattern := jsonString(path(rule, "Properties", "EventPattern"))
+	if !strings.Contains(pattern, `"source":["aws.guardduty"]`) || !strings.Contains(pattern, `"numeric":["\u003e=",7]`) {
+		t.Errorf("pattern = %s: want the hub's (GuardDuty findings over the threshold)", pattern)
+	}
+	targets := list(path(rule, "Properties", "Targets"))
+	if len(targets) != 1 {
+		t.Fatalf("targets = %s", jsonString(targets))
+	}
+	tg := targets[0]
+	if arn := jsonString(path(tg, "Arn")); !strings.Contains(arn, ":events:us-east-1:999999999999:event-bus/default") {
+		t.Errorf("target = %s: want the hub region's default bus", arn)
+	}
+	if path(tg, "RoleArn") == nil || path(tg, "DeadLetterConfig") == nil {
+		t.Errorf("target = %s: want a role (cross-region) and a dead-letter queue", jsonString(tg))
+	}
+	msgs := assertions.Annotations_FromStack(stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+	for _, m := range *msgs {
+		t.Errorf("unsuppressed: %s", jsonString(m))
+	}
+	for _, bad := range []map[string]any{
+		{CtxForwarderRegions: []any{"us-east-1"}, CtxHubRegion: "us-east-1"},
+		{CtxForwarderRegions: []any{"mars-1"}},
+		{CtxHubRegion: "x"},
+	} {
+		if _, err := configFrom(func(k string) any { return bad[k] }); err == nil {
+			t.Errorf("config %v accepted", bad)
+		}
+	}
+}

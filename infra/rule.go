@@ -16,6 +16,27 @@ import (
 // through the type filters) to the state machine, the whole event as input,
 // with a dead-letter queue so a delivery EventBridge gives up on is kept.
 func newFindingRule(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMachine) (awsevents.Rule, awssqs.Queue) {
+	dlq := newDeliveryDLQ(stack, "FindingDeliveryDLQ",
+		"This queue is itself the dead-letter queue of the finding rule's target; a DLQ of a DLQ would only move the same undeliverable events.")
+
+	rule := awsevents.NewRule(stack, jsii.String("FindingRule"), &awsevents.RuleProps{
+		Description:  jsii.String("GuardDuty findings at or above the custody severity threshold start an evidence collection."),
+		EventPattern: findingPattern(cfg),
+	})
+	rule.AddTarget(awseventstargets.NewSfnStateMachine(sm, &awseventstargets.SfnStateMachineProps{
+		// No Input: the whole event is the execution input; Triage accepts
+		// the EventBridge envelope as one of its forms.
+		DeadLetterQueue: dlq,
+		RetryAttempts:   jsii.Number(10),
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(24)),
+	}))
+	return rule, dlq
+}
+
+// findingPattern matches the GuardDuty findings custody answers: at or
+// above the threshold, through the type filters. The hub's rule and every
+// forwarder's use it, so a forwarded finding is one the hub answers.
+func findingPattern(cfg Config) *awsevents.EventPattern {
 	detail := map[string]any{
 		"severity": []any{map[string]any{"numeric": []any{">=", cfg.SeverityThreshold}}},
 	}
@@ -26,26 +47,11 @@ func newFindingRule(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMac
 	if types != nil {
 		detail["type"] = types
 	}
-
-	dlq := newDeliveryDLQ(stack, "FindingDeliveryDLQ",
-		"This queue is itself the dead-letter queue of the finding rule's target; a DLQ of a DLQ would only move the same undeliverable events.")
-
-	rule := awsevents.NewRule(stack, jsii.String("FindingRule"), &awsevents.RuleProps{
-		Description: jsii.String("GuardDuty findings at or above the custody severity threshold start an evidence collection."),
-		EventPattern: &awsevents.EventPattern{
-			Source:     jsii.Strings("aws.guardduty"),
-			DetailType: jsii.Strings("GuardDuty Finding"),
-			Detail:     &detail,
-		},
-	})
-	rule.AddTarget(awseventstargets.NewSfnStateMachine(sm, &awseventstargets.SfnStateMachineProps{
-		// No Input: the whole event is the execution input; Triage accepts
-		// the EventBridge envelope as one of its forms.
-		DeadLetterQueue: dlq,
-		RetryAttempts:   jsii.Number(10),
-		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(24)),
-	}))
-	return rule, dlq
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings("aws.guardduty"),
+		DetailType: jsii.Strings("GuardDuty Finding"),
+		Detail:     &detail,
+	}
 }
 
 // typePattern builds the detail.type matcher list from include and exclude

@@ -13,7 +13,9 @@ import (
 // member role (a role is global, and the findings of every region are
 // read through it).
 func (s *custodyStack) region() string {
-	if s.member {
+	// With forwarders the hub answers findings of other regions, its own
+	// account's too.
+	if s.member || len(s.cfg.ForwarderRegions) > 0 {
 		return "*"
 	}
 	return *s.stack.Region()
