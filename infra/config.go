@@ -43,6 +43,7 @@ const (
 	CtxOrganizationTrailBucket = "custody:organizationTrailBucket"
 	CtxForwarderRegions        = "custody:forwarderRegions"
 	CtxHubRegion               = "custody:hubRegion"
+	CtxCopySnapshotsToHub      = "custody:copySnapshotsToHub"
 )
 
 // Object Lock modes accepted in CtxLockMode.
@@ -128,6 +129,9 @@ type Config struct {
 	// HubRegion is the hub's home region, where the forwarders send (the
 	// CLI's region when empty).
 	HubRegion string
+	// CopySnapshotsToHub copies every EBS snapshot a case takes in a member
+	// account into the hub, re-encrypted under custody's snapshot key.
+	CopySnapshotsToHub bool
 }
 
 // DefaultConfig is what an empty context gives; cdk.json repeats these values
@@ -210,6 +214,15 @@ func configFrom(get func(string) any) (Config, error) {
 	if v := get(CtxLogBuckets); v != nil {
 		if c.LogBuckets, err = toStrings(v); err != nil {
 			return c, fmt.Errorf("context %s: %w", CtxLogBuckets, err)
+		}
+	}
+	if v := get(CtxCopySnapshotsToHub); v != nil {
+		switch v {
+		case true, "true":
+			c.CopySnapshotsToHub = true
+		case false, "false", "":
+		default:
+			return c, fmt.Errorf("context %s: %v is not true or false", CtxCopySnapshotsToHub, v)
 		}
 	}
 	for key, dst := range map[string]*[]string{

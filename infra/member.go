@@ -97,6 +97,10 @@ func NewMemberStack(scope constructs.Construct, id string, props *MemberStackPro
 			c.Grant(s, f)
 		}
 	}
+	// The share of custody's snapshots with the hub (custody:copySnapshotsToHub
+	// in the hub; harmless when off: only custody's tagged snapshots, only
+	// to the hub account).
+	s.allowMemberSnapshotShare(f, hubAccount.ValueAsString())
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("The member role reads what the findings name at run time, in any region (a role is global): the wildcards are the collectors' own, each read-only or conditioned as in the hub."),

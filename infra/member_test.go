@@ -238,3 +238,44 @@ func TestForwarderSendsTheHubsFindingsToTheHubBus(t *testing.T) {
 		}
 	}
 }
+
+func TestSnapshotKeyIsTheOrganizationsThroughEC2Only(t *testing.T) {
+	s := synth(t, map[string]any{CtxCopySnapshotsToHub: true, CtxOrganizationID: "o-abcdef1234"})
+	_, key := s.one(t, "AWS::KMS::Key", "SnapshotKey")
+	var orgUse bool
+	for _, st := range list(path(props(key), "KeyPolicy", "Statement")) {
+		if path(st, "Sid") == "SnapshotCopiesThroughEC2" || path(st, "Sid") == "EC2GrantsForTheCopies" {
+			if path(st, "Condition", "StringEquals", "aws:PrincipalOrgID") != "o-abcdef1234" ||
+				path(st, "Condition", "StringLike", "kms:ViaService") != "ec2.*.amazonaws.com" {
+				t.Errorf("%v = %s: want the organization, through EC2 only", path(st, "Sid"), jsonString(st))
+			}
+			orgUse = true
+		}
+	}
+	if !orgUse {
+		t.Errorf("key policy %s: no use for the organization", jsonString(path(props(key), "KeyPolicy")))
+	}
+	if path(key, "DeletionPolicy") != "Retain" {
+		t.Errorf("the snapshot key is not retained")
+	}
+	_, fn := s.one(t, "AWS::Lambda::Function", "CollectEC2Function")
+	if v := jsonString(path(props(fn), "Environment", "Variables", "CUSTODY_SNAPSHOT_KEY_ARN")); !strings.Contains(v, "SnapshotKey") {
+		t.Errorf("the EC2 collector is not given the key: %s", v)
+	}
+	copies := 0
+	for _, st := range s.statements(t, "CollectEC2FunctionRole") {
+		if jsonString(st["Action"]) == `"ec2:CopySnapshot"` {
+			copies++
+			if path(st, "Condition", "Null", "aws:RequestTag/custody:case-id") != "false" {
+				t.Errorf("CopySnapshot without the case tag condition: %s", jsonString(st))
+			}
+		}
+	}
+	if copies != 1 {
+		t.Errorf("%d CopySnapshot statements, want 1", copies)
+	}
+	msgs := assertions.Annotations_FromStack(s.stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+	for _, m := range *msgs {
+		t.Errorf("unsuppressed: %s", jsonString(m))
+	}
+}

@@ -44,6 +44,9 @@ type custodyStack struct {
 	// member is set while the member stack's role is granted the same
 	// source reads (member.go).
 	member bool
+	// snapshotKey re-encrypts the members' snapshots copied into the hub
+	// (custody:copySnapshotsToHub); nil when off.
+	snapshotKey awskms.Key
 }
 
 // NewCustodyStack builds the whole responder: key, locked evidence bucket,
@@ -78,6 +81,9 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 	}
 
 	s.key = newEvidenceKey(stack, cfg)
+	if cfg.CopySnapshotsToHub {
+		s.snapshotKey = newSnapshotKey(stack, cfg)
+	}
 	s.bucket = newEvidenceBucket(stack, cfg, s.key, newAccessLogBucket(stack))
 	s.topic = newCaseTopic(stack, s.key)
 
@@ -161,6 +167,9 @@ func (s *custodyStack) newCollectorFunction(c collector, id string, size sizing,
 	env[accounts.EnvAccountID] = *s.stack.Account()
 	env[accounts.EnvPartition] = *s.stack.Partition()
 	env[accounts.EnvMemberRole] = s.cfg.MemberRoleName
+	if c.Name == "ec2" && s.snapshotKey != nil {
+		env["CUSTODY_SNAPSHOT_KEY_ARN"] = *s.snapshotKey.KeyArn()
+	}
 	f := s.newCustodyFunction(id, c.Name, size, env)
 	if c.Member {
 		s.allowAssumeMember(f)
@@ -170,6 +179,9 @@ func (s *custodyStack) newCollectorFunction(c collector, id string, size sizing,
 	s.allowKey(f, "s3")
 	if c.Grant != nil {
 		c.Grant(s, f)
+	}
+	if c.Name == "ec2" && s.snapshotKey != nil {
+		s.allowHubSnapshotCopy(f)
 	}
 	suppressWildcards(f, "IAM allows collector "+c.Name+" s3:PutObject, s3:GetObject and s3:AbortMultipartUpload on the evidence bucket's cases/* and s3:ListBucket only with s3:prefix cases/*: every case's folder, because case IDs are made at run time; that it writes only under its own case and run is enforced by shared/evidence's key functions (tested), not by IAM. No delete: the bucket policy denies it to everyone.",
 		objectWildcard(casesPrefix))

@@ -43,7 +43,7 @@ var collectors = []collector{
 	{Name: "ec2", Member: true, State: "CollectEC2", Grant: (*custodyStack).allowEC2,
 		Env: func(cfg Config) map[string]string {
 			return map[string]string{"CUSTODY_SNAPSHOT_LOCK": cfg.SnapshotLock}
-		}},
+		}}, // CUSTODY_SNAPSHOT_KEY_ARN: stack.go, with the key
 	// LookupEvents allows 2 requests/s per account and region, shared by
 	// every case: one CloudTrail collector at a time, paced in-process.
 	{Name: "cloudtrail", Member: true, State: "CollectCloudTrail", Grant: (*custodyStack).allowCloudTrail, Reserved: 1, FanOut: true,

@@ -71,6 +71,9 @@ type InstanceCollector struct {
 	// the incident's is not checked.
 	AccountID string
 	Region    string
+	// HubCopy, when set, copies every snapshot taken in a member account
+	// into the hub account, re-encrypted under custody's snapshot key.
+	HubCopy *HubCopy
 }
 
 // Name implements collect.Collector.

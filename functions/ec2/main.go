@@ -46,15 +46,24 @@ func main() {
 	if err != nil {
 		log.Fatalf("ec2: %v", err)
 	}
+	snapshotKey := os.Getenv(EnvSnapshotKey)
 	h := &Handler{
 		Driver: driver,
 		// The instance and its snapshots are the finding's account's.
 		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
 			compute := ec2.NewFromConfig(a.Config)
-			return &InstanceCollector{
+			c := &InstanceCollector{
 				EC2: compute, Snapshots: compute, IAM: iam.NewFromConfig(a.Config),
 				SnapshotLock: lock, Region: a.Config.Region, AccountID: a.ReadWith.AccountID,
 			}
+			if snapshotKey != "" && a.Member {
+				// The hub's own EC2, in the snapshots' region.
+				hub := cfg.Copy()
+				hub.Region = a.Config.Region
+				c.HubCopy = &HubCopy{Member: compute, Hub: ec2.NewFromConfig(hub), HubAccount: reach.HubAccount,
+					KeyARN: snapshotKey, Region: a.Config.Region, Lock: lock}
+			}
+			return c
 		}),
 	}
 	lambda.Start(h.Handle)

@@ -135,6 +135,14 @@ func (c *InstanceCollector) snapshots(ctx context.Context, inc *incident.Inciden
 			return err
 		}
 		s.Locked = locked
+		if s.AccountID == "" && c.AccountID != "" {
+			s.AccountID = c.AccountID
+		}
+		if c.HubCopy != nil {
+			if err := c.HubCopy.copy(ctx, inc, out, &s); err != nil {
+				return err
+			}
+		}
 		out.Snapshot(s)
 	}
 	return nil

@@ -429,3 +429,17 @@ func sortResult(r *evidence.CollectorResult) {
 		r.Snapshots = []evidence.Snapshot{}
 	}
 }
+
+// NewOutput is an Output for inc that records gaps, warnings and
+// snapshots and has no writer: for a collector's steps that write no
+// evidence, tested alone (a put on it panics).
+func NewOutput(inc *incident.Incident, collector, source string) *Output {
+	return &Output{inc: inc, collector: collector, source: source}
+}
+
+// Gaps returns the gaps recorded so far.
+func (o *Output) Gaps() []evidence.Gap {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]evidence.Gap(nil), o.gaps...)
+}

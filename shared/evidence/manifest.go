@@ -88,6 +88,14 @@ type Snapshot struct {
 	InstanceID string            `json:"instanceId"`
 	Tags       map[string]string `json:"tags,omitempty"`
 	Locked     bool              `json:"locked"`
+	// AccountID is the account the snapshot is in (a member's, for an
+	// organization's finding).
+	AccountID string `json:"accountId,omitempty"`
+	// HubCopyID is the copy in the hub account (custody:copySnapshotsToHub),
+	// re-encrypted under custody's snapshot key; HubCopyLocked says whether
+	// it is snapshot-locked.
+	HubCopyID     string `json:"hubCopyId,omitempty"`
+	HubCopyLocked bool   `json:"hubCopyLocked,omitempty"`
 }
 
 // CollectorResult is a collector's full result, stored in the run folder and
