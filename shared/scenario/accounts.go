@@ -120,6 +120,7 @@ func applyAccounts(ctx context.Context, cfg aws.Config, endpoint string, sc *Sce
 		names[a.Name] = a.ID
 	}
 	inherited := map[string]string{}
+	ambiguous := map[string]bool{}
 	for k, v := range names {
 		inherited["{{account:"+k+"}}"] = v
 	}
@@ -134,13 +135,24 @@ func applyAccounts(ctx context.Context, cfg aws.Config, endpoint string, sc *Sce
 			return nil, entryErr("accounts", i, a.Name, "%v", err)
 		}
 		for k, v := range s.Placeholders() {
-			if k == "{{account}}" || k == "{{region}}" {
+			if k == "{{account}}" || k == "{{region}}" || strings.HasPrefix(k, "{{account:") {
 				continue
 			}
-			if old, ok := inherited[k]; ok && old != v && !strings.HasPrefix(k, "{{account:") {
-				return nil, entryErr("accounts", i, a.Name, "%s", fmt.Sprintf("%s names something in two accounts: names are unique across the scenario", k))
+			if _, ok := s.Inherited[k]; ok && inherited[k] == v {
+				continue // another account's, seen through this one
 			}
-			inherited[k] = v
+			// {{kind:ACCOUNT/name}} always names this account's; the
+			// plain {{kind:name}} only while no other account has the name.
+			kind, arg, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(k, "{{"), "}}"), ":")
+			inherited["{{"+kind+":"+a.Name+"/"+arg+"}}"] = v
+			switch old, ok := inherited[k]; {
+			case ambiguous[k]:
+			case ok && old != v:
+				delete(inherited, k)
+				ambiguous[k] = true
+			default:
+				inherited[k] = v
+			}
 		}
 		for j, f := range s.Rewritten {
 			s.Rewritten[j] = filepath.Join(a.Dir, f)
@@ -153,26 +165,30 @@ func applyAccounts(ctx context.Context, cfg aws.Config, endpoint string, sc *Sce
 	}
 	root.Accounts = names
 	for _, s := range parts {
-		root.merge(s)
+		root.merge(s, ambiguous)
 	}
 	return root, nil
 }
 
-// merge adds another account's IDs and files to s.
-func (s *Seeded) merge(o *Seeded) {
-	for _, m := range []struct{ dst, src map[string]string }{
-		{s.VPCs, o.VPCs}, {s.Subnets, o.Subnets}, {s.SecurityGroups, o.SecurityGroups}, {s.Instances, o.Instances},
-		{s.ENIs, o.ENIs}, {s.PrivateIPs, o.PrivateIPs}, {s.PublicIPs, o.PublicIPs}, {s.FlowLogs, o.FlowLogs},
-		{s.Roles, o.Roles}, {s.Profiles, o.Profiles}, {s.TrailKeys, o.TrailKeys},
+// merge adds another account's IDs and files to s, but for the names
+// that are ambiguous across accounts (their placeholders).
+func (s *Seeded) merge(o *Seeded, ambiguous map[string]bool) {
+	for _, m := range []struct {
+		kind     string
+		dst, src map[string]string
+	}{
+		{"vpc", s.VPCs, o.VPCs}, {"subnet", s.Subnets, o.Subnets}, {"sg", s.SecurityGroups, o.SecurityGroups}, {"instance", s.Instances, o.Instances},
+		{"eni", s.ENIs, o.ENIs}, {"privateip", s.PrivateIPs, o.PrivateIPs}, {"publicip", s.PublicIPs, o.PublicIPs}, {"flowlog", s.FlowLogs, o.FlowLogs},
+		{"role", s.Roles, o.Roles}, {"instanceprofile", s.Profiles, o.Profiles}, {"kms", s.TrailKeys, o.TrailKeys},
 	} {
 		for k, v := range m.src {
-			if _, ok := m.dst[k]; !ok {
+			if _, ok := m.dst[k]; !ok && !ambiguous["{{"+m.kind+":"+k+"}}"] {
 				m.dst[k] = v
 			}
 		}
 	}
 	for k, v := range o.AccessKeys {
-		if _, ok := s.AccessKeys[k]; !ok {
+		if _, ok := s.AccessKeys[k]; !ok && !ambiguous["{{accesskey:"+k+"}}"] {
 			s.AccessKeys[k] = v
 		}
 	}

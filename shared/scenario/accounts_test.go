@@ -63,8 +63,8 @@ func TestApplyAccountsSeedsEachAccountWithItsOwnCredentials(t *testing.T) {
 	if web == "" || seeded.Accounts["member"] != "111111111111" {
 		t.Fatalf("seeded %+v", seeded)
 	}
-	finding, err := seeded.Rewrite([]byte(`{"accountId": "{{account:member}}", "instanceId": "{{instance:web}}"}`))
-	if err != nil || string(finding) != `{"accountId": "111111111111", "instanceId": "`+web+`"}` {
+	finding, err := seeded.Rewrite([]byte(`{"accountId": "{{account:member}}", "instanceId": "{{instance:web}}", "q": "{{instance:member/web}}"}`))
+	if err != nil || string(finding) != `{"accountId": "111111111111", "instanceId": "`+web+`", "q": "`+web+`"}` {
 		t.Fatalf("Rewrite = %s, %v", finding, err)
 	}
 	// The instance is the member's, in eu-west-2; the hub sees none.
@@ -112,5 +112,38 @@ func TestLoadAccountsRefusesWhatIsNotAnAccount(t *testing.T) {
 				t.Errorf("Load = %v, want an accounts entry error with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestApplyAccountsWithTheSameNames: two members with a VPC of the same
+// name; the qualified placeholder names each, the plain one neither.
+func TestApplyAccountsWithTheSameNames(t *testing.T) {
+	ctx := context.Background()
+	cfg := emu.Fresh(t)
+	member := `{"vpcs": [{"name": "prod", "cidr": "10.0.0.0/16"}]}`
+	dir := writeTree(t, map[string]string{
+		"scenario.json": `{"accounts": [{"name": "a", "id": "111111111111"}, {"name": "b", "id": "444444444444"}]}`,
+		"accounts/a/scenario.json": member,
+		"accounts/b/scenario.json": member,
+	})
+	sc, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeded, err := Apply(ctx, cfg, "", sc, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := seeded.Rewrite([]byte(`{{vpc:a/prod}} {{vpc:b/prod}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := strings.Fields(string(got))
+	if len(ids) != 2 || ids[0] == ids[1] || !strings.HasPrefix(ids[0], "vpc-") {
+		t.Errorf("qualified = %q: want two VPCs", got)
+	}
+	var unknown *UnknownPlaceholderError
+	if _, err := seeded.Rewrite([]byte(`{{vpc:prod}}`)); !errors.As(err, &unknown) {
+		t.Errorf("the ambiguous plain name resolved: %v", err)
 	}
 }
