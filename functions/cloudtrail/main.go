@@ -89,13 +89,18 @@ func main() {
 		// The trails and LookupEvents are the finding's account's; the
 		// trail buckets (an organization trail's in a log archive) are read
 		// and copied with the hub's own role.
-		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
+		Collector: collect.ReachedOr(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
 			trails := cloudtrail.NewFromConfig(a.Config)
 			return &Collector{
 				Trails: trails, Logs: objects, Lookup: trails, Limiter: limiter,
 				Pad: pad, AccountID: a.ReadWith.AccountID, Region: a.Config.Region, Now: time.Now,
 				OrgTrail: orgTrail, LogsReadWith: &own,
 			}
+		}, func(a *accounts.Access) collect.Collector {
+			// A member the hub cannot assume into: its trails and
+			// LookupEvents are out of reach, the organization trail is not.
+			return &Collector{Logs: objects, Limiter: limiter, Pad: pad, Region: a.Config.Region, Now: time.Now,
+				OrgTrail: orgTrail, LogsReadWith: &own}
 		}),
 	}
 	lambda.Start(h.Handle)

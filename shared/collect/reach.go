@@ -29,8 +29,16 @@ type Build func(a *accounts.Access) Collector
 // Reached returns one: a ShardCollector when what build makes is one, so
 // the driver fans it out as before.
 func Reached(r accessResolver, hub *accounts.Access, build Build) Collector {
+	return ReachedOr(r, hub, build, nil)
+}
+
+// ReachedOr is Reached with what to read when the account cannot be
+// assumed into: after the gap, denied builds the collector on the hub's
+// own access in the incident's region (the CloudTrail collector still
+// reads an organization trail the hub's role can read). Nil: nothing.
+func ReachedOr(r accessResolver, hub *accounts.Access, build, denied Build) Collector {
 	probe := build(hub)
-	base := reach{resolver: r, build: build, name: probe.Name(), source: probe.Source()}
+	base := reach{resolver: r, build: build, denied: denied, name: probe.Name(), source: probe.Source()}
 	if _, ok := probe.(ShardCollector); ok {
 		return &reachShard{base}
 	}
@@ -38,9 +46,9 @@ func Reached(r accessResolver, hub *accounts.Access, build Build) Collector {
 }
 
 type reach struct {
-	resolver     accessResolver
-	build        Build
-	name, source string
+	resolver      accessResolver
+	build, denied Build
+	name, source  string
 }
 
 func (c *reach) Name() string   { return c.name }
@@ -53,7 +61,15 @@ func (c *reach) access(ctx context.Context, inc *incident.Incident, out *Output)
 	var ae *accounts.AssumeError
 	if errors.As(err, &ae) && ae.Denied {
 		out.Gap(fmt.Sprintf("%s: account %s (%s) could not be read: the hub may not assume %s: %v", c.source, ae.AccountID, ae.Region, ae.RoleARN, ae.Err), ae.Fix())
-		return nil, nil
+		if c.denied == nil {
+			return nil, nil
+		}
+		own, err := c.resolver.For(ctx, inc.CaseID, "", inc.Scope.Region)
+		if err != nil {
+			return nil, err
+		}
+		out.SetReadWith(own.ReadWith)
+		return own, errFallback
 	}
 	if err != nil {
 		return nil, err
@@ -62,13 +78,25 @@ func (c *reach) access(ctx context.Context, inc *incident.Incident, out *Output)
 	return a, nil
 }
 
+// errFallback says access resolved to the hub's own, for denied.
+var errFallback = errors.New("the member could not be assumed into: the hub's own access")
+
+// builder is what builds the collector for a: build, or denied after a
+// refused assume.
+func (c *reach) builder(err error) Build {
+	if errors.Is(err, errFallback) {
+		return c.denied
+	}
+	return c.build
+}
+
 // Collect implements Collector.
 func (c *reach) Collect(ctx context.Context, inc *incident.Incident, out *Output) error {
 	a, err := c.access(ctx, inc, out)
-	if a == nil || err != nil {
+	if a == nil || (err != nil && !errors.Is(err, errFallback)) {
 		return err
 	}
-	return c.build(a).Collect(ctx, inc, out)
+	return c.builder(err)(a).Collect(ctx, inc, out)
 }
 
 type reachShard struct{ reach }
@@ -76,10 +104,10 @@ type reachShard struct{ reach }
 // CollectShard implements ShardCollector.
 func (c *reachShard) CollectShard(ctx context.Context, inc *incident.Incident, shard json.RawMessage, out *Output) error {
 	a, err := c.access(ctx, inc, out)
-	if a == nil || err != nil {
+	if a == nil || (err != nil && !errors.Is(err, errFallback)) {
 		return err
 	}
-	sc, ok := c.build(a).(ShardCollector)
+	sc, ok := c.builder(err)(a).(ShardCollector)
 	if !ok {
 		return fmt.Errorf("collector %s does not collect shards", c.name)
 	}

@@ -89,3 +89,37 @@ func TestReachReadsTheFindingsAccountAndNamesWhatItCannot(t *testing.T) {
 		})
 	}
 }
+
+func TestReachedOrReadsWhatTheHubCanAfterARefusedAssume(t *testing.T) {
+	hub := &accounts.Access{ReadWith: evidence.ReadWith{AccountID: "123456789012", Region: "eu-west-2"}}
+	resolver := &fakeResolver{
+		access: map[string]*accounts.Access{"": hub},
+		err: map[string]error{"222222222222": &accounts.AssumeError{AccountID: "222222222222", Region: "eu-west-2",
+			RoleARN: "arn:aws:iam::222222222222:role/CustodyMember", Denied: true, Err: errors.New("AccessDenied")}},
+	}
+	client := lockedBucket(t)
+	d := &collect.Driver{Writer: evidence.NewWriter(client, testBucket, evidence.WithTempDir(t.TempDir())), Version: "v", Now: func() time.Time { return fixedNow }}
+	write := func(name string) collect.Build {
+		return func(a *accounts.Access) collect.Collector {
+			return &fakeCollector{name: "fake", source: evidence.SourceCloudTrail, run: func(ctx context.Context, inc *incident.Incident, out *collect.Output) error {
+				_, err := out.Put(ctx, name, strings.NewReader("{}"), out.Meta("s3:GetObject", nil, nil))
+				return err
+			}}
+		}
+	}
+	c := collect.ReachedOr(resolver, hub, write("member.json"), write("org-trail.json"))
+	in := testInput()
+	in.Incident.Scope.AccountID, in.Incident.Scope.Region = "222222222222", "eu-west-2"
+	res, err := d.Run(context.Background(), c, in)
+	if err != nil || res.Status != incident.StatusOK {
+		t.Fatalf("result %+v, err %v", res, err)
+	}
+	var stored evidence.CollectorResult
+	s3test.ObjectJSON(t, client, testBucket, res.ResultKey, &stored)
+	if len(stored.Gaps) != 1 || !strings.Contains(stored.Gaps[0].Reason, "222222222222") {
+		t.Errorf("gaps %+v: want the refused account", stored.Gaps)
+	}
+	if len(stored.Artifacts) != 1 || !strings.HasSuffix(stored.Artifacts[0].Key, "org-trail.json") || *stored.Artifacts[0].ReadWith != hub.ReadWith {
+		t.Errorf("artifacts %+v: want what the hub's own access read", stored.Artifacts)
+	}
+}

@@ -572,4 +572,14 @@ func TestOrganizationEndToEnd(t *testing.T) {
 	if slices.ContainsFunc(missing.Manifest.Artifacts, func(a evidence.Artifact) bool { return a.Source == evidence.SourceEC2 }) {
 		t.Errorf("EC2 evidence from an account the hub may not assume into")
 	}
+	// The organization trail is still the hub's to read.
+	var staging int64
+	for _, a := range missing.Manifest.Artifacts {
+		if a.Source == evidence.SourceCloudTrail && strings.Contains(a.Key, "extract") {
+			staging += a.Records
+		}
+	}
+	if staging != 2 {
+		t.Errorf("staging's organization-trail records = %d, want 2", staging)
+	}
 }

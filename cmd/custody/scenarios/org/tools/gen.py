@@ -56,16 +56,27 @@ east = [  # global service events of the multi-region organization trail
     rec("09", "2024-08-02T08:40:00Z", "iam.amazonaws.com", "ListRoles", "us-east-1", "198.51.100.7", bob),
 ]
 
-def trail_file(region, records, stamp):
-    d = os.path.join(HERE, "accounts", "archive", "s3", "custody-org-trail", "AWSLogs", ORG, "{{account:prod}}",
+def trail_file(region, records, stamp, account="{{account:prod}}"):
+    d = os.path.join(HERE, "accounts", "archive", "s3", "custody-org-trail", "AWSLogs", ORG, account,
                      "CloudTrail", region, "2024", "08", "02")
     os.makedirs(d, exist_ok=True)
-    p = os.path.join(d, "{{account:prod}}_CloudTrail_%s_20240802T%sZ_orgtrail01.json.gz" % (region, stamp))
+    p = os.path.join(d, "%s_CloudTrail_%s_20240802T%sZ_orgtrail01.json.gz" % (account, region, stamp))
     with gzip.GzipFile(p, "wb", mtime=0) as f:
         f.write(json.dumps({"Records": records}, indent=1).encode())
 
 trail_file("eu-west-2", eu, "0830")
 trail_file("us-east-1", east, "0845")
+
+# staging (no member stack): its records are still in the organization
+# trail, which the hub reads with its own role.
+build_session = json.loads(json.dumps(role_session).replace("web-role", "build-role").replace("{{instance:web}}", "{{instance:build}}")
+                           .replace("{{account:prod}}", "{{account:staging}}").replace("WEB", "BLD"))
+staging = [
+    dict(rec("11", "2024-08-02T08:21:30Z", "ec2.amazonaws.com", "DescribeInstances", "eu-west-2", OUTSIDE, build_session), recipientAccountId="{{account:staging}}"),
+    dict(rec("12", "2024-08-02T08:22:10Z", "s3.amazonaws.com", "ListBuckets", "eu-west-2", OUTSIDE, build_session), recipientAccountId="{{account:staging}}"),
+    dict(rec("13", "2024-08-01T21:00:00Z", "s3.amazonaws.com", "ListBuckets", "eu-west-2", OUTSIDE, build_session), recipientAccountId="{{account:staging}}"),
+]
+trail_file("eu-west-2", staging, "0830", account="{{account:staging}}")
 
 # The member's VPC flow log to CloudWatch Logs (version 2 records).
 d = os.path.join(HERE, "accounts", "prod", "logs", "vpc", "flow")
