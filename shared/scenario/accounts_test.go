@@ -122,7 +122,7 @@ func TestApplyAccountsWithTheSameNames(t *testing.T) {
 	cfg := emu.Fresh(t)
 	member := `{"vpcs": [{"name": "prod", "cidr": "10.0.0.0/16"}]}`
 	dir := writeTree(t, map[string]string{
-		"scenario.json": `{"accounts": [{"name": "a", "id": "111111111111"}, {"name": "b", "id": "444444444444"}]}`,
+		"scenario.json":            `{"accounts": [{"name": "a", "id": "111111111111"}, {"name": "b", "id": "444444444444"}]}`,
 		"accounts/a/scenario.json": member,
 		"accounts/b/scenario.json": member,
 	})
