@@ -85,8 +85,8 @@ synth: deps build ## cdk synth (cdk-nag runs at every synth)
 diff: deps build ## cdk diff against the account in your AWS profile
 	$(CDK) diff
 
-deploy: deps build ## cdk deploy into the account in your AWS profile
-	$(CDK) deploy
+deploy: deps build ## cdk deploy of the hub (Custody) into the account in your AWS profile; the member and forwarder stacks: README, Organizations
+	$(CDK) deploy Custody
 
 lint: deps ## gofmt, go vet, staticcheck (pinned as a Go tool)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
