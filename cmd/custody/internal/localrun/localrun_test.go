@@ -423,6 +423,34 @@ func TestEndToEnd(t *testing.T) {
 			})
 		}
 	})
+
+	t.Run("every hostile input is refused naming its field, never sealed", func(t *testing.T) {
+		cases := func() []string {
+			out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &env.Bucket, Prefix: aws.String(evidence.CasesRoot)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, o := range out.Contents {
+				keys = append(keys, aws.ToString(o.Key))
+			}
+			return keys
+		}
+		before := cases()
+		for name, field := range hostileInputs(t, root) {
+			t.Run(name, func(t *testing.T) {
+				body, err := os.ReadFile(filepath.Join(root, "shared", "finding", "testdata", "hostile", name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = env.Execute(ctx, body, nil)
+				checkRefusal(t, err, field)
+			})
+		}
+		if after := cases(); !slices.Equal(before, after) {
+			t.Errorf("hostile inputs wrote under cases/: %d keys before, %d after", len(before), len(after))
+		}
+	})
 }
 
 // failingBinary builds testdata/failing: a Lambda that panics.
