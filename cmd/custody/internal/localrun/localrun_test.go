@@ -24,6 +24,7 @@ import (
 	"github.com/custody-ir/custody/cmd/custody/internal/lambdart"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/finding"
 )
@@ -425,17 +426,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("every hostile input is refused naming its field, never sealed", func(t *testing.T) {
-		cases := func() []string {
-			out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &env.Bucket, Prefix: aws.String(evidence.CasesRoot)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var keys []string
-			for _, o := range out.Contents {
-				keys = append(keys, aws.ToString(o.Key))
-			}
-			return keys
-		}
+		cases := func() []string { return s3test.Keys(t, client, env.Bucket, evidence.CasesRoot) }
 		before := cases()
 		for name, field := range hostileInputs(t, root) {
 			t.Run(name, func(t *testing.T) {
