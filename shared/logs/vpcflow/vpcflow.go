@@ -133,8 +133,8 @@ type Format struct {
 
 // Errors of this package.
 var (
-	// ErrFormat is a format string or header that names no fields or is
-	// not made of ${field} tokens.
+	// ErrFormat is a format string or header that names no fields, names
+	// one twice, or is not made of ${field} tokens.
 	ErrFormat = errors.New("vpcflow: bad format")
 	// ErrMalformed is a line that does not fit its format: too few or too
 	// many fields, or a number field that is not a number.
@@ -149,10 +149,17 @@ func newFormat(names []string) (Format, error) {
 		return Format{}, fmt.Errorf("%w: no fields", ErrFormat)
 	}
 	f := Format{fields: names, ints: make([]bool, len(names))}
+	seen := make(map[string]bool, len(names))
 	for i, n := range names {
 		if n == "" {
 			return Format{}, fmt.Errorf("%w: empty field name", ErrFormat)
 		}
+		// A record maps each field to its value: a field named twice would
+		// lose one of them (a header line "version 0 0 0 …" is a record).
+		if seen[n] {
+			return Format{}, fmt.Errorf("%w: field %q twice", ErrFormat, n)
+		}
+		seen[n] = true
 		f.ints[i] = fieldByName[n].Int
 	}
 	return f, nil
@@ -270,7 +277,9 @@ func (r Record) LogStatus() string { return r.String("log-status") }
 // than the format, or a number field that is not a number, is
 // ErrMalformed.
 func (f Format) Parse(line []byte) (Record, error) {
-	toks := bytes.Fields(line)
+	// AWS separates fields with ASCII spaces; split at ASCII white space
+	// only (as CountFields counts), not at U+00A0 or U+0085 inside a value.
+	toks := bytes.FieldsFunc(line, func(r rune) bool { return r < 0x80 && asciiSpace[r] })
 	if len(toks) != len(f.fields) {
 		what := "few"
 		if len(toks) > len(f.fields) {
