@@ -107,6 +107,11 @@ func FuzzParser(f *testing.F) {
 			if len(r.Fields) != fm.Len() || CountFields(line) != fm.Len() {
 				t.Fatalf("%q: %d fields (CountFields %d), the format has %d", line, len(r.Fields), CountFields(line), fm.Len())
 			}
+			for _, at := range []time.Time{r.Start, r.End} {
+				if _, err := at.MarshalJSON(); err != nil {
+					t.Fatalf("%q: the extract cannot write its time: %v", line, err)
+				}
+			}
 			back, err := fm.Parse(render(fm, r))
 			if err != nil || !reflect.DeepEqual(back, r) {
 				t.Fatalf("%q: written back as %q reads %+v (%v), was %+v", line, render(fm, r), back, err, r)

@@ -304,14 +304,30 @@ func (f Format) Parse(line []byte) (Record, error) {
 		}
 		r.Fields[name] = n
 	}
-	if n, ok := r.Int("start"); ok {
-		r.Start = time.Unix(n, 0).UTC()
-	}
-	if n, ok := r.Int("end"); ok {
-		r.End = time.Unix(n, 0).UTC()
+	for _, t := range []struct {
+		name string
+		at   *time.Time
+	}{{"start", &r.Start}, {"end", &r.End}} {
+		n, ok := r.Int(t.name)
+		if !ok {
+			continue
+		}
+		// Seconds past year 9999 (or before year 0) are no time an
+		// extract can write as RFC 3339.
+		if n < minUnix || n > maxUnix {
+			return Record{}, fmt.Errorf("%w: %s %d is not a time", ErrMalformed, t.name, n)
+		}
+		*t.at = time.Unix(n, 0).UTC()
 	}
 	return r, nil
 }
+
+// The epoch seconds of 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the
+// times RFC 3339 writes.
+const (
+	minUnix = -62167219200
+	maxUnix = 253402300799
+)
 
 // Parser reads the lines of one flow log file or stream: a header line
 // (S3 delivery writes one first) sets the format for the lines after it;
