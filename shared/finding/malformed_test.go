@@ -197,7 +197,7 @@ func TestTimes(t *testing.T) {
 			t.Errorf("ParseTime(%q) = %v, %v; want %s", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "2024-05-01", "2024-05-01T10:00", "yesterday", "1714560000", "2024-02-30T00:00:00Z"} {
+	for _, bad := range []string{"", "2024-05-01", "2024-05-01T10:00", "yesterday", "1714560000", "2024-02-30T00:00:00Z", "0000-01-01T00:00:00+01:00", "9999-12-31 23:00:00-05:00"} {
 		if _, err := ParseTime(bad); err == nil {
 			t.Errorf("ParseTime(%q) accepted", bad)
 		}
