@@ -14,7 +14,10 @@ import (
 // of them on disk in the fuzz's root), the seed the fuzzer edits.
 func fuzzManifest(f *testing.F) []byte {
 	at := time.Date(2024, 8, 2, 8, 35, 0, 0, time.UTC)
-	key := func(name string) string { k, _ := ArtifactKey("gd-case", "r20240802T083112824Z", SourceCloudTrail, name); return k }
+	key := func(name string) string {
+		k, _ := ArtifactKey("gd-case", "r20240802T083112824Z", SourceCloudTrail, name)
+		return k
+	}
 	m := Manifest{
 		SchemaVersion: ManifestSchemaVersion, CaseID: "gd-case", RunID: "r20240802T083112824Z",
 		Finding: &ManifestFinding{ID: "16afba5c5c43e07c9e3e5e2e544e95df", Type: "Canary:EC2/Stateless.IntegTest",
