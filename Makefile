@@ -86,18 +86,19 @@ FUZZTIME ?= 1m
 # under testdata/fuzz/<target>/ (commit it: it then runs in make test).
 fuzz: deps-local ## every fuzz target, FUZZTIME each (default 1m), one after another [FUZZTIME=15s]
 	@failed=""; flaked=""; n=0; \
+	inputs() { if [ -d "$$1" ]; then ls "$$1" | wc -l; else echo 0; fi; }; \
 	for file in $$(grep -rl --include='*_test.go' '^func Fuzz' shared functions cmd infra | sort); do \
 		dir=$$(dirname $$file); \
 		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(f \*testing.F).*/\1/p' $$file); do \
 			n=$$((n+1)); echo "==> $$t ./$$dir/ ($(FUZZTIME))"; \
-			before=$$(ls $$dir/testdata/fuzz/$$t 2>/dev/null | wc -l); \
+			before=$$(inputs $$dir/testdata/fuzz/$$t); \
 			if out=$$(go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -parallel 1 ./$$dir/ 2>&1); then \
-				echo "$$out" | tail -n 2; \
-			elif [ "$$(ls $$dir/testdata/fuzz/$$t 2>/dev/null | wc -l)" = "$$before" ] && echo "$$out" | grep -q 'context deadline exceeded' \
-				&& ! echo "$$out" | grep -q 'Failing input written'; then \
-				echo "$$out" | tail -n 3; echo "    flake: the fuzz coordinator's deadline (golang/go#75804), no failing input"; flaked="$$flaked $$t"; \
+				tail -n 2 <<< "$$out"; \
+			elif [ "$$(inputs $$dir/testdata/fuzz/$$t)" = "$$before" ] && grep -q 'context deadline exceeded' <<< "$$out" \
+				&& ! grep -q 'Failing input written' <<< "$$out"; then \
+				tail -n 3 <<< "$$out"; echo "    flake: the fuzz coordinator's deadline (golang/go#75804), no failing input"; flaked="$$flaked $$t"; \
 			else \
-				echo "$$out" | tail -n 30; failed="$$failed $$t"; \
+				tail -n 30 <<< "$$out"; failed="$$failed $$t"; \
 			fi; \
 		done; \
 	done; \
