@@ -14,7 +14,7 @@ CUSTODY   := dist/bin/custody
 # Not ./...: node_modules holds Go templates of the CDK CLI.
 GO_PKGS   := ./shared/... ./functions/... ./cmd/... ./infra/...
 
-.PHONY: help deps deps-local build bench FORCE test unit deploy-local demo demo-org investigate verify synth diff deploy lint clean
+.PHONY: help deps deps-local build bench fuzz FORCE test unit deploy-local demo demo-org investigate verify synth diff deploy lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -78,6 +78,35 @@ bench: deps ## benchmarks (not part of make test): the timeline build at ~200k a
 	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./shared/timeline/
 	@command -v jq >/dev/null || { echo "jq not found: install it with: apt-get install -y jq"; exit 2; }
 	go run ./cmd/custody-bench $(if $(CORPUS),-corpus "$(CORPUS)")
+
+# How long each fuzz target runs in make fuzz.
+FUZZTIME ?= 1m
+
+# Every fuzz target, one after another, FUZZTIME each. Go 1.26's fuzz
+# coordinator can end a target at its deadline with a bare "context deadline
+# exceeded" and no failing input (golang/go#75804, fixed in Go 1.27): such an
+# end is reported as a flake; a target fails when it writes a failing input
+# under testdata/fuzz/<target>/ (commit it: it then runs in make test).
+fuzz: deps-local ## every fuzz target, FUZZTIME each (default 1m), one after another [FUZZTIME=15s]
+	@failed=""; flaked=""; n=0; \
+	inputs() { if [ -d "$$1" ]; then ls "$$1" | wc -l; else echo 0; fi; }; \
+	for file in $$(grep -rl --include='*_test.go' '^func Fuzz' shared functions cmd infra | sort); do \
+		dir=$$(dirname $$file); \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(f \*testing.F).*/\1/p' $$file); do \
+			n=$$((n+1)); echo "==> $$t ./$$dir/ ($(FUZZTIME))"; \
+			before=$$(inputs $$dir/testdata/fuzz/$$t); \
+			if out=$$(go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -parallel 1 ./$$dir/ 2>&1); then \
+				tail -n 2 <<< "$$out"; \
+			elif [ "$$(inputs $$dir/testdata/fuzz/$$t)" = "$$before" ] && grep -q 'context deadline exceeded' <<< "$$out" \
+				&& ! grep -q 'Failing input written' <<< "$$out"; then \
+				tail -n 3 <<< "$$out"; echo "    flake: the fuzz coordinator's deadline (golang/go#75804), no failing input"; flaked="$$flaked $$t"; \
+			else \
+				tail -n 30 <<< "$$out"; failed="$$failed $$t"; \
+			fi; \
+		done; \
+	done; \
+	echo "fuzz: $$n targets, $(FUZZTIME) each; failed:$${failed:- none}; deadline flakes:$${flaked:- none}"; \
+	[ -z "$$failed" ]
 
 synth: deps build ## cdk synth (cdk-nag runs at every synth)
 	$(CDK) synth

@@ -44,7 +44,7 @@ func main() {
 		Version:  version.String(),
 		Now:      time.Now,
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(h) // Invoke: the payload decoded by the handler (payload.go)
 }
 
 // splitList reads a comma-separated setting.

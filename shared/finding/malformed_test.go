@@ -85,7 +85,7 @@ func TestRefused(t *testing.T) {
 		{"updatedAt a number", edit(t, "updatedAt", `1714560000`), "updatedAt"},
 		{"createdAt bad date", edit(t, "createdAt", `"2024-13-01T00:00:00Z"`), "createdAt"},
 		{"eventFirstSeen US date", edit(t, "service.eventFirstSeen", `"05/01/2024 09:00"`), "service.eventFirstSeen"},
-		{"no updatedAt nor createdAt", `{"id":"a","type":"t","severity":5,"accountId":"123456789012","region":"r","resource":{}}`, "updatedAt"},
+		{"no updatedAt nor createdAt", `{"id":"a","type":"t","severity":5,"accountId":"123456789012","region":"us-east-1","resource":{}}`, "updatedAt"},
 		{"envelope: bad detail time", envelope(edit(t, "updatedAt", `"2024-05-01"`)), "detail.updatedAt"},
 		{"envelope: severity word", envelope(edit(t, "severity", `"high"`)), "detail.severity"},
 		{"envelope: no detail", `{"source":"aws.guardduty","detail-type":"GuardDuty Finding"}`, "detail"},
@@ -98,9 +98,9 @@ func TestRefused(t *testing.T) {
 		{"API list of two", `{"Findings":[{"Id":"a"},{"Id":"b"}]}`, "Findings"},
 		{"API empty list", `{"Findings":[]}`, "Findings"},
 		{"API list element not an object", `{"Findings":["a"]}`, "Findings[0]"},
-		{"API severity word", `{"Findings":[{"Id":"a","Type":"t","Severity":"High","AccountId":"123456789012","Region":"r","UpdatedAt":"2024-05-01T00:00:00Z","Resource":{"ResourceType":"Instance"}}]}`, "Findings[0].Severity"},
-		{"API no resource", `{"Id":"a","Type":"t","Severity":5,"AccountId":"123456789012","Region":"r","UpdatedAt":"2024-05-01T00:00:00Z"}`, "Resource"},
-		{"API bad first seen", `{"Id":"a","Type":"t","Severity":5,"AccountId":"123456789012","Region":"r","UpdatedAt":"2024-05-01T00:00:00Z","Resource":{},"Service":{"EventFirstSeen":"soon"}}`, "Service.EventFirstSeen"},
+		{"API severity word", `{"Findings":[{"Id":"a","Type":"t","Severity":"High","AccountId":"123456789012","Region":"us-east-1","UpdatedAt":"2024-05-01T00:00:00Z","Resource":{"ResourceType":"Instance"}}]}`, "Findings[0].Severity"},
+		{"API no resource", `{"Id":"a","Type":"t","Severity":5,"AccountId":"123456789012","Region":"us-east-1","UpdatedAt":"2024-05-01T00:00:00Z"}`, "Resource"},
+		{"API bad first seen", `{"Id":"a","Type":"t","Severity":5,"AccountId":"123456789012","Region":"us-east-1","UpdatedAt":"2024-05-01T00:00:00Z","Resource":{},"Service":{"EventFirstSeen":"soon"}}`, "Service.EventFirstSeen"},
 		{"ASFF finding", `{"SchemaVersion":"2018-10-08","Id":"x","ProductArn":"arn:aws:securityhub:us-east-1::product/aws/guardduty"}`, ""},
 		{"ref: no detector", `{"findingId":"abc"}`, "detectorId"},
 		{"ref: empty finding ID", `{"findingId":"","detectorId":"d1"}`, "findingId"},
@@ -197,7 +197,7 @@ func TestTimes(t *testing.T) {
 			t.Errorf("ParseTime(%q) = %v, %v; want %s", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "2024-05-01", "2024-05-01T10:00", "yesterday", "1714560000", "2024-02-30T00:00:00Z"} {
+	for _, bad := range []string{"", "2024-05-01", "2024-05-01T10:00", "yesterday", "1714560000", "2024-02-30T00:00:00Z", "0000-01-01T00:00:00+01:00", "9999-12-31 23:00:00-05:00"} {
 		if _, err := ParseTime(bad); err == nil {
 			t.Errorf("ParseTime(%q) accepted", bad)
 		}

@@ -66,7 +66,6 @@ var (
 	principalArnRe = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso[a-z-]*):(iam|sts)::([0-9]{12}):(root|(user|role|assumed-role|federated-user|group)/.+)$`)
 	bucketArnRe    = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso[a-z-]*):s3:::(.+)$`)
 	bucketNameRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	regionRe       = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 )
 
 type manualJSON struct {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/custody-ir/custody/shared/faults"
 )
@@ -80,10 +81,26 @@ const asffReason = "the AWS Security Hub finding format (ASFF) is not supported:
 	"or {\"findingId\", \"detectorId\"})"
 
 var (
-	accountRe    = regexp.MustCompile(`^[0-9]{12}$`)
-	findingIDRe  = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,300}$`)
+	accountRe = regexp.MustCompile(`^[0-9]{12}$`)
+	// findingIDRe: GuardDuty's IDs are 32 hex digits; samples and exports
+	// use other letters, '.', '_', ':' and '-'. Never '/', '\\' or a control
+	// character, and (checked apart) never "..": an ID names a case.
+	findingIDRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,299}$`)
 	detectorIDRe = regexp.MustCompile(`^[A-Za-z0-9]{1,300}$`)
+	// regionRe is an AWS region name: us-east-1, eu-central-2,
+	// us-gov-west-1, us-isob-east-1, cn-northwest-1.
+	regionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 )
+
+// sampleAccessKeyID is the access key ID GuardDuty writes into the sample
+// findings it generates (CreateSampleFindings): not a key, but a drill with
+// sample findings must still open its case.
+const sampleAccessKeyID = "GeneratedFindingAccessKeyId"
+
+// validFindingID reports whether id may name a case: see findingIDRe.
+func validFindingID(id string) bool {
+	return findingIDRe.MatchString(id) && !strings.Contains(id, "..")
+}
 
 // invalid returns an InvalidInputError as an error.
 func invalid(field, format string, args ...any) error {
@@ -109,16 +126,25 @@ func newDecoder(raw []byte) *json.Decoder {
 // start; camelCase finding keys ("id", "type", "resource", …) a bare
 // finding.
 //
+// Before the form is looked at, CheckJSON refuses an empty body, one that is
+// not JSON and one nested deeper than MaxDepth.
+//
 // Validation of a finding: id, type, resource, severity, accountId and region
 // are required (accountId and region fall back to the envelope's account and
-// region); an accountId that is not 12 digits is kept with a warning
-// (anonymised samples have them); severity must be a number from 0 to
-// 10, given as a JSON number or a string holding one ("8.0", as SIEM exports
-// write it); createdAt, updatedAt, service.eventFirstSeen and
+// region); id is letters, digits, '.', '_', ':' and '-' (no '/', "..",
+// control characters: it names the case); accountId is 12 digits; region is
+// a region name (us-east-1, us-gov-west-1); severity must be a number from 0
+// to 10, given as a JSON number or a string holding one ("8.0", as SIEM
+// exports write it); createdAt, updatedAt, service.eventFirstSeen and
 // service.eventLastSeen, when present, must be times in an accepted form (see
-// Time). A finding without updatedAt takes createdAt, with a warning; one with
-// neither is refused. Other fields are not validated: real findings carry
-// placeholders and shapes custody has no reason to refuse.
+// Time), and eventLastSeen not before eventFirstSeen; service.detectorId,
+// resource.instanceDetails.instanceId and
+// resource.accessKeyDetails.accessKeyId, when present, must be a detector
+// ID, an instance ID and an access key ID (GuardDuty's sample placeholder
+// "GeneratedFindingAccessKeyId" aside). A finding without updatedAt takes
+// createdAt, with a warning; one with neither is refused. Other fields are
+// not validated: real findings carry placeholders and shapes custody has no
+// reason to refuse.
 func Parse(raw []byte) (Input, error) {
 	in := Input{Raw: append([]byte(nil), raw...)}
 	// src is the input as received, less a UTF-8 byte order mark (which
@@ -128,8 +154,8 @@ func Parse(raw []byte) (Input, error) {
 		src = b[3:]
 	}
 	body := bytes.TrimSpace(src)
-	if len(body) == 0 {
-		return in, invalid("", "empty body")
+	if err := CheckJSON(body); err != nil {
+		return in, err
 	}
 	var probe any
 	if err := json.Unmarshal(body, &probe); err != nil {
@@ -347,7 +373,7 @@ func parseRef(in Input, fields map[string]json.RawMessage) (Input, error) {
 	if ref.FindingID == "" {
 		return in, invalid(name, "missing")
 	}
-	if !findingIDRe.MatchString(ref.FindingID) {
+	if !validFindingID(ref.FindingID) {
 		return in, invalid(name, "%q is not a GuardDuty finding ID", shorten(ref.FindingID))
 	}
 	if name, ref.DetectorID, err = get("detectorId", "DetectorId", "detectorID"); err != nil {
@@ -365,8 +391,11 @@ func parseRef(in Input, fields map[string]json.RawMessage) (Input, error) {
 	if ref.AccountID != "" && !accountRe.MatchString(ref.AccountID) {
 		return in, invalid(name, "%q is not a 12-digit AWS account ID", ref.AccountID)
 	}
-	if _, ref.Region, err = get("region", "Region"); err != nil {
+	if name, ref.Region, err = get("region", "Region"); err != nil {
 		return in, err
+	}
+	if ref.Region != "" && !regionRe.MatchString(ref.Region) {
+		return in, invalid(name, "%q is not an AWS region name", shorten(ref.Region))
 	}
 	in.Ref = ref
 	return in, nil
@@ -474,6 +503,10 @@ func validate(f *Finding, top map[string]json.RawMessage, prefix string, def def
 	if f.ID == "" {
 		return warns, invalid(prefix+"id", "missing")
 	}
+	if !validFindingID(f.ID) {
+		// The case ID and every key of the case derive from it.
+		return warns, invalid(prefix+"id", "%q is not a GuardDuty finding ID (letters, digits, '.', '_', ':', '-'; no '/', \"..\" or control characters)", shorten(f.ID))
+	}
 	if strings.TrimSpace(f.Type) == "" {
 		return warns, invalid(prefix+"type", "missing")
 	}
@@ -496,9 +529,10 @@ func validate(f *Finding, top map[string]json.RawMessage, prefix string, def def
 		return warns, invalid(prefix+"accountId", "missing")
 	}
 	if !accountRe.MatchString(f.AccountID) {
-		// Anonymised samples carry 11-digit accounts; the finding is still
-		// worth its case, and a collector comparing accounts reports a gap.
-		warns = append(warns, fmt.Sprintf("accountId %q is not a 12-digit AWS account ID", shorten(f.AccountID)))
+		// Collectors build ARNs and compare accounts with it: no finding
+		// GuardDuty emits has another form (anonymised samples with 11
+		// digits are refused too).
+		return warns, invalid(prefix+"accountId", "%q is not a 12-digit AWS account ID", shorten(f.AccountID))
 	}
 	if f.Region == "" {
 		f.Region = def.region
@@ -508,6 +542,12 @@ func validate(f *Finding, top map[string]json.RawMessage, prefix string, def def
 	}
 	if f.Region == "" {
 		return warns, invalid(prefix+"region", "missing")
+	}
+	if !regionRe.MatchString(f.Region) {
+		return warns, invalid(prefix+"region", "%q is not an AWS region name", shorten(f.Region))
+	}
+	if err := validateResource(f, prefix); err != nil {
+		return warns, err
 	}
 	if err := f.CreatedAt.check(prefix + "createdAt"); err != nil {
 		return warns, err
@@ -522,6 +562,14 @@ func validate(f *Finding, top map[string]json.RawMessage, prefix string, def def
 		if err := f.Service.EventLastSeen.check(prefix + "service.eventLastSeen"); err != nil {
 			return warns, err
 		}
+		first, last := f.Service.EventFirstSeen, f.Service.EventLastSeen
+		if !first.IsZero() && !last.IsZero() && last.Before(first.Time) {
+			return warns, invalid(prefix+"service.eventLastSeen", "%s is before service.eventFirstSeen %s",
+				last.Format(time.RFC3339Nano), first.Format(time.RFC3339Nano))
+		}
+		if d := f.Service.DetectorID; d != "" && !detectorIDRe.MatchString(d) {
+			return warns, invalid(prefix+"service.detectorId", "%q is not a GuardDuty detector ID", shorten(d))
+		}
 	}
 	if f.UpdatedAt.IsZero() {
 		if f.CreatedAt.IsZero() {
@@ -535,4 +583,16 @@ func validate(f *Finding, top map[string]json.RawMessage, prefix string, def def
 		warns = append(warns, "createdAt missing: updatedAt is used")
 	}
 	return warns, nil
+}
+
+// validateResource checks the resource IDs a collector names evidence by:
+// an instance ID and an access key ID, when the finding has them.
+func validateResource(f *Finding, prefix string) error {
+	if d := f.Resource.InstanceDetails; d != nil && d.InstanceID != "" && !instanceIDRe.MatchString(d.InstanceID) {
+		return invalid(prefix+"resource.instanceDetails.instanceId", "%q is not an EC2 instance ID (i- and 8 to 17 hex digits)", shorten(d.InstanceID))
+	}
+	if d := f.Resource.AccessKeyDetails; d != nil && d.AccessKeyID != "" && d.AccessKeyID != sampleAccessKeyID && !accessKeyIDRe.MatchString(d.AccessKeyID) {
+		return invalid(prefix+"resource.accessKeyDetails.accessKeyId", "%q is not an access key ID (AKIA or ASIA and 16 letters or digits)", shorten(d.AccessKeyID))
+	}
+	return nil
 }

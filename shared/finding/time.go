@@ -40,6 +40,12 @@ var timeLayouts = []string{
 func ParseTime(s string) (time.Time, error) {
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
+			// An offset can move year 0000 or 9999 out of what RFC 3339
+			// writes in UTC: run IDs, the incident and the manifest could
+			// not hold it.
+			if y := t.UTC().Year(); y < 1 || y > 9999 {
+				return time.Time{}, fmt.Errorf("%q is out of range: in UTC it is not in years 0001 to 9999", s)
+			}
 			return t.UTC(), nil
 		}
 	}

@@ -333,8 +333,6 @@ func TestPlansExplicit(t *testing.T) {
 		// Panther dropped the sequence: the AttackSequence row and a warning.
 		{"panther-analysis/guardduty_rule_test_logs.jsonl#1 (Critical Sev Finding)",
 			[]string{"guardduty", "cloudtrail"}, nil, "no service.detection.sequence"},
-		{"stix-shifter/guardduty_getfindings_pascalcase_4_findings.json#aws_guardduty_sample_response_4",
-			[]string{"guardduty", "cloudtrail", "cloudwatch"}, nil, ""},
 		{"aws-cli-examples/guardduty_get-findings_output.json",
 			[]string{"guardduty", "cloudtrail", "iam"}, nil, ""},
 	}

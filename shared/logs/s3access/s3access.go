@@ -195,7 +195,13 @@ func Parse(line []byte) (Record, error) {
 	if err != nil {
 		return Record{}, malformed("time %q: want [%s]", f[fTime], TimeLayout)
 	}
-	r := Record{Time: t.UTC(), Fields: len(f)}
+	t = t.UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		// An offset can push year 0000 or 9999 out of the range RFC 3339
+		// (and so the extract's JSON) can write.
+		return Record{}, malformed("time %q is out of range in UTC", f[fTime])
+	}
+	r := Record{Time: t, Fields: len(f)}
 	str := func(i int) string {
 		if i >= len(f) || f[i] == "-" {
 			return ""

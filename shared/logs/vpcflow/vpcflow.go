@@ -133,8 +133,8 @@ type Format struct {
 
 // Errors of this package.
 var (
-	// ErrFormat is a format string or header that names no fields or is
-	// not made of ${field} tokens.
+	// ErrFormat is a format string or header that names no fields, names
+	// one twice, or is not made of ${field} tokens.
 	ErrFormat = errors.New("vpcflow: bad format")
 	// ErrMalformed is a line that does not fit its format: too few or too
 	// many fields, or a number field that is not a number.
@@ -149,10 +149,17 @@ func newFormat(names []string) (Format, error) {
 		return Format{}, fmt.Errorf("%w: no fields", ErrFormat)
 	}
 	f := Format{fields: names, ints: make([]bool, len(names))}
+	seen := make(map[string]bool, len(names))
 	for i, n := range names {
 		if n == "" {
 			return Format{}, fmt.Errorf("%w: empty field name", ErrFormat)
 		}
+		// A record maps each field to its value: a field named twice would
+		// lose one of them (a header line "version 0 0 0 …" is a record).
+		if seen[n] {
+			return Format{}, fmt.Errorf("%w: field %q twice", ErrFormat, n)
+		}
+		seen[n] = true
 		f.ints[i] = fieldByName[n].Int
 	}
 	return f, nil
@@ -270,7 +277,9 @@ func (r Record) LogStatus() string { return r.String("log-status") }
 // than the format, or a number field that is not a number, is
 // ErrMalformed.
 func (f Format) Parse(line []byte) (Record, error) {
-	toks := bytes.Fields(line)
+	// AWS separates fields with ASCII spaces; split at ASCII white space
+	// only (as CountFields counts), not at U+00A0 or U+0085 inside a value.
+	toks := bytes.FieldsFunc(line, func(r rune) bool { return r < 0x80 && asciiSpace[r] })
 	if len(toks) != len(f.fields) {
 		what := "few"
 		if len(toks) > len(f.fields) {
@@ -295,14 +304,30 @@ func (f Format) Parse(line []byte) (Record, error) {
 		}
 		r.Fields[name] = n
 	}
-	if n, ok := r.Int("start"); ok {
-		r.Start = time.Unix(n, 0).UTC()
-	}
-	if n, ok := r.Int("end"); ok {
-		r.End = time.Unix(n, 0).UTC()
+	for _, t := range []struct {
+		name string
+		at   *time.Time
+	}{{"start", &r.Start}, {"end", &r.End}} {
+		n, ok := r.Int(t.name)
+		if !ok {
+			continue
+		}
+		// Seconds past year 9999 (or before year 0) are no time an
+		// extract can write as RFC 3339.
+		if n < minUnix || n > maxUnix {
+			return Record{}, fmt.Errorf("%w: %s %d is not a time", ErrMalformed, t.name, n)
+		}
+		*t.at = time.Unix(n, 0).UTC()
 	}
 	return r, nil
 }
+
+// The epoch seconds of 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the
+// times RFC 3339 writes.
+const (
+	minUnix = -62167219200
+	maxUnix = 253402300799
+)
 
 // Parser reads the lines of one flow log file or stream: a header line
 // (S3 delivery writes one first) sets the format for the lines after it;

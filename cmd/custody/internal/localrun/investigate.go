@@ -28,6 +28,7 @@ import (
 	"github.com/custody-ir/custody/shared/emulator"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
+	"github.com/custody-ir/custody/shared/finding"
 	"github.com/custody-ir/custody/shared/scenario"
 )
 
@@ -208,6 +209,9 @@ type Outcome struct {
 // Task state in pool (nil: the deployed functions). Triage refusing the
 // input is an ExitRejected error; any other failed execution ExitFailed.
 func (e *Env) Execute(ctx context.Context, input []byte, pool *lambdart.Pool) (*Outcome, error) {
+	if err := refuseUnrunnable(input); err != nil {
+		return nil, err
+	}
 	if pool == nil {
 		pool = e.Pool
 	}
@@ -247,6 +251,18 @@ func (e *Env) Execute(ctx context.Context, input []byte, pool *lambdart.Pool) (*
 		return nil, exitErr(ExitFailed, "the workflow ended without sealing the run (no manifest in its output): %s", truncate(ex.Output, 300))
 	}
 	return o, nil
+}
+
+// refuseUnrunnable refuses, with Triage's error and exit 3, an input the
+// ASL interpreter cannot carry to Triage: empty or not JSON (Step Functions'
+// StartExecution refuses such a body too, InvalidExecutionInput), or nested
+// deeper than finding.MaxDepth (the interpreter and the Lambda runtime shim
+// recurse on it and crash). The message names the field as Triage would.
+func refuseUnrunnable(input []byte) error {
+	if err := finding.CheckJSON(input); err != nil {
+		return exitErr(ExitRejected, "the input is refused before it reaches Triage (%s): %v", faults.NameInvalidInput, err)
+	}
+	return nil
 }
 
 // truncate is at most n bytes of b, as text.
@@ -316,6 +332,12 @@ func Investigate(ctx context.Context, o Options) (*Summary, error) {
 	raw, err := os.ReadFile(o.Finding)
 	if err != nil {
 		return nil, exitErr(ExitUsage, "read finding: %v", err)
+	}
+	if o.Seed == "" {
+		// Refused before the emulator and the deploy: nothing to set up for.
+		if err := refuseUnrunnable(raw); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)

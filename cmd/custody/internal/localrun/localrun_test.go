@@ -24,6 +24,7 @@ import (
 	"github.com/custody-ir/custody/cmd/custody/internal/lambdart"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/finding"
 )
@@ -421,6 +422,24 @@ func TestEndToEnd(t *testing.T) {
 					t.Fatalf("neither sealed nor refused: %v", err)
 				}
 			})
+		}
+	})
+
+	t.Run("every hostile input is refused naming its field, never sealed", func(t *testing.T) {
+		cases := func() []string { return s3test.Keys(t, client, env.Bucket, evidence.CasesRoot) }
+		before := cases()
+		for name, field := range hostileInputs(t, root) {
+			t.Run(name, func(t *testing.T) {
+				body, err := os.ReadFile(filepath.Join(root, "shared", "finding", "testdata", "hostile", name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = env.Execute(ctx, body, nil)
+				checkRefusal(t, err, field)
+			})
+		}
+		if after := cases(); !slices.Equal(before, after) {
+			t.Errorf("hostile inputs wrote under cases/: %d keys before, %d after", len(before), len(after))
 		}
 	})
 }
