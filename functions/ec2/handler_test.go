@@ -241,7 +241,7 @@ func TestCollectInstance(t *testing.T) {
 		if !reflect.DeepEqual(tagsOf(s.Tags), wantSnapshotTags(inc, id)) || aws.ToString(s.Description) != snapshotDescription(&inc, id) {
 			t.Errorf("snapshot %s tags %v description %q", aws.ToString(s.SnapshotId), tagsOf(s.Tags), aws.ToString(s.Description))
 		}
-		listed = append(listed, evidence.Snapshot{SnapshotID: aws.ToString(s.SnapshotId), VolumeID: aws.ToString(s.VolumeId), InstanceID: id, Tags: wantSnapshotTags(inc, id)})
+		listed = append(listed, evidence.Snapshot{SnapshotID: aws.ToString(s.SnapshotId), VolumeID: aws.ToString(s.VolumeId), InstanceID: id, Tags: wantSnapshotTags(inc, id), AccountID: aws.ToString(s.OwnerId)})
 	}
 	if len(snaps) != 2 || !reflect.DeepEqual(stored.Snapshots, listed) {
 		t.Errorf("result snapshots %+v, want %+v", stored.Snapshots, listed)
