@@ -11,6 +11,7 @@ import (
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/incident"
+	"github.com/custody-ir/custody/shared/pivot"
 )
 
 // Context keys read from cdk.json (or `cdk -c key=value`). They are the
@@ -32,6 +33,8 @@ const (
 	CtxDynamoDBTables       = "custody:dynamodbTables"
 	CtxShardBytes           = "custody:shardBytes"
 	CtxShardObjects         = "custody:shardObjects"
+	CtxPivotDepth           = "custody:pivotDepth"
+	CtxPivotMaxIdentities   = "custody:pivotMaxIdentities"
 )
 
 // Object Lock modes accepted in CtxLockMode.
@@ -84,6 +87,11 @@ type Config struct {
 	// that measure.
 	ShardBytes   int64
 	ShardObjects int
+	// PivotDepth and PivotMaxIdentities bound how far a case follows the
+	// credentials the attacker made (shared/pivot): hops from the
+	// finding's identities, and derived identities in all; what is past
+	// them is a lead in the case.
+	PivotDepth, PivotMaxIdentities int
 }
 
 // DefaultConfig is what an empty context gives; cdk.json repeats these values
@@ -100,6 +108,8 @@ func DefaultConfig() Config {
 		MaxSpan:              "168h",
 		ShardBytes:           collect.DefaultBudget.Bytes,
 		ShardObjects:         collect.DefaultBudget.Objects,
+		PivotDepth:           pivot.DefaultDepth,
+		PivotMaxIdentities:   pivot.DefaultMaxIdentities,
 	}
 }
 
@@ -141,6 +151,15 @@ func configFrom(get func(string) any) (Config, error) {
 			return c, fmt.Errorf("context %s: %w", CtxShardObjects, err)
 		}
 		c.ShardObjects = int(n)
+	}
+	for key, dst := range map[string]*int{CtxPivotDepth: &c.PivotDepth, CtxPivotMaxIdentities: &c.PivotMaxIdentities} {
+		if v := get(key); v != nil {
+			n, err := toCount(v)
+			if err != nil {
+				return c, fmt.Errorf("context %s: %w", key, err)
+			}
+			*dst = int(n)
+		}
 	}
 	if v := get(CtxFindingTypeInclude); v != nil {
 		if c.FindingTypeInclude, err = toStrings(v); err != nil {
@@ -233,8 +252,25 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	// The bounds reach the CloudTrail function as its environment: the
+	// function's own rules decide.
+	if _, err := pivot.BoundsFromEnv(func(k string) string { return c.PivotEnv()[k] }); err != nil {
+		key := CtxPivotDepth
+		if strings.Contains(err.Error(), pivot.EnvMaxIdentities) {
+			key = CtxPivotMaxIdentities
+		}
+		return fmt.Errorf("context %s: %v", key, err)
+	}
 	_, err := typePattern(c.FindingTypeInclude, c.FindingTypeExclude)
 	return err
+}
+
+// PivotEnv is the pivot bounds as the CloudTrail function reads them.
+func (c Config) PivotEnv() map[string]string {
+	return map[string]string{
+		pivot.EnvDepth:         strconv.Itoa(c.PivotDepth),
+		pivot.EnvMaxIdentities: strconv.Itoa(c.PivotMaxIdentities),
+	}
 }
 
 // toFloat accepts a JSON number (cdk.json) or a numeric string (`-c key=7`).

@@ -822,8 +822,15 @@ func TestConfigFromContext(t *testing.T) {
 			return c.SeverityThreshold == 4 && c.LockMode == "GOVERNANCE" && c.RetentionDays == 365 &&
 				c.BreakGlassRoleName == "CustodyBreakGlass" && c.InvestigatorRoleName == "CustodyInvestigator" &&
 				c.Lookback == "6h" && c.Lookahead == "1h" && c.MaxSpan == "168h" &&
-				c.ShardBytes == 2<<30 && c.ShardObjects == 4000
+				c.ShardBytes == 2<<30 && c.ShardObjects == 4000 && c.PivotDepth == 3 && c.PivotMaxIdentities == 50
 		}},
+		{"pivot bounds", map[string]any{CtxPivotDepth: "2", CtxPivotMaxIdentities: 7.0}, "", func(c Config) bool {
+			return c.PivotDepth == 2 && c.PivotMaxIdentities == 7
+		}},
+		{"zero pivot depth", map[string]any{CtxPivotDepth: 0}, "custody:pivotDepth", nil},
+		{"pivot depth too deep", map[string]any{CtxPivotDepth: 11}, "custody:pivotDepth", nil},
+		{"fractional pivot identities", map[string]any{CtxPivotMaxIdentities: 1.5}, "custody:pivotMaxIdentities", nil},
+		{"zero pivot identities", map[string]any{CtxPivotMaxIdentities: 0}, "custody:pivotMaxIdentities", nil},
 		{"cli strings", map[string]any{CtxSeverityThreshold: "7", CtxFindingTypeInclude: `["Recon:"]`, CtxRetentionDays: "10"}, "", func(c Config) bool {
 			return c.SeverityThreshold == 7 && slices.Equal(c.FindingTypeInclude, []string{"Recon:"}) && c.RetentionDays == 10
 		}},

@@ -42,7 +42,8 @@ var collectors = []collector{
 		}},
 	// LookupEvents allows 2 requests/s per account and region, shared by
 	// every case: one CloudTrail collector at a time, paced in-process.
-	{Name: "cloudtrail", State: "CollectCloudTrail", Grant: (*custodyStack).allowCloudTrail, Reserved: 1, FanOut: true},
+	{Name: "cloudtrail", State: "CollectCloudTrail", Grant: (*custodyStack).allowCloudTrail, Reserved: 1, FanOut: true,
+		Env: func(cfg Config) map[string]string { return cfg.PivotEnv() }},
 	{Name: "vpcflow", State: "CollectVPCFlow", Grant: (*custodyStack).allowVPCFlow, FanOut: true},
 	{Name: "s3access", State: "CollectS3Access", Grant: (*custodyStack).allowS3Access, FanOut: true},
 	{Name: "iam", State: "CollectIAM", Grant: (*custodyStack).allowIAM},

@@ -88,10 +88,40 @@ type Collector struct {
 	Concurrency int
 	// Now is the clock for the 90-day LookupEvents horizon.
 	Now func() time.Time
+
+	// pass, in a pivot pass (pivot.go), is what differs from the first
+	// pass: the identities followed, the accounts they live in, and the
+	// log files the first pass copied already.
+	pass *pivotPass
 }
 
-// Name implements collect.Collector.
-func (c *Collector) Name() string { return CollectorName }
+// Name implements collect.Collector: "cloudtrail", or a pivot pass's name
+// (cloudtrail-pivot-N).
+func (c *Collector) Name() string {
+	if c.pass != nil {
+		return PivotCollectorName(c.pass.n)
+	}
+	return CollectorName
+}
+
+// name is an artifact's name for this pass: unchanged in the first pass,
+// under the pass's folder (pivot-0001/…) in a pivot pass, so no pass
+// writes another's key.
+func (c *Collector) name(n string) string {
+	if c.pass != nil {
+		return fmt.Sprintf("pivot-%04d/%s", c.pass.n, n)
+	}
+	return n
+}
+
+// keeper is the extract's test of a record: the scope's matcher in the
+// first pass; in a pivot pass, exactly the followed identities' records.
+func (c *Collector) keeper(match *ctlog.Matcher) func(*ctlog.Event) bool {
+	if c.pass != nil {
+		return c.pass.follow.Match
+	}
+	return match.Match
+}
 
 // Source implements collect.Collector.
 func (c *Collector) Source() string { return evidence.SourceCloudTrail }
@@ -113,6 +143,7 @@ type location struct {
 	kmsKey         string
 	org            bool
 	global         bool // delivers global service events (us-east-1 folder)
+	multiRegion    bool // a multi-region or organization trail writes it
 	// prefixes and objects are the log prefixes listed and the log files
 	// chosen for the window.
 	prefixes []string
@@ -148,6 +179,9 @@ func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *co
 	locs, err := c.trails(ctx, out, region)
 	if err != nil {
 		return err
+	}
+	if c.pass == nil {
+		c.regionGap(out, locs, region)
 	}
 	var read []*location
 	for _, loc := range locs {
@@ -197,6 +231,7 @@ func (c *Collector) trails(ctx context.Context, out *collect.Output, region stri
 			continue // a single-region trail of another region logs nothing here
 		}
 		info := trailInfo{Trail: t}
+		multi := aws.ToBool(t.IsMultiRegionTrail) || aws.ToBool(t.IsOrganizationTrail)
 		st, err := c.Trails.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(name)})
 		switch {
 		case err == nil:
@@ -238,11 +273,12 @@ func (c *Collector) trails(ctx context.Context, out *collect.Output, region stri
 		loc.trails = append(loc.trails, name)
 		loc.org = loc.org || aws.ToBool(t.IsOrganizationTrail)
 		loc.global = loc.global || aws.ToBool(t.IncludeGlobalServiceEvents)
+		loc.multiRegion = loc.multiRegion || multi
 		if k := aws.ToString(t.KmsKeyId); k != "" {
 			loc.kmsKey = k
 		}
 	}
-	if len(infos) > 0 {
+	if len(infos) > 0 && c.pass == nil { // a pivot pass reads the trails the first pass recorded
 		meta := out.Meta("cloudtrail:DescribeTrails", map[string]any{"includeShadowTrails": true}, &evidence.Origin{Description: "trails logging " + region + ", with cloudtrail:GetTrailStatus"})
 		meta.Records = int64(len(infos))
 		if _, err := out.PutJSON(ctx, "trails.json", infos, meta); err != nil {
@@ -270,7 +306,14 @@ func (c *Collector) collectLocation(ctx context.Context, out *collect.Output, in
 			return false, faults.Classify("s3:HeadBucket "+loc.bucket, err, func(err error) error { return err })
 		}
 	}
-	bases := []string{loc.prefix + "AWSLogs/" + account + "/"}
+	accounts := []string{account}
+	if c.pass != nil {
+		accounts = append(accounts, c.pass.accounts...)
+	}
+	var bases []string
+	for _, a := range accounts {
+		bases = append(bases, loc.prefix+"AWSLogs/"+a+"/")
+	}
 	if loc.org {
 		folders, err := s3logs.Folders(ctx, c.Logs, loc.bucket, loc.prefix+"AWSLogs/")
 		if err != nil {
@@ -278,17 +321,19 @@ func (c *Collector) collectLocation(ctx context.Context, out *collect.Output, in
 		}
 		for _, f := range folders {
 			if orgFolder.MatchString(strings.TrimPrefix(f, loc.prefix+"AWSLogs/")) {
-				bases = append(bases, f+account+"/")
+				for _, a := range accounts {
+					bases = append(bases, f+a+"/")
+				}
 			}
 		}
-	}
-	regions := []string{region}
-	if loc.global && region != "us-east-1" {
-		regions = append(regions, "us-east-1") // IAM, STS and sign-in events of multi-region trails
 	}
 	pad := c.pad()
 	var digestPrefixes []string
 	for _, b := range bases {
+		regions, err := c.regions(ctx, loc, b, region)
+		if err != nil {
+			return c.listFailed(out, loc, err)
+		}
 		for _, r := range regions {
 			loc.prefixes = append(loc.prefixes, s3logs.DayPrefixes(b+"CloudTrail/"+r+"/", "2006/01/02/", inc.Window, pad)...)
 			digestPrefixes = append(digestPrefixes, s3logs.DayPrefixes(b+"CloudTrail-Digest/"+r+"/", "2006/01/02/", inc.Window, pad+digestLag)...)
@@ -326,7 +371,8 @@ func (c *Collector) copyAll(ctx context.Context, out *collect.Output, loc *locat
 		conc = 4
 	}
 	what := map[string]string{"logs": "log", "digest": "digest"}[dir]
-	if _, err := s3logs.CopyAll(ctx, out, objs, dir, conc, func(o s3logs.Object) evidence.PutMeta {
+	objs = c.notCopied(objs)
+	if _, err := s3logs.CopyAll(ctx, out, objs, c.name(dir), conc, func(o s3logs.Object) evidence.PutMeta {
 		return out.Meta("s3:CopyObject", map[string]any{"bucket": o.Bucket, "key": o.Key}, &evidence.Origin{Bucket: o.Bucket, Key: o.Key})
 	}); err != nil {
 		if s3logs.Denied(err) {
@@ -438,15 +484,20 @@ func (c *Collector) extract(ctx context.Context, out *collect.Output, inc *incid
 	}
 	origin := &evidence.Origin{Bucket: locs[0].bucket, Key: locs[0].prefix + "AWSLogs/",
 		Description: fmt.Sprintf("records in scope whose eventTime is in the window, from %d CloudTrail log files", len(objs))}
-	stream, err := out.CreateGzip(out.PartName(ExtractName), out.Meta("s3:GetObject", req, origin))
+	if c.pass != nil {
+		req["pivotPass"], req["identities"] = c.pass.n, c.pass.ids
+		origin.Description = fmt.Sprintf("records of the identities pivot pass %d follows whose eventTime is in the window, from %d CloudTrail log files", c.pass.n, len(objs))
+	}
+	stream, err := out.CreateGzip(out.PartName(c.name(ExtractName)), out.Meta("s3:GetObject", req, origin))
 	if err != nil {
 		return err
 	}
 	getter := &s3logs.DeniedGetter{ObjectGetter: c.Logs}
 	dedupe := &dedupeWriter{w: stream, seen: map[string]bool{}}
+	keep := c.keeper(match)
 	stats, err := s3logs.Extract(ctx, getter, objs, ctlog.DecodeFor(match), func(r s3logs.Record) bool {
 		e, ok := r.Value.(*ctlog.Event)
-		return ok && match.Match(e)
+		return ok && keep(e)
 	}, inc.Window, dedupe)
 	if err != nil {
 		stream.Abort()
@@ -596,4 +647,57 @@ func firstLine(err error) string {
 		return s[:i]
 	}
 	return s
+}
+
+// regions lists the region folders under base's CloudTrail/ folder: every
+// region a trail logged for that account (an access key, a user, a
+// session is global: its calls are in whichever region it made them). It
+// costs one listing per account folder; each region's day prefixes are
+// then listed as before. A folder with no region under it gives region
+// alone, so its absence is reported as it was.
+func (c *Collector) regions(ctx context.Context, loc *location, base, region string) ([]string, error) {
+	folders, err := s3logs.Folders(ctx, c.Logs, loc.bucket, base+"CloudTrail/")
+	if err != nil {
+		return nil, err
+	}
+	var regions []string
+	for _, f := range folders {
+		if r := strings.TrimSuffix(strings.TrimPrefix(f, base+"CloudTrail/"), "/"); r != "" {
+			regions = append(regions, r)
+		}
+	}
+	if len(regions) == 0 {
+		regions = []string{region}
+	}
+	return regions, nil
+}
+
+// regionGap names the regions no trail reads: without a multi-region or
+// organization trail, an identity's calls in other regions are in no log.
+func (c *Collector) regionGap(out *collect.Output, locs []*location, region string) {
+	if len(locs) == 0 {
+		return
+	}
+	for _, l := range locs {
+		if l.multiRegion {
+			return
+		}
+	}
+	out.Gap(fmt.Sprintf("no multi-region or organization trail: only %s is logged, so calls the identities in scope made in any other region are in no log", region),
+		"make the trail multi-region (cloudtrail:UpdateTrail --is-multi-region-trail) or use an organization trail")
+}
+
+// notCopied drops, in a pivot pass, the log files the first pass copied:
+// the case holds each original once.
+func (c *Collector) notCopied(objs []s3logs.Object) []s3logs.Object {
+	if c.pass == nil || len(c.pass.copied) == 0 {
+		return objs
+	}
+	var out []s3logs.Object
+	for _, o := range objs {
+		if !c.pass.copied[o.Bucket+"/"+o.Key] {
+			out = append(out, o)
+		}
+	}
+	return out
 }

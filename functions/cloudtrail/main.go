@@ -18,7 +18,7 @@ import (
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/faults"
-	"github.com/custody-ir/custody/shared/incident"
+	"github.com/custody-ir/custody/shared/pivot"
 )
 
 // Environment variables main reads (besides collect.DriverFromEnv's).
@@ -37,11 +37,14 @@ const LookupRate = 2
 type Handler struct {
 	Driver    *collect.Driver
 	Collector collect.Collector
+	// Bounds limit the pivot passes (pivot.go).
+	Bounds pivot.Bounds
 }
 
-// Handle runs the collector through the shared driver.
-func (h *Handler) Handle(ctx context.Context, in collect.Input) (incident.Result, error) {
-	return h.Driver.Run(ctx, h.Collector, in)
+// Handle runs the collector through the shared driver: the first pass, a
+// pivot pass, or the pivot loop's derive step (pivot.go).
+func (h *Handler) Handle(ctx context.Context, in Input) (any, error) {
+	return h.route(ctx, in)
 }
 
 // padFromEnv reads EnvPad: unset or empty is DefaultPad.
@@ -62,6 +65,10 @@ func main() {
 	if err != nil {
 		log.Fatalf("cloudtrail: %v", err)
 	}
+	bounds, err := pivot.BoundsFromEnv(os.Getenv)
+	if err != nil {
+		log.Fatalf("cloudtrail: %v", err)
+	}
 	cfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		log.Fatalf("cloudtrail: aws config: %v", err)
@@ -79,6 +86,7 @@ func main() {
 			Limiter: rate.NewLimiter(rate.Limit(LookupRate), 1),
 			Pad:     pad, Region: cfg.Region, Now: time.Now,
 		},
+		Bounds: bounds,
 	}
 	lambda.Start(h.Handle)
 }

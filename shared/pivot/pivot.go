@@ -59,9 +59,11 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
 	ctlog "github.com/custody-ir/custody/shared/logs/cloudtrail"
 )
@@ -673,4 +675,41 @@ func firstOf(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// Environment variables BoundsFromEnv reads (the stack sets them from
+// custody:pivotDepth and custody:pivotMaxIdentities).
+const (
+	EnvDepth         = "CUSTODY_PIVOT_DEPTH"
+	EnvMaxIdentities = "CUSTODY_PIVOT_MAX_IDENTITIES"
+)
+
+// Largest bounds accepted: each hop is a pass of the workflow, and every
+// identity is a value in each pass's scoped extract.
+const (
+	MaxDepth         = 10
+	MaxMaxIdentities = 1000
+)
+
+// BoundsFromEnv reads EnvDepth and EnvMaxIdentities: whole numbers from 1
+// to MaxDepth and MaxMaxIdentities; unset or empty take the defaults. A
+// bad value is a *faults.ConfigurationError naming the variable.
+func BoundsFromEnv(getenv func(string) string) (Bounds, error) {
+	b := DefaultBounds()
+	for _, v := range []struct {
+		name string
+		max  int
+		dst  *int
+	}{{EnvDepth, MaxDepth, &b.Depth}, {EnvMaxIdentities, MaxMaxIdentities, &b.MaxIdentities}} {
+		s := strings.TrimSpace(getenv(v.name))
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > v.max {
+			return Bounds{}, &faults.ConfigurationError{Setting: v.name, Reason: fmt.Sprintf("%q is not a whole number from 1 to %d", s, v.max)}
+		}
+		*v.dst = n
+	}
+	return b, nil
 }
