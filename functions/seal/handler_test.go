@@ -477,3 +477,52 @@ func TestSealDuplicateRecords(t *testing.T) {
 		t.Errorf("%d CloudTrail events on the timeline, want 3", n)
 	}
 }
+
+// TestSealPivotResults: the pivot loop's results are collectors of the
+// run; one the state machine caught (a pass that failed, or the derive
+// step itself) makes the run partial.
+func TestSealPivotResults(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		pivot  *PivotResults
+		status string
+		want   map[string]string // collector -> status
+	}{
+		{"no pivot state", nil, evidence.RunComplete, map[string]string{"cloudtrail": "ok"}},
+		{"a pass and the chain", &PivotResults{Results: []incident.Result{
+			{Collector: "cloudtrail-pivot-1", Status: incident.StatusOK}, {Collector: "cloudtrail-pivot", Status: incident.StatusOK},
+		}}, evidence.RunComplete, map[string]string{"cloudtrail": "ok", "cloudtrail-pivot-1": "ok", "cloudtrail-pivot": "ok"}},
+		{"a pass caught failed", &PivotResults{Results: []incident.Result{
+			{Collector: "cloudtrail-pivot-1", Status: incident.StatusFailed, Error: &incident.ResultError{Error: "States.Timeout", Cause: "timed out"}},
+		}}, evidence.RunPartial, map[string]string{"cloudtrail": "ok", "cloudtrail-pivot-1": "failed"}},
+		{"the derive step caught failed", &PivotResults{Failed: &incident.Result{Collector: "cloudtrail-pivot", Status: incident.StatusFailed,
+			Error: &incident.ResultError{Error: "EvidenceError", Cause: "boom"}}}, evidence.RunPartial, map[string]string{"cloudtrail": "ok", "cloudtrail-pivot": "failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			client := emu.FreshLockedBucket(t, testBucket)
+			inc := openRun(t, client, false)
+			d := &collect.Driver{Writer: newWriter(t, client), Version: "test", Now: func() time.Time { return fixedNow }}
+			res, err := d.Run(ctx, &cloudtrailCollector{}, collect.Input{Incident: *inc, Item: incident.PlanItem{Collector: incident.CollectorCloudTrail}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := newHandler(t, client, newNotifications(t)).Handle(ctx, Input{Incident: *inc, Results: []incident.Result{res}, Pivot: tc.pivot}); err != nil {
+				t.Fatal(err)
+			}
+			m, err := evidence.ParseManifest(s3test.Body(t, client, testBucket, "cases/"+inc.CaseID+"/runs/"+inc.RunID+"/manifest.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, c := range m.Collectors {
+				if c.Name != "triage" {
+					got[c.Name] = c.Status
+				}
+			}
+			if m.Status != tc.status || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("status %s collectors %v, want %s %v", m.Status, got, tc.status, tc.want)
+			}
+		})
+	}
+}
