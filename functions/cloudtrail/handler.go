@@ -494,6 +494,9 @@ func (c *Collector) extract(ctx context.Context, out *collect.Output, inc *incid
 	}
 	getter := &s3logs.DeniedGetter{ObjectGetter: c.Logs}
 	dedupe := &dedupeWriter{w: stream, seen: map[string]bool{}}
+	if c.pass != nil {
+		dedupe.prior = c.pass.prior
+	}
 	keep := c.keeper(match)
 	stats, err := s3logs.Extract(ctx, getter, objs, ctlog.DecodeFor(match), func(r s3logs.Record) bool {
 		e, ok := r.Value.(*ctlog.Event)
@@ -545,6 +548,9 @@ func (c *Collector) extract(ctx context.Context, out *collect.Output, inc *incid
 	}
 	if dedupe.dups > 0 {
 		out.Warn("cloudtrail extract: %d duplicate records (same eventID) written once", dedupe.dups)
+	}
+	if dedupe.earlier > 0 {
+		out.Warn("pivot pass %d: %d records of its identities are in an earlier pass's extract and were not written again", c.pass.n, dedupe.earlier)
 	}
 	return nil
 }
@@ -607,10 +613,18 @@ type dedupeWriter struct {
 	w    s3logs.RecordWriter
 	seen map[string]bool
 	dups int
+	// prior, in a pivot pass, are the eventIDs earlier passes wrote:
+	// earlier counts the records left out for them.
+	prior   map[string]bool
+	earlier int
 }
 
 func (d *dedupeWriter) WriteRecord(v any, at time.Time) error {
 	if e, ok := v.(*ctlog.Event); ok && e.EventID != "" {
+		if d.prior[e.EventID] {
+			d.earlier++
+			return nil
+		}
 		if d.seen[e.EventID] {
 			d.dups++
 			return nil

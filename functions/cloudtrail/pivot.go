@@ -68,6 +68,7 @@ type pivotPass struct {
 	follow   *pivot.Follow
 	accounts []string
 	copied   map[string]bool // bucket/key of the log files the first pass copied
+	prior    map[string]bool // eventIDs an earlier pass's extract holds
 }
 
 // Input is what the state machine hands the function: a collector's input
@@ -146,21 +147,37 @@ func (h *Handler) pivotCollector(ctx context.Context, inc *incident.Incident, n 
 	if !ok || len(f.Identities) == 0 {
 		return nil, &faults.CollectorError{Collector: PivotCollectorName(n), Err: fmt.Errorf("no follow list at %s", key)}
 	}
-	first, err := h.storedResult(ctx, inc, CollectorName)
-	if err != nil {
-		return nil, err
-	}
-	copied := map[string]bool{}
-	if first != nil {
-		for _, a := range first.Artifacts {
-			if a.API == "s3:CopyObject" && a.Origin != nil {
+	copied, prior := map[string]bool{}, map[string]bool{}
+	for k := 0; k < n; k++ {
+		name := CollectorName
+		if k > 0 {
+			name = PivotCollectorName(k)
+		}
+		r, err := h.storedResult(ctx, inc, name)
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			continue
+		}
+		for _, a := range r.Artifacts {
+			switch {
+			case a.API == "s3:CopyObject" && a.Origin != nil:
 				copied[a.Origin.Bucket+"/"+a.Origin.Key] = true
+			case isExtract(a):
+				if _, err := h.eachRecord(ctx, a, func(e *ctlog.Event) {
+					if e.EventID != "" {
+						prior[e.EventID] = true
+					}
+				}); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
 	pc := *base
 	pc.pass = &pivotPass{n: n, ids: f.Identities, follow: pivot.NewFollow(f.Identities),
-		accounts: pivot.Accounts(f.Identities, inc.Scope.AccountID), copied: copied}
+		accounts: pivot.Accounts(f.Identities, inc.Scope.AccountID), copied: copied, prior: prior}
 	return &pc, nil
 }
 
@@ -205,7 +222,7 @@ func (h *Handler) derive(ctx context.Context, in Input) (*PivotStep, error) {
 			if !isExtract(a) {
 				continue
 			}
-			n, err := h.observe(ctx, d, a)
+			n, err := h.eachRecord(ctx, a, func(e *ctlog.Event) { d.Observe(e, a.Key) })
 			if err != nil {
 				return nil, err
 			}
@@ -219,7 +236,7 @@ func (h *Handler) derive(ctx context.Context, in Input) (*PivotStep, error) {
 	}
 	var next []pivot.Identity
 	for _, id := range d.Derived(1) {
-		if !followed[id.ID] {
+		if !followed[id.ID] && !pivot.Covered(inc.Scope, id) {
 			next = append(next, id)
 		}
 	}
@@ -273,8 +290,8 @@ func isExtract(a evidence.Artifact) bool {
 	return a.Source == evidence.SourceCloudTrail && a.API != "s3:CopyObject" && strings.HasSuffix(path.Base(a.Key), ".jsonl.gz")
 }
 
-// observe streams one extract's records into d, one line at a time.
-func (h *Handler) observe(ctx context.Context, d *pivot.Deriver, a evidence.Artifact) (int64, error) {
+// eachRecord streams one extract's records to fn, one line at a time.
+func (h *Handler) eachRecord(ctx context.Context, a evidence.Artifact, fn func(*ctlog.Event)) (int64, error) {
 	in := &s3.GetObjectInput{Bucket: aws.String(h.Driver.Bucket), Key: aws.String(a.Key)}
 	if a.VersionID != "" {
 		in.VersionId = aws.String(a.VersionID)
@@ -297,7 +314,7 @@ func (h *Handler) observe(ctx context.Context, d *pivot.Deriver, a evidence.Arti
 		return s3logs.Record{Time: e.Time, Value: e}, nil
 	})(body, func(r s3logs.Record) error {
 		n++
-		d.Observe(r.Value.(*ctlog.Event), a.Key)
+		fn(r.Value.(*ctlog.Event))
 		return nil
 	}, func(error) {})
 	if err != nil {

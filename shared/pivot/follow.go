@@ -1,6 +1,7 @@
 package pivot
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -105,3 +106,24 @@ func Accounts(ids []Identity, skip string) []string {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// Covered reports an identity whose records the case's own scope already
+// matches, so a pivot pass need not collect them again: a key or a user
+// the scope names, or a session of an instance in scope (an instance
+// profile's sessions are named after the instance).
+func Covered(sc incident.Scope, i Identity) bool {
+	switch i.Kind {
+	case KindAccessKey:
+		if slices.Contains(sc.AccessKeys, i.AccessKeyID) {
+			return true
+		}
+		if _, _, session := splitSession(i.ARN); session != "" && slices.Contains(sc.Instances, session) {
+			return true
+		}
+	case KindSession:
+		return slices.Contains(sc.Principals, i.ARN)
+	case KindUser:
+		return slices.Contains(sc.UserNames, i.UserName) || (i.ARN != "" && slices.Contains(sc.Principals, i.ARN))
+	}
+	return false
+}

@@ -270,3 +270,22 @@ func TestFollowMatch(t *testing.T) {
 		t.Errorf("scope %+v", sc)
 	}
 }
+
+func TestCovered(t *testing.T) {
+	sc := incident.Scope{AccessKeys: []string{"AKIAOZUDECYXYM4ONAN4"}, Instances: []string{"i-786a3A8B5C0d92eF4"}, UserNames: []string{"alice"}}
+	for _, tc := range []struct {
+		id   Identity
+		want bool
+	}{
+		{Identity{Kind: KindAccessKey, AccessKeyID: "AKIAOZUDECYXYM4ONAN4"}, true},
+		{Identity{Kind: KindAccessKey, AccessKeyID: "ASIAP5CT9NN8EYVU1FXV", ARN: "arn:aws:sts::017622104382:assumed-role/r/i-786a3A8B5C0d92eF4"}, true},
+		{Identity{Kind: KindAccessKey, AccessKeyID: "ASIAHOP1ATTACKER0001", ARN: "arn:aws:sts::229654561268:assumed-role/admin-role/attacker"}, false},
+		{Identity{Kind: KindUser, UserName: "alice"}, true},
+		{Identity{Kind: KindUser, UserName: "hop4-user"}, false},
+		{Identity{Kind: KindConsole, UserName: "alice"}, false},
+	} {
+		if got := Covered(sc, tc.id); got != tc.want {
+			t.Errorf("Covered(%+v) = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+}
