@@ -2,11 +2,13 @@ package localrun
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -376,6 +378,84 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if !slices.ContainsFunc(s.Manifest.Artifacts, func(a evidence.Artifact) bool { return a.Source == evidence.SourceCloudTrail }) {
 			t.Errorf("the other collectors' evidence is not sealed")
+		}
+	})
+
+	t.Run("the attacker is followed through the credentials it made, in every region", func(t *testing.T) {
+		// cmd/custody/scenarios/pivot: dana's key assumes admin-role, the
+		// session creates a key for bob, bob's key acts in eu-west-1; omar
+		// and his session of the same role are noise, and each identity
+		// has out-of-window twins.
+		dir := filepath.Join(root, "cmd", "custody", "scenarios", "pivot")
+		seeded, err := env.Seed(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, "finding.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := seeded.Rewrite(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := env.Execute(ctx, in, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Status != evidence.RunComplete {
+			t.Fatalf("outcome %+v, want complete", out)
+		}
+		s, err := env.Fetch(ctx, out.CaseID, out.RunID, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		var chain *evidence.Artifact
+		for _, a := range s.Manifest.Artifacts {
+			if a.Source == evidence.SourceCloudTrail && strings.HasSuffix(a.Key, "/pivot/identities.json") {
+				chain = &a
+			}
+			if a.Source != evidence.SourceCloudTrail || a.API == "s3:CopyObject" || !strings.HasSuffix(a.Key, ".jsonl.gz") {
+				continue
+			}
+			obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(env.Bucket), Key: aws.String(a.Key)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr, err := gzip.NewReader(obj.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec := json.NewDecoder(zr)
+			for dec.More() {
+				var r struct{ EventID string }
+				if err := dec.Decode(&r); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, r.EventID)
+			}
+			obj.Body.Close()
+		}
+		slices.Sort(got)
+		var want []string
+		for n := 1; n <= 6; n++ { // dana 1, 2; the session 3, 4; bob's key 5, 6 (eu-west-1)
+			want = append(want, fmt.Sprintf("a0000000-0000-4000-8000-%012d", n))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("the CloudTrail extracts hold %v\nwant %v", got, want)
+		}
+		if chain == nil || chain.SHA256 == "" || chain.Records != 5 { // dana's key, name and principal ID; the session; bob's key
+			t.Fatalf("pivot/identities.json in the manifest: %+v", chain)
+		}
+		passes := 0
+		for _, c := range s.Manifest.Collectors {
+			if strings.HasPrefix(c.Name, "cloudtrail-pivot") && c.Status == "ok" {
+				passes++
+			}
+		}
+		if passes != 3 { // two passes and the chain
+			t.Errorf("pivot collectors in the manifest: %+v", s.Manifest.Collectors)
 		}
 	})
 
