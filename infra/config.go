@@ -35,6 +35,7 @@ const (
 	CtxShardObjects         = "custody:shardObjects"
 	CtxPivotDepth           = "custody:pivotDepth"
 	CtxPivotMaxIdentities   = "custody:pivotMaxIdentities"
+	CtxBaselineDays         = "custody:baselineDays"
 )
 
 // Object Lock modes accepted in CtxLockMode.
@@ -92,6 +93,9 @@ type Config struct {
 	// finding's identities, and derived identities in all; what is past
 	// them is a lead in the case.
 	PivotDepth, PivotMaxIdentities int
+	// BaselineDays is the period before the window whose scoped CloudTrail
+	// records the entity view compares with (0: none).
+	BaselineDays int
 }
 
 // DefaultConfig is what an empty context gives; cdk.json repeats these values
@@ -110,6 +114,7 @@ func DefaultConfig() Config {
 		ShardObjects:         collect.DefaultBudget.Objects,
 		PivotDepth:           pivot.DefaultDepth,
 		PivotMaxIdentities:   pivot.DefaultMaxIdentities,
+		BaselineDays:         1,
 	}
 }
 
@@ -152,7 +157,7 @@ func configFrom(get func(string) any) (Config, error) {
 		}
 		c.ShardObjects = int(n)
 	}
-	for key, dst := range map[string]*int{CtxPivotDepth: &c.PivotDepth, CtxPivotMaxIdentities: &c.PivotMaxIdentities} {
+	for key, dst := range map[string]*int{CtxPivotDepth: &c.PivotDepth, CtxPivotMaxIdentities: &c.PivotMaxIdentities, CtxBaselineDays: &c.BaselineDays} {
 		if v := get(key); v != nil {
 			n, err := toCount(v)
 			if err != nil {
@@ -261,15 +266,21 @@ func (c Config) Validate() error {
 		}
 		return fmt.Errorf("context %s: %v", key, err)
 	}
+	if c.BaselineDays < 0 || c.BaselineDays > 90 {
+		return fmt.Errorf("context %s: %d is not a whole number of days from 0 to 90", CtxBaselineDays, c.BaselineDays)
+	}
 	_, err := typePattern(c.FindingTypeInclude, c.FindingTypeExclude)
 	return err
 }
 
-// PivotEnv is the pivot bounds as the CloudTrail function reads them.
+// PivotEnv is the pivot bounds and the baseline as the CloudTrail
+// function reads them.
 func (c Config) PivotEnv() map[string]string {
 	return map[string]string{
 		pivot.EnvDepth:         strconv.Itoa(c.PivotDepth),
 		pivot.EnvMaxIdentities: strconv.Itoa(c.PivotMaxIdentities),
+		// functions/cloudtrail's EnvBaselineDays (a main package: named here).
+		"CUSTODY_BASELINE_DAYS": strconv.Itoa(c.BaselineDays),
 	}
 }
 

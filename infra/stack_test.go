@@ -862,7 +862,7 @@ func TestConfigFromContext(t *testing.T) {
 			return c.SeverityThreshold == 4 && c.LockMode == "GOVERNANCE" && c.RetentionDays == 365 &&
 				c.BreakGlassRoleName == "CustodyBreakGlass" && c.InvestigatorRoleName == "CustodyInvestigator" &&
 				c.Lookback == "6h" && c.Lookahead == "1h" && c.MaxSpan == "168h" &&
-				c.ShardBytes == 2<<30 && c.ShardObjects == 4000 && c.PivotDepth == 3 && c.PivotMaxIdentities == 50
+				c.ShardBytes == 2<<30 && c.ShardObjects == 4000 && c.PivotDepth == 3 && c.PivotMaxIdentities == 50 && c.BaselineDays == 1
 		}},
 		{"pivot bounds", map[string]any{CtxPivotDepth: "2", CtxPivotMaxIdentities: 7.0}, "", func(c Config) bool {
 			return c.PivotDepth == 2 && c.PivotMaxIdentities == 7
@@ -871,6 +871,8 @@ func TestConfigFromContext(t *testing.T) {
 		{"pivot depth too deep", map[string]any{CtxPivotDepth: 11}, "custody:pivotDepth", nil},
 		{"fractional pivot identities", map[string]any{CtxPivotMaxIdentities: 1.5}, "custody:pivotMaxIdentities", nil},
 		{"zero pivot identities", map[string]any{CtxPivotMaxIdentities: 0}, "custody:pivotMaxIdentities", nil},
+		{"no baseline", map[string]any{CtxBaselineDays: "0"}, "", func(c Config) bool { return c.BaselineDays == 0 }},
+		{"baseline too long", map[string]any{CtxBaselineDays: 91}, "custody:baselineDays", nil},
 		{"cli strings", map[string]any{CtxSeverityThreshold: "7", CtxFindingTypeInclude: `["Recon:"]`, CtxRetentionDays: "10"}, "", func(c Config) bool {
 			return c.SeverityThreshold == 7 && slices.Equal(c.FindingTypeInclude, []string{"Recon:"}) && c.RetentionDays == 10
 		}},

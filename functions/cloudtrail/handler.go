@@ -88,6 +88,9 @@ type Collector struct {
 	Concurrency int
 	// Now is the clock for the 90-day LookupEvents horizon.
 	Now func() time.Time
+	// BaselineDays, when positive, is the baseline before the window the
+	// first pass also extracts (baseline.go).
+	BaselineDays int
 
 	// pass, in a pivot pass (pivot.go), is what differs from the first
 	// pass: the identities followed, the accounts they live in, and the
@@ -144,6 +147,8 @@ type location struct {
 	org            bool
 	global         bool // delivers global service events (us-east-1 folder)
 	multiRegion    bool // a multi-region or organization trail writes it
+	// regionFolders are the account/region folders listed (…/CloudTrail/<region>/).
+	regionFolders []string
 	// prefixes and objects are the log prefixes listed and the log files
 	// chosen for the window.
 	prefixes []string
@@ -191,6 +196,11 @@ func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *co
 		}
 		if ok {
 			read = append(read, loc)
+		}
+	}
+	if len(read) > 0 && c.pass == nil && c.BaselineDays > 0 {
+		if err := c.baseline(ctx, out, inc, read, match); err != nil {
+			return err
 		}
 	}
 	if len(read) > 0 {
@@ -335,6 +345,7 @@ func (c *Collector) collectLocation(ctx context.Context, out *collect.Output, in
 			return c.listFailed(out, loc, err)
 		}
 		for _, r := range regions {
+			loc.regionFolders = append(loc.regionFolders, b+"CloudTrail/"+r+"/")
 			loc.prefixes = append(loc.prefixes, s3logs.DayPrefixes(b+"CloudTrail/"+r+"/", "2006/01/02/", inc.Window, pad)...)
 			digestPrefixes = append(digestPrefixes, s3logs.DayPrefixes(b+"CloudTrail-Digest/"+r+"/", "2006/01/02/", inc.Window, pad+digestLag)...)
 		}

@@ -69,6 +69,10 @@ func main() {
 	if err != nil {
 		log.Fatalf("cloudtrail: %v", err)
 	}
+	baselineDays, err := BaselineDaysFromEnv(os.Getenv)
+	if err != nil {
+		log.Fatalf("cloudtrail: %v", err)
+	}
 	cfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		log.Fatalf("cloudtrail: aws config: %v", err)
@@ -84,7 +88,7 @@ func main() {
 		Collector: &Collector{
 			Trails: trails, Logs: objects, Lookup: trails,
 			Limiter: rate.NewLimiter(rate.Limit(LookupRate), 1),
-			Pad:     pad, Region: cfg.Region, Now: time.Now,
+			Pad:     pad, Region: cfg.Region, Now: time.Now, BaselineDays: baselineDays,
 		},
 		Bounds: bounds,
 	}

@@ -280,3 +280,51 @@ func TestRegionsOfTheTrail(t *testing.T) {
 		})
 	}
 }
+
+func TestBaselineExtract(t *testing.T) {
+	recs := chainRecords(t)
+	e := setup(t, true)
+	key := func(day, stamp, unique string) string {
+		return fmt.Sprintf("%s/AWSLogs/%s/CloudTrail/us-east-1/%s/%s_CloudTrail_us-east-1_%s_%s.json.gz", trailPrefix, pivotA, day, pivotA, stamp, unique)
+	}
+	// The window's record (1); the day before: the seed key at 20:00 (in
+	// the baseline) and at 11:00 on the 30th (before it).
+	e.seed(t, key("2024/08/01", "20240801T1345Z", "W"), logFile(t, []json.RawMessage{recs[1]}), nil)
+	e.seed(t, key("2024/07/31", "20240731T2005Z", "B"), logFile(t, []json.RawMessage{twin(t, recs[1], "b0000000-0000-4000-8000-000000000001", "2024-07-31T20:00:00Z")}), nil)
+	e.seed(t, key("2024/07/30", "20240730T1105Z", "O"), logFile(t, []json.RawMessage{twin(t, recs[1], "b0000000-0000-4000-8000-000000000002", "2024-07-30T11:00:00Z")}), nil)
+	inc := incident.Incident{CaseID: "gd-baseline-test", RunID: incident.RunIDFor(pivotWindow.End), Window: pivotWindow,
+		Scope: incident.Scope{AccountID: pivotA, Region: "us-east-1", AccessKeys: []string{pivotSeedKey}}}
+	for _, tc := range []struct {
+		days int
+		want []string
+	}{{0, nil}, {1, []string{"b0000000-0000-4000-8000-000000000001"}}} {
+		t.Run(fmt.Sprintf("%d days", tc.days), func(t *testing.T) {
+			inc.CaseID = fmt.Sprintf("gd-baseline-test-%d", tc.days)
+			c := e.collector()
+			c.BaselineDays = tc.days
+			r := e.run(t, c, inc)
+			arts := byKey(r)
+			b, ok := arts[artifactKey(inc, BaselineName)]
+			if tc.days == 0 {
+				if ok {
+					t.Errorf("a baseline without BaselineDays")
+				}
+				return
+			}
+			if !ok {
+				t.Fatalf("no baseline: %v", keys(arts))
+			}
+			if got := ids(t, e.extract(t, b.Key)); !slices.Equal(got, tc.want) {
+				t.Errorf("baseline holds %v, want %v", got, tc.want)
+			}
+			if got := ids(t, e.extract(t, artifactKey(inc, ExtractName))); !slices.Equal(got, []string{"00000001-0000-4000-8000-000000000001"}) {
+				t.Errorf("extract holds %v", got)
+			}
+			for k := range arts {
+				if strings.Contains(k, "20240731T2005Z") {
+					t.Errorf("the baseline's log file was copied: %s", k)
+				}
+			}
+		})
+	}
+}
