@@ -8,8 +8,9 @@ package main
 // keys and user agents, which the timeline does not carry, from the
 // CloudTrail extracts (each record once, by eventID). The baseline is the
 // CloudTrail collector's baseline extract (the scoped records of the days
-// before the window): an entity is new when no baseline record names it;
-// with no baseline extract, newInWindow is left out (unknown).
+// before the window): an entity CloudTrail records of the window name is
+// new when no baseline record names it; with no baseline extract, or for
+// an entity only other sources name, newInWindow is left out (unknown).
 
 import (
 	"bufio"
@@ -141,7 +142,10 @@ func (es *entities) view(w incident.Window, baseline []string) EntityView {
 			e.Sources = append(e.Sources, s)
 		}
 		sort.Strings(e.Sources)
-		if len(baseline) > 0 {
+		// The baseline is CloudTrail's: an entity no CloudTrail record of
+		// the window names (a finding's user name, a flow's ENI) cannot be
+		// compared with it.
+		if len(baseline) > 0 && e.sources[evidence.SourceCloudTrail] {
 			e.BaselineEvents = es.baseline[k]
 			isNew := e.BaselineEvents == 0
 			e.NewInWindow = &isNew
