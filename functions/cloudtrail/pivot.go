@@ -116,16 +116,28 @@ func (h *Handler) route(ctx context.Context, in Input) (any, error) {
 	if in.Pivot != nil {
 		return h.derive(ctx, in)
 	}
-	var c collect.Collector = h.Collector
-	if n, ok := pivotPassOf(in.Item.Collector); ok {
-		pc, err := h.pivotCollector(ctx, &in.Incident, n)
-		if err != nil {
-			return nil, err
-		}
-		in.Incident.Scope = pc.pass.follow.Scope(in.Incident.Scope.AccountID, in.Incident.Scope.Region)
-		c = pc
+	c, err := h.collectorFor(ctx, &in.Input)
+	if err != nil {
+		return nil, err
 	}
 	return h.Driver.Run(ctx, c, in.Input)
+}
+
+// collectorFor is the collector in's item names: the first pass, or pivot
+// pass N, whose incident's scope becomes the identities it follows (for
+// the byte-level prefilter and LookupEvents; the pass keeps exactly their
+// records).
+func (h *Handler) collectorFor(ctx context.Context, in *collect.Input) (collect.Collector, error) {
+	n, ok := pivotPassOf(in.Item.Collector)
+	if !ok {
+		return h.Collector, nil
+	}
+	pc, err := h.pivotCollector(ctx, &in.Incident, n)
+	if err != nil {
+		return nil, err
+	}
+	in.Incident.Scope = pc.pass.follow.Scope(in.Incident.Scope.AccountID, in.Incident.Scope.Region)
+	return pc, nil
 }
 
 // pivotCollector is the Collector of pass n: the base collector with the

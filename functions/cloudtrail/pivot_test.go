@@ -81,7 +81,18 @@ func orgLogKey(org, acct, region, stamp, unique string) string {
 func runPivot(t *testing.T, e *env, h *Handler, inc incident.Incident) (map[string]evidence.CollectorResult, PivotState) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := h.Handle(ctx, Input{Input: collect.Input{Incident: inc, Item: incident.PlanItem{Collector: CollectorName}}}); err != nil {
+	// Each collector runs as the state machine runs it: its first
+	// invocation and, when it fans out, its shards and the merge.
+	runAll := func(item incident.PlanItem) (incident.Result, error) {
+		in := collect.Input{Incident: inc, Item: item}
+		c, err := h.collectorFor(ctx, &in)
+		if err != nil {
+			return incident.Result{}, err
+		}
+		o, err := h.Driver.RunAll(ctx, c, in)
+		return o.Final, err
+	}
+	if _, err := runAll(incident.PlanItem{Collector: CollectorName}); err != nil {
 		t.Fatalf("first pass: %v", err)
 	}
 	st := PivotState{Items: []incident.PlanItem{}, Results: []incident.Result{}}
@@ -99,11 +110,11 @@ func runPivot(t *testing.T, e *env, h *Handler, inc incident.Incident) (map[stri
 		if len(st.Items) == 0 {
 			break
 		}
-		res, err := h.Handle(ctx, Input{Input: collect.Input{Incident: inc, Item: st.Items[0]}})
+		res, err := runAll(st.Items[0])
 		if err != nil {
 			t.Fatalf("%s: %v", st.Items[0].Collector, err)
 		}
-		last = []incident.Result{res.(incident.Result)}
+		last = []incident.Result{res}
 	}
 	results := map[string]evidence.CollectorResult{}
 	prefix, _ := evidence.RunPrefix(inc.CaseID, inc.RunID)
@@ -117,6 +128,27 @@ func runPivot(t *testing.T, e *env, h *Handler, inc incident.Incident) (map[stri
 }
 
 func TestPivotPassesFollowTheChain(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		budget collect.Budget
+		// extracts: each pass's extract names (a shard's when it fans out)
+		extracts map[string]int
+	}{
+		{"one invocation a pass", collect.Budget{}, map[string]int{
+			"extract.jsonl.gz":            3, // the seed's 1, 7, 8
+			"pivot-0001/extract.jsonl.gz": 1, // hop 1's AssumeRole into B (eu-west-1)
+			"pivot-0002/extract.jsonl.gz": 2, // hop 2's two CreateAccessKey (account B)
+			"pivot-0003/extract.jsonl.gz": 1, // hop 3's CreateUser
+		}},
+		// A shard a log file: the first pass's two files of account A
+		// (and the out-of-window twin's), each pass's files of B.
+		{"fanned out, a shard a log file", collect.Budget{Objects: 1}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testPivotChain(t, tc.budget, tc.extracts) })
+	}
+}
+
+func testPivotChain(t *testing.T, budget collect.Budget, wantExtracts map[string]int) {
 	recs := chainRecords(t)
 	const org = "o-aa111bb222"
 	e := setup(t, false)
@@ -146,7 +178,7 @@ func TestPivotPassesFollowTheChain(t *testing.T) {
 	}
 	inc := incident.Incident{CaseID: "gd-pivot-test", RunID: incident.RunIDFor(pivotWindow.End), Window: pivotWindow,
 		Scope: incident.Scope{AccountID: pivotA, Region: "us-east-1", AccessKeys: []string{pivotSeedKey}}}
-	d := &collect.Driver{Writer: evidence.NewWriter(e.s3, evidenceBucket), Version: "test", Now: time.Now, Results: e.s3, Bucket: evidenceBucket}
+	d := &collect.Driver{Writer: evidence.NewWriter(e.s3, evidenceBucket), Version: "test", Now: time.Now, Results: e.s3, Bucket: evidenceBucket, Budget: budget}
 	c := e.collector()
 	c.AccountID = pivotA
 	h := &Handler{Driver: d, Collector: c, Bounds: pivot.DefaultBounds()}
@@ -186,13 +218,14 @@ func TestPivotPassesFollowTheChain(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("extracts hold %v\nwant %v", got, want)
 	}
-	wantExtracts := map[string]int{
-		"extract.jsonl.gz":            3, // the seed's 1, 7, 8
-		"pivot-0001/extract.jsonl.gz": 1, // hop 1's AssumeRole into B (eu-west-1)
-		"pivot-0002/extract.jsonl.gz": 2, // hop 2's two CreateAccessKey (account B)
-		"pivot-0003/extract.jsonl.gz": 1, // hop 3's CreateUser
-	}
-	if fmt.Sprint(extracts) != fmt.Sprint(wantExtracts) {
+	if wantExtracts == nil {
+		// Fanned out: shard extracts, each pass's under its folder.
+		for k := range extracts {
+			if !strings.Contains(k, "-shard") {
+				t.Errorf("%s: not a shard's extract", k)
+			}
+		}
+	} else if fmt.Sprint(extracts) != fmt.Sprint(wantExtracts) {
 		t.Errorf("extracts %v, want %v", extracts, wantExtracts)
 	}
 	// The pivot passes copy no log file the first pass copied; account
