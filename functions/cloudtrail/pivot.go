@@ -419,8 +419,9 @@ func (c *chainCollector) Collect(ctx context.Context, inc *incident.Incident, ou
 		out.Warn("%d leads not followed (past custody:pivotDepth %d or custody:pivotMaxIdentities %d, or nothing exact to follow): see %s",
 			n, c.chain.Bounds.Depth, c.chain.Bounds.MaxIdentities, ChainName)
 	}
-	if len(c.notFollowed) > 0 {
-		out.Warn("%d derived identities were not followed (a pivot pass failed: %s): see %s", len(c.notFollowed), strings.Join(c.failed, ", "), ChainName)
+	if len(c.failed) > 0 {
+		out.Warn("pivot stopped after %s failed: the records of the identities it followed may be missing, and what they made is not derived (%d derived identities not followed): see %s",
+			strings.Join(c.failed, ", "), len(c.notFollowed), ChainName)
 	}
 	return nil
 }

@@ -361,3 +361,44 @@ func TestBaselineExtract(t *testing.T) {
 		})
 	}
 }
+
+// TestPivotPassFailed: a pass the state machine caught failed stops the
+// loop; the chain is written and names it, and the failed result is in
+// the state for Seal.
+func TestPivotPassFailed(t *testing.T) {
+	recs := chainRecords(t)
+	e := setup(t, true)
+	e.seed(t, fmt.Sprintf("%s/AWSLogs/%s/CloudTrail/us-east-1/2024/08/01/%s_CloudTrail_us-east-1_20240801T1345Z_A.json.gz", trailPrefix, pivotA, pivotA),
+		logFile(t, []json.RawMessage{recs[1]}), nil)
+	inc := incident.Incident{CaseID: "gd-pivot-failed", RunID: incident.RunIDFor(pivotWindow.End), Window: pivotWindow,
+		Scope: incident.Scope{AccountID: pivotA, Region: "us-east-1", AccessKeys: []string{pivotSeedKey}}}
+	d := &collect.Driver{Writer: evidence.NewWriter(e.s3, evidenceBucket), Version: "test", Now: time.Now, Results: e.s3, Bucket: evidenceBucket}
+	h := &Handler{Driver: d, Collector: e.collector(), Bounds: pivot.DefaultBounds()}
+	ctx := context.Background()
+	if _, err := h.Handle(ctx, Input{Input: collect.Input{Incident: inc, Item: incident.PlanItem{Collector: CollectorName}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Handle(ctx, Input{Input: collect.Input{Incident: inc}, Pivot: &PivotState{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := out.(*PivotStep).State
+	if len(st.Items) != 1 || st.Items[0].Collector != PivotCollectorName(1) {
+		t.Fatalf("items %+v", st.Items)
+	}
+	failed := incident.Result{Collector: PivotCollectorName(1), Status: incident.StatusFailed, Error: &incident.ResultError{Error: "States.Timeout", Cause: "timed out"}}
+	out, err = h.Handle(ctx, Input{Input: collect.Input{Incident: inc}, Pivot: &st, Last: []incident.Result{failed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = out.(*PivotStep).State
+	if !st.Done || len(st.Items) != 0 || len(st.Results) != 2 || st.Results[0].Status != incident.StatusFailed || st.Results[1].Collector != ChainCollectorName {
+		t.Fatalf("state %+v", st)
+	}
+	var cf chainFile
+	key, _ := evidence.ArtifactKey(inc.CaseID, inc.RunID, evidence.SourceCloudTrail, ChainName)
+	s3test.ObjectJSON(t, e.s3, evidenceBucket, key, &cf)
+	if !slices.Equal(cf.FailedPasses, []string{PivotCollectorName(1)}) {
+		t.Errorf("failed passes %v", cf.FailedPasses)
+	}
+}
