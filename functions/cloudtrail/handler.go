@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -149,6 +150,8 @@ type location struct {
 	multiRegion    bool // a multi-region or organization trail writes it
 	// regionFolders are the account/region folders listed (…/CloudTrail/<region>/).
 	regionFolders []string
+	// accounts are the accounts with a CloudTrail folder here.
+	accounts []string
 	// prefixes and objects are the log prefixes listed and the log files
 	// chosen for the window.
 	prefixes []string
@@ -197,6 +200,9 @@ func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *co
 		if ok {
 			read = append(read, loc)
 		}
+	}
+	if c.pass != nil {
+		c.accountGaps(out, read)
 	}
 	if len(read) > 0 && c.pass == nil && c.BaselineDays > 0 {
 		if err := c.baseline(ctx, out, inc, read, match); err != nil {
@@ -340,9 +346,12 @@ func (c *Collector) collectLocation(ctx context.Context, out *collect.Output, in
 	pad := c.pad()
 	var digestPrefixes []string
 	for _, b := range bases {
-		regions, err := c.regions(ctx, loc, b, region)
+		regions, found, err := c.regions(ctx, loc, b, region)
 		if err != nil {
 			return c.listFailed(out, loc, err)
+		}
+		if found {
+			loc.accounts = append(loc.accounts, path.Base(strings.TrimSuffix(b, "/")))
 		}
 		for _, r := range regions {
 			loc.regionFolders = append(loc.regionFolders, b+"CloudTrail/"+r+"/")
@@ -680,21 +689,38 @@ func firstLine(err error) string {
 // costs one listing per account folder; each region's day prefixes are
 // then listed as before. A folder with no region under it gives region
 // alone, so its absence is reported as it was.
-func (c *Collector) regions(ctx context.Context, loc *location, base, region string) ([]string, error) {
+func (c *Collector) regions(ctx context.Context, loc *location, base, region string) (regions []string, found bool, err error) {
 	folders, err := s3logs.Folders(ctx, c.Logs, loc.bucket, base+"CloudTrail/")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var regions []string
 	for _, f := range folders {
 		if r := strings.TrimSuffix(strings.TrimPrefix(f, base+"CloudTrail/"), "/"); r != "" {
 			regions = append(regions, r)
 		}
 	}
 	if len(regions) == 0 {
-		regions = []string{region}
+		return []string{region}, false, nil
 	}
-	return regions, nil
+	return regions, true, nil
+}
+
+// accountGaps names, in a pivot pass, each account a followed identity
+// lives in (a role assumed across accounts) whose CloudTrail logs no
+// trail bucket readable here holds: its calls there are not collected.
+func (c *Collector) accountGaps(out *collect.Output, locs []*location) {
+	have := map[string]bool{}
+	for _, l := range locs {
+		for _, a := range l.accounts {
+			have[a] = true
+		}
+	}
+	for _, a := range c.pass.accounts {
+		if !have[a] {
+			out.Gap(fmt.Sprintf("pivot pass %d follows identities of account %s, whose CloudTrail logs are in no trail bucket custody reads here: their calls in that account are not collected", c.pass.n, a),
+				"deliver that account's trail to a bucket custody reads (an organization trail), or collect from it through a member role")
+		}
+	}
 }
 
 // regionGap names the regions no trail reads: without a multi-region or

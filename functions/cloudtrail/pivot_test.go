@@ -190,8 +190,8 @@ func testPivotChain(t *testing.T, budget collect.Budget, wantExtracts map[string
 		t.Errorf("state %+v", st)
 	}
 	for name, r := range results {
-		if r.Status != incident.StatusOK {
-			t.Errorf("%s: %s %s", name, r.Status, r.Error)
+		if r.Status != incident.StatusOK || len(r.Gaps) != 0 {
+			t.Errorf("%s: %s %s, gaps %+v", name, r.Status, r.Error, r.Gaps)
 		}
 	}
 	// Every extract, by pass: the attacker's in-window records, every
@@ -400,5 +400,39 @@ func TestPivotPassFailed(t *testing.T) {
 	s3test.ObjectJSON(t, e.s3, evidenceBucket, key, &cf)
 	if !slices.Equal(cf.FailedPasses, []string{PivotCollectorName(1)}) {
 		t.Errorf("failed passes %v", cf.FailedPasses)
+	}
+}
+
+// TestPivotAccountNotLogged: the chained session lives in account B, whose
+// logs no readable trail bucket holds: the pass that follows it names
+// that account as a gap.
+func TestPivotAccountNotLogged(t *testing.T) {
+	recs := chainRecords(t)
+	e := setup(t, true)
+	key := func(region, unique string) string {
+		return fmt.Sprintf("%s/AWSLogs/%s/CloudTrail/%s/2024/08/01/%s_CloudTrail_%s_20240801T1345Z_%s.json.gz", trailPrefix, pivotA, region, pivotA, region, unique)
+	}
+	e.seed(t, key("us-east-1", "A1"), logFile(t, []json.RawMessage{recs[1]}), nil)
+	e.seed(t, key("eu-west-1", "A2"), logFile(t, []json.RawMessage{recs[2]}), nil)
+	inc := incident.Incident{CaseID: "gd-pivot-account", RunID: incident.RunIDFor(pivotWindow.End), Window: pivotWindow,
+		Scope: incident.Scope{AccountID: pivotA, Region: "us-east-1", AccessKeys: []string{pivotSeedKey}}}
+	d := &collect.Driver{Writer: evidence.NewWriter(e.s3, evidenceBucket), Version: "test", Now: time.Now, Results: e.s3, Bucket: evidenceBucket}
+	h := &Handler{Driver: d, Collector: e.collector(), Bounds: pivot.DefaultBounds()}
+	results, _ := runPivot(t, e, h, inc)
+	for name, r := range results {
+		var gaps []string
+		for _, g := range r.Gaps {
+			gaps = append(gaps, g.Reason)
+		}
+		want := 0
+		if name == PivotCollectorName(2) {
+			want = 1
+		}
+		if len(gaps) != want || (want == 1 && !strings.Contains(gaps[0], "account "+pivotB)) {
+			t.Errorf("%s gaps %q", name, gaps)
+		}
+	}
+	if _, ok := results[PivotCollectorName(2)]; !ok {
+		t.Errorf("no second pass: %v", keys(results))
 	}
 }
