@@ -13,6 +13,7 @@ import (
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/incident"
+	"github.com/custody-ir/custody/shared/pivot"
 )
 
 // Context keys read from cdk.json (or `cdk -c key=value`). They are the
@@ -44,6 +45,9 @@ const (
 	CtxForwarderRegions        = "custody:forwarderRegions"
 	CtxHubRegion               = "custody:hubRegion"
 	CtxCopySnapshotsToHub      = "custody:copySnapshotsToHub"
+	CtxPivotDepth              = "custody:pivotDepth"
+	CtxPivotMaxIdentities      = "custody:pivotMaxIdentities"
+	CtxBaselineDays            = "custody:baselineDays"
 )
 
 // Object Lock modes accepted in CtxLockMode.
@@ -132,6 +136,14 @@ type Config struct {
 	// CopySnapshotsToHub copies every EBS snapshot a case takes in a member
 	// account into the hub, re-encrypted under custody's snapshot key.
 	CopySnapshotsToHub bool
+	// PivotDepth and PivotMaxIdentities bound how far a case follows the
+	// credentials the attacker made (shared/pivot): hops from the
+	// finding's identities, and derived identities in all; what is past
+	// them is a lead in the case.
+	PivotDepth, PivotMaxIdentities int
+	// BaselineDays is the period before the window whose scoped CloudTrail
+	// records the entity view compares with (0: none).
+	BaselineDays int
 }
 
 // DefaultConfig is what an empty context gives; cdk.json repeats these values
@@ -149,6 +161,9 @@ func DefaultConfig() Config {
 		ShardBytes:           collect.DefaultBudget.Bytes,
 		ShardObjects:         collect.DefaultBudget.Objects,
 		MemberRoleName:       "CustodyMember",
+		PivotDepth:           pivot.DefaultDepth,
+		PivotMaxIdentities:   pivot.DefaultMaxIdentities,
+		BaselineDays:         1,
 	}
 }
 
@@ -190,6 +205,15 @@ func configFrom(get func(string) any) (Config, error) {
 			return c, fmt.Errorf("context %s: %w", CtxShardObjects, err)
 		}
 		c.ShardObjects = int(n)
+	}
+	for key, dst := range map[string]*int{CtxPivotDepth: &c.PivotDepth, CtxPivotMaxIdentities: &c.PivotMaxIdentities, CtxBaselineDays: &c.BaselineDays} {
+		if v := get(key); v != nil {
+			n, err := toCount(v)
+			if err != nil {
+				return c, fmt.Errorf("context %s: %w", key, err)
+			}
+			*dst = int(n)
+		}
 	}
 	if v := get(CtxFindingTypeInclude); v != nil {
 		if c.FindingTypeInclude, err = toStrings(v); err != nil {
@@ -310,8 +334,31 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	// The bounds reach the CloudTrail function as its environment: the
+	// function's own rules decide.
+	if _, err := pivot.BoundsFromEnv(func(k string) string { return c.PivotEnv()[k] }); err != nil {
+		key := CtxPivotDepth
+		if strings.Contains(err.Error(), pivot.EnvMaxIdentities) {
+			key = CtxPivotMaxIdentities
+		}
+		return fmt.Errorf("context %s: %v", key, err)
+	}
+	if c.BaselineDays < 0 || c.BaselineDays > 90 {
+		return fmt.Errorf("context %s: %d is not a whole number of days from 0 to 90", CtxBaselineDays, c.BaselineDays)
+	}
 	_, err := typePattern(c.FindingTypeInclude, c.FindingTypeExclude)
 	return err
+}
+
+// PivotEnv is the pivot bounds and the baseline as the CloudTrail
+// function reads them.
+func (c Config) PivotEnv() map[string]string {
+	return map[string]string{
+		pivot.EnvDepth:         strconv.Itoa(c.PivotDepth),
+		pivot.EnvMaxIdentities: strconv.Itoa(c.PivotMaxIdentities),
+		// functions/cloudtrail's EnvBaselineDays (a main package: named here).
+		"CUSTODY_BASELINE_DAYS": strconv.Itoa(c.BaselineDays),
+	}
 }
 
 // toFloat accepts a JSON number (cdk.json) or a numeric string (`-c key=7`).

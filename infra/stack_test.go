@@ -430,6 +430,7 @@ func TestStateMachineDefinition(t *testing.T) {
 		t.Errorf("StartAt = %v", def["StartAt"])
 	}
 	wantTop := []string{"Triage", "InputRejected", "TriageFailed", "AlreadyCollected?", "Duplicate", "Collect",
+		"PivotStart", "PivotDerive", "PivotFailed", "PivotMore?", "PivotCollect",
 		"SecondPass?", "CollectDynamoDBFromCloudTrail", "SecondPassFailed", "NoSecondPass", "Seal", "SealFailed", "Sealed"}
 	for _, n := range wantTop {
 		if states[n] == nil {
@@ -473,7 +474,7 @@ func TestStateMachineDefinition(t *testing.T) {
 
 	collect := states["Collect"].(map[string]any)
 	if collect["Type"] != "Map" || collect["ItemsPath"] != "$.incident.plan" || collect["ResultPath"] != "$.results" ||
-		collect["MaxConcurrency"] != 4.0 || collect["Next"] != "SecondPass?" {
+		collect["MaxConcurrency"] != 4.0 || collect["Next"] != "PivotStart" {
 		t.Errorf("Collect = %s", jsonString(collect))
 	}
 	if got := jsonString(collect["ItemSelector"]); got != `{"incident.$":"$.incident","item.$":"$$.Map.Item.Value"}` {
@@ -555,6 +556,45 @@ func TestStateMachineDefinition(t *testing.T) {
 		t.Errorf("UnknownCollector = %s", got)
 	}
 
+	// The pivot loop: PivotDerive (the CloudTrail function) and, while it
+	// names a pass, a one-item Map running the CloudTrail collector's
+	// fan-out states for it; then the second pass. Both failures go on.
+	t.Run("pivot loop", func(t *testing.T) {
+		if got := jsonString(path(states, "PivotStart", "Result")); got != `{"last":[],"state":{"items":[],"pass":0,"results":[]}}` || path(states, "PivotStart", "Next") != "PivotDerive" {
+			t.Errorf("PivotStart = %s", jsonString(states["PivotStart"]))
+		}
+		derive := states["PivotDerive"].(map[string]any)
+		checkTask(t, "PivotDerive", derive, "CollectCloudTrailFunction")
+		if jsonString(derive["Parameters"]) != `{"incident.$":"$.incident","last.$":"$.pivot.last","pivot.$":"$.pivot.state"}` ||
+			derive["ResultPath"] != "$.pivot" || derive["Next"] != "PivotMore?" ||
+			jsonString(derive["Catch"]) != `[{"ErrorEquals":["States.ALL"],"Next":"PivotFailed","ResultPath":"$.pivotError"}]` {
+			t.Errorf("PivotDerive = %s", jsonString(derive))
+		}
+		if f := states["PivotFailed"].(map[string]any); f["Next"] != "SecondPass?" || f["ResultPath"] != "$.pivot" ||
+			jsonString(f["Parameters"]) != `{"state":{"done":true,"failed":{"collector":"cloudtrail-pivot","error.$":"$.pivotError","status":"failed"}}}` {
+			t.Errorf("PivotFailed = %s", jsonString(f))
+		}
+		more := states["PivotMore?"].(map[string]any)
+		if jsonString(more["Choices"]) != `[{"IsPresent":true,"Next":"PivotCollect","Variable":"$.pivot.state.items[0]"}]` || more["Default"] != "SecondPass?" {
+			t.Errorf("PivotMore? = %s", jsonString(more))
+		}
+		m := states["PivotCollect"].(map[string]any)
+		if m["ItemsPath"] != "$.pivot.state.items" || m["ResultPath"] != "$.pivot.last" || m["Next"] != "PivotDerive" || m["MaxConcurrency"] != 1.0 {
+			t.Errorf("PivotCollect = %s", jsonString(m))
+		}
+		ps := path(m, "ItemProcessor", "States").(map[string]any)
+		if path(m, "ItemProcessor", "StartAt") != "CollectCloudTrailPivot" {
+			t.Errorf("PivotCollect starts at %v", path(m, "ItemProcessor", "StartAt"))
+		}
+		checkTask(t, "CollectCloudTrailPivot", ps["CollectCloudTrailPivot"].(map[string]any), "CollectCloudTrailFunction")
+		checkTask(t, "CollectCloudTrailPivotMerge", ps["CollectCloudTrailPivotMerge"].(map[string]any), "CollectCloudTrailFunction")
+		shard := path(ps, "CollectCloudTrailPivotShards", "ItemProcessor", "States", "CollectCloudTrailPivotShard").(map[string]any)
+		checkTask(t, "CollectCloudTrailPivotShard", shard, "CollectCloudTrailShardFunction")
+		if got := jsonString(path(ps, "CollectCloudTrailPivot", "Catch")); got != `[{"ErrorEquals":["States.ALL"],"Next":"PivotCollectorFailed","ResultPath":"$.error"}]` {
+			t.Errorf("CollectCloudTrailPivot Catch = %s", got)
+		}
+	})
+
 	// The second pass: the DynamoDB collector again, after the Map, for the
 	// tables the CloudTrail extract names; caught into a failed result.
 	second := states["SecondPass?"].(map[string]any)
@@ -570,7 +610,7 @@ func TestStateMachineDefinition(t *testing.T) {
 
 	seal := states["Seal"].(map[string]any)
 	checkTask(t, "Seal", seal, "SealFunction")
-	if got := jsonString(seal["Parameters"]); got != `{"incident.$":"$.incident","results.$":"$.results","secondPass.$":"$.secondPass"}` {
+	if got := jsonString(seal["Parameters"]); got != `{"incident.$":"$.incident","pivot.$":"$.pivot.state","results.$":"$.results","secondPass.$":"$.secondPass"}` {
 		t.Errorf("Seal Parameters = %s", got)
 	}
 	if jsonString(seal["Catch"]) != `[{"ErrorEquals":["States.ALL"],"Next":"SealFailed"}]` || seal["Next"] != "Sealed" {
@@ -822,8 +862,17 @@ func TestConfigFromContext(t *testing.T) {
 			return c.SeverityThreshold == 4 && c.LockMode == "COMPLIANCE" && c.RetentionDays == 365 &&
 				c.BreakGlassRoleName == "CustodyBreakGlass" && c.InvestigatorRoleName == "CustodyInvestigator" &&
 				c.Lookback == "6h" && c.Lookahead == "1h" && c.MaxSpan == "168h" &&
-				c.ShardBytes == 2<<30 && c.ShardObjects == 4000
+				c.ShardBytes == 2<<30 && c.ShardObjects == 4000 && c.PivotDepth == 3 && c.PivotMaxIdentities == 50 && c.BaselineDays == 1
 		}},
+		{"pivot bounds", map[string]any{CtxPivotDepth: "2", CtxPivotMaxIdentities: 7.0}, "", func(c Config) bool {
+			return c.PivotDepth == 2 && c.PivotMaxIdentities == 7
+		}},
+		{"zero pivot depth", map[string]any{CtxPivotDepth: 0}, "custody:pivotDepth", nil},
+		{"pivot depth too deep", map[string]any{CtxPivotDepth: 11}, "custody:pivotDepth", nil},
+		{"fractional pivot identities", map[string]any{CtxPivotMaxIdentities: 1.5}, "custody:pivotMaxIdentities", nil},
+		{"zero pivot identities", map[string]any{CtxPivotMaxIdentities: 0}, "custody:pivotMaxIdentities", nil},
+		{"no baseline", map[string]any{CtxBaselineDays: "0"}, "", func(c Config) bool { return c.BaselineDays == 0 }},
+		{"baseline too long", map[string]any{CtxBaselineDays: 91}, "custody:baselineDays", nil},
 		{"cli strings", map[string]any{CtxSeverityThreshold: "7", CtxFindingTypeInclude: `["Recon:"]`, CtxRetentionDays: "10"}, "", func(c Config) bool {
 			return c.SeverityThreshold == 7 && slices.Equal(c.FindingTypeInclude, []string{"Recon:"}) && c.RetentionDays == 10
 		}},

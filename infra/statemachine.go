@@ -48,7 +48,9 @@ var collectors = []collector{
 	// every case: one CloudTrail collector at a time, paced in-process.
 	{Name: "cloudtrail", Member: true, State: "CollectCloudTrail", Grant: (*custodyStack).allowCloudTrail, Reserved: 1, FanOut: true,
 		Env: func(cfg Config) map[string]string {
-			return map[string]string{"CUSTODY_ORG_TRAIL_BUCKET": cfg.OrganizationTrailBucket}
+			env := cfg.PivotEnv()
+			env["CUSTODY_ORG_TRAIL_BUCKET"] = cfg.OrganizationTrailBucket
+			return env
 		}},
 	{Name: "vpcflow", Member: true, State: "CollectVPCFlow", Grant: (*custodyStack).allowVPCFlow, FanOut: true},
 	{Name: "s3access", Member: true, State: "CollectS3Access", Grant: (*custodyStack).allowS3Access, FanOut: true},
@@ -267,6 +269,7 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 		"incident.$":   "$.incident",
 		"results.$":    "$.results",
 		"secondPass.$": "$.secondPass",
+		"pivot.$":      "$.pivot.state",
 	}))
 	sealTask.AddCatch(awsstepfunctions.NewFail(st, sp("SealFailed"), &awsstepfunctions.FailProps{
 		StateName: sp("SealFailed"),
@@ -282,7 +285,7 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 	noSecond.Next(sealTask)
 	secondPass.When(awsstepfunctions.Condition_IsPresent(sp("$.incident.secondPass[0]")), secondTask, nil)
 	secondPass.Otherwise(noSecond)
-	already.Otherwise(collect.Next(secondPass))
+	already.Otherwise(collect.Next(s.pivotLoop(collectorFns["cloudtrail"], shardFns["cloudtrail"], secondPass)))
 
 	definition := awsstepfunctions.Chain_Start(triageTask).Next(already)
 
@@ -313,4 +316,69 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 		},
 	}}, jsii.Bool(true))
 	return sm
+}
+
+// pivotLoop is the pivot pass (functions/cloudtrail/pivot.go): after the
+// Collect Map, PivotDerive reads the run's CloudTrail extracts and derives
+// the identities the case's identities made; while some are not followed
+// yet, PivotCollect runs the CloudTrail collector once more as the next
+// pass (its first invocation, shards and merge, as in Collect), scoped to
+// them, and PivotDerive derives again. The function bounds the loop
+// (custody:pivotDepth passes at most). A failed pass is a failed
+// collector that PivotDerive records; a failed PivotDerive is one too
+// (PivotFailed): either way the run goes on to next and seals partial.
+func (s *custodyStack) pivotLoop(fn, shardFn custodyFunction, next awsstepfunctions.IChainable) awsstepfunctions.IChainable {
+	st := s.stack
+	sp := func(id string) *string { return jsii.String(id) }
+	start := awsstepfunctions.NewPass(st, sp("PivotStart"), &awsstepfunctions.PassProps{
+		StateName: sp("PivotStart"),
+		Result: awsstepfunctions.Result_FromObject(&map[string]any{
+			"state": map[string]any{"pass": 0, "items": []any{}, "results": []any{}},
+			"last":  []any{},
+		}),
+		ResultPath: sp("$.pivot"),
+	})
+	derive := s.invokeInto("PivotDerive", fn, awsstepfunctions.TaskInput_FromObject(&map[string]any{
+		"incident.$": "$.incident",
+		"pivot.$":    "$.pivot.state",
+		"last.$":     "$.pivot.last",
+	}), "$.pivot")
+	failed := awsstepfunctions.NewPass(st, sp("PivotFailed"), &awsstepfunctions.PassProps{
+		StateName: sp("PivotFailed"),
+		Parameters: &map[string]any{"state": map[string]any{
+			"done":   true,
+			"failed": map[string]any{"collector": "cloudtrail-pivot", "status": "failed", "error.$": "$.pivotError"},
+		}},
+		ResultPath: sp("$.pivot"),
+	})
+	derive.AddCatch(failed, &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: sp("$.pivotError")})
+	failed.Next(next)
+
+	// One pass: a Map over the one plan item PivotDerive asked for, so the
+	// collector's fan-out states see the state shape they do in Collect.
+	passFailed := awsstepfunctions.NewPass(st, sp("PivotCollectorFailed"), &awsstepfunctions.PassProps{
+		StateName: sp("PivotCollectorFailed"),
+		Parameters: &map[string]any{
+			"collector.$": "$.item.collector",
+			"status":      "failed",
+			"error.$":     "$.error",
+		},
+	})
+	pass := awsstepfunctions.NewMap(st, sp("PivotCollect"), &awsstepfunctions.MapProps{
+		StateName: sp("PivotCollect"),
+		ItemsPath: sp("$.pivot.state.items"),
+		ItemSelector: &map[string]any{
+			"incident.$": "$.incident",
+			"item.$":     "$$.Map.Item.Value",
+		},
+		MaxConcurrency: jsii.Number(1),
+		ResultPath:     sp("$.pivot.last"),
+	})
+	pass.ItemProcessor(s.fanOut(collector{Name: "cloudtrail", State: "CollectCloudTrailPivot"}, fn, shardFn, passFailed), nil)
+	pass.Next(derive)
+
+	more := awsstepfunctions.NewChoice(st, sp("PivotMore"), &awsstepfunctions.ChoiceProps{StateName: sp("PivotMore?")})
+	more.When(awsstepfunctions.Condition_IsPresent(sp("$.pivot.state.items[0]")), pass, nil)
+	more.Otherwise(next)
+	return start.Next(derive).Next(more)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/logs/cloudtrail"
 	"github.com/custody-ir/custody/shared/logs/vpcflow"
+	"github.com/custody-ir/custody/shared/pivot"
 	"github.com/custody-ir/custody/shared/s3logs"
 )
 
@@ -90,6 +91,37 @@ func extractCloudTrail(ctx context.Context, dir string) (extractResult, error) {
 	st, err := s3logs.Extract(ctx, localObjects{}, objs, cloudtrail.DecodeFor(match), func(r s3logs.Record) bool {
 		e, ok := r.Value.(*cloudtrail.Event)
 		return ok && match.Match(e)
+	}, benchWindow, dedupe)
+	res := extractResult{Objects: st.Objects, Records: st.Records, Kept: st.Kept, Written: stream.Records(), Malformed: st.Malformed, Problems: len(st.Problems)}
+	return res, err
+}
+
+// extractPivot is a pivot pass of the CloudTrail collector
+// (functions/cloudtrail, pivot.go) at its worst: pivot.DefaultMaxIdentities
+// derived access keys followed at once (the scope's key among them, so the
+// generated in-scope records are what it keeps), over the same files the
+// first pass read, the byte-level prefilter searching for every key and
+// pivot.Follow deciding.
+func extractPivot(ctx context.Context, dir string) (extractResult, error) {
+	objs, err := objects(dir)
+	if err != nil {
+		return extractResult{}, err
+	}
+	stream, err := spool(os.TempDir(), "cloudtrail/pivot-0001/extract.jsonl.gz", evidence.SourceCloudTrail)
+	if err != nil {
+		return extractResult{}, err
+	}
+	defer stream.Abort()
+	ids := []pivot.Identity{{Kind: pivot.KindAccessKey, AccessKeyID: scopeAccessKey}}
+	for i := 1; i < pivot.DefaultMaxIdentities; i++ {
+		ids = append(ids, pivot.Identity{Kind: pivot.KindAccessKey, AccessKeyID: fmt.Sprintf("ASIAQBENCHPIVOT%05d", i)})
+	}
+	follow := pivot.NewFollow(ids)
+	match := cloudtrail.NewMatcher(follow.Scope(scopeAccount, region))
+	dedupe := &dedupeWriter{w: stream, seen: map[string]bool{}}
+	st, err := s3logs.Extract(ctx, localObjects{}, objs, cloudtrail.DecodeFor(match), func(r s3logs.Record) bool {
+		e, ok := r.Value.(*cloudtrail.Event)
+		return ok && follow.Match(e)
 	}, benchWindow, dedupe)
 	res := extractResult{Objects: st.Objects, Records: st.Records, Kept: st.Kept, Written: stream.Records(), Malformed: st.Malformed, Problems: len(st.Problems)}
 	return res, err

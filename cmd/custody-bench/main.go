@@ -79,6 +79,8 @@ func child(what, dir string) int {
 	switch what {
 	case "extract-cloudtrail":
 		res, err = extractCloudTrail(context.Background(), dir)
+	case "extract-cloudtrail-pivot":
+		res, err = extractPivot(context.Background(), dir)
 	case "extract-vpcflow":
 		res, err = extractFlowLogs(context.Background(), dir)
 	default:

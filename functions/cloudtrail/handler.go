@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -96,10 +97,43 @@ type Collector struct {
 	// log archive's bucket policy admits), recorded on the copies and
 	// extracts; nil: the invocation's.
 	LogsReadWith *evidence.ReadWith
+	// BaselineDays, when positive, is the baseline before the window the
+	// first pass also extracts (baseline.go).
+	BaselineDays int
+
+	// pass, in a pivot pass (pivot.go), is what differs from the first
+	// pass: the identities followed, the accounts they live in, and the
+	// log files the first pass copied already.
+	pass *pivotPass
 }
 
-// Name implements collect.Collector.
-func (c *Collector) Name() string { return CollectorName }
+// Name implements collect.Collector: "cloudtrail", or a pivot pass's name
+// (cloudtrail-pivot-N).
+func (c *Collector) Name() string {
+	if c.pass != nil {
+		return PivotCollectorName(c.pass.n)
+	}
+	return CollectorName
+}
+
+// name is an artifact's name for this pass: unchanged in the first pass,
+// under the pass's folder (pivot-0001/…) in a pivot pass, so no pass
+// writes another's key.
+func (c *Collector) name(n string) string {
+	if c.pass != nil {
+		return fmt.Sprintf("pivot-%04d/%s", c.pass.n, n)
+	}
+	return n
+}
+
+// keeper is the extract's test of a record: the scope's matcher in the
+// first pass; in a pivot pass, exactly the followed identities' records.
+func (c *Collector) keeper(match *ctlog.Matcher) func(*ctlog.Event) bool {
+	if c.pass != nil {
+		return c.pass.follow.Match
+	}
+	return match.Match
+}
 
 // Source implements collect.Collector.
 func (c *Collector) Source() string { return evidence.SourceCloudTrail }
@@ -121,6 +155,11 @@ type location struct {
 	kmsKey         string
 	org            bool
 	global         bool // delivers global service events (us-east-1 folder)
+	multiRegion    bool // a multi-region or organization trail writes it
+	// regionFolders are the account/region folders listed (…/CloudTrail/<region>/).
+	regionFolders []string
+	// accounts are the accounts with a CloudTrail folder here.
+	accounts []string
 	// prefixes and objects are the log prefixes listed and the log files
 	// chosen for the window.
 	prefixes []string
@@ -158,6 +197,9 @@ func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *co
 		return err
 	}
 	locs = c.withOrgTrail(locs)
+	if c.pass == nil {
+		c.regionGap(out, locs, region)
+	}
 	var read []*location
 	for _, loc := range locs {
 		ok, err := c.collectLocation(ctx, out, inc, loc, account, region)
@@ -166,6 +208,14 @@ func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *co
 		}
 		if ok {
 			read = append(read, loc)
+		}
+	}
+	if c.pass != nil {
+		c.accountGaps(out, read)
+	}
+	if len(read) > 0 && c.pass == nil && c.BaselineDays > 0 {
+		if err := c.baseline(ctx, out, inc, read, match); err != nil {
+			return err
 		}
 	}
 	if len(read) > 0 {
@@ -209,6 +259,7 @@ func (c *Collector) trails(ctx context.Context, out *collect.Output, region stri
 			continue // a single-region trail of another region logs nothing here
 		}
 		info := trailInfo{Trail: t}
+		multi := aws.ToBool(t.IsMultiRegionTrail) || aws.ToBool(t.IsOrganizationTrail)
 		st, err := c.Trails.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(name)})
 		switch {
 		case err == nil:
@@ -250,11 +301,12 @@ func (c *Collector) trails(ctx context.Context, out *collect.Output, region stri
 		loc.trails = append(loc.trails, name)
 		loc.org = loc.org || aws.ToBool(t.IsOrganizationTrail)
 		loc.global = loc.global || aws.ToBool(t.IncludeGlobalServiceEvents)
+		loc.multiRegion = loc.multiRegion || multi
 		if k := aws.ToString(t.KmsKeyId); k != "" {
 			loc.kmsKey = k
 		}
 	}
-	if len(infos) > 0 {
+	if len(infos) > 0 && c.pass == nil { // a pivot pass reads the trails the first pass recorded
 		meta := out.Meta("cloudtrail:DescribeTrails", map[string]any{"includeShadowTrails": true}, &evidence.Origin{Description: "trails logging " + region + ", with cloudtrail:GetTrailStatus"})
 		meta.Records = int64(len(infos))
 		if _, err := out.PutJSON(ctx, "trails.json", infos, meta); err != nil {
@@ -302,7 +354,14 @@ func (c *Collector) collectLocation(ctx context.Context, out *collect.Output, in
 			return false, faults.Classify("s3:HeadBucket "+loc.bucket, err, func(err error) error { return err })
 		}
 	}
-	bases := []string{loc.prefix + "AWSLogs/" + account + "/"}
+	accounts := []string{account}
+	if c.pass != nil {
+		accounts = append(accounts, c.pass.accounts...)
+	}
+	var bases []string
+	for _, a := range accounts {
+		bases = append(bases, loc.prefix+"AWSLogs/"+a+"/")
+	}
 	if loc.org {
 		folders, err := s3logs.Folders(ctx, c.Logs, loc.bucket, loc.prefix+"AWSLogs/")
 		if err != nil {
@@ -310,18 +369,24 @@ func (c *Collector) collectLocation(ctx context.Context, out *collect.Output, in
 		}
 		for _, f := range folders {
 			if orgFolder.MatchString(strings.TrimPrefix(f, loc.prefix+"AWSLogs/")) {
-				bases = append(bases, f+account+"/")
+				for _, a := range accounts {
+					bases = append(bases, f+a+"/")
+				}
 			}
 		}
-	}
-	regions := []string{region}
-	if loc.global && region != "us-east-1" {
-		regions = append(regions, "us-east-1") // IAM, STS and sign-in events of multi-region trails
 	}
 	pad := c.pad()
 	var digestPrefixes []string
 	for _, b := range bases {
+		regions, found, err := c.regions(ctx, loc, b, region)
+		if err != nil {
+			return c.listFailed(out, loc, err)
+		}
+		if found {
+			loc.accounts = append(loc.accounts, path.Base(strings.TrimSuffix(b, "/")))
+		}
 		for _, r := range regions {
+			loc.regionFolders = append(loc.regionFolders, b+"CloudTrail/"+r+"/")
 			loc.prefixes = append(loc.prefixes, s3logs.DayPrefixes(b+"CloudTrail/"+r+"/", "2006/01/02/", inc.Window, pad)...)
 			digestPrefixes = append(digestPrefixes, s3logs.DayPrefixes(b+"CloudTrail-Digest/"+r+"/", "2006/01/02/", inc.Window, pad+digestLag)...)
 		}
@@ -358,7 +423,8 @@ func (c *Collector) copyAll(ctx context.Context, out *collect.Output, loc *locat
 		conc = 4
 	}
 	what := map[string]string{"logs": "log", "digest": "digest"}[dir]
-	if _, err := s3logs.CopyAll(ctx, out, objs, dir, conc, func(o s3logs.Object) evidence.PutMeta {
+	objs = c.notCopied(objs)
+	if _, err := s3logs.CopyAll(ctx, out, objs, c.name(dir), conc, func(o s3logs.Object) evidence.PutMeta {
 		m := out.Meta("s3:CopyObject", map[string]any{"bucket": o.Bucket, "key": o.Key}, &evidence.Origin{Bucket: o.Bucket, Key: o.Key})
 		m.ReadWith = c.LogsReadWith
 		return m
@@ -472,17 +538,25 @@ func (c *Collector) extract(ctx context.Context, out *collect.Output, inc *incid
 	}
 	origin := &evidence.Origin{Bucket: locs[0].bucket, Key: locs[0].prefix + "AWSLogs/",
 		Description: fmt.Sprintf("records in scope whose eventTime is in the window, from %d CloudTrail log files", len(objs))}
+	if c.pass != nil {
+		req["pivotPass"], req["identities"] = c.pass.n, c.pass.ids
+		origin.Description = fmt.Sprintf("records of the identities pivot pass %d follows whose eventTime is in the window, from %d CloudTrail log files", c.pass.n, len(objs))
+	}
 	meta := out.Meta("s3:GetObject", req, origin)
 	meta.ReadWith = c.LogsReadWith
-	stream, err := out.CreateGzip(out.PartName(ExtractName), meta)
+	stream, err := out.CreateGzip(out.PartName(c.name(ExtractName)), meta)
 	if err != nil {
 		return err
 	}
 	getter := &s3logs.DeniedGetter{ObjectGetter: c.Logs}
 	dedupe := &dedupeWriter{w: stream, seen: map[string]bool{}}
+	if c.pass != nil {
+		dedupe.prior = c.pass.prior
+	}
+	keep := c.keeper(match)
 	stats, err := s3logs.Extract(ctx, getter, objs, ctlog.DecodeFor(match), func(r s3logs.Record) bool {
 		e, ok := r.Value.(*ctlog.Event)
-		return ok && match.Match(e)
+		return ok && keep(e)
 	}, inc.Window, dedupe)
 	if err != nil {
 		stream.Abort()
@@ -533,6 +607,9 @@ func (c *Collector) extract(ctx context.Context, out *collect.Output, inc *incid
 	}
 	if dedupe.dups > 0 {
 		out.Warn("cloudtrail extract: %d duplicate records (same eventID) written once", dedupe.dups)
+	}
+	if dedupe.earlier > 0 {
+		out.Warn("pivot pass %d: %d records of its identities are in an earlier pass's extract and were not written again", c.pass.n, dedupe.earlier)
 	}
 	return nil
 }
@@ -595,10 +672,18 @@ type dedupeWriter struct {
 	w    s3logs.RecordWriter
 	seen map[string]bool
 	dups int
+	// prior, in a pivot pass, are the eventIDs earlier passes wrote:
+	// earlier counts the records left out for them.
+	prior   map[string]bool
+	earlier int
 }
 
 func (d *dedupeWriter) WriteRecord(v any, at time.Time) error {
 	if e, ok := v.(*ctlog.Event); ok && e.EventID != "" {
+		if d.prior[e.EventID] {
+			d.earlier++
+			return nil
+		}
 		if d.seen[e.EventID] {
 			d.dups++
 			return nil
@@ -626,4 +711,74 @@ func firstLine(err error) string {
 		return s[:i]
 	}
 	return s
+}
+
+// regions lists the region folders under base's CloudTrail/ folder: every
+// region a trail logged for that account (an access key, a user, a
+// session is global: its calls are in whichever region it made them). It
+// costs one listing per account folder; each region's day prefixes are
+// then listed as before. A folder with no region under it gives region
+// alone, so its absence is reported as it was.
+func (c *Collector) regions(ctx context.Context, loc *location, base, region string) (regions []string, found bool, err error) {
+	folders, err := s3logs.Folders(ctx, c.Logs, loc.bucket, base+"CloudTrail/")
+	if err != nil {
+		return nil, false, err
+	}
+	for _, f := range folders {
+		if r := strings.TrimSuffix(strings.TrimPrefix(f, base+"CloudTrail/"), "/"); r != "" {
+			regions = append(regions, r)
+		}
+	}
+	if len(regions) == 0 {
+		return []string{region}, false, nil
+	}
+	return regions, true, nil
+}
+
+// accountGaps names, in a pivot pass, each account a followed identity
+// lives in (a role assumed across accounts) whose CloudTrail logs no
+// trail bucket readable here holds: its calls there are not collected.
+func (c *Collector) accountGaps(out *collect.Output, locs []*location) {
+	have := map[string]bool{}
+	for _, l := range locs {
+		for _, a := range l.accounts {
+			have[a] = true
+		}
+	}
+	for _, a := range c.pass.accounts {
+		if !have[a] {
+			out.Gap(fmt.Sprintf("pivot pass %d follows identities of account %s, whose CloudTrail logs are in no trail bucket custody reads here: their calls in that account are not collected", c.pass.n, a),
+				"deliver that account's trail to a bucket custody reads (an organization trail), or collect from it through a member role")
+		}
+	}
+}
+
+// regionGap names the regions no trail reads: without a multi-region or
+// organization trail, an identity's calls in other regions are in no log.
+func (c *Collector) regionGap(out *collect.Output, locs []*location, region string) {
+	if len(locs) == 0 {
+		return
+	}
+	for _, l := range locs {
+		if l.multiRegion {
+			return
+		}
+	}
+	out.Gap(fmt.Sprintf("no multi-region or organization trail: only %s is logged, so calls the identities in scope made in any other region are in no log", region),
+		"make the trail multi-region (cloudtrail:UpdateTrail --is-multi-region-trail) or use an organization trail")
+}
+
+// notCopied drops, in a pivot pass, the log files the first pass copied:
+// the case holds each original once.
+func (c *Collector) notCopied(objs []s3logs.Object) []s3logs.Object {
+	if c.pass == nil || len(c.pass.copied) == 0 {
+		return objs
+	}
+	var out []s3logs.Object
+	for _, o := range objs {
+		if !c.pass.copied[o.Bucket+"/"+o.Key] {
+			out = append(out, o)
+		}
+	}
+	return out
 }

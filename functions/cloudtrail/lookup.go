@@ -95,7 +95,7 @@ func (c *Collector) lookup(ctx context.Context, out *collect.Output, inc *incide
 		"LookupAttributes": attrs, "StartTime": start.Format(time.RFC3339), "EndTime": end.Format(time.RFC3339),
 		"MaxResults": lookupPageSize, "callPerAttribute": true,
 	}
-	stream, err := out.CreateGzip("lookup-events.jsonl.gz", out.Meta("cloudtrail:LookupEvents", req,
+	stream, err := out.CreateGzip(c.name("lookup-events.jsonl.gz"), out.Meta("cloudtrail:LookupEvents", req,
 		&evidence.Origin{Description: "CloudTrail event history (management events) of " + inc.Scope.AccountID + " " + inc.Scope.Region}))
 	if err != nil {
 		return err
@@ -154,6 +154,9 @@ func (c *Collector) lookup(ctx context.Context, out *collect.Output, inc *incide
 						bad = append(bad, fmt.Sprintf("event %s: %v", id, err))
 					}
 					continue
+				}
+				if c.pass != nil && !c.pass.follow.Match(rec) {
+					continue // a user lookup finds the user's other sessions too
 				}
 				at := rec.Time
 				if ev.EventTime != nil && at.IsZero() {

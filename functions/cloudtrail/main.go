@@ -19,7 +19,7 @@ import (
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/faults"
-	"github.com/custody-ir/custody/shared/incident"
+	"github.com/custody-ir/custody/shared/pivot"
 )
 
 // Environment variables main reads (besides collect.DriverFromEnv's).
@@ -41,11 +41,19 @@ const LookupRate = 2
 type Handler struct {
 	Driver    *collect.Driver
 	Collector collect.Collector
+	// Build and Denied make the Collector per account (collect.ReachedOr
+	// with Resolver): a pivot pass is built the same way, with its pass.
+	// Nil Build: Collector is a *Collector, used as it is (tests).
+	Build, Denied collect.Build
+	Resolver      *accounts.Resolver
+	// Bounds limit the pivot passes (pivot.go).
+	Bounds pivot.Bounds
 }
 
-// Handle runs the collector through the shared driver.
-func (h *Handler) Handle(ctx context.Context, in collect.Input) (incident.Result, error) {
-	return h.Driver.Run(ctx, h.Collector, in)
+// Handle runs the collector through the shared driver: the first pass, a
+// pivot pass, or the pivot loop's derive step (pivot.go).
+func (h *Handler) Handle(ctx context.Context, in Input) (any, error) {
+	return h.route(ctx, in)
 }
 
 // padFromEnv reads EnvPad: unset or empty is DefaultPad.
@@ -63,6 +71,14 @@ func padFromEnv(getenv func(string) string) (time.Duration, error) {
 
 func main() {
 	pad, err := padFromEnv(os.Getenv)
+	if err != nil {
+		log.Fatalf("cloudtrail: %v", err)
+	}
+	bounds, err := pivot.BoundsFromEnv(os.Getenv)
+	if err != nil {
+		log.Fatalf("cloudtrail: %v", err)
+	}
+	baselineDays, err := BaselineDaysFromEnv(os.Getenv)
 	if err != nil {
 		log.Fatalf("cloudtrail: %v", err)
 	}
@@ -89,19 +105,23 @@ func main() {
 		// The trails and LookupEvents are the finding's account's; the
 		// trail buckets (an organization trail's in a log archive) are read
 		// and copied with the hub's own role.
-		Collector: collect.ReachedOr(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
+		Build: func(a *accounts.Access) collect.Collector {
 			trails := cloudtrail.NewFromConfig(a.Config)
 			return &Collector{
 				Trails: trails, Logs: objects, Lookup: trails, Limiter: limiter,
 				Pad: pad, AccountID: a.ReadWith.AccountID, Region: a.Config.Region, Now: time.Now,
-				OrgTrail: orgTrail, LogsReadWith: &own,
+				OrgTrail: orgTrail, LogsReadWith: &own, BaselineDays: baselineDays,
 			}
-		}, func(a *accounts.Access) collect.Collector {
-			// A member the hub cannot assume into: its trails and
-			// LookupEvents are out of reach, the organization trail is not.
+		},
+		// A member the hub cannot assume into: its trails and LookupEvents
+		// are out of reach, the organization trail is not.
+		Denied: func(a *accounts.Access) collect.Collector {
 			return &Collector{Logs: objects, Limiter: limiter, Pad: pad, Region: a.Config.Region, Now: time.Now,
-				OrgTrail: orgTrail, LogsReadWith: &own}
-		}),
+				OrgTrail: orgTrail, LogsReadWith: &own, BaselineDays: baselineDays}
+		},
+		Resolver: reach,
+		Bounds:   bounds,
 	}
+	h.Collector = collect.ReachedOr(reach, reach.Own(), h.Build, h.Denied)
 	lambda.Start(h.Handle)
 }

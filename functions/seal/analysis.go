@@ -46,7 +46,7 @@ func timelineInputs(arts []evidence.Artifact) []evidence.Artifact {
 	for _, a := range arts {
 		base := path.Base(a.Key)
 		switch {
-		case a.API == "s3:CopyObject" || !timeline.Supported(a.Source):
+		case a.API == "s3:CopyObject" || !timeline.Supported(a.Source) || isBaseline(a):
 		case a.Source == evidence.SourceGuardDuty && (base == "finding.json" || base == "related.json"),
 			a.Source == evidence.SourceInspector && base == "findings.json":
 			out = append(out, a)
@@ -142,11 +142,31 @@ func (h *Handler) analyse(ctx context.Context, inc incident.Incident, m *evidenc
 			stats.Duplicates[src], src))
 	}
 
+	// The entity view, from the timeline and the CloudTrail extracts.
+	if _, err := files[timelineFile].Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	view, err := h.entityView(ctx, inc, m, files[timelineFile])
+	if err != nil {
+		return nil, fmt.Errorf("entities: %w", err)
+	}
+	body, err := json.MarshalIndent(view, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := put(entitiesFile, evidence.ContentTypeJSON, bytes.NewReader(body), int64(len(view.Entities))); err != nil {
+		return nil, err
+	}
+
 	// The report lists the timeline among the evidence.
 	withTimeline := *m
 	withTimeline.Artifacts = append(append([]evidence.Artifact{}, m.Artifacts...), arts...)
 	data := reportData(inc, &withTimeline)
 	data.Counts = &report.Counts{ByAction: stats.Actions, ByActor: stats.Actors, Events: stats.TotalEvents, Untimed: stats.TotalUntimed}
+	data.Entities = reportEntities(view)
+	if data.Chain, err = h.reportChain(ctx, m); err != nil {
+		m.Warnings = append(m.Warnings, "seal: the pivot chain is not in the report: "+err.Error())
+	}
 	if _, err := files[timelineFile].Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}

@@ -44,6 +44,16 @@ type Input struct {
 	Results  []incident.Result `json:"results"`
 	// SecondPass is the second pass's result; empty when the run had none.
 	SecondPass *incident.Result `json:"secondPass,omitempty"`
+	// Pivot is the pivot loop's state: every pivot pass's result and the
+	// chain's, and the loop's own failure when the state machine caught
+	// one (results no collector could store are only here).
+	Pivot *PivotResults `json:"pivot,omitempty"`
+}
+
+// PivotResults is the part of the pivot loop's state Seal reads.
+type PivotResults struct {
+	Results []incident.Result `json:"results,omitempty"`
+	Failed  *incident.Result  `json:"failed,omitempty"`
 }
 
 // Output is what Seal returns and announces.
@@ -89,6 +99,12 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 	results := in.Results
 	if in.SecondPass != nil && in.SecondPass.Collector != "" { // {} when the run had none
 		results = append(append([]incident.Result{}, results...), *in.SecondPass)
+	}
+	if p := in.Pivot; p != nil {
+		results = append(append([]incident.Result{}, results...), p.Results...)
+		if p.Failed != nil && p.Failed.Collector != "" {
+			results = append(results, *p.Failed)
+		}
 	}
 	m := h.manifest(inc, results, stored)
 	// The timeline and the report are built from the evidence; a failure

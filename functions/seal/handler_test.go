@@ -299,7 +299,7 @@ func TestSeal(t *testing.T) {
 				}
 			}
 			// And the analysis Seal builds from them.
-			for _, a := range []string{"timeline.jsonl", "timeline.csv", "untimed.jsonl", "report.md", "report.html"} {
+			for _, a := range []string{"timeline.jsonl", "timeline.csv", "untimed.jsonl", "entities.json", "report.md", "report.html"} {
 				want = append(want, run+a)
 			}
 			sort.Strings(want)
@@ -475,5 +475,112 @@ func TestSealDuplicateRecords(t *testing.T) {
 	}
 	if n := strings.Count(string(s3test.Body(t, client, testBucket, run+"timeline.jsonl")), `"source":"cloudtrail"`); n != 3 {
 		t.Errorf("%d CloudTrail events on the timeline, want 3", n)
+	}
+}
+
+// TestSealPivotResults: the pivot loop's results are collectors of the
+// run; one the state machine caught (a pass that failed, or the derive
+// step itself) makes the run partial.
+func TestSealPivotResults(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		pivot  *PivotResults
+		status string
+		want   map[string]string // collector -> status
+	}{
+		{"no pivot state", nil, evidence.RunComplete, map[string]string{"cloudtrail": "ok"}},
+		{"a pass and the chain", &PivotResults{Results: []incident.Result{
+			{Collector: "cloudtrail-pivot-1", Status: incident.StatusOK}, {Collector: "cloudtrail-pivot", Status: incident.StatusOK},
+		}}, evidence.RunComplete, map[string]string{"cloudtrail": "ok", "cloudtrail-pivot-1": "ok", "cloudtrail-pivot": "ok"}},
+		{"a pass caught failed", &PivotResults{Results: []incident.Result{
+			{Collector: "cloudtrail-pivot-1", Status: incident.StatusFailed, Error: &incident.ResultError{Error: "States.Timeout", Cause: "timed out"}},
+		}}, evidence.RunPartial, map[string]string{"cloudtrail": "ok", "cloudtrail-pivot-1": "failed"}},
+		{"the derive step caught failed", &PivotResults{Failed: &incident.Result{Collector: "cloudtrail-pivot", Status: incident.StatusFailed,
+			Error: &incident.ResultError{Error: "EvidenceError", Cause: "boom"}}}, evidence.RunPartial, map[string]string{"cloudtrail": "ok", "cloudtrail-pivot": "failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			client := emu.FreshLockedBucket(t, testBucket)
+			inc := openRun(t, client, false)
+			d := &collect.Driver{Writer: newWriter(t, client), Version: "test", Now: func() time.Time { return fixedNow }}
+			res, err := d.Run(ctx, &cloudtrailCollector{}, collect.Input{Incident: *inc, Item: incident.PlanItem{Collector: incident.CollectorCloudTrail}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := newHandler(t, client, newNotifications(t)).Handle(ctx, Input{Incident: *inc, Results: []incident.Result{res}, Pivot: tc.pivot}); err != nil {
+				t.Fatal(err)
+			}
+			m, err := evidence.ParseManifest(s3test.Body(t, client, testBucket, "cases/"+inc.CaseID+"/runs/"+inc.RunID+"/manifest.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, c := range m.Collectors {
+				if c.Name != "triage" {
+					got[c.Name] = c.Status
+				}
+			}
+			if m.Status != tc.status || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("status %s collectors %v, want %s %v", m.Status, got, tc.status, tc.want)
+			}
+		})
+	}
+}
+
+// TestSealEntities: the entity view from the timeline and the CloudTrail
+// extracts; with a baseline extract, what it names is not new, and its
+// records are not on the timeline.
+func TestSealEntities(t *testing.T) {
+	ctx := context.Background()
+	client := emu.FreshLockedBucket(t, testBucket)
+	inc := openRun(t, client, false)
+	rec := func(id, at, key, ua, ip string) string {
+		return `{"eventTime":"` + at + `","eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity","eventID":"` + id +
+			`","userAgent":"` + ua + `","sourceIPAddress":"` + ip + `","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/dana","accessKeyId":"` + key + `"}}`
+	}
+	c := &cloudtrailCollector{extracts: map[string][]string{
+		"extract.jsonl.gz": {rec("e-1", "2017-12-08T15:00:00Z", "AKIAOLDKEY0000000001", "aws-cli/2", "203.0.113.77"),
+			rec("e-2", "2017-12-08T15:10:00Z", "AKIANEWKEY0000000002", "aws-cli/2", "192.0.2.10")},
+		"pivot-0001/extract.jsonl.gz": {rec("e-2", "2017-12-08T15:10:00Z", "AKIANEWKEY0000000002", "aws-cli/2", "192.0.2.10"),
+			rec("e-3", "2017-12-08T15:20:00Z", "AKIANEWKEY0000000002", "boto3/1", "192.0.2.10")},
+		"baseline.jsonl.gz": {rec("b-1", "2017-12-07T15:00:00Z", "AKIAOLDKEY0000000001", "aws-cli/2", "203.0.113.77")},
+	}}
+	d := &collect.Driver{Writer: newWriter(t, client), Version: "test", Now: func() time.Time { return fixedNow }}
+	res, err := d.Run(ctx, c, collect.Input{Incident: *inc, Item: incident.PlanItem{Collector: incident.CollectorCloudTrail}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newHandler(t, client, newNotifications(t)).Handle(ctx, Input{Incident: *inc, Results: []incident.Result{res}}); err != nil {
+		t.Fatal(err)
+	}
+	run := "cases/" + inc.CaseID + "/runs/" + inc.RunID + "/"
+	var v EntityView
+	s3test.ObjectJSON(t, client, testBucket, run+"entities.json", &v)
+	got := map[string]string{}
+	for _, e := range v.Entities {
+		isNew := "unknown"
+		if e.NewInWindow != nil {
+			isNew = fmt.Sprint(*e.NewInWindow)
+		}
+		got[e.Kind+" "+e.Value] = fmt.Sprintf("%d %s..%s new=%s", e.Events, e.FirstSeen.Format("15:04"), e.LastSeen.Format("15:04"), isNew)
+	}
+	want := map[string]string{
+		"accessKey AKIAOLDKEY0000000001": "1 15:00..15:00 new=false",
+		"accessKey AKIANEWKEY0000000002": "2 15:10..15:20 new=true", // e-2 once
+		"userAgent aws-cli/2":            "2 15:00..15:10 new=false",
+		"userAgent boto3/1":              "1 15:20..15:20 new=true",
+		"address 203.0.113.77":           "1 15:00..15:00 new=false",
+		"address 192.0.2.10":             "2 15:10..15:20 new=true",
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %q, want %q", k, got[k], w)
+		}
+	}
+	if len(v.Baseline) != 1 {
+		t.Errorf("baseline %v", v.Baseline)
+	}
+	if strings.Contains(string(s3test.Body(t, client, testBucket, run+"timeline.jsonl")), "b-1") {
+		t.Errorf("a baseline record is on the timeline")
 	}
 }

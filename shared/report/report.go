@@ -116,10 +116,45 @@ type Data struct {
 	Events []Event
 	// Counts may be nil: it is then computed from Events.
 	Counts *Counts
+	// Chain is the identities the case followed from its own through the
+	// credentials they made, and the leads past the bounds (shared/pivot).
+	Chain []ChainLink
+	// Entities is the entity view (entities.json): the report shows the
+	// first MaxCounts of each kind.
+	Entities []EntityRow
 	// GeneratedAt is printed when not zero (left out of golden tests).
 	GeneratedAt time.Time
 	// Table caps; zero means the Default* value.
 	MaxKeyEvents, MaxOtherEvents, MaxCounts int
+}
+
+// ChainLink is one identity of the pivot chain.
+type ChainLink struct {
+	Identity string `json:"identity"`
+	Kind     string `json:"kind"`
+	Depth    int    `json:"depth"`
+	// Path is the chain from a starting identity: "AKIA… → AssumeRole
+	// admin-role → ASIA… → CreateAccessKey → AKIA…".
+	Path      string    `json:"path"`
+	EventID   string    `json:"eventId,omitempty"`
+	EventTime time.Time `json:"eventTime,omitzero"`
+	Region    string    `json:"region,omitempty"`
+	// Lead is an identity not followed; Reason says why.
+	Lead   bool   `json:"lead,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	Note   string `json:"note,omitempty"`
+}
+
+// EntityRow is one principal, key, address, user agent or resource.
+type EntityRow struct {
+	Kind      string    `json:"kind"`
+	Value     string    `json:"value"`
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
+	Events    int64     `json:"events"`
+	Sources   []string  `json:"sources"`
+	// New is "yes" or "no" against the baseline; "" without one.
+	New string `json:"new,omitempty"`
 }
 
 // Write renders d as format to w.
@@ -167,22 +202,25 @@ const (
 
 // view is what the templates render.
 type view struct {
-	M           *evidence.Manifest
-	F           Finding
-	Status      string
-	Scope       []ScopeEntry
-	Sources     []sourceRow
-	Totals      sourceRow
-	Artifacts   []evidence.Artifact
-	Failed      []evidence.CollectorStatus
-	Key         []eventRow
-	KeyMore     int
-	Other       []eventRow
-	OtherMore   int
-	ByAction    []countRow
-	ByActor     []countRow
-	Counts      Counts
-	GeneratedAt time.Time
+	M            *evidence.Manifest
+	F            Finding
+	Status       string
+	Scope        []ScopeEntry
+	Sources      []sourceRow
+	Totals       sourceRow
+	Artifacts    []evidence.Artifact
+	Failed       []evidence.CollectorStatus
+	Key          []eventRow
+	KeyMore      int
+	Other        []eventRow
+	OtherMore    int
+	ByAction     []countRow
+	ByActor      []countRow
+	Counts       Counts
+	GeneratedAt  time.Time
+	Chain        []ChainLink
+	Entities     []EntityRow
+	EntitiesMore int
 }
 
 type sourceRow struct {
@@ -238,6 +276,16 @@ func build(d Data) (*view, error) {
 	maxCounts := orDefault(d.MaxCounts, DefaultMaxCounts)
 	v.ByAction = top(c.ByAction, maxCounts)
 	v.ByActor = top(c.ByActor, maxCounts)
+	v.Chain = d.Chain
+	perKind := map[string]int{}
+	for _, e := range d.Entities {
+		if perKind[e.Kind] < maxCounts {
+			v.Entities = append(v.Entities, e)
+		} else {
+			v.EntitiesMore++
+		}
+		perKind[e.Kind]++
+	}
 	return v, nil
 }
 

@@ -69,6 +69,9 @@ func TestGolden(t *testing.T) {
 				ByActor:  map[string]int64{"arn:aws:iam::123456789012:user/alice": 1_500_000, "eni-0a1b2c3d4e5f60718": 100_000, "x": 400_000}}
 			d.MaxKeyEvents, d.MaxOtherEvents, d.MaxCounts = 3, 2, 2
 		}},
+		// A case that followed the attacker: the chain and the entities.
+		{"pivot.md", Markdown, pivotData},
+		{"pivot.html", HTML, pivotData},
 		// A manual start: no finding in the manifest, nothing in the scope.
 		{"manual.html", HTML, func(d *Data) {
 			d.Manifest.Finding = nil
@@ -178,5 +181,24 @@ func TestWriteErrors(t *testing.T) {
 	}
 	if err := Write(&bytes.Buffer{}, demoData(t), "pdf"); err == nil {
 		t.Error("unknown format: want an error")
+	}
+}
+
+// pivotData adds a pivot chain (the scenario of cmd/custody/scenarios/pivot)
+// and an entity view to the demo's data.
+func pivotData(d *Data) {
+	at := func(m int) time.Time { return time.Date(2024, 8, 1, 13, m, 0, 0, time.UTC) }
+	d.Chain = []ChainLink{
+		{Identity: "ASIAPIVOTATTACKER001", Kind: "accessKey", Depth: 1, Path: "AKIAPIVOTDANA0000001 → AssumeRole admin-role → ASIAPIVOTATTACKER001",
+			EventID: "a0000000-0000-4000-8000-000000000002", EventTime: at(40), Region: "us-east-1"},
+		{Identity: "AKIAPIVOTBOBNEWKEY01", Kind: "accessKey", Depth: 2, Path: "AKIAPIVOTDANA0000001 → AssumeRole admin-role → ASIAPIVOTATTACKER001 → CreateAccessKey → AKIAPIVOTBOBNEWKEY01",
+			EventID: "a0000000-0000-4000-8000-000000000004", EventTime: at(42), Region: "us-east-1"},
+		{Identity: "user hop4-user", Kind: "user", Depth: 4, Path: "AKIAPIVOTBOBNEWKEY01 → CreateUser hop4-user → user hop4-user",
+			EventID: "a0000000-0000-4000-8000-000000000009", EventTime: at(50), Region: "us-east-1", Lead: true, Reason: "deeper than the depth bound (3): custody:pivotDepth"},
+	}
+	d.Entities = []EntityRow{
+		{Kind: "accessKey", Value: "AKIAPIVOTBOBNEWKEY01", FirstSeen: time.Date(2024, 8, 1, 14, 0, 0, 0, time.UTC), LastSeen: time.Date(2024, 8, 1, 14, 1, 0, 0, time.UTC), Events: 2, Sources: []string{"cloudtrail"}, New: "yes"},
+		{Kind: "address", Value: "203.0.113.77", FirstSeen: at(39), LastSeen: at(40), Events: 2, Sources: []string{"cloudtrail", "vpcflow"}, New: "no"},
+		{Kind: "userAgent", Value: "aws-cli/2.15.0 | Python/3.11.6", FirstSeen: at(39), LastSeen: at(42), Events: 4, Sources: []string{"cloudtrail"}},
 	}
 }
