@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -38,6 +39,10 @@ const (
 type mapItems struct {
 	Count int
 	Each  []binding
+	// Inner, when set, bounds the Maps inside this one's item processor
+	// in place of the outer bounds of the same ItemsPath (a pivot pass
+	// fans out to fewer shards than a first pass).
+	Inner map[string]mapItems
 }
 
 // binding maps a Choice Variable to the string an item holds there.
@@ -52,31 +57,59 @@ type binding map[string]string
 // what it cannot bound: a loop, a Map whose ItemsPath has no bound, a
 // state type it does not know.
 func historyBound(def map[string]any, items map[string]mapItems) (int, error) {
-	events, err := pathBound(def, items, nil)
+	return historyBoundLoops(def, items, nil)
+}
+
+// historyBoundLoops is historyBound where loops names each state of a
+// bounded loop and how many times at most an execution enters it (the
+// pivot loop: custody:pivotDepth passes, which PivotDerive enforces); any
+// other loop has no bound.
+func historyBoundLoops(def map[string]any, items map[string]mapItems, loops map[string]int) (int, error) {
+	events, err := pathBoundLoops(def, items, nil, loops)
 	return eventsExecution + events, err
 }
 
 // pathBound is the costliest path's events through one state list (the
 // top level or a Map's ItemProcessor) for an item bound as b.
 func pathBound(def map[string]any, items map[string]mapItems, b binding) (int, error) {
+	return pathBoundLoops(def, items, b, nil)
+}
+
+// errPastLoopBound is a path that would run a bounded loop once more
+// than it can: not a path the execution takes.
+var errPastLoopBound = errors.New("past the loop's bound")
+
+// pathBoundLoops is pathBound with bounded loops (historyBoundLoops).
+func pathBoundLoops(def map[string]any, items map[string]mapItems, b binding, loops map[string]int) (int, error) {
 	states, _ := def["States"].(map[string]any)
 	start, _ := def["StartAt"].(string)
 	memo := map[string]int{}
-	onPath := map[string]bool{}
+	onPath := map[string]int{}
+	round := func() string { // the loop heads' visits so far: part of a state's memo key
+		k := ""
+		for h := range loops {
+			k += fmt.Sprintf("%s=%d;", h, onPath[h])
+		}
+		return k
+	}
 	var from func(name string) (int, error)
 	from = func(name string) (int, error) {
-		if n, ok := memo[name]; ok {
+		key := name + "@" + round()
+		if n, ok := memo[key]; ok {
 			return n, nil
 		}
 		st, ok := states[name].(map[string]any)
 		if !ok {
 			return 0, fmt.Errorf("no state %q", name)
 		}
-		if onPath[name] {
+		if max, bounded := loops[name]; bounded && onPath[name] >= max {
+			return 0, errPastLoopBound // the loop ends before this
+		}
+		if onPath[name] > 0 && !func() bool { _, ok := loops[name]; return ok }() {
 			return 0, fmt.Errorf("state %q is on a loop: the history has no bound", name)
 		}
-		onPath[name] = true
-		defer delete(onPath, name)
+		onPath[name]++
+		defer func() { onPath[name]-- }()
 		own, err := stateEvents(name, st, items, b)
 		if err != nil {
 			return 0, err
@@ -92,12 +125,15 @@ func pathBound(def map[string]any, items map[string]mapItems, b binding) (int, e
 		worst := 0
 		for _, n := range next {
 			e, err := from(n)
+			if errors.Is(err, errPastLoopBound) {
+				continue
+			}
 			if err != nil {
 				return 0, fmt.Errorf("%s -> %w", name, err)
 			}
 			worst = max(worst, e)
 		}
-		memo[name] = own + worst
+		memo[key] = own + worst
 		return own + worst, nil
 	}
 	return from(start)
@@ -153,6 +189,16 @@ func stateEvents(name string, st map[string]any, items map[string]mapItems, b bi
 			proc, _ = st["Iterator"].(map[string]any)
 		}
 		total := eventsMapFrame
+		if bound.Inner != nil {
+			merged := map[string]mapItems{}
+			for k, v := range items {
+				merged[k] = v
+			}
+			for k, v := range bound.Inner {
+				merged[k] = v
+			}
+			items = merged
+		}
 		if bound.Each == nil {
 			per, err := pathBound(proc, items, b)
 			if err != nil {
@@ -217,8 +263,14 @@ func TestHistoryStaysUnderTheQuota(t *testing.T) {
 	bounds := map[string]mapItems{
 		"$.incident.plan": planBound(t),
 		"$.result.shards": {Count: collect.MaxShards},
+		// A pivot pass is one plan item (PivotCollect), run at most
+		// custody:pivotDepth times (PivotDerive stops the loop there).
+		"$.pivot.state.items": {Count: 1, Inner: map[string]mapItems{"$.result.shards": {Count: collect.MaxPivotShards}}},
 	}
-	got, err := historyBound(def, bounds)
+	depth := DefaultConfig().PivotDepth
+	// Derive runs before each pass and once after the last; each pass is
+	// one PivotCollect.
+	got, err := historyBoundLoops(def, bounds, map[string]int{"PivotDerive": depth + 1, "PivotMore?": depth + 1, "PivotCollect": depth})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -481,7 +481,11 @@ func (c *Collector) split(locs []*location, b collect.Budget) []any {
 			files = append(files, file{i, o})
 		}
 	}
-	parts := collect.Split(files, func(f file) int64 { return f.obj.Size }, b)
+	size := func(f file) int64 { return f.obj.Size }
+	if c.pass != nil {
+		b = collect.Widen(files, size, b, collect.MaxPivotShards)
+	}
+	parts := collect.Split(files, size, b)
 	if len(parts) < 2 {
 		return nil
 	}

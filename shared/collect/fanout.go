@@ -73,6 +73,29 @@ var DefaultBudget = Budget{Bytes: 2 << 30, Objects: 4000}
 // default budget are 400 GiB of gzip'd logs or 800,000 objects per source.
 const MaxShards = 200
 
+// MaxPivotShards bounds the pieces of one pivot pass (a further CloudTrail
+// pass over the same log files for the identities the attacker made, run
+// up to custody:pivotDepth times in one execution): fewer and larger, so
+// that three passes fit in the history beside the first (infra's
+// history test).
+const MaxPivotShards = 40
+
+// Widen returns b widened alike so that items of the given sizes make at
+// most max pieces.
+func Widen[T any](items []T, size func(T) int64, b Budget, max int) Budget {
+	var total int64
+	for _, it := range items {
+		total += size(it)
+	}
+	if b.Bytes > 0 && total/b.Bytes >= int64(max) {
+		b.Bytes = total/int64(max-1) + 1
+	}
+	if b.Objects > 0 && len(items)/b.Objects >= max {
+		b.Objects = len(items)/(max-1) + 1
+	}
+	return b
+}
+
 // Environment variables BudgetFromEnv reads.
 const (
 	EnvShardBytes   = "CUSTODY_SHARD_BYTES"
@@ -111,16 +134,7 @@ func Split[T any](items []T, size func(T) int64, b Budget) [][]T {
 	if len(items) == 0 {
 		return nil
 	}
-	var total int64
-	for _, it := range items {
-		total += size(it)
-	}
-	if b.Bytes > 0 && total/b.Bytes >= MaxShards {
-		b.Bytes = total/(MaxShards-1) + 1
-	}
-	if b.Objects > 0 && len(items)/b.Objects >= MaxShards {
-		b.Objects = len(items)/(MaxShards-1) + 1
-	}
+	b = Widen(items, size, b, MaxShards)
 	var pieces [][]T
 	start, bytes := 0, int64(0)
 	for i, it := range items {

@@ -426,3 +426,28 @@ func TestDriverFromEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestWidenKeepsThePiecesUnderTheBound(t *testing.T) {
+	items := make([]int64, 1000)
+	for i := range items {
+		items[i] = 10
+	}
+	size := func(n int64) int64 { return n }
+	for _, tc := range []struct {
+		b   collect.Budget
+		max int
+	}{
+		{collect.Budget{Bytes: 10}, collect.MaxPivotShards},
+		{collect.Budget{Objects: 1}, collect.MaxPivotShards},
+		{collect.Budget{Bytes: 10, Objects: 1}, 7},
+	} {
+		pieces := collect.Split(items, size, collect.Widen(items, size, tc.b, tc.max))
+		n := 0
+		for _, p := range pieces {
+			n += len(p)
+		}
+		if len(pieces) > tc.max || n != len(items) {
+			t.Errorf("budget %+v, max %d: %d pieces holding %d items", tc.b, tc.max, len(pieces), n)
+		}
+	}
+}
