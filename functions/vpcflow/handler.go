@@ -92,6 +92,10 @@ type FlowLogCollector struct {
 	Region string
 	// Pad widens the window for listing S3 keys by delivery time.
 	Pad time.Duration
+	// ObjectsReadWith is what Objects reads with (the hub's own role, which
+	// a central flow log bucket's policy admits), recorded on the copies;
+	// nil: the invocation's.
+	ObjectsReadWith *evidence.ReadWith
 }
 
 // Name implements collect.Collector.

@@ -40,6 +40,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("vpcflow: %v", err)
 	}
+	own := reach.Own().ReadWith
 	h := &Handler{
 		Driver: driver,
 		// Flow log definitions and CloudWatch destinations are the
@@ -48,7 +49,7 @@ func main() {
 		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
 			return &FlowLogCollector{
 				EC2: ec2.NewFromConfig(a.Config), Logs: cloudwatchlogs.NewFromConfig(a.Config), Objects: client,
-				Region: a.Config.Region, Pad: pad,
+				Region: a.Config.Region, Pad: pad, ObjectsReadWith: &own,
 			}
 		}),
 	}

@@ -193,7 +193,9 @@ func (r *run) readObjects(ctx context.Context, b s3Batch) error {
 	_, err = s3logs.CopyAll(ctx, r.out, b.Objects, "s3/"+b.Bucket, copyConcurrency, func(o s3logs.Object) evidence.PutMeta {
 		// No first or last event: the key names the delivery time, not
 		// the records' own; the extract has those.
-		return r.out.Meta("s3:CopyObject", map[string]any{"Bucket": o.Bucket, "Key": o.Key, "flowLogId": id}, &evidence.Origin{Bucket: o.Bucket, Key: o.Key})
+		m := r.out.Meta("s3:CopyObject", map[string]any{"Bucket": o.Bucket, "Key": o.Key, "flowLogId": id}, &evidence.Origin{Bucket: o.Bucket, Key: o.Key})
+		m.ReadWith = r.c.ObjectsReadWith
+		return m
 	})
 	if err != nil {
 		if s3logs.Denied(err) || s3logs.Missing(err) {
