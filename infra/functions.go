@@ -169,5 +169,5 @@ func objectWildcard(prefix string) any {
 
 // detectorWildcard is the cdk-nag appliesTo pattern of detector/*.
 func detectorWildcard() any {
-	return &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:guardduty:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]+):detector\/\*$/g`)}
+	return &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:guardduty:(<AWS::Region>|[a-z0-9-]+|\*):(<AWS::AccountId>|[0-9]+):detector\/\*$/g`)}
 }

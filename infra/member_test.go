@@ -279,3 +279,23 @@ func TestSnapshotKeyIsTheOrganizationsThroughEC2Only(t *testing.T) {
 		t.Errorf("unsuppressed: %s", jsonString(m))
 	}
 }
+
+// TestHubWithForwardersReadsEveryRegion: with forwarders the hub answers
+// findings of other regions, so its grants name every region; cdk-nag
+// still passes on the reasons given.
+func TestHubWithForwardersReadsEveryRegion(t *testing.T) {
+	s := synth(t, map[string]any{CtxForwarderRegions: []any{"eu-west-2"}, CtxHubRegion: "us-east-1", CtxCopySnapshotsToHub: true})
+	msgs := assertions.Annotations_FromStack(s.stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+	for _, m := range *msgs {
+		t.Errorf("unsuppressed: %s", jsonString(m))
+	}
+	found := false
+	for _, st := range s.statements(t, "CollectEC2FunctionRole") {
+		if strings.Contains(jsonString(st["Resource"]), ":ec2:*:") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the EC2 collector's grants are still the hub region's only")
+	}
+}
