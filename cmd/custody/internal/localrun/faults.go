@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -75,6 +76,11 @@ type FaultDrill struct {
 	Seed int64
 	// Kinds are the faults drawn from; empty: every kind.
 	Kinds []FaultKind
+	// Operations, when set, are the only calls faulted, named as the
+	// drill's log names them ("s3 CopyObject", "iam GetUser").
+	Operations []string
+	// Max, when above 0, is how many faults are injected at most.
+	Max int
 }
 
 // FaultStats counts what the gate answered while a drill was on.
@@ -147,6 +153,12 @@ func (f *faultState) decide(c call) (FaultKind, uint64, bool) {
 	n := f.seen[op]
 	f.seen[op] = n + 1
 	f.stats.Calls++
+	if len(f.drill.Operations) > 0 && !slices.Contains(f.drill.Operations, op) {
+		return 0, 0, false
+	}
+	if f.drill.Max > 0 && f.stats.Total() >= f.drill.Max {
+		return 0, 0, false
+	}
 	kind, draw, ok := draw(f.drill, op, n)
 	if !ok {
 		return 0, 0, false
