@@ -578,12 +578,12 @@ type shape struct {
 	records          map[string]map[string]int64
 }
 
-var generatedID = regexp.MustCompile(`\b(i|eni|fl|vol|snap|sg|vpc|subnet)-[0-9a-f]{8,17}\b`)
+var generatedID = regexp.MustCompile(`(^|[^a-zA-Z0-9])(i|eni|fl|vol|snap|sg|vpc|subnet)-[0-9a-f]{8,17}`)
 
 func caseShape(m *evidence.Manifest) shape {
 	s := shape{records: map[string]map[string]int64{}}
 	for _, g := range m.Gaps {
-		s.gaps = append(s.gaps, g.Source+": "+generatedID.ReplaceAllString(g.Fix, "$1-*"))
+		s.gaps = append(s.gaps, g.Source+": "+generatedID.ReplaceAllString(g.Fix, "${1}${2}-*"))
 	}
 	for _, c := range m.Collectors {
 		s.collectors = append(s.collectors, c.Name+": "+c.Status)
@@ -594,7 +594,7 @@ func caseShape(m *evidence.Manifest) shape {
 		if m.Finding != nil && m.Finding.ID != "" {
 			name = strings.ReplaceAll(name, m.Finding.ID, "FINDING")
 		}
-		name = generatedID.ReplaceAllString(name, "$1-*")
+		name = generatedID.ReplaceAllString(name, "${1}${2}-*")
 		if s.records[a.Source] == nil {
 			s.records[a.Source] = map[string]int64{}
 		}
