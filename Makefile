@@ -60,15 +60,19 @@ FORCE:
 deploy-local: deps-local $(CUSTODY) ## cdk bootstrap + cdk deploy into a fresh emulator, check the wiring, cdk destroy
 	$(CUSTODY) deploy-check
 
-demo: deps-local $(CUSTODY) ## the demo: a compromised-instance scenario, end to end on the emulator; case in $(OUT)/
-	$(CUSTODY) demo -out $(OUT)
+# The fault drill: FAULTS=0.2 answers that fraction of the handlers' calls
+# with a fault (FAULTS_SEED picks which; the default seed is fixed).
+FAULT_FLAGS = $(if $(FAULTS),-faults $(FAULTS)) $(if $(FAULTS_SEED),-faults-seed $(FAULTS_SEED))
 
-demo-org: deps-local $(CUSTODY) ## the organization drill: hub, two member accounts (one without the member stack), a log archive, two regions; cases in $(OUT)/
-	$(CUSTODY) demo-org -out $(OUT)
+demo: deps-local $(CUSTODY) ## [FAULTS=<rate>] [FAULTS_SEED=<n>]: the demo, a compromised-instance scenario, end to end on the emulator; case in $(OUT)/
+	$(CUSTODY) demo -out $(OUT) $(FAULT_FLAGS)
 
-investigate: deps-local $(CUSTODY) ## FINDING=<file> [SEED=<dir>] [OUT=<dir>]: the same for any input and seed folder
-	@[ -n "$(FINDING)" ] || { echo "usage: make investigate FINDING=<file> [SEED=<dir>] [OUT=<dir>]"; exit 1; }
-	$(CUSTODY) investigate -finding "$(FINDING)" $(if $(SEED),-seed "$(SEED)") -out "$(OUT)"
+demo-org: deps-local $(CUSTODY) ## [FAULTS=<rate>]: the organization drill: hub, two member accounts (one without the member stack), a log archive, two regions; cases in $(OUT)/
+	$(CUSTODY) demo-org -out $(OUT) $(FAULT_FLAGS)
+
+investigate: deps-local $(CUSTODY) ## FINDING=<file> [SEED=<dir>] [OUT=<dir>] [FAULTS=<rate>]: the same for any input and seed folder
+	@[ -n "$(FINDING)" ] || { echo "usage: make investigate FINDING=<file> [SEED=<dir>] [OUT=<dir>] [FAULTS=<rate>] [FAULTS_SEED=<n>]"; exit 1; }
+	$(CUSTODY) investigate -finding "$(FINDING)" $(if $(SEED),-seed "$(SEED)") -out "$(OUT)" $(FAULT_FLAGS)
 
 verify: $(CUSTODY) ## CASE=<dir or s3://bucket/cases/<caseId>>: re-check every artifact of a case against its manifests
 	@[ -n "$(CASE)" ] || { echo "usage: make verify CASE=<dir or s3://bucket/cases/<caseId>>"; exit 1; }

@@ -1,12 +1,14 @@
 // Command custody is the operator's tool for running custody on this
 // machine.
 //
-//	custody demo [-out DIR] [-v]
-//	    the demo scenario: scenarios/demo's finding and seed folder
-//	custody demo-org [-out DIR] [-v]
+//	custody demo [-out DIR] [-v] [-faults RATE [-faults-seed N]]
+//	    the demo scenario: scenarios/demo's finding and seed folder; with
+//	    -faults, the fault drill: RATE of the handlers' calls answered with
+//	    each protocol's real errors, resets, lost and slow answers (seeded)
+//	custody demo-org [-out DIR] [-v] [-faults RATE [-faults-seed N]]
 //	    the organization drill: scenarios/org (a hub, two member accounts, a
 //	    log archive, two regions): its finding, then finding-no-member-stack.json
-//	custody investigate -finding FILE [-seed DIR] [-out DIR] [-v]
+//	custody investigate -finding FILE [-seed DIR] [-out DIR] [-v] [-faults RATE [-faults-seed N]]
 //	    any input form, any seed folder
 //	custody verify [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
 //	    check every run of a case against its manifest: every artifact
@@ -91,6 +93,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		seed := fs.String("seed", "", "the seed folder (scenario.json, s3/, logs/)")
 		out := fs.String("out", "out", "where the case is downloaded")
 		verbose := fs.Bool("v", false, "show the CDK CLI's and the handlers' output")
+		faultRate := fs.Float64("faults", 0, "the fault drill: this fraction of the handlers' calls (0 to 1) answered with throttling, 5xx, HTML 502/503, resets, lost or slow answers")
+		faultSeed := fs.Int64("faults-seed", localrun.DefaultFaultSeed, "the fault drill's seed: the same rate and seed inject the same faults")
 		var also []string
 		switch args[0] {
 		case "demo":
@@ -111,6 +115,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		var s *localrun.Summary
 		s, runErr = localrun.Investigate(ctx, localrun.Options{
 			Root: root, Finding: *findingPath, Also: also, Seed: *seed, Out: *out, Log: stdout, Verbose: *verbose,
+			Faults: localrun.FaultDrill{Rate: *faultRate, Seed: *faultSeed},
 		})
 		if runErr == nil {
 			s.Print(stdout)

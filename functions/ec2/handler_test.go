@@ -17,6 +17,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/emulator/s3test"
@@ -656,5 +657,64 @@ func TestProfileName(t *testing.T) {
 		if got := profileName(arn); got != want {
 			t.Errorf("profileName(%q) = %q, want %q", arn, got, want)
 		}
+	}
+}
+
+// lostAnswerEC2 is the emulator's EC2 whose first CreateSnapshots is
+// applied and its answer then lost (a connection reset after EC2 took the
+// snapshots), which the emulator cannot do itself.
+type lostAnswerEC2 struct {
+	*ec2.Client
+	lost  int
+	calls int
+}
+
+func (l *lostAnswerEC2) CreateSnapshots(ctx context.Context, in *ec2.CreateSnapshotsInput, opts ...func(*ec2.Options)) (*ec2.CreateSnapshotsOutput, error) {
+	l.calls++
+	out, err := l.Client.CreateSnapshots(ctx, in, opts...)
+	if err == nil && l.calls <= l.lost {
+		return nil, &smithyhttp.RequestSendError{Err: errors.New("read tcp: connection reset by peer")}
+	}
+	return out, err
+}
+
+// TestLostCreateSnapshotsAnswer: CreateSnapshots applied with its answer
+// lost is not sent again blindly: the snapshots it took are found by their
+// tags and listed, and none is taken twice.
+func TestLostCreateSnapshotsAnswer(t *testing.T) {
+	tests := []struct {
+		name      string
+		lost      int
+		wantCalls int
+	}{
+		{"answered", 0, 1},
+		{"first answer lost", 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			inc := incidentFor(w.instance)
+			ec := &lostAnswerEC2{Client: w.ec2, lost: tt.lost}
+			c := w.collector()
+			c.Snapshots = ec
+			res, err := run(t, w.handler(t, c), inc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != incident.StatusOK {
+				t.Fatalf("result %+v", res)
+			}
+			if ec.calls != tt.wantCalls {
+				t.Errorf("CreateSnapshots called %d times, want %d", ec.calls, tt.wantCalls)
+			}
+			snaps := w.snapshotsOf(t, inc.CaseID)
+			if len(snaps) != 2 {
+				t.Fatalf("%d snapshots in EC2, want the 2 volumes' once", len(snaps))
+			}
+			stored := storedResult(t, w, inc)
+			if len(stored.Snapshots) != 2 {
+				t.Errorf("%d snapshots listed, want 2", len(stored.Snapshots))
+			}
+		})
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
@@ -88,6 +90,24 @@ func (c *InstanceCollector) snapshots(ctx context.Context, inc *incident.Inciden
 		return err
 	}
 	var listed []evidence.Snapshot
+	var in *ec2.CreateSnapshotsInput
+	var resp *ec2.CreateSnapshotsOutput
+	ownCall := false // prev are this attempt's own, its answer lost
+	if len(prev) == 0 {
+		in = &ec2.CreateSnapshotsInput{
+			InstanceSpecification: &types.InstanceSpecification{InstanceId: aws.String(id), ExcludeBootVolume: aws.Bool(false)},
+			Description:           aws.String(snapshotDescription(inc, id)),
+			TagSpecifications:     []types.TagSpecification{{ResourceType: types.ResourceTypeSnapshot, Tags: snapshotTags(inc, id)}},
+		}
+		var landed []types.Snapshot
+		resp, landed, err = c.createSnapshots(ctx, out, inc, id, in)
+		if err != nil {
+			return refused(out, "ec2:CreateSnapshots", "the EBS volumes of instance "+id, err)
+		}
+		if len(landed) > 0 {
+			prev, din, ownCall = landed, c.earlierInput(inc, id), true
+		}
+	}
 	if len(prev) > 0 {
 		var ids []string
 		covered := map[string]bool{}
@@ -96,7 +116,9 @@ func (c *InstanceCollector) snapshots(ctx context.Context, inc *incident.Inciden
 			covered[aws.ToString(s.VolumeId)] = true
 			listed = append(listed, evidence.Snapshot{SnapshotID: aws.ToString(s.SnapshotId), VolumeID: aws.ToString(s.VolumeId), InstanceID: id, Tags: tagMap(s.Tags)})
 		}
-		out.Warn("%s: reused the %d snapshots an earlier attempt of this run took (%s); none taken again", id, len(prev), strings.Join(ids, ", "))
+		if !ownCall {
+			out.Warn("%s: reused the %d snapshots an earlier attempt of this run took (%s); none taken again", id, len(prev), strings.Join(ids, ", "))
+		}
 		for _, v := range attachedVolumes(inst) {
 			if !covered[v] {
 				out.Warn("%s: volume %s is attached now but has no snapshot from the earlier attempt of this run: it was not snapshotted", id, v)
@@ -107,15 +129,6 @@ func (c *InstanceCollector) snapshots(ctx context.Context, inc *incident.Inciden
 			return err
 		}
 	} else {
-		in := &ec2.CreateSnapshotsInput{
-			InstanceSpecification: &types.InstanceSpecification{InstanceId: aws.String(id), ExcludeBootVolume: aws.Bool(false)},
-			Description:           aws.String(snapshotDescription(inc, id)),
-			TagSpecifications:     []types.TagSpecification{{ResourceType: types.ResourceTypeSnapshot, Tags: snapshotTags(inc, id)}},
-		}
-		resp, err := c.Snapshots.CreateSnapshots(ctx, in)
-		if err != nil {
-			return refused(out, "ec2:CreateSnapshots", "the EBS volumes of instance "+id, err)
-		}
 		if len(resp.Snapshots) == 0 {
 			out.Warn("%s: CreateSnapshots took no snapshot: the instance has no EBS volume", id)
 			return nil
@@ -148,19 +161,50 @@ func (c *InstanceCollector) snapshots(ctx context.Context, inc *incident.Inciden
 	return nil
 }
 
+// createSnapshots takes the snapshots with the SDK's own retries off, and
+// retries itself: a call that failed transiently (a reset, a lost answer, a
+// 5xx) may have been applied, and the SDK sending it again would snapshot
+// every volume twice. So before each retry it looks for the snapshots
+// tagged with this run (they are tagged at creation); found, they are
+// returned as landed, and none is taken again. A throttled call was
+// refused, not applied: it is retried without looking. (EC2's
+// DescribeSnapshots is eventually consistent: a snapshot a moment old may
+// not show yet, and is then taken again, listed once.)
+func (c *InstanceCollector) createSnapshots(ctx context.Context, out *collect.Output, inc *incident.Incident, id string, in *ec2.CreateSnapshotsInput) (*ec2.CreateSnapshotsOutput, []types.Snapshot, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := c.Snapshots.CreateSnapshots(ctx, in, func(o *ec2.Options) { o.RetryMaxAttempts = 1 })
+		if err == nil {
+			return resp, nil, nil
+		}
+		f := faults.Of("ec2:CreateSnapshots", err)
+		if (f.Class != faults.Throttled && f.Class != faults.Transient) || attempt >= awsconfig.MaxAttempts {
+			return nil, nil, err
+		}
+		if f.Class == faults.Transient {
+			landed, _, lerr := c.earlier(ctx, out, inc, id)
+			if lerr != nil {
+				return nil, nil, lerr
+			}
+			if len(landed) > 0 {
+				out.Warn("%s: ec2:CreateSnapshots failed (%v) after EC2 took the snapshots; they are listed, none taken again", id, err)
+				return nil, landed, nil
+			}
+		}
+		backoff := time.Duration(1<<min(attempt, 5)) * 100 * time.Millisecond
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
 // earlier returns the snapshots of instance id an earlier attempt of this
 // run took (tagged with this case, run and instance), and the request that
 // found them. A refused DescribeSnapshots is a gap, and snapshots are then
 // taken (a retry may take them again).
 func (c *InstanceCollector) earlier(ctx context.Context, out *collect.Output, inc *incident.Incident, id string) ([]types.Snapshot, *ec2.DescribeSnapshotsInput, error) {
-	in := &ec2.DescribeSnapshotsInput{
-		OwnerIds: []string{"self"},
-		Filters: []types.Filter{
-			{Name: aws.String("tag:" + TagCaseID), Values: []string{inc.CaseID}},
-			{Name: aws.String("tag:" + TagRunID), Values: []string{inc.RunID}},
-			{Name: aws.String("tag:" + TagInstanceID), Values: []string{id}},
-		},
-	}
+	in := c.earlierInput(inc, id)
 	var snaps []types.Snapshot
 	p := ec2.NewDescribeSnapshotsPaginator(c.Snapshots, in)
 	for p.HasMorePages() {
@@ -176,6 +220,18 @@ func (c *InstanceCollector) earlier(ctx context.Context, out *collect.Output, in
 	}
 	sort.Slice(snaps, func(i, j int) bool { return aws.ToString(snaps[i].VolumeId) < aws.ToString(snaps[j].VolumeId) })
 	return snaps, in, nil
+}
+
+// earlierInput finds the snapshots of instance id tagged with this run.
+func (c *InstanceCollector) earlierInput(inc *incident.Incident, id string) *ec2.DescribeSnapshotsInput {
+	return &ec2.DescribeSnapshotsInput{
+		OwnerIds: []string{"self"},
+		Filters: []types.Filter{
+			{Name: aws.String("tag:" + TagCaseID), Values: []string{inc.CaseID}},
+			{Name: aws.String("tag:" + TagRunID), Values: []string{inc.RunID}},
+			{Name: aws.String("tag:" + TagInstanceID), Values: []string{id}},
+		},
+	}
 }
 
 // lock sets EBS Snapshot Lock on snapshot id in governance mode when

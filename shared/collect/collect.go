@@ -404,8 +404,11 @@ func (d *Driver) store(ctx context.Context, key, collector string, res *evidence
 }
 
 func (d *Driver) storeJSON(ctx context.Context, key, collector, api string, v any) error {
+	// AcceptIdentical: a put whose answer was lost, retried by the SDK,
+	// finds its own bytes there (412): that is this result, stored.
 	if _, err := d.Writer.PutJSON(ctx, key, v, evidence.PutMeta{
 		Source: evidence.SourceCase, API: api, Collector: collector, CollectorVersion: d.Version,
+		AcceptIdentical: true,
 	}); err != nil {
 		return faults.Classify("store "+api, err, func(err error) error {
 			return &faults.EvidenceError{Key: key, Err: err}

@@ -506,19 +506,7 @@ func (w *Writer) Copy(ctx context.Context, srcBucket, srcKey, srcVersion, dstKey
 			}
 			// A retried collector copying the same original again: the
 			// same bytes are the same evidence. Anything else is refused.
-			dstVersion := aws.ToString(existing.VersionId)
-			srcSum, srcSize, err := hashObject(ctx, w.client, srcBucket, srcKey, srcVersion)
-			if err != nil {
-				return Artifact{}, err
-			}
-			dstSum, dstSize, err := w.hashObject(ctx, w.bucket, dstKey, dstVersion)
-			if err != nil {
-				return Artifact{}, err
-			}
-			if srcSum != dstSum || srcSize != dstSize {
-				return Artifact{}, exists
-			}
-			return w.copied(ctx, dstKey, dstVersion, "", meta, srcBucket, srcKey, srcVersion)
+			return w.copiedIdentical(ctx, dstKey, aws.ToString(existing.VersionId), meta, srcBucket, srcKey, srcVersion, exists)
 		}
 	}
 	out, err := w.client.CopyObject(ctx, in)
@@ -533,13 +521,43 @@ func (w *Writer) Copy(ctx context.Context, srcBucket, srcKey, srcVersion, dstKey
 		})
 	}
 	if err != nil {
-		return Artifact{}, w.fail("CopyObject", dstKey, err)
+		err = w.fail("CopyObject", dstKey, err)
+		if meta.AcceptIdentical && errors.Is(err, ErrExists) {
+			// The key appeared between the HEAD and the copy: most often
+			// this very copy, whose answer was lost and which the SDK
+			// retried (S3 then answers 412). The same bytes are the same
+			// evidence.
+			existing, herr := w.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(w.bucket), Key: aws.String(dstKey)})
+			if herr != nil {
+				return Artifact{}, err
+			}
+			return w.copiedIdentical(ctx, dstKey, aws.ToString(existing.VersionId), meta, srcBucket, srcKey, srcVersion, err)
+		}
+		return Artifact{}, err
 	}
 	var s3sum string
 	if out.CopyObjectResult != nil {
 		s3sum = aws.ToString(out.CopyObjectResult.ChecksumSHA256)
 	}
 	return w.copied(ctx, dstKey, aws.ToString(out.VersionId), s3sum, meta, srcBucket, srcKey, srcVersion)
+}
+
+// copiedIdentical is the manifest entry of dstKey's version dstVersion
+// when it holds the same bytes as the source version, and exists
+// otherwise.
+func (w *Writer) copiedIdentical(ctx context.Context, dstKey, dstVersion string, meta PutMeta, srcBucket, srcKey, srcVersion string, exists error) (Artifact, error) {
+	srcSum, srcSize, err := hashObject(ctx, w.client, srcBucket, srcKey, srcVersion)
+	if err != nil {
+		return Artifact{}, err
+	}
+	dstSum, dstSize, err := w.hashObject(ctx, w.bucket, dstKey, dstVersion)
+	if err != nil {
+		return Artifact{}, err
+	}
+	if srcSum != dstSum || srcSize != dstSize {
+		return Artifact{}, exists
+	}
+	return w.copied(ctx, dstKey, dstVersion, "", meta, srcBucket, srcKey, srcVersion)
 }
 
 // copied is the manifest entry of the copy stored as dstKey's version,

@@ -21,14 +21,19 @@ import (
 // answered as STS answers a role that does not exist or does not trust the
 // caller (403 AccessDenied, STS's XML), since the emulator assumes any
 // role (measured). The handlers see a real STS error through the SDK's own
-// deserializer.
+// deserializer. The gate also holds S3 to a CopyObject's If-None-Match,
+// which the emulator ignores (conditionalCopy), and is where the fault
+// drill answers calls with each protocol's real errors (InjectFaults,
+// faults.go).
 type Gate struct {
 	// URL is where the handlers send their calls.
 	URL string
 
 	srv     *http.Server
+	target  *url.URL // the emulator
 	mu      sync.Mutex
 	refused map[string]bool // account IDs
+	faults  faultState
 }
 
 // StartGate starts a gate to the emulator at target on a free loopback
@@ -42,7 +47,7 @@ func StartGate(target string) (*Gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gate{URL: fmt.Sprintf("http://localhost:%d", l.Addr().(*net.TCPAddr).Port), refused: map[string]bool{}}
+	g := &Gate{URL: fmt.Sprintf("http://localhost:%d", l.Addr().(*net.TCPAddr).Port), target: u, refused: map[string]bool{}}
 	proxy := httputil.NewSingleHostReverseProxy(u)
 	g.srv = &http.Server{Handler: g.handler(proxy), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = g.srv.Serve(l) }()
@@ -66,8 +71,10 @@ func (g *Gate) Close() {
 
 var roleAccount = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/`)
 
-func (g *Gate) handler(next http.Handler) http.Handler {
+func (g *Gate) handler(proxy http.Handler) http.Handler {
+	forward := g.conditionalCopy(proxy)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var form url.Values
 		if r.Method == http.MethodPost && r.URL.Path == "/" && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 			body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 			if err != nil {
@@ -75,7 +82,11 @@ func (g *Gate) handler(next http.Handler) http.Handler {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
-			if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") == "AssumeRole" {
+			r.ContentLength = int64(len(body))
+			if f, err := url.ParseQuery(string(body)); err == nil {
+				form = f
+			}
+			if form.Get("Action") == "AssumeRole" {
 				role := form.Get("RoleArn")
 				if m := roleAccount.FindStringSubmatch(role); m != nil && g.isRefused(m[1]) {
 					w.Header().Set("Content-Type", "text/xml")
@@ -86,6 +97,45 @@ func (g *Gate) handler(next http.Handler) http.Handler {
 					return
 				}
 			}
+		}
+		c := classifyCall(r, form)
+		if kind, d, ok := g.faults.decide(c); ok {
+			inject(w, r, forward, c, kind, d)
+			return
+		}
+		forward.ServeHTTP(w, r)
+	})
+}
+
+// conditionalCopy refuses a CopyObject with If-None-Match: * onto a key
+// that exists, with S3's 412 PreconditionFailed, as S3 does: the emulator
+// ignores the condition on a copy and would add a second version (a copy
+// whose answer was lost, retried by the SDK, would be written twice).
+func (g *Gate) conditionalCopy(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut || r.Header.Get("X-Amz-Copy-Source") == "" || r.Header.Get("If-None-Match") != "*" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		head, err := http.NewRequestWithContext(r.Context(), http.MethodHead, strings.TrimSuffix(g.target.String(), "/")+r.URL.EscapedPath(), nil)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		head.Header.Set("Authorization", r.Header.Get("Authorization"))
+		resp, err := http.DefaultClient.Do(head)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusPreconditionFailed)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>`+
+				`<Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition>`+
+				`<RequestId>custody-local-gate</RequestId></Error>`)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

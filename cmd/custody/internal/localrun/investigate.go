@@ -68,6 +68,8 @@ type Options struct {
 	// Verbose sends tool and handler output to Log too; otherwise it goes
 	// to a log file in the run's work folder.
 	Verbose bool
+	// Faults is the fault drill on the handlers' calls (a Rate of 0: off).
+	Faults FaultDrill
 }
 
 // Summary is what a finished local run found.
@@ -83,6 +85,9 @@ type Summary struct {
 	Manifest *evidence.Manifest
 	// Then are the runs of Options.Also, in order.
 	Then []*Summary
+	// Faults is what the fault drill injected over all the runs (nil
+	// without a drill).
+	Faults *FaultStats
 }
 
 // Env is custody deployed into a running emulator, ready to execute inputs.
@@ -329,6 +334,9 @@ func Investigate(ctx context.Context, o Options) (*Summary, error) {
 	if o.Out == "" {
 		o.Out = "out"
 	}
+	if o.Faults.Rate < 0 || o.Faults.Rate >= 1 {
+		return nil, exitErr(ExitUsage, "-faults %v: the rate is a fraction of the calls, from 0 up to (not including) 1", o.Faults.Rate)
+	}
 	raw, err := os.ReadFile(o.Finding)
 	if err != nil {
 		return nil, exitErr(ExitUsage, "read finding: %v", err)
@@ -374,6 +382,13 @@ func Investigate(ctx context.Context, o Options) (*Summary, error) {
 			return nil, exitErr(ExitSetup, "finding: %v", err)
 		}
 	}
+	if o.Faults.Rate > 0 {
+		// Only the handlers' calls pass the gate: the set-up, the seed and
+		// the download above and below talk to the emulator directly.
+		env.step("fault drill: %.0f%% of the handlers' calls answered with a fault (seed %d)", o.Faults.Rate*100, o.Faults.Seed)
+		env.Gate.InjectFaults(o.Faults, toolLog)
+		defer env.Gate.InjectFaults(FaultDrill{}, nil)
+	}
 	first, err := env.run(ctx, input, o.Out)
 	if err != nil {
 		return nil, err
@@ -393,6 +408,10 @@ func Investigate(ctx context.Context, o Options) (*Summary, error) {
 			return nil, err
 		}
 		first.Then = append(first.Then, s)
+	}
+	if o.Faults.Rate > 0 {
+		st := env.Gate.FaultStats()
+		first.Faults = &st
 	}
 	return first, nil
 }
@@ -414,6 +433,9 @@ func (s *Summary) Print(w io.Writer) {
 	s.printOne(w)
 	for _, t := range s.Then {
 		t.printOne(w)
+	}
+	if s.Faults != nil {
+		fmt.Fprintf(w, "faults   %s\n", s.Faults)
 	}
 }
 

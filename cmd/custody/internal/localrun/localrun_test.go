@@ -10,11 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +75,7 @@ func TestEndToEnd(t *testing.T) {
 	client := s3.NewFromConfig(env.Config, awsconfig.S3Options)
 
 	var first *Outcome
+	var clean *Summary
 	t.Run("demo finding seals a complete, verified case", func(t *testing.T) {
 		out, err := env.Execute(ctx, input, nil)
 		if err != nil {
@@ -86,6 +90,7 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		clean = s
 		if s.BySource[evidence.SourceGuardDuty] != 2 || s.BySource[evidence.SourceCase] < 4 {
 			t.Fatalf("artifacts by source = %v, want guardduty=2 and case>=4", s.BySource)
 		}
@@ -184,6 +189,60 @@ func TestEndToEnd(t *testing.T) {
 	if first == nil {
 		t.FailNow()
 	}
+
+	t.Run("under the fault drill the demo seals the same case, nothing written twice", func(t *testing.T) {
+		// 5 % of the handlers' calls answered with a fault, seeded: the
+		// SDK's retries, the state machine's and the writer's
+		// If-None-Match absorb them all.
+		drill := FaultDrill{Rate: 0.05, Seed: DefaultFaultSeed}
+		env.Gate.InjectFaults(drill, &log)
+		out, s := runWith(t, env, input, "faa17da1faa17da1faa17da1faa17da1", func(*lambdart.Function) {})
+		stats := env.Gate.FaultStats()
+		env.Gate.InjectFaults(FaultDrill{}, nil)
+		t.Logf("faults: %s", stats)
+		if stats.Total() == 0 {
+			t.Fatalf("the drill injected no fault in %d calls", stats.Calls)
+		}
+		if out.Status != clean.Status {
+			t.Errorf("status %q under faults, %q clean", out.Status, clean.Status)
+		}
+		want, got := caseShape(clean.Manifest), caseShape(s.Manifest)
+		if !slices.Equal(want.gaps, got.gaps) {
+			t.Errorf("gaps under faults:\n%q\nclean:\n%q", got.gaps, want.gaps)
+		}
+		if !slices.Equal(want.collectors, got.collectors) {
+			t.Errorf("collectors under faults %q, clean %q", got.collectors, want.collectors)
+		}
+		for _, src := range evidence.Sources {
+			if !maps.Equal(want.records[src], got.records[src]) {
+				t.Errorf("%s: artifacts and records under faults:\n%v\nclean:\n%v", src, got.records[src], want.records[src])
+			}
+		}
+		// Nothing written twice: every key of the case holds one version.
+		prefix, _ := evidence.CasePrefix(out.CaseID)
+		versions := map[string]int{}
+		p := s3.NewListObjectVersionsPaginator(client, &s3.ListObjectVersionsInput{Bucket: &env.Bucket, Prefix: &prefix})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range page.Versions {
+				versions[aws.ToString(v.Key)]++
+			}
+			if len(page.DeleteMarkers) > 0 {
+				t.Errorf("%d delete markers in the case", len(page.DeleteMarkers))
+			}
+		}
+		for k, n := range versions {
+			if n != 1 {
+				t.Errorf("%s written %d times", k, n)
+			}
+		}
+		if len(versions) < len(s.Manifest.Artifacts) {
+			t.Errorf("%d keys in the case, fewer than its %d artifacts", len(versions), len(s.Manifest.Artifacts))
+		}
+	})
 
 	t.Run("a locked artifact version cannot be deleted and survives an overwrite", func(t *testing.T) {
 		key, _ := evidence.ManifestKey(first.CaseID, first.RunID)
@@ -595,6 +654,44 @@ func checkDemoRecords(t *testing.T, m *evidence.Manifest) {
 			t.Errorf("%s extract records = %d, want %d (all: %v)", src, records[src], n, records)
 		}
 	}
+}
+
+// shape is what a case under the fault drill must share with the clean
+// run's: status aside, its gaps (source and fix: the reasons hold read
+// times), its collectors' statuses, and per source each artifact's name
+// in the run and record count. Names have the case and finding IDs and the
+// emulator's generated IDs (instances, ENIs, flow logs, volumes,
+// snapshots) masked.
+type shape struct {
+	gaps, collectors []string
+	records          map[string]map[string]int64
+}
+
+var generatedID = regexp.MustCompile(`(^|[^a-zA-Z0-9])(i|eni|fl|vol|snap|sg|vpc|subnet)-[0-9a-f]{8,17}`)
+
+func caseShape(m *evidence.Manifest) shape {
+	s := shape{records: map[string]map[string]int64{}}
+	for _, g := range m.Gaps {
+		s.gaps = append(s.gaps, g.Source+": "+generatedID.ReplaceAllString(g.Fix, "${1}${2}-*"))
+	}
+	for _, c := range m.Collectors {
+		s.collectors = append(s.collectors, c.Name+": "+c.Status)
+	}
+	runPrefix := "cases/" + m.CaseID + "/runs/" + m.RunID + "/"
+	for _, a := range m.Artifacts {
+		name := strings.ReplaceAll(strings.TrimPrefix(a.Key, runPrefix), m.CaseID, "CASE")
+		if m.Finding != nil && m.Finding.ID != "" {
+			name = strings.ReplaceAll(name, m.Finding.ID, "FINDING")
+		}
+		name = generatedID.ReplaceAllString(name, "${1}${2}-*")
+		if s.records[a.Source] == nil {
+			s.records[a.Source] = map[string]int64{}
+		}
+		s.records[a.Source][name] += a.Records
+	}
+	sort.Strings(s.gaps)
+	sort.Strings(s.collectors)
+	return s
 }
 
 func jsonEqual(t *testing.T, a, b []byte) bool {
