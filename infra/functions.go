@@ -35,6 +35,10 @@ type custodyFunction struct {
 	fn      awslambda.Function
 	role    awsiam.Role
 	timeout awscdk.Duration
+	// reserved: the function has reserved concurrency, so a burst of
+	// cases queues on it (Lambda.TooManyRequestsException) rather than
+	// failing.
+	reserved bool
 }
 
 // newCustodyFunction builds the Lambda for functions dir `name` with a role
@@ -89,7 +93,7 @@ func (s *custodyStack) newCustodyFunction(id, name string, size sizing, env map[
 			jsii.String("Resource::*"),
 		},
 	}}, jsii.Bool(true))
-	return custodyFunction{fn: fn, role: role, timeout: size.timeout}
+	return custodyFunction{fn: fn, role: role, timeout: size.timeout, reserved: size.reserved > 0}
 }
 
 // Evidence key prefixes: everything custody writes is under cases/; a refused

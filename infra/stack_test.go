@@ -447,6 +447,23 @@ func TestStateMachineDefinition(t *testing.T) {
 			t.Errorf("%s: Type %v Resource %v (want the %s function ARN itself)", name, st["Type"], st["Resource"], fnPrefix)
 		}
 		retry := list(st["Retry"])
+		reserved := false
+		for _, c := range collectors {
+			if c.Reserved > 0 && fnPrefix == c.State+"Function" {
+				reserved = true
+			}
+		}
+		if reserved {
+			// A reserved function's tasks queue first on its reservation.
+			if len(retry) != 2 {
+				t.Fatalf("%s: Retry = %v, want the queue retry then the common one", name, retry)
+			}
+			q := retry[0].(map[string]any)
+			if jsonString(q["ErrorEquals"]) != `["Lambda.TooManyRequestsException"]` || q["MaxAttempts"] != float64(queueAttempts) || q["JitterStrategy"] != "FULL" {
+				t.Errorf("%s: queue Retry = %s", name, jsonString(q))
+			}
+			retry = retry[1:]
+		}
 		if len(retry) != 1 {
 			t.Fatalf("%s: Retry = %v", name, retry)
 		}

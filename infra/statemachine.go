@@ -87,6 +87,27 @@ func withRetry(t awsstepfunctionstasks.LambdaInvoke) awsstepfunctionstasks.Lambd
 	return t
 }
 
+// queueRetry is the first Retry of a task on a function with reserved
+// concurrency: in a burst of cases (200 findings at once) the invocations
+// past the reservation are refused with TooManyRequestsException and must
+// wait their turn, for longer than the common policy's five attempts
+// (about 30 s): up to an hour, so a case queues rather than seals
+// without the source.
+func queueRetry(t awsstepfunctionstasks.LambdaInvoke) {
+	t.AddRetry(&awsstepfunctions.RetryProps{
+		Errors:         jsii.Strings("Lambda.TooManyRequestsException"),
+		Interval:       awscdk.Duration_Seconds(jsii.Number(5)),
+		BackoffRate:    jsii.Number(1.5),
+		MaxAttempts:    jsii.Number(queueAttempts),
+		JitterStrategy: awsstepfunctions.JitterType_FULL,
+		MaxDelay:       awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+}
+
+// queueAttempts bounds queueRetry: 5 s growing by 1.5 to 5 min, 16 attempts
+// wait up to about an hour.
+const queueAttempts = 16
+
 // invoke is a LambdaInvoke whose Resource is the function ARN itself
 // (PayloadResponseOnly), so the handler's return value is the state output
 // and a local runner can resolve the Task by its state name.
@@ -112,7 +133,11 @@ func (s *custodyStack) invokeInto(state string, f custodyFunction, payload awsst
 	if resultPath != "" {
 		props.ResultPath = jsii.String(resultPath)
 	}
-	return withRetry(awsstepfunctionstasks.NewLambdaInvoke(s.stack, jsii.String(state), props))
+	t := awsstepfunctionstasks.NewLambdaInvoke(s.stack, jsii.String(state), props)
+	if f.reserved {
+		queueRetry(t) // evaluated first: Step Functions takes the first Retry that matches
+	}
+	return withRetry(t)
 }
 
 // shardConcurrency bounds one collector's shards running at once (inside
