@@ -42,6 +42,7 @@ type memberSnapshots interface {
 
 // hubSnapshots are the hub-side calls.
 type hubSnapshots interface {
+	DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsInput, optFns ...func(*ec2.Options)) (*ec2.DescribeSnapshotsOutput, error)
 	CopySnapshot(ctx context.Context, in *ec2.CopySnapshotInput, optFns ...func(*ec2.Options)) (*ec2.CopySnapshotOutput, error)
 	LockSnapshot(ctx context.Context, in *ec2.LockSnapshotInput, optFns ...func(*ec2.Options)) (*ec2.LockSnapshotOutput, error)
 }
@@ -123,6 +124,16 @@ func (h *HubCopy) copy(ctx context.Context, inc *incident.Incident, out *collect
 		CreateVolumePermission: &types.CreateVolumePermissionModifications{Add: []types.CreateVolumePermission{{UserId: aws.String(h.HubAccount)}}},
 	}); err != nil {
 		return gap("ec2:ModifySnapshotAttribute (share with the hub)", err)
+	}
+	// A copy an earlier attempt made (a lost answer, a retried collector)
+	// is the copy: found by the tags it was made with.
+	if prev, err := h.Hub.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: []types.Filter{
+		{Name: aws.String("tag:custody:source-snapshot"), Values: []string{s.SnapshotID}},
+		{Name: aws.String("tag:" + TagRunID), Values: []string{inc.RunID}},
+	}}); err == nil && len(prev.Snapshots) > 0 {
+		s.HubCopyID = aws.ToString(prev.Snapshots[0].SnapshotId)
+		out.Warn("%s: the hub copy %s an earlier attempt of this run made is the copy; none made again", s.SnapshotID, s.HubCopyID)
+		return nil
 	}
 	hc, err := h.Hub.CopySnapshot(ctx, &ec2.CopySnapshotInput{
 		SourceSnapshotId: aws.String(share), SourceRegion: aws.String(h.Region),

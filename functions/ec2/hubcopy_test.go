@@ -29,6 +29,7 @@ type ec2Answers struct {
 	calls     []url.Values
 	encrypted bool
 	fail      map[string]string // Action -> error code
+	made      []string          // copies this endpoint made (the hub's)
 }
 
 func (e *ec2Answers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -47,11 +48,23 @@ func (e *ec2Answers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch action {
 	case "DescribeSnapshots":
 		id := r.PostForm.Get("SnapshotId.1")
+		if id == "" { // by tags: the earlier copies (e.made)
+			fmt.Fprintf(w, `<DescribeSnapshotsResponse %s><requestId>r-2</requestId><snapshotSet>`, ns)
+			for _, m := range e.made {
+				fmt.Fprintf(w, `<item><snapshotId>%s</snapshotId><status>pending</status><ownerId>999999999999</ownerId></item>`, m)
+			}
+			fmt.Fprint(w, `</snapshotSet></DescribeSnapshotsResponse>`)
+			return
+		}
 		fmt.Fprintf(w, `<DescribeSnapshotsResponse %s><requestId>r-2</requestId><snapshotSet><item><snapshotId>%s</snapshotId><volumeId>vol-0a1b2c3d4e5f60718</volumeId>`+
 			`<status>completed</status><startTime>2024-08-02T08:31:00.000Z</startTime><progress>100%%</progress><ownerId>111111111111</ownerId>`+
 			`<volumeSize>8</volumeSize><encrypted>%v</encrypted><kmsKeyId>arn:aws:kms:eu-west-2:111111111111:key/aws-ebs</kmsKeyId></item></snapshotSet></DescribeSnapshotsResponse>`, ns, id, e.encrypted)
 	case "CopySnapshot":
-		fmt.Fprintf(w, `<CopySnapshotResponse %s><requestId>r-3</requestId><snapshotId>snap-0c0c0c0c0c0c0c0c%d</snapshotId></CopySnapshotResponse>`, ns, len(e.calls))
+		id := fmt.Sprintf("snap-0c0c0c0c0c0c0c0c%d", len(e.calls))
+		e.mu.Lock()
+		e.made = append(e.made, id)
+		e.mu.Unlock()
+		fmt.Fprintf(w, `<CopySnapshotResponse %s><requestId>r-3</requestId><snapshotId>%s</snapshotId></CopySnapshotResponse>`, ns, id)
 	case "ModifySnapshotAttribute":
 		fmt.Fprintf(w, `<ModifySnapshotAttributeResponse %s><requestId>r-4</requestId><return>true</return></ModifySnapshotAttributeResponse>`, ns)
 	case "LockSnapshot":
@@ -89,9 +102,9 @@ func TestHubCopyFromRecordedShapes(t *testing.T) {
 		wantGapText string
 	}{
 		{"an unencrypted snapshot is shared as it is", false, nil,
-			[]string{"DescribeSnapshots", "ModifySnapshotAttribute"}, []string{"CopySnapshot", "LockSnapshot"}, true, ""},
+			[]string{"DescribeSnapshots", "ModifySnapshotAttribute"}, []string{"DescribeSnapshots", "CopySnapshot", "LockSnapshot"}, true, ""},
 		{"an encrypted one is re-encrypted under custody's key first", true, nil,
-			[]string{"DescribeSnapshots", "CopySnapshot", "DescribeSnapshots", "ModifySnapshotAttribute"}, []string{"CopySnapshot", "LockSnapshot"}, true, ""},
+			[]string{"DescribeSnapshots", "CopySnapshot", "DescribeSnapshots", "ModifySnapshotAttribute"}, []string{"DescribeSnapshots", "CopySnapshot", "LockSnapshot"}, true, ""},
 		{"a share the member refuses is a gap naming the snapshot", false, map[string]string{"ModifySnapshotAttribute": "UnauthorizedOperation"},
 			[]string{"DescribeSnapshots", "ModifySnapshotAttribute"}, nil, false, "snap-0123456789abcdef0 of account 111111111111 was not copied"},
 	}
@@ -138,7 +151,7 @@ func TestHubCopyFromRecordedShapes(t *testing.T) {
 					t.Errorf("member re-encrypted under %q, want custody's key", c.Get("KmsKeyId"))
 				}
 			}
-			hc := hub.calls[0]
+			hc := hub.calls[1]
 			if hc.Get("KmsKeyId") != key || hc.Get("Encrypted") != "true" || hc.Get("SourceRegion") != "eu-west-2" ||
 				!strings.Contains(fmt.Sprint(hc), "custody:case-id") {
 				t.Errorf("hub CopySnapshot %v: want encrypted under custody's key, tagged with the case", hc)
@@ -152,5 +165,28 @@ func TestHubCopySkipsTheHubsOwnSnapshots(t *testing.T) {
 	s := &evidence.Snapshot{SnapshotID: "snap-1", AccountID: "999999999999"}
 	if err := h.copy(context.Background(), &incident.Incident{}, nil, s); err != nil || s.HubCopyID != "" {
 		t.Errorf("copy of the hub's own snapshot: %v %+v", err, s)
+	}
+}
+
+// TestHubCopyIsMadeOnce: a second attempt of the same run (a lost answer,
+// a retried collector) finds the copy the first made by its tags.
+func TestHubCopyIsMadeOnce(t *testing.T) {
+	member, hub := &ec2Answers{}, &ec2Answers{}
+	ms, hs := httptest.NewServer(member), httptest.NewServer(hub)
+	defer ms.Close()
+	defer hs.Close()
+	h := &HubCopy{Member: ec2Client(ms.URL), Hub: ec2Client(hs.URL), HubAccount: "999999999999",
+		KeyARN: "arn:aws:kms:eu-west-2:999999999999:key/k", Region: "eu-west-2", Wait: time.Minute}
+	inc := &incident.Incident{CaseID: "gd-case", RunID: "r20240802T083100000Z"}
+	var ids []string
+	for range 2 {
+		s := &evidence.Snapshot{SnapshotID: "snap-0123456789abcdef0", InstanceID: "i-0abc", AccountID: "111111111111"}
+		if err := h.copy(context.Background(), inc, collect.NewOutput(inc, "ec2", evidence.SourceEC2), s); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.HubCopyID)
+	}
+	if len(hub.made) != 1 || ids[0] == "" || ids[0] != ids[1] {
+		t.Errorf("hub copies made %v, listed %v: want one, listed twice", hub.made, ids)
 	}
 }
