@@ -14,7 +14,7 @@ CUSTODY   := dist/bin/custody
 # Not ./...: node_modules holds Go templates of the CDK CLI.
 GO_PKGS   := ./shared/... ./functions/... ./cmd/... ./infra/...
 
-.PHONY: help deps deps-local build bench fuzz FORCE test unit deploy-local demo demo-org investigate verify synth diff deploy lint clean
+.PHONY: help deps deps-local build bench fuzz FORCE test unit deploy-local demo demo-org investigate verify synth preflight readiness diff deploy lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -111,10 +111,16 @@ fuzz: deps-local ## every fuzz target, FUZZTIME each (default 1m), one after ano
 synth: deps build ## cdk synth (cdk-nag runs at every synth)
 	$(CDK) synth
 
-diff: deps build ## cdk diff against the account in your AWS profile
+preflight: $(CUSTODY) ## name the account, caller and region of your AWS profile; fail when no credentials are set (diff and deploy run it first)
+	$(CUSTODY) preflight
+
+readiness: $(CUSTODY) ## audit the account of your AWS profile for the sources custody collects [ARGS="-regions eu-west-1,us-east-1 -json"]
+	$(CUSTODY) readiness $(ARGS)
+
+diff: deps preflight build ## cdk diff against the account in your AWS profile
 	$(CDK) diff
 
-deploy: deps build ## cdk deploy of the hub (Custody) into the account in your AWS profile; the member and forwarder stacks: README, Organizations
+deploy: deps preflight build ## cdk deploy of the hub (Custody) into the account in your AWS profile; the member and forwarder stacks: README, Organizations
 	$(CDK) deploy Custody
 
 lint: deps ## gofmt, go vet, staticcheck (pinned as a Go tool)
