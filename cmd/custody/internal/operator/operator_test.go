@@ -21,7 +21,9 @@ var emu *emulator.Server
 
 func TestMain(m *testing.M) { emulator.Main(m, &emu) }
 
-func root(parts ...string) string { return filepath.Join(append([]string{"..", "..", "..", ".."}, parts...)...) }
+func root(parts ...string) string {
+	return filepath.Join(append([]string{"..", "..", "..", ".."}, parts...)...)
+}
 
 func TestValidate(t *testing.T) {
 	dir := t.TempDir()
