@@ -22,6 +22,8 @@
 //	    audit an account (and members) for the sources custody collects
 //	custody preflight
 //	    the account and region a deploy would reach
+//	custody start ... | custody cases list|show|download ...
+//	    start an investigation in, and read the cases of, a deployed stack
 //	custody help
 //	    every command, its flags and exit statuses
 //
@@ -102,6 +104,16 @@ Against the account of your AWS profile (or AWS_ENDPOINT_URL):
       for the sources custody collects; each check names its Prowler ID, what a case lacks, the fix
   preflight
       name the account, caller and region a deploy would reach; fail when no credentials are set
+  start [-state-machine ARN] -finding-id ID -detector-id ID
+  start [-state-machine ARN] -resource-type T -resource-id ID -start TIME -end TIME [-account A] [-region R] [-reason TEXT]
+  start [-state-machine ARN] -input FILE
+      start the workflow with a documented manual form, checked as Triage checks it first
+      (default state machine: the Custody stack's StateMachineArn output)
+  cases list [-bucket B] [-json]
+  cases show [-bucket B] [-json] CASEID
+  cases download [-bucket B] [-out DIR] CASEID
+      the cases of the deployed evidence bucket (default: the Custody stack's EvidenceBucketName output):
+      each run's status, finding, seal time, artifacts and gaps; download writes OUT/<caseId>/ for verify
   verify [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
       re-read every artifact of every run of a case against its manifests
   help
@@ -137,6 +149,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return operator.Preflight(ctx, args[1:], operator.DefaultConfig, stdout, stderr)
 	case "validate":
 		return operator.Validate(args[1:], time.Now, stdout, stderr)
+	case "cases":
+		return operator.Cases(ctx, args[1:], operator.DefaultConfig, stdout, stderr)
+	case "start":
+		return operator.Start(ctx, args[1:], operator.DefaultConfig, stdout, stderr)
 	case "demo", "demo-org", "investigate", "deploy-check":
 	default:
 		fmt.Fprintf(stderr, "custody: unknown command %q (custody help lists them)\n", args[0])
