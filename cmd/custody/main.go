@@ -99,7 +99,8 @@ On this machine, against a local emulator (each starts its own moto_server):
       with -seed, load the seed folder too; no emulator, no deploy
 
 Against the account of your AWS profile (or AWS_ENDPOINT_URL):
-  readiness [-regions R,R] [-accounts A,A] [-member-role NAME] [-lookback 6h] [-tables T,T] [-json]
+  readiness [-regions R,R] [-accounts A,A] [-member-role NAME] [-lookback 6h] [-tables T,T]
+      [-data-buckets B,B] [-evidence-bucket B] [-json]
       audit the account (and each member account given, through its member role) in each region
       for the sources custody collects; each check names its Prowler ID, what a case lacks, the fix
   preflight

@@ -42,7 +42,12 @@ type NetworkReader interface {
 // BucketReader is what the access logging check calls.
 type BucketReader interface {
 	s3.ListBucketsAPIClient
+	s3.ListObjectsV2APIClient
 	GetBucketLogging(context.Context, *s3.GetBucketLoggingInput, ...func(*s3.Options)) (*s3.GetBucketLoggingOutput, error)
+	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	GetObjectLockConfiguration(context.Context, *s3.GetObjectLockConfigurationInput, ...func(*s3.Options)) (*s3.GetObjectLockConfigurationOutput, error)
+	GetBucketPolicy(context.Context, *s3.GetBucketPolicyInput, ...func(*s3.Options)) (*s3.GetBucketPolicyOutput, error)
+	GetBucketEncryption(context.Context, *s3.GetBucketEncryptionInput, ...func(*s3.Options)) (*s3.GetBucketEncryptionOutput, error)
 }
 
 // DetectorReader is what the GuardDuty checks call.
@@ -111,6 +116,12 @@ type Options struct {
 	Lookback time.Duration
 	// Tables is custody:dynamodbTables.
 	Tables []string
+	// DataBuckets are the buckets whose S3 data events must be recorded
+	// (the buckets that matter); none: any S3 data event selector passes.
+	DataBuckets []string
+	// EvidenceBucket is custody's own bucket, checked in the hub's first
+	// target; "" skips the check.
+	EvidenceBucket string
 	// Organization adds the organization deployment's checks: the
 	// delegated administrator (at the hub) and the member stack (in members).
 	Organization bool
@@ -135,6 +146,9 @@ func Audit(ctx context.Context, opts Options, targets []Target) *Report {
 		a := &auditor{opts: opts, t: t, c: t.Clients}
 		a.trails(ctx)
 		a.flowLogs(ctx)
+		if t.Buckets && !t.Member && opts.EvidenceBucket != "" {
+			a.evidenceBucket(ctx)
+		}
 		if t.Buckets {
 			a.accessLogging(ctx)
 		}
@@ -185,7 +199,7 @@ type trail struct {
 func (tr trail) name() string { return aws.ToString(tr.t.Name) }
 
 func (a *auditor) trails(ctx context.Context) {
-	ctChecks := []Check{CheckTrail, CheckManagementEvents, CheckS3DataEvents, CheckLambdaDataEvents, CheckLogFileValidation}
+	ctChecks := []Check{CheckTrail, CheckManagementEvents, CheckS3DataEvents, CheckLambdaDataEvents, CheckTrailReadable, CheckLogFileValidation}
 	out, err := a.c.Trails.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
 	if err != nil {
 		a.unknown("cloudtrail:DescribeTrails", err, ctChecks...)
@@ -242,7 +256,8 @@ func (a *auditor) trails(ctx context.Context) {
 		return
 	}
 	a.selectorCheck(CheckManagementEvents, logging, func(tr trail) (bool, bool) { return management(tr.selectors) })
-	a.selectorCheck(CheckS3DataEvents, logging, func(tr trail) (bool, bool) { return dataEvents(tr.selectors, "AWS::S3::Object") })
+	a.s3DataEvents(logging)
+	a.trailReadable(ctx, logging)
 	a.selectorCheck(CheckLambdaDataEvents, logging, func(tr trail) (bool, bool) { return dataEvents(tr.selectors, "AWS::Lambda::Function") })
 	var valid, invalid []string
 	for _, tr := range logging {
@@ -727,4 +742,171 @@ func (a *auditor) memberStack(ctx context.Context) {
 		return
 	}
 	a.add(CheckMemberStack, Fail, "no stack %s", a.opts.MemberStack)
+}
+
+// s3DataEvents is selectorCheck for S3, and, with DataBuckets, that every
+// one of them is selected.
+func (a *auditor) s3DataEvents(logging []trail) {
+	a.selectorCheck(CheckS3DataEvents, logging, func(tr trail) (bool, bool) { return dataEvents(tr.selectors, "AWS::S3::Object") })
+	last := &a.out[len(a.out)-1]
+	if last.Status != Pass || len(a.opts.DataBuckets) == 0 {
+		return
+	}
+	var uncovered []string
+	for _, b := range a.opts.DataBuckets {
+		covered := false
+		for _, tr := range logging {
+			covered = covered || s3Covers(tr.selectors, b)
+		}
+		if !covered {
+			uncovered = append(uncovered, b)
+		}
+	}
+	if len(uncovered) > 0 {
+		last.Status = Fail
+		last.Detail = "no selector covers " + list(uncovered, 5) + " (" + last.Detail + ")"
+	}
+}
+
+// s3Covers: an S3 object data event selector of s records bucket's
+// objects (a basic selector's values "arn:aws:s3" or "arn:aws:s3:::" are
+// every bucket; an advanced selector without resources.ARN is too).
+func s3Covers(s *cloudtrail.GetEventSelectorsOutput, bucket string) bool {
+	arn := "arn:aws:s3:::" + bucket
+	for _, es := range s.EventSelectors {
+		for _, dr := range es.DataResources {
+			if aws.ToString(dr.Type) != "AWS::S3::Object" {
+				continue
+			}
+			for _, v := range dr.Values {
+				if v == "arn:aws:s3" || v == "arn:aws:s3:::" || v == arn || strings.HasPrefix(v, arn+"/") {
+					return true
+				}
+			}
+		}
+	}
+	for _, as := range s.AdvancedEventSelectors {
+		if !fieldEquals(as.FieldSelectors, "eventCategory", "Data") || !fieldEquals(as.FieldSelectors, "resources.type", "AWS::S3::Object") {
+			continue
+		}
+		named := false
+		for _, f := range as.FieldSelectors {
+			if aws.ToString(f.Field) != "resources.ARN" {
+				continue
+			}
+			named = true
+			for _, v := range append(append([]string{}, f.Equals...), f.StartsWith...) {
+				if v == arn || v == arn+"/" || strings.HasPrefix(arn+"/", v) {
+					return true
+				}
+			}
+		}
+		if !named {
+			return true
+		}
+	}
+	return false
+}
+
+// trailReadable reads the first byte of one log file of each logging
+// trail, as the collector would: s3:GetObject, and kms:Decrypt when the
+// files are encrypted with the trail's key.
+func (a *auditor) trailReadable(ctx context.Context, logging []trail) {
+	var read, empty, denied []string
+	for _, tr := range logging {
+		bucket := aws.ToString(tr.t.S3BucketName)
+		prefix := "AWSLogs/"
+		if p := aws.ToString(tr.t.S3KeyPrefix); p != "" {
+			prefix = strings.TrimSuffix(p, "/") + "/AWSLogs/"
+		}
+		list, err := a.c.Buckets.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)})
+		if err != nil {
+			if faults.Is(err, faults.Denied) {
+				denied = append(denied, fmt.Sprintf("%s: s3:ListBucket on %s denied", tr.name(), bucket))
+				continue
+			}
+			a.unknown("s3:ListObjectsV2 "+bucket, err, CheckTrailReadable)
+			return
+		}
+		if len(list.Contents) == 0 {
+			empty = append(empty, tr.name())
+			continue
+		}
+		key := aws.ToString(list.Contents[0].Key)
+		obj, err := a.c.Buckets.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: aws.String("bytes=0-0")})
+		if err != nil {
+			if faults.Is(err, faults.Denied) {
+				denied = append(denied, fmt.Sprintf("%s: s3://%s/%s: %v", tr.name(), bucket, key, err))
+				continue
+			}
+			a.unknown("s3:GetObject "+bucket, err, CheckTrailReadable)
+			return
+		}
+		obj.Body.Close()
+		via := "s3:GetObject"
+		if aws.ToString(tr.t.KmsKeyId) != "" {
+			via += " and kms:Decrypt"
+		}
+		read = append(read, fmt.Sprintf("%s (%s)", tr.name(), via))
+	}
+	switch {
+	case len(denied) > 0:
+		a.add(CheckTrailReadable, Fail, "%s", list(denied, 3))
+	case len(read) > 0:
+		a.add(CheckTrailReadable, Pass, "read one log file of %s", list(read, 3))
+	default:
+		a.add(CheckTrailReadable, NotApplicable, "no log file delivered yet: %s", list(empty, 3))
+	}
+}
+
+// evidenceBucket checks what an emulator deploy drops (DESIGN.md): the
+// lock with a default retention, the bucket policy, SSE-KMS.
+func (a *auditor) evidenceBucket(ctx context.Context) {
+	b := aws.String(a.opts.EvidenceBucket)
+	var missing, found []string
+	lock, err := a.c.Buckets.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: b})
+	switch {
+	case err != nil && !faults.Is(err, faults.InvalidRequest):
+		a.unknown("s3:GetObjectLockConfiguration "+a.opts.EvidenceBucket, err, CheckEvidenceBucket)
+		return
+	case err != nil || lock.ObjectLockConfiguration == nil || lock.ObjectLockConfiguration.ObjectLockEnabled != "Enabled":
+		missing = append(missing, "Object Lock")
+	case lock.ObjectLockConfiguration.Rule == nil || lock.ObjectLockConfiguration.Rule.DefaultRetention == nil:
+		missing = append(missing, "a default retention")
+	default:
+		r := lock.ObjectLockConfiguration.Rule.DefaultRetention
+		found = append(found, fmt.Sprintf("lock %s %d days", r.Mode, aws.ToInt32(r.Days)))
+	}
+	pol, err := a.c.Buckets.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: b})
+	switch {
+	case err != nil && !faults.Is(err, faults.InvalidRequest):
+		a.unknown("s3:GetBucketPolicy "+a.opts.EvidenceBucket, err, CheckEvidenceBucket)
+		return
+	case err != nil || !strings.Contains(aws.ToString(pol.Policy), "s3:DeleteObjectVersion"):
+		missing = append(missing, "the bucket policy's deny of s3:DeleteObjectVersion")
+	default:
+		found = append(found, "policy")
+	}
+	enc, err := a.c.Buckets.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: b})
+	kms := false
+	if err == nil && enc.ServerSideEncryptionConfiguration != nil {
+		for _, r := range enc.ServerSideEncryptionConfiguration.Rules {
+			if d := r.ApplyServerSideEncryptionByDefault; d != nil && strings.HasPrefix(string(d.SSEAlgorithm), "aws:kms") {
+				kms = true
+			}
+		}
+	} else if err != nil && !faults.Is(err, faults.InvalidRequest) {
+		a.unknown("s3:GetBucketEncryption "+a.opts.EvidenceBucket, err, CheckEvidenceBucket)
+		return
+	}
+	if kms {
+		found = append(found, "SSE-KMS")
+	} else {
+		missing = append(missing, "SSE-KMS")
+	}
+	if len(missing) > 0 {
+		a.add(CheckEvidenceBucket, Fail, "%s lacks %s", a.opts.EvidenceBucket, strings.Join(missing, ", "))
+		return
+	}
+	a.add(CheckEvidenceBucket, Pass, "%s: %s", a.opts.EvidenceBucket, strings.Join(found, ", "))
 }

@@ -31,12 +31,26 @@ var (
 		FixCLI: "aws cloudtrail put-event-selectors --trail-name <trail> --advanced-event-selectors '[{\"Name\":\"Lambda data\",\"FieldSelectors\":[{\"Field\":\"eventCategory\",\"Equals\":[\"Data\"]},{\"Field\":\"resources.type\",\"Equals\":[\"AWS::Lambda::Function\"]}]}]'",
 		FixCDK: "trail.LogAllLambdaDataEvents(&awscloudtrail.AddEventSelectorOptions{ReadWriteType: awscloudtrail.ReadWriteType_ALL})",
 	}
+	CheckTrailReadable = Check{
+		ID:     "cloudtrail.logsReadable",
+		Title:  "the hub can read the trail's log files (s3:GetObject, and kms:Decrypt when the trail encrypts them)",
+		Lacks:  "the CloudTrail log files: the collector lists them but cannot copy or read them (a gap naming the permission)",
+		FixCLI: "grant the hub's collector roles s3:GetObject on the trail bucket (its bucket policy, for a log archive account) and kms:Decrypt in the trail key's policy",
+		FixCDK: "custody:logArchiveBuckets and custody:logArchiveKeys in cdk.json (the hub's roles are granted them), and the archive's bucket and key policies naming the hub",
+	}
 	CheckLogFileValidation = Check{
 		ID: "cloudtrail.logFileValidation", Prowler: "cloudtrail_log_file_validation_enabled",
 		Title:  "the trail writes signed digest files",
 		Lacks:  "the digest chain: the copied CloudTrail log files cannot be shown unchanged since delivery",
 		FixCLI: "aws cloudtrail update-trail --name <trail> --enable-log-file-validation",
 		FixCDK: "awscloudtrail.TrailProps{EnableFileValidation: jsii.Bool(true)}",
+	}
+	CheckEvidenceBucket = Check{
+		ID: "custody.evidenceBucket", Prowler: "s3_bucket_object_lock, s3_bucket_kms_encryption",
+		Title:  "custody's evidence bucket has its Object Lock, its bucket policy and SSE-KMS (an emulator deploy drops them: only a real deployment shows them)",
+		Lacks:  "the chain of custody: evidence that can be deleted, overwritten or read without the key is not evidence",
+		FixCLI: "make deploy (the stack sets them); never change the bucket by hand",
+		FixCDK: "the Custody stack's EvidenceBucket (infra/storage.go): ObjectLockEnabled, ObjectLockDefaultRetention, BucketEncryption_KMS, the deny policy",
 	}
 	CheckFlowLogs = Check{
 		ID: "vpc.flowLogs", Prowler: "vpc_flow_logs_enabled",
@@ -105,8 +119,8 @@ var (
 
 // Checks lists every check, in report order.
 var Checks = []Check{
-	CheckTrail, CheckManagementEvents, CheckS3DataEvents, CheckLambdaDataEvents, CheckLogFileValidation,
-	CheckFlowLogs, CheckAccessLogging, CheckLogRetention,
+	CheckTrail, CheckManagementEvents, CheckS3DataEvents, CheckLambdaDataEvents, CheckTrailReadable, CheckLogFileValidation,
+	CheckEvidenceBucket, CheckFlowLogs, CheckAccessLogging, CheckLogRetention,
 	CheckGuardDuty, CheckGuardDutyAdmin, CheckGuardDutyProtection,
 	CheckStreams, CheckInspector, CheckMemberStack,
 }

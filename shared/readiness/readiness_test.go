@@ -20,7 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	gdtypes "github.com/aws/aws-sdk-go-v2/service/guardduty/types"
 	"github.com/aws/aws-sdk-go-v2/service/inspector2"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/emulator"
 	"github.com/custody-ir/custody/shared/scenario"
 )
@@ -96,7 +99,7 @@ func TestAuditSeededAccount(t *testing.T) {
 	cfg := seedAccount(t)
 	clients := NewClients(cfg)
 	clients.Inspector = recordedInspectorStatus(t, "inspector2-account-status.json")
-	r := Audit(context.Background(), Options{Lookback: 72 * time.Hour, Tables: []string{"orders", "plain"}},
+	r := Audit(context.Background(), Options{Lookback: 72 * time.Hour, Tables: []string{"orders", "plain"}, DataBuckets: []string{"data"}},
 		[]Target{{Account: "123456789012", Region: cfg.Region, Buckets: true, Clients: clients}})
 
 	want := []struct {
@@ -109,6 +112,7 @@ func TestAuditSeededAccount(t *testing.T) {
 		{"cloudtrail.managementEvents", Pass, "cloudtrail_multi_region_enabled_logging_management_events", "main (read and write)"},
 		{"cloudtrail.s3DataEvents", Pass, "cloudtrail_s3_dataevents_read_enabled, cloudtrail_s3_dataevents_write_enabled", "main"},
 		{"cloudtrail.lambdaDataEvents", Fail, "", "not selected by main"},
+		{"cloudtrail.logsReadable", Pass, "", "read one log file of main (s3:GetObject)"},
 		{"cloudtrail.logFileValidation", Fail, "cloudtrail_log_file_validation_enabled", "no digest files: main"},
 		{"vpc.flowLogs", Fail, "vpc_flow_logs_enabled", "(dev)"},
 		{"s3.accessLogging", Fail, "s3_bucket_server_access_logging_enabled", "no access logging: unlogged"},
@@ -135,7 +139,49 @@ func TestAuditSeededAccount(t *testing.T) {
 			t.Errorf("%s fails without what it lacks and its fix", got.ID)
 		}
 	}
-	if strings.Contains(r.Results[5].Detail, "(prod)") {
-		t.Errorf("vpc.flowLogs names prod, which has a flow log: %s", r.Results[5].Detail)
+	if strings.Contains(r.Results[6].Detail, "(prod)") {
+		t.Errorf("vpc.flowLogs names prod, which has a flow log: %s", r.Results[6].Detail)
+	}
+}
+
+// TestEvidenceBucket: custody's own bucket, as an emulator deploy leaves
+// it (no lock, policy or encryption) and as the stack makes it.
+func TestEvidenceBucket(t *testing.T) {
+	ctx := context.Background()
+	cfg := emu.Fresh(t)
+	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("dropped")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := emulator.LockedBucket(ctx, client, "locked"); err != nil {
+		t.Fatal(err)
+	}
+	if err := emulator.LockedBucket(ctx, client, "stack"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("stack"), Policy: aws.String(`{"Version":"2012-10-17","Statement":[` +
+		`{"Sid":"NoDelete","Effect":"Deny","Principal":"*","Action":["s3:DeleteObject","s3:DeleteObjectVersion"],"Resource":"arn:aws:s3:::stack/*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: aws.String("stack"), ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{
+		Rules: []s3types.ServerSideEncryptionRule{{ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: s3types.ServerSideEncryptionAwsKms, KMSMasterKeyID: aws.String("alias/custody")}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		bucket string
+		status Status
+		detail string
+	}{
+		{"dropped", Fail, "lacks Object Lock, the bucket policy's deny of s3:DeleteObjectVersion, SSE-KMS"},
+		{"locked", Fail, "lacks the bucket policy's deny of s3:DeleteObjectVersion, SSE-KMS"},
+		{"stack", Pass, "stack: lock GOVERNANCE 1 days, policy, SSE-KMS"},
+	} {
+		t.Run(tc.bucket, func(t *testing.T) {
+			a := &auditor{opts: Options{EvidenceBucket: tc.bucket}, t: Target{Account: "123456789012", Region: cfg.Region}, c: NewClients(cfg)}
+			a.evidenceBucket(ctx)
+			if len(a.out) != 1 || a.out[0].Status != tc.status || !strings.Contains(a.out[0].Detail, tc.detail) {
+				t.Errorf("%+v, want %s containing %q", a.out, tc.status, tc.detail)
+			}
+		})
 	}
 }

@@ -53,6 +53,40 @@ func TestWriteGolden(t *testing.T) {
 	}
 }
 
+// TestS3Covers: which selectors record a bucket's objects.
+func TestS3Covers(t *testing.T) {
+	basic := func(values ...string) cloudtrail.GetEventSelectorsOutput {
+		return cloudtrail.GetEventSelectorsOutput{EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeAll,
+			DataResources: []cttypes.DataResource{{Type: aws.String("AWS::S3::Object"), Values: values}}}}}
+	}
+	advanced := func(arnField *cttypes.AdvancedFieldSelector) cloudtrail.GetEventSelectorsOutput {
+		fs := []cttypes.AdvancedFieldSelector{{Field: aws.String("eventCategory"), Equals: []string{"Data"}}, {Field: aws.String("resources.type"), Equals: []string{"AWS::S3::Object"}}}
+		if arnField != nil {
+			fs = append(fs, *arnField)
+		}
+		return cloudtrail.GetEventSelectorsOutput{AdvancedEventSelectors: []cttypes.AdvancedEventSelector{{FieldSelectors: fs}}}
+	}
+	for _, tc := range []struct {
+		name string
+		sel  cloudtrail.GetEventSelectorsOutput
+		want bool
+	}{
+		{"basic, every bucket", basic("arn:aws:s3"), true},
+		{"basic, the bucket", basic("arn:aws:s3:::data/"), true},
+		{"basic, another bucket", basic("arn:aws:s3:::database/"), false},
+		{"advanced, no ARN field", advanced(nil), true},
+		{"advanced, StartsWith the bucket", advanced(&cttypes.AdvancedFieldSelector{Field: aws.String("resources.ARN"), StartsWith: []string{"arn:aws:s3:::data/"}}), true},
+		{"advanced, another bucket", advanced(&cttypes.AdvancedFieldSelector{Field: aws.String("resources.ARN"), StartsWith: []string{"arn:aws:s3:::logs/"}}), false},
+		{"none", cloudtrail.GetEventSelectorsOutput{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := s3Covers(&tc.sel, "data"); got != tc.want {
+				t.Errorf("s3Covers = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestSelectors: which event selectors record what, basic and advanced.
 func TestSelectors(t *testing.T) {
 	adv := func(fields ...[2]string) cttypes.AdvancedEventSelector {

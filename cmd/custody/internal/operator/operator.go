@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/custody-ir/custody/shared/accounts"
@@ -98,7 +99,8 @@ func Preflight(ctx context.Context, args []string, load LoadConfig, stdout, stde
 // Readiness audits the account of the credentials (and, with -accounts,
 // each member through its member role) in each region given.
 //
-//	custody readiness [-regions R,R] [-accounts A,A] [-member-role NAME] [-lookback 6h] [-tables T,T] [-json]
+//	custody readiness [-regions R,R] [-accounts A,A] [-member-role NAME] [-lookback 6h] [-tables T,T]
+//	                  [-data-buckets B,B] [-evidence-bucket B] [-json]
 func Readiness(ctx context.Context, args []string, load LoadConfig, newClients func(aws.Config) readiness.Clients, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("readiness", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -107,6 +109,8 @@ func Readiness(ctx context.Context, args []string, load LoadConfig, newClients f
 	memberRole := fs.String("member-role", accounts.DefaultMemberRole, "the member stack's collector role (custody:memberRoleName)")
 	lookback := fs.Duration("lookback", 6*time.Hour, "custody:lookback: a log group must keep at least this")
 	tables := fs.String("tables", "", "custody:dynamodbTables, comma-separated")
+	dataBuckets := fs.String("data-buckets", "", "comma-separated buckets whose S3 data events must be recorded")
+	evidenceBucket := fs.String("evidence-bucket", "", "custody's evidence bucket, checked for its lock, policy and SSE-KMS (default: the "+HubStack+" stack's EvidenceBucketName output, when the stack is there)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return ExitUsage
@@ -115,6 +119,10 @@ func Readiness(ctx context.Context, args []string, load LoadConfig, newClients f
 	if err != nil {
 		fmt.Fprintln(stderr, "custody readiness:", err)
 		return ExitSetup
+	}
+	if *evidenceBucket == "" {
+		// No stack yet (readiness before the first deploy): the check is skipped.
+		*evidenceBucket, _ = stackOutput(ctx, cloudformation.NewFromConfig(cfg), HubStack, "EvidenceBucketName")
 	}
 	id, err := whoAmI(ctx, cfg, sts.NewFromConfig(cfg))
 	if err != nil {
@@ -139,7 +147,8 @@ func Readiness(ctx context.Context, args []string, load LoadConfig, newClients f
 				Buckets: i == 0, Clients: newClients(access.Config)})
 		}
 	}
-	r := readiness.Audit(ctx, readiness.Options{Lookback: *lookback, Tables: split(*tables), Organization: *members != ""}, targets)
+	r := readiness.Audit(ctx, readiness.Options{Lookback: *lookback, Tables: split(*tables), DataBuckets: split(*dataBuckets),
+		EvidenceBucket: *evidenceBucket, Organization: *members != ""}, targets)
 	if *asJSON {
 		err = r.WriteJSON(stdout)
 	} else {
