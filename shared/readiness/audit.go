@@ -616,14 +616,6 @@ func (a *auditor) guardDuty(ctx context.Context) {
 			on[f.Name] = true
 		}
 	}
-	if len(d.Features) == 0 && d.DataSources != nil {
-		// Older answers carry data sources, not features.
-		ds := d.DataSources
-		on[gdtypes.DetectorFeatureResultS3DataEvents] = ds.S3Logs != nil && ds.S3Logs.Status == gdtypes.DataSourceStatusEnabled
-		on[gdtypes.DetectorFeatureResultEksAuditLogs] = ds.Kubernetes != nil && ds.Kubernetes.AuditLogs != nil && ds.Kubernetes.AuditLogs.Status == gdtypes.DataSourceStatusEnabled
-		on[gdtypes.DetectorFeatureResultEbsMalwareProtection] = ds.MalwareProtection != nil && ds.MalwareProtection.ScanEc2InstanceWithFindings != nil &&
-			ds.MalwareProtection.ScanEc2InstanceWithFindings.EbsVolumes != nil && ds.MalwareProtection.ScanEc2InstanceWithFindings.EbsVolumes.Status == gdtypes.DataSourceStatusEnabled
-	}
 	var off []string
 	for _, f := range protectionPlans {
 		if !on[f] {
@@ -732,13 +724,13 @@ func (a *auditor) memberStack(ctx context.Context) {
 		a.unknown("cloudformation:DescribeStacks "+a.opts.MemberStack, err, CheckMemberStack)
 		return
 	}
-	for _, s := range out.Stacks {
-		switch s.StackStatus {
+	if len(out.Stacks) > 0 {
+		switch st := out.Stacks[0].StackStatus; st {
 		case cfntypes.StackStatusCreateComplete, cfntypes.StackStatusUpdateComplete, cfntypes.StackStatusUpdateRollbackComplete:
-			a.add(CheckMemberStack, Pass, "%s %s", a.opts.MemberStack, s.StackStatus)
-			return
+			a.add(CheckMemberStack, Pass, "%s %s", a.opts.MemberStack, st)
+		default:
+			a.add(CheckMemberStack, Fail, "%s is %s", a.opts.MemberStack, st)
 		}
-		a.add(CheckMemberStack, Fail, "%s is %s", a.opts.MemberStack, s.StackStatus)
 		return
 	}
 	a.add(CheckMemberStack, Fail, "no stack %s", a.opts.MemberStack)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -183,5 +184,54 @@ func TestEvidenceBucket(t *testing.T) {
 				t.Errorf("%+v, want %s containing %q", a.out, tc.status, tc.detail)
 			}
 		})
+	}
+}
+
+// TestOrganizationChecks: with the organization deployment, the hub's
+// delegated administrator and each member's stack, before and after.
+func TestOrganizationChecks(t *testing.T) {
+	ctx := context.Background()
+	cfg := emu.Fresh(t)
+	audit := func(member bool) map[string]Result {
+		r := Audit(ctx, Options{Organization: true}, []Target{{Account: "123456789012", Region: cfg.Region, Member: member, Clients: NewClients(cfg)}})
+		out := map[string]Result{}
+		for _, x := range r.Results {
+			out[x.ID] = x
+		}
+		return out
+	}
+	before := func(t *testing.T) {}
+	for _, tc := range []struct {
+		name   string
+		member bool
+		setup  func(t *testing.T)
+		check  string
+		status Status
+		detail string
+	}{
+		{"no delegated administrator", false, before, "guardduty.delegatedAdmin", Fail, "no delegated administrator"},
+		{"delegated administrator", false, func(t *testing.T) {
+			if _, err := guardduty.NewFromConfig(cfg).EnableOrganizationAdminAccount(ctx, &guardduty.EnableOrganizationAdminAccountInput{AdminAccountId: aws.String("111111111111")}); err != nil {
+				t.Fatal(err)
+			}
+		}, "guardduty.delegatedAdmin", Pass, "delegated administrator 111111111111"},
+		{"no member stack", true, before, "custody.memberStack", Fail, "no stack CustodyMember"},
+		{"member stack", true, func(t *testing.T) {
+			if _, err := cloudformation.NewFromConfig(cfg).CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("CustodyMember"),
+				TemplateBody: aws.String(`{"Resources":{"Handle":{"Type":"AWS::CloudFormation::WaitConditionHandle"}}}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}, "custody.memberStack", Pass, "CustodyMember CREATE_COMPLETE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.setup(t)
+			got, ok := audit(tc.member)[tc.check]
+			if !ok || got.Status != tc.status || !strings.Contains(got.Detail, tc.detail) {
+				t.Errorf("%s = %+v, want %s containing %q", tc.check, got, tc.status, tc.detail)
+			}
+		})
+	}
+	if _, ok := audit(false)["custody.memberStack"]; ok {
+		t.Error("the hub's own account is checked for the member stack")
 	}
 }
