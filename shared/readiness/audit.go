@@ -54,6 +54,7 @@ type BucketReader interface {
 type DetectorReader interface {
 	guardduty.ListDetectorsAPIClient
 	guardduty.ListOrganizationAdminAccountsAPIClient
+	guardduty.ListMembersAPIClient
 	GetDetector(context.Context, *guardduty.GetDetectorInput, ...func(*guardduty.Options)) (*guardduty.GetDetectorOutput, error)
 }
 
@@ -125,6 +126,9 @@ type Options struct {
 	// Organization adds the organization deployment's checks: the
 	// delegated administrator (at the hub) and the member stack (in members).
 	Organization bool
+	// Members are the organization's member accounts audited; at the hub,
+	// each must be an enabled GuardDuty member of its detector.
+	Members []string
 	// MemberStack is the member stack's name (default CustodyMember).
 	MemberStack string
 	// Now stamps the report (default time.Now).
@@ -610,6 +614,9 @@ func (a *auditor) guardDuty(ctx context.Context) {
 		return
 	}
 	a.add(CheckGuardDuty, Pass, "detector %s", ids[0])
+	if a.opts.Organization && !a.t.Member && len(a.opts.Members) > 0 {
+		a.guardDutyMembers(ctx, ids[0])
+	}
 	on := map[gdtypes.DetectorFeatureResult]bool{}
 	for _, f := range d.Features {
 		if f.Status == gdtypes.FeatureStatusEnabled {
@@ -901,4 +908,36 @@ func (a *auditor) evidenceBucket(ctx context.Context) {
 		return
 	}
 	a.add(CheckEvidenceBucket, Pass, "%s: %s", a.opts.EvidenceBucket, strings.Join(found, ", "))
+}
+
+// guardDutyMembers: each member account is an enabled member of the hub's
+// detector (relationshipStatus Enabled).
+func (a *auditor) guardDutyMembers(ctx context.Context, detector string) {
+	status := map[string]string{}
+	p := guardduty.NewListMembersPaginator(a.c.Detectors, &guardduty.ListMembersInput{DetectorId: aws.String(detector), OnlyAssociated: aws.String("false")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			a.unknown("guardduty:ListMembers", err, CheckGuardDutyMembers)
+			return
+		}
+		for _, m := range page.Members {
+			status[aws.ToString(m.AccountId)] = aws.ToString(m.RelationshipStatus)
+		}
+	}
+	var not []string
+	for _, m := range a.opts.Members {
+		switch st := status[m]; st {
+		case "Enabled":
+		case "":
+			not = append(not, m+" (not a member)")
+		default:
+			not = append(not, m+" ("+st+")")
+		}
+	}
+	if len(not) > 0 {
+		a.add(CheckGuardDutyMembers, Fail, "not enabled: %s", list(not, 5))
+		return
+	}
+	a.add(CheckGuardDutyMembers, Pass, "%d members enabled", len(a.opts.Members))
 }

@@ -87,6 +87,13 @@ var (
 		FixCLI: "aws guardduty enable-organization-admin-account --admin-account-id <hub-account>   (from the management account)",
 		FixCDK: "(not a CDK resource: run the CLI from the organization's management account)",
 	}
+	CheckGuardDutyMembers = Check{
+		ID: "guardduty.members", Prowler: "guardduty_centrally_managed",
+		Title:  "every member account given is an enabled GuardDuty member of the hub's detector (organization deployment)",
+		Lacks:  "the member's findings at the hub: a member that is not enabled under the administrator raises findings the hub never sees",
+		FixCLI: "aws guardduty create-members --detector-id <hub detector> --account-details AccountId=<account>   (or auto-enable: aws guardduty update-organization-configuration --detector-id <id> --auto-enable-organization-members ALL)",
+		FixCDK: "(not a CDK resource: run the CLI from the delegated administrator)",
+	}
 	CheckGuardDutyProtection = Check{
 		ID: "guardduty.protection", Prowler: "guardduty_s3_protection_enabled, guardduty_eks_audit_log_enabled, guardduty_ec2_malware_protection_enabled, guardduty_lambda_protection_enabled, guardduty_rds_protection_enabled",
 		Title:  "GuardDuty's protection plans are on (S3, EKS audit logs, malware protection, Lambda, RDS, runtime monitoring)",
@@ -121,6 +128,6 @@ var (
 var Checks = []Check{
 	CheckTrail, CheckManagementEvents, CheckS3DataEvents, CheckLambdaDataEvents, CheckTrailReadable, CheckLogFileValidation,
 	CheckEvidenceBucket, CheckFlowLogs, CheckAccessLogging, CheckLogRetention,
-	CheckGuardDuty, CheckGuardDutyAdmin, CheckGuardDutyProtection,
+	CheckGuardDuty, CheckGuardDutyAdmin, CheckGuardDutyMembers, CheckGuardDutyProtection,
 	CheckStreams, CheckInspector, CheckMemberStack,
 }

@@ -35,17 +35,16 @@ var emu *emulator.Server
 
 func TestMain(m *testing.M) { emulator.Main(m, &emu) }
 
-// recordedInspectorStatus answers Inspector2 BatchGetAccountStatus, which
-// the emulator lacks, with the documented wire shape in testdata, through
-// the real SDK client's deserializer.
-func recordedInspectorStatus(t *testing.T, file string) InspectorReader {
+// documentedShape serves a testdata file at path, as the service would
+// answer it, for a real SDK client (testdata/README.md: the shapes).
+func documentedShape(t *testing.T, path, file string) string {
 	t.Helper()
 	body, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/status/batch/get" {
+		if r.URL.Path != path {
 			http.Error(w, `{"message":"unexpected `+r.URL.Path+`"}`, http.StatusNotFound)
 			return
 		}
@@ -53,7 +52,60 @@ func recordedInspectorStatus(t *testing.T, file string) InspectorReader {
 		w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
-	return inspector2.New(inspector2.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: aws.AnonymousCredentials{}})
+	return srv.URL
+}
+
+// documentedInspectorStatus answers Inspector2 BatchGetAccountStatus, which
+// the emulator lacks.
+func documentedInspectorStatus(t *testing.T, file string) InspectorReader {
+	url := documentedShape(t, "/status/batch/get", file)
+	return inspector2.New(inspector2.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: aws.AnonymousCredentials{}})
+}
+
+// membersFromDocumentedShape is the emulator's GuardDuty but for
+// ListMembers (the emulator answers 404), answered from testdata.
+type membersFromDocumentedShape struct {
+	DetectorReader
+	members *guardduty.Client
+}
+
+func (m membersFromDocumentedShape) ListMembers(ctx context.Context, in *guardduty.ListMembersInput, opts ...func(*guardduty.Options)) (*guardduty.ListMembersOutput, error) {
+	return m.members.ListMembers(ctx, in, opts...)
+}
+
+// TestGuardDutyMembers: at the hub, each member given must be an enabled
+// member of its detector.
+func TestGuardDutyMembers(t *testing.T) {
+	ctx := context.Background()
+	cfg := emu.Fresh(t)
+	gd := guardduty.NewFromConfig(cfg)
+	d, err := gd.CreateDetector(ctx, &guardduty.CreateDetectorInput{Enable: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := documentedShape(t, "/detector/"+aws.ToString(d.DetectorId)+"/member", "guardduty-list-members.json")
+	clients := NewClients(cfg)
+	clients.Detectors = membersFromDocumentedShape{DetectorReader: gd,
+		members: guardduty.New(guardduty.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: aws.AnonymousCredentials{}})}
+	for _, tc := range []struct {
+		members []string
+		status  Status
+		detail  string
+	}{
+		{[]string{"111111111111"}, Pass, "1 members enabled"},
+		{[]string{"111111111111", "222222222222", "333333333333"}, Fail, "not enabled: 222222222222 (Invited), 333333333333 (not a member)"},
+	} {
+		r := Audit(ctx, Options{Organization: true, Members: tc.members}, []Target{{Account: "123456789012", Region: cfg.Region, Clients: clients}})
+		var got *Result
+		for i := range r.Results {
+			if r.Results[i].ID == "guardduty.members" {
+				got = &r.Results[i]
+			}
+		}
+		if got == nil || got.Status != tc.status || got.Detail != tc.detail {
+			t.Errorf("members %v: %+v, want %s %q", tc.members, got, tc.status, tc.detail)
+		}
+	}
 }
 
 // seedAccount applies testdata/seed and what a seed folder cannot say:
@@ -99,7 +151,7 @@ func seedAccount(t *testing.T) aws.Config {
 func TestAuditSeededAccount(t *testing.T) {
 	cfg := seedAccount(t)
 	clients := NewClients(cfg)
-	clients.Inspector = recordedInspectorStatus(t, "inspector2-account-status.json")
+	clients.Inspector = documentedInspectorStatus(t, "inspector2-account-status.json")
 	r := Audit(context.Background(), Options{Lookback: 72 * time.Hour, Tables: []string{"orders", "plain"}, DataBuckets: []string{"data"}},
 		[]Target{{Account: "123456789012", Region: cfg.Region, Buckets: true, Clients: clients}})
 

@@ -148,7 +148,7 @@ func Readiness(ctx context.Context, args []string, load LoadConfig, newClients f
 		}
 	}
 	r := readiness.Audit(ctx, readiness.Options{Lookback: *lookback, Tables: split(*tables), DataBuckets: split(*dataBuckets),
-		EvidenceBucket: *evidenceBucket, Organization: *members != ""}, targets)
+		EvidenceBucket: *evidenceBucket, Organization: *members != "", Members: split(*members)}, targets)
 	if *asJSON {
 		err = r.WriteJSON(stdout)
 	} else {
