@@ -11,10 +11,12 @@ GO_LDFLAGS := -s -w
 # The operator command, built so its documented exit codes reach the shell
 # (go run reports every failure as 1).
 CUSTODY   := dist/bin/custody
-# Not ./...: node_modules holds Go templates of the CDK CLI.
-GO_PKGS   := ./shared/... ./functions/... ./cmd/... ./infra/...
+# Every package of the module. node_modules holds Go templates of the CDK
+# CLI; package.json's postinstall writes node_modules/go.mod, which makes
+# it a module of its own that ./... does not enter.
+GO_PKGS   := ./...
 
-.PHONY: help deps deps-local build bench fuzz FORCE test unit deploy-local demo demo-org investigate verify synth diff deploy lint clean
+.PHONY: help deps deps-local build bench fuzz FORCE test unit deploy-local demo demo-org investigate verify synth preflight readiness diff deploy lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,7 +24,7 @@ help: ## list the targets
 deps: ## install what a fresh clone needs to build and deploy (Go modules, npm tools); fail naming what cannot be installed here
 	@command -v go >/dev/null || { echo "go not found: install Go 1.26 (https://go.dev/dl)"; exit 2; }
 	@command -v node >/dev/null || { echo "node not found: install it with: apt-get install nodejs npm"; exit 2; }
-	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	@if [ ! -f node_modules/.package-lock.json ] || [ ! -f node_modules/go.mod ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 		echo "npm ci"; npm ci --no-audit --no-fund; fi
 	@go mod download
 
@@ -115,10 +117,16 @@ fuzz: deps-local ## every fuzz target, FUZZTIME each (default 1m), one after ano
 synth: deps build ## cdk synth (cdk-nag runs at every synth)
 	$(CDK) synth
 
-diff: deps build ## cdk diff against the account in your AWS profile
+preflight: $(CUSTODY) ## name the account, caller and region of your AWS profile; fail when no credentials are set (diff and deploy run it first)
+	$(CUSTODY) preflight
+
+readiness: $(CUSTODY) ## audit the account of your AWS profile for the sources custody collects [ARGS="-regions eu-west-1,us-east-1 -json"]
+	$(CUSTODY) readiness $(ARGS)
+
+diff: deps preflight build ## cdk diff against the account in your AWS profile
 	$(CDK) diff
 
-deploy: deps build ## cdk deploy of the hub (Custody) into the account in your AWS profile; the member and forwarder stacks: README, Organizations
+deploy: deps preflight build ## cdk deploy of the hub (Custody) into the account in your AWS profile; the member and forwarder stacks: README, Organizations
 	$(CDK) deploy Custody
 
 lint: deps ## gofmt, go vet, staticcheck (pinned as a Go tool)

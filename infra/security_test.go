@@ -188,6 +188,7 @@ func TestFailureAlarms(t *testing.T) {
 		"ExecutionsAbortedAlarm":    {"AWS/States", "ExecutionsAborted", "Sum", "StateMachineArn", `"Ref":"Workflow`},
 		"FindingDeliveryDLQAlarm":   {"AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "QueueName", `"FindingDeliveryDLQ`},
 		"BucketPolicyAlertDLQAlarm": {"AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "QueueName", `"BucketPolicyAlertDLQ`},
+		"ReadinessFailedAlarm":      {"AWS/Lambda", "Errors", "Sum", "FunctionName", `"Ref":"ReadinessFunction`},
 	}
 	if len(alarms) != len(wants) {
 		t.Errorf("%d alarms, want %d", len(alarms), len(wants))

@@ -142,6 +142,7 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 		objectWildcard(casesPrefix))
 
 	sm := s.newStateMachine(triage, seal, collectorFns, shardFns)
+	s.newReadinessSchedule()
 	_, findingDLQ := newFindingRule(stack, cfg, sm)
 	_, alertDLQ := newBucketPolicyChangeRule(stack, s.bucket, s.topic)
 	newFailureAlarms(stack, sm, s.topic, map[string]awssqs.Queue{

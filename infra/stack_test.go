@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	names := []string{"triage", "seal"}
+	names := []string{"triage", "seal", "readiness"}
 	for _, c := range collectors {
 		names = append(names, c.Name)
 	}
@@ -670,7 +670,7 @@ var wantFunctions = map[string]string{"TriageFunction": "triage", "CollectGuardD
 	"CollectCloudWatchFunction": "cloudwatch", "CollectCloudTrailFunction": "cloudtrail", "CollectVPCFlowFunction": "vpcflow",
 	"CollectS3AccessFunction": "s3access", "CollectEC2Function": "ec2", "CollectIAMFunction": "iam",
 	"CollectInspectorFunction": "inspector", "CollectDynamoDBFunction": "dynamodb", "SealFunction": "seal",
-	"CollectCloudTrailShardFunction": "cloudtrail"}
+	"CollectCloudTrailShardFunction": "cloudtrail", "ReadinessFunction": "readiness"}
 
 func TestFunctions(t *testing.T) {
 	s := defaultStack(t)
@@ -705,6 +705,11 @@ func TestFunctions(t *testing.T) {
 				// for large cases.
 				if p["Timeout"] != 900.0 || path(p, "EphemeralStorage", "Size") != 10240.0 {
 					t.Errorf("seal sizing: %v s %v", p["Timeout"], p["EphemeralStorage"])
+				}
+			case "readiness":
+				// A few hundred Describe calls: no disk, five minutes.
+				if p["MemorySize"] != 256.0 || p["Timeout"] != 300.0 || p["EphemeralStorage"] != nil {
+					t.Errorf("readiness sizing: %v MB %v s %v", p["MemorySize"], p["Timeout"], p["EphemeralStorage"])
 				}
 			default:
 				if p["MemorySize"] != 1024.0 || p["Timeout"] != 900.0 || path(p, "EphemeralStorage", "Size") != 2048.0 {
@@ -793,6 +798,9 @@ func TestFunctionRolesLeastPrivilege(t *testing.T) {
 			[]string{"cases/*"}, []string{"sns:Publish", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"}},
 		{"SealFunctionRole", []string{"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "sns:Publish", "kms:GenerateDataKey"},
 			[]string{"cases/*"}, []string{"guardduty:GetFindings", "s3:DeleteObject"}},
+		{"ReadinessFunctionRole", []string{"s3:PutObject", "s3:GetObject", "sns:Publish", "cloudtrail:GetEventSelectors", "ec2:DescribeFlowLogs", "s3:GetBucketLogging",
+			"guardduty:GetDetector", "inspector2:BatchGetAccountStatus", "dynamodb:DescribeTable", "logs:DescribeLogGroups"},
+			[]string{"readiness/*"}, []string{"s3:DeleteObject", "cloudtrail:StopLogging", "cloudtrail:PutEventSelectors", "s3:PutBucketLogging", "guardduty:UpdateDetector", "ec2:DeleteFlowLogs"}},
 	} {
 		t.Run(tc.role, func(t *testing.T) {
 			sts := s.statements(t, tc.role)
@@ -821,10 +829,15 @@ func TestFunctionRolesLeastPrivilege(t *testing.T) {
 					}
 					cond := jsonString(st["Condition"])
 					onEvidence := strings.Contains(res, "EvidenceBucket")
-					// On the evidence bucket, listing is limited to cases/; on
-					// source buckets (log readers), to this account's buckets.
-					if a == "s3:ListBucket" && onEvidence && !strings.Contains(cond, `"s3:prefix":["cases/*"]`) {
-						t.Errorf("s3:ListBucket without the cases/ prefix condition: %s", jsonString(st))
+					// On the evidence bucket, listing is limited to cases/ (the
+					// readiness audit: its readiness/); on source buckets (log
+					// readers), to this account's buckets.
+					listPrefix := "cases/*"
+					if tc.role == "ReadinessFunctionRole" {
+						listPrefix = "readiness/*"
+					}
+					if a == "s3:ListBucket" && onEvidence && !strings.Contains(cond, `"s3:prefix":["`+listPrefix+`"]`) {
+						t.Errorf("s3:ListBucket without the %s prefix condition: %s", listPrefix, jsonString(st))
 					}
 					if a == "s3:ListBucket" && !onEvidence && !strings.Contains(cond, `"s3:ResourceAccount"`) {
 						t.Errorf("s3:ListBucket of source buckets not limited to this account: %s", jsonString(st))
@@ -847,6 +860,38 @@ func TestFunctionRolesLeastPrivilege(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadinessSchedule: the scheduled readiness audit is a function an
+// EventBridge schedule runs daily (schedules never fire in the emulator:
+// functions/readiness runs its handler directly), told the bucket, the
+// topic, the lookback and the tables.
+func TestReadinessSchedule(t *testing.T) {
+	s := defaultStack(t)
+	fnID, fn := s.one(t, "AWS::Lambda::Function", "ReadinessFunction")
+	env := jsonString(path(props(fn), "Environment", "Variables"))
+	for _, k := range []string{"EVIDENCE_BUCKET", "CASE_TOPIC_ARN", "CUSTODY_ACCOUNT_ID", `"CUSTODY_LOOKBACK":"6h"`, "CUSTODY_DYNAMODB_TABLES"} {
+		if !strings.Contains(env, k) {
+			t.Errorf("ReadinessFunction environment lacks %s: %s", k, env)
+		}
+	}
+	_, rule := s.one(t, "AWS::Events::Rule", "ReadinessSchedule")
+	p := props(rule)
+	if p["ScheduleExpression"] != "rate(1 day)" || p["State"] != "ENABLED" {
+		t.Errorf("schedule = %s", jsonString(p))
+	}
+	if targets := list(p["Targets"]); len(targets) != 1 || !strings.Contains(jsonString(path(targets[0], "Arn")), fnID) {
+		t.Errorf("targets = %s, want %s", jsonString(p["Targets"]), fnID)
+	}
+	found := false
+	for _, perm := range s.resources("AWS::Lambda::Permission") {
+		pp := props(perm)
+		found = found || (strings.Contains(jsonString(pp["FunctionName"]), fnID) && pp["Principal"] == "events.amazonaws.com" &&
+			strings.Contains(jsonString(pp["SourceArn"]), "ReadinessSchedule"))
+	}
+	if !found {
+		t.Error("EventBridge may not invoke ReadinessFunction from the schedule")
 	}
 }
 

@@ -18,6 +18,16 @@
 //	    what Seal announced (-run names the run when the case has several)
 //	custody deploy-check
 //	    cdk deploy the app into a fresh emulator, check its wiring, destroy it
+//	custody validate [-seed DIR] FINDING
+//	    what an input would plan, without an emulator or a deploy
+//	custody readiness [-regions R,R] [-accounts A,A] [-lookback D] [-tables T,T] [-json]
+//	    audit an account (and members) for the sources custody collects
+//	custody preflight
+//	    the account and region a deploy would reach
+//	custody start ... | custody cases list|show|download ...
+//	    start an investigation in, and read the cases of, a deployed stack
+//	custody help
+//	    every command, its flags and exit statuses
 //
 // Each but verify starts its own emulator (moto_server) on a free loopback
 // port and stops it at the end. Exit status:
@@ -62,22 +72,95 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/custody-ir/custody/cmd/custody/internal/localrun"
+	"github.com/custody-ir/custody/cmd/custody/internal/operator"
 	"github.com/custody-ir/custody/cmd/custody/internal/verify"
+	"github.com/custody-ir/custody/shared/readiness"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// usage is custody help: every command, its flags and exit statuses.
+const usage = `usage: custody COMMAND [flags]
+
+On this machine, against a local emulator (each starts its own moto_server):
+  demo [-out DIR] [-v]
+      the demo scenario: cmd/custody/scenarios/demo's finding and seed folder
+  demo-org [-out DIR] [-v]
+      the organization drill: cmd/custody/scenarios/org (hub, two members, a log archive, two regions)
+  investigate -finding FILE [-seed DIR] [-out DIR] [-v]
+      any input form, any seed folder
+  deploy-check
+      cdk deploy the app into a fresh emulator, check its wiring, destroy it
+  validate [-seed DIR] FINDING
+      parse the input as Triage does and print the case, window and plan it would open;
+      with -seed, load the seed folder too; no emulator, no deploy
+
+Against the account of your AWS profile (or AWS_ENDPOINT_URL):
+  readiness [-regions R,R] [-accounts A,A] [-member-role NAME] [-lookback 6h] [-tables T,T]
+      [-data-buckets B,B] [-evidence-bucket B] [-json]
+      audit the account (and each member account given, through its member role) in each region
+      for the sources custody collects; each check names its Prowler ID, what a case lacks, the fix
+  preflight
+      name the account, caller and region a deploy would reach; fail when no credentials are set
+  start [-state-machine ARN] -finding-id ID -detector-id ID
+  start [-state-machine ARN] -resource-type T -resource-id ID -start TIME -end TIME [-account A] [-region R] [-reason TEXT]
+  start [-state-machine ARN] -input FILE
+      start the workflow with a documented manual form, checked as Triage checks it first
+      (default state machine: the Custody stack's StateMachineArn output)
+  cases list [-bucket B] [-json]
+  cases show [-bucket B] [-json] CASEID
+  cases download [-bucket B] [-out DIR] CASEID
+      the cases of the deployed evidence bucket (default: the Custody stack's EvidenceBucketName output):
+      each run's status, finding, seal time, artifacts and gaps; download writes OUT/<caseId>/ for verify
+  verify [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
+      re-read every artifact of every run of a case against its manifests
+  help
+      this text
+
+Exit status:
+  0  done; readiness: every check passes
+  1  usage: bad flags, unreadable file
+  2  set-up: a tool is missing (named with its install command), no credentials, the emulator,
+     build, deploy or seed failed
+  3  the input is refused (Triage, or validate: input or seed folder), naming the field
+  4  the workflow failed, a deploy check failed; readiness: a check fails
+  5  the downloaded run does not verify; readiness: none fails but some could not be read
+  verify: 5 changed, 6 missing, 7 unlisted only, 8 manifest, 9 unlocked (README: The commands behind them)
+`
+
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: custody demo|demo-org|investigate|verify|deploy-check [flags]")
+		fmt.Fprint(stderr, usage)
 		return localrun.ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return localrun.ExitOK
+	case "verify":
+		return verify.Main(ctx, args[1:], stdout, stderr, nil)
+	case "readiness":
+		return operator.Readiness(ctx, args[1:], operator.DefaultConfig, readiness.NewClients, stdout, stderr)
+	case "preflight":
+		return operator.Preflight(ctx, args[1:], operator.DefaultConfig, stdout, stderr)
+	case "validate":
+		return operator.Validate(args[1:], time.Now, stdout, stderr)
+	case "cases":
+		return operator.Cases(ctx, args[1:], operator.DefaultConfig, stdout, stderr)
+	case "start":
+		return operator.Start(ctx, args[1:], operator.DefaultConfig, stdout, stderr)
+	case "demo", "demo-org", "investigate", "deploy-check":
+	default:
+		fmt.Fprintf(stderr, "custody: unknown command %q (custody help lists them)\n", args[0])
+		return localrun.ExitUsage
+	}
 	root, err := projectRoot()
 	if err != nil {
 		fmt.Fprintln(stderr, "custody:", err)
@@ -120,13 +203,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if runErr == nil {
 			s.Print(stdout)
 		}
-	case "verify":
-		return verify.Main(ctx, args[1:], stdout, stderr, nil)
 	case "deploy-check":
 		runErr = localrun.DeployCheck(ctx, root, stdout)
-	default:
-		fmt.Fprintf(stderr, "custody: unknown command %q\n", args[0])
-		return localrun.ExitUsage
 	}
 	if runErr != nil {
 		fmt.Fprintln(stderr, "custody:", runErr)

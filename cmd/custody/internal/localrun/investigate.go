@@ -29,6 +29,7 @@ import (
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/finding"
+	"github.com/custody-ir/custody/shared/report"
 	"github.com/custody-ir/custody/shared/scenario"
 )
 
@@ -467,6 +468,14 @@ func (s *Summary) printOne(w io.Writer) {
 	}
 	fmt.Fprintf(w, "in bucket %s\n", s.Location)
 	fmt.Fprintf(w, "manifest %s (verified)\n", s.ManifestPath)
+	if html := filepath.Join(filepath.Dir(s.ManifestPath), report.HTMLFile); fileExists(html) {
+		fmt.Fprintf(w, "report   %s (open it in a browser; report.md beside it)\n", html)
+	}
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // ReadWith lists the accounts and regions the run's artifacts were read
