@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -502,6 +503,14 @@ func (s *Summary) ReadWith() []string {
 
 // progress prints each state entered and each collector's result.
 func progress(w io.Writer) func(Event) {
+	var mu sync.Mutex
+	entered := map[string]time.Time{} // state name and Map index -> when entered
+	key := func(ev Event) string {
+		if ev.Index != nil {
+			return fmt.Sprintf("%s#%d", ev.State.Name, *ev.Index)
+		}
+		return ev.State.Name
+	}
 	return func(ev Event) {
 		name := ""
 		if ev.State != nil {
@@ -510,27 +519,50 @@ func progress(w io.Writer) func(Event) {
 		switch ev.Type {
 		case "StateEntered":
 			if ev.State.Type == "Task" || ev.State.Type == "Map" {
+				mu.Lock()
+				entered[key(ev)] = time.Now()
+				mu.Unlock()
 				fmt.Fprintf(w, "  -> %s\n", name)
 			}
 		case "StateExited":
 			if ev.State.Type == "Task" || ev.State.Name == "CollectorFailed" || ev.State.Name == "UnknownCollector" {
-				var r struct {
+				took := ""
+				mu.Lock()
+				if t, ok := entered[key(ev)]; ok {
+					took = fmt.Sprintf(" in %s", time.Since(t).Round(100*time.Millisecond))
+					delete(entered, key(ev))
+				}
+				mu.Unlock()
+				type result struct {
 					Collector string                         `json:"collector"`
 					Status    string                         `json:"status"`
 					Artifacts *int                           `json:"artifacts"`
 					Gaps      *int                           `json:"gaps"`
 					Error     *struct{ Error, Cause string } `json:"error"`
+					Shards    []json.RawMessage              `json:"shards"`
 				}
+				var r result
 				_ = json.Unmarshal(ev.State.Output, &r)
+				if r.Collector == "" {
+					// A fan-out collector's first answer is at $.result.
+					var nested struct {
+						Result result `json:"result"`
+					}
+					if json.Unmarshal(ev.State.Output, &nested) == nil && nested.Result.Collector != "" {
+						r = nested.Result
+					}
+				}
 				switch {
 				case r.Collector != "" && r.Error != nil:
-					fmt.Fprintf(w, "     %s: %s (%s: %s)\n", r.Collector, r.Status, r.Error.Error, firstLine(r.Error.Cause))
+					fmt.Fprintf(w, "     %s: %s (%s: %s)%s\n", r.Collector, r.Status, r.Error.Error, firstLine(r.Error.Cause), took)
+				case r.Collector != "" && len(r.Shards) > 0:
+					fmt.Fprintf(w, "     %s: %s into %d shards%s\n", r.Collector, r.Status, len(r.Shards), took)
 				case r.Collector != "" && r.Artifacts != nil:
-					fmt.Fprintf(w, "     %s: %s, %d artifacts, %d gaps\n", r.Collector, r.Status, *r.Artifacts, deref(r.Gaps))
+					fmt.Fprintf(w, "     %s: %s, %d artifacts, %d gaps%s\n", r.Collector, r.Status, *r.Artifacts, deref(r.Gaps), took)
 				case r.Collector != "":
-					fmt.Fprintf(w, "     %s: %s\n", r.Collector, r.Status)
+					fmt.Fprintf(w, "     %s: %s%s\n", r.Collector, r.Status, took)
 				default:
-					fmt.Fprintf(w, "  <- %s\n", name)
+					fmt.Fprintf(w, "  <- %s%s\n", name, took)
 				}
 			}
 		case "StateRetried":
