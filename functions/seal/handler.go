@@ -59,6 +59,8 @@ type Output struct {
 	ArtifactsBySource map[string]int `json:"artifactsBySource"`
 	Gaps              []evidence.Gap `json:"gaps"`
 	FailedCollectors  []string       `json:"failedCollectors,omitempty"`
+	// Seal is the signed seal statement over the manifest.
+	Seal *Signed `json:"seal"`
 }
 
 // Handler seals a run: it gathers every collector result in the run folder,
@@ -67,10 +69,13 @@ type Handler struct {
 	Objects  objectLister
 	Writer   manifestWriter
 	Notifier publisher
-	Bucket   string
-	TopicARN string
-	Version  string
-	Now      func() time.Time
+	// Signer signs the seal statement with the key SigningKeyARN names.
+	Signer        signer
+	SigningKeyARN string
+	Bucket        string
+	TopicARN      string
+	Version       string
+	Now           func() time.Time
 	// TempDir is where the timeline spills (Lambda's ephemeral storage).
 	TempDir string
 }
@@ -78,6 +83,9 @@ type Handler struct {
 // Handle seals one run.
 func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 	inc := in.Incident
+	if h.Signer == nil || h.SigningKeyARN == "" {
+		return nil, &faults.EvidenceError{Key: "manifest.json", Err: errors.New("no signing key configured (CUSTODY_SIGNING_KEY_ARN): a manifest is not sealed unsigned")}
+	}
 	runPrefix, err := evidence.RunPrefix(inc.CaseID, inc.RunID)
 	if err != nil {
 		return nil, faults.Invalid("incident", "%v", err)
@@ -127,6 +135,9 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		return nil, faults.Classify("store manifest", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
 	}
 	out := h.output(m, art, runPrefix)
+	if out.Seal, err = h.sign(ctx, m, art, runPrefix); err != nil {
+		return nil, err
+	}
 	if err := h.notify(ctx, out); err != nil {
 		return nil, err
 	}
