@@ -615,6 +615,11 @@ func DeployStack(ctx context.Context, root string, emu *emulator.Server, cfg aws
 	for _, a := range applied {
 		step("  applied from the template: %s", a)
 	}
+	key, err := ApplySigningKey(ctx, cfg, dep)
+	if err != nil {
+		return nil, err
+	}
+	step("  %s", key)
 	return dep, nil
 }
 
@@ -662,6 +667,9 @@ func deployedFunctions(ctx context.Context, cfg aws.Config, dep *Deployment, bin
 			}
 		}
 		for k, v := range env {
+			if o, ok := dep.FunctionEnv[name][k]; ok {
+				v = o
+			}
 			vars = append(vars, k+"="+v)
 		}
 		sort.Strings(vars)
