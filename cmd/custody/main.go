@@ -8,10 +8,13 @@
 //	    log archive, two regions): its finding, then finding-no-member-stack.json
 //	custody investigate -finding FILE [-seed DIR] [-out DIR] [-v]
 //	    any input form, any seed folder
-//	custody verify [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
+//	custody verify [-key FILE|FINGERPRINT] [-allow-unsigned] [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
 //	    check every run of a case against its manifest: every artifact
 //	    re-read through SHA-256 (on disk, or in the bucket by version ID,
 //	    with its Object Lock), and every file or version no manifest lists;
+//	    the signed seal statement over each manifest, offline, printing the
+//	    signing key's fingerprint (-key pins the key that must have signed;
+//	    without it verify says nothing was pinned);
 //	    -manifest-sha256/-manifest-version check a run's manifest against
 //	    what Seal announced (-run names the run when the case has several)
 //	custody deploy-check
@@ -30,7 +33,7 @@
 //	   from verify: an artifact changed (size or SHA-256 differ)
 //
 // verify's own statuses (when it finds several kinds of problem, the first
-// in the order 8, 5, 6, 9, 7 decides):
+// in the order 8, 10, 5, 6, 9, 7 decides):
 //
 //	0  every run verifies and the case holds nothing unlisted
 //	1  usage: bad flags, no such folder, not a case location, a case
@@ -48,6 +51,10 @@
 //	   -manifest-version), is not valid, names another case or run, or
 //	   has more than one version in the bucket
 //	9  unlocked: an artifact is intact but its Object Lock no longer holds
+//	10 signature: a run's signed seal statement does not verify: no seal
+//	   (unless -allow-unsigned), a signature that does not match the
+//	   statement and stored key, a statement naming another manifest (its
+//	   SHA-256 or version), or a key other than the one -key pins
 package main
 
 import (

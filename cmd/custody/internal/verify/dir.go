@@ -37,7 +37,7 @@ const maxManifest = 256 << 20
 // package comment). ann, when given, is checked against the manifest of
 // run ann.RunID (or of the only run): a folder holds no version IDs, so
 // only the SHA-256 can be checked here.
-func Dir(caseDir string, ann Announced) (*Result, error) {
+func Dir(caseDir string, ann Announced, trust Trust) (*Result, error) {
 	caseDir = filepath.Clean(caseDir)
 	st, err := os.Stat(caseDir)
 	if err != nil {
@@ -79,7 +79,7 @@ func Dir(caseDir string, ann Announced) (*Result, error) {
 	for _, runID := range runIDs {
 		mpath := filepath.Join(caseDir, "runs", runID, "manifest.json")
 		run := Run{RunID: runID, Manifest: mpath, Report: emptyReport()}
-		data, err := readCapped(mpath)
+		data, err := readCapped(mpath, maxManifest)
 		if errors.Is(err, fs.ErrNotExist) {
 			run.NoManifest = true
 			res.Runs = append(res.Runs, run)
@@ -102,6 +102,10 @@ func Dir(caseDir string, ann Announced) (*Result, error) {
 			res.Runs = append(res.Runs, run)
 			continue
 		}
+		runDir := filepath.Join(caseDir, "runs", runID)
+		run.Seal = trust.check(func(name string) ([]byte, error) {
+			return readCapped(filepath.Join(runDir, filepath.FromSlash(name)), maxSealFile)
+		}, caseID, runID, data, "")
 		run.ManifestProblems = append(run.ManifestProblems, checkManifest(caseID, runID, m)...)
 		rep, err := evidence.VerifyDir(root, m)
 		if err != nil {
@@ -165,7 +169,7 @@ func announcedRun(ann Announced, runIDs []string) (string, error) {
 	return runIDs[0], nil
 }
 
-func readCapped(path string) ([]byte, error) {
+func readCapped(path string, max int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -178,8 +182,8 @@ func readCapped(path string) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	if st.Size() > maxManifest {
-		return nil, fmt.Errorf("%s is %d bytes, more than a manifest can be (%d)", path, st.Size(), maxManifest)
+	if st.Size() > max {
+		return nil, fmt.Errorf("%s is %d bytes, more than it can be (%d)", path, st.Size(), max)
 	}
 	return os.ReadFile(path)
 }
