@@ -81,6 +81,9 @@ type Summary struct {
 	// Location is where the case is in the bucket.
 	Location string
 	Manifest *evidence.Manifest
+	// SignedBy is the fingerprint of the key whose signature over the
+	// manifest verified (the seal key the local run created).
+	SignedBy string
 	// Then are the runs of Options.Also, in order.
 	Then []*Summary
 }
@@ -310,8 +313,12 @@ func (e *Env) Fetch(ctx context.Context, caseID, runID, out string) (*Summary, e
 	if err := rep.Err(); err != nil {
 		return nil, exitErr(ExitUnverified, "the downloaded run does not verify: %v", err)
 	}
+	signedBy, err := e.checkSeal(out, caseID, runID)
+	if err != nil {
+		return nil, exitErr(ExitUnverified, "the downloaded run's seal: %v", err)
+	}
 	s := &Summary{CaseID: m.CaseID, RunID: m.RunID, Status: m.Status, ManifestPath: mpath, BySource: map[string]int{},
-		Gaps: m.Gaps, Location: fmt.Sprintf("s3://%s/%s", e.Bucket, prefix), Manifest: m}
+		Gaps: m.Gaps, Location: fmt.Sprintf("s3://%s/%s", e.Bucket, prefix), Manifest: m, SignedBy: signedBy}
 	for _, a := range m.Artifacts {
 		s.BySource[a.Source]++
 	}
@@ -445,6 +452,9 @@ func (s *Summary) printOne(w io.Writer) {
 	}
 	fmt.Fprintf(w, "in bucket %s\n", s.Location)
 	fmt.Fprintf(w, "manifest %s (verified)\n", s.ManifestPath)
+	if s.SignedBy != "" {
+		fmt.Fprintf(w, "signed   by the seal key %s (verify -key %s)\n", s.SignedBy, s.SignedBy)
+	}
 }
 
 // ReadWith lists the accounts and regions the run's artifacts were read

@@ -3,12 +3,15 @@ package localrun
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/custody-ir/custody/cmd/custody/internal/verify"
 	"github.com/custody-ir/custody/shared/attest"
+	"github.com/custody-ir/custody/shared/evidence"
 )
 
 // EnvSigningKey is Seal's environment variable naming the seal key.
@@ -61,4 +64,32 @@ func ApplySigningKey(ctx context.Context, cfg aws.Config, d *Deployment) (string
 	d.SigningKeyFingerprint = attest.Fingerprint(pk.PublicKey)
 	return fmt.Sprintf("seal key %s %s created through the API (the emulator's CloudFormation ignores KeyUsage); Seal signs with it; fingerprint %s",
 		spec, arn, d.SigningKeyFingerprint), nil
+}
+
+// checkSeal checks the downloaded run's signed seal statement the way
+// custody verify does, pinned to the seal key this run created; it returns
+// the key's fingerprint.
+func (e *Env) checkSeal(out, caseID, runID string) (string, error) {
+	caseDir, err := evidence.LocalPath(out, strings.TrimSuffix(evidence.CasesRoot+caseID, "/"))
+	if err != nil {
+		return "", err
+	}
+	res, err := verify.Dir(caseDir, verify.Announced{}, verify.Trust{Pin: verify.Pin(e.Deploy.SigningKeyFingerprint)})
+	if err != nil {
+		return "", err
+	}
+	for _, r := range res.Runs {
+		if r.RunID != runID {
+			continue
+		}
+		if r.Seal == nil || !r.Seal.Verified {
+			var probs []string
+			if r.Seal != nil {
+				probs = r.Seal.Problems
+			}
+			return "", fmt.Errorf("run %s: the signature does not verify: %s", runID, strings.Join(probs, "; "))
+		}
+		return r.Seal.Fingerprint, nil
+	}
+	return "", fmt.Errorf("run %s is not in %s", runID, caseDir)
 }
