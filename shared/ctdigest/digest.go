@@ -127,6 +127,12 @@ func IsDigestKey(key string) bool { return digestKey.MatchString(key) }
 // IsLogKey reports whether key is a CloudTrail log file's.
 func IsLogKey(key string) bool { return logKey.MatchString(key) }
 
+// DeliveredAt is the delivery time a CloudTrail log file's key names.
+func DeliveredAt(key string) (time.Time, bool) {
+	_, _, at, ok := logDelivered(key)
+	return at, ok
+}
+
 // logDelivered is a log file's account, region and delivery time, from its
 // key.
 func logDelivered(key string) (account, region string, at time.Time, ok bool) {
@@ -138,18 +144,22 @@ func logDelivered(key string) (account, region string, at time.Time, ok bool) {
 	return m[2], m[3], t, err == nil
 }
 
-// DigestPrefix is where CloudTrail delivers the digests of account and
-// region under a trail bucket prefix p ("" or ending in "/"; an
-// organization trail's p holds its "AWSLogs/<o-id>/" part the way
-// DigestKey's caller builds it).
-func DigestPrefix(p, account, region string) string {
-	return p + "AWSLogs/" + account + "/CloudTrail-Digest/" + region + "/"
+// LogBase is the part of a log or digest key before its account:
+// "<prefix>AWSLogs/", or "<prefix>AWSLogs/<o-id>/" for an organization
+// trail; ok is false for a key that is neither.
+func LogBase(key string) (base, account, region string, ok bool) {
+	for _, re := range []*regexp.Regexp{logKey, digestKey} {
+		if loc := re.FindStringSubmatchIndex(key); loc != nil {
+			return key[:loc[4]], key[loc[4]:loc[5]], key[loc[6]:loc[7]], true
+		}
+	}
+	return "", "", "", false
 }
 
-// DigestKey is the key CloudTrail gives the digest of trail ending at end.
-func DigestKey(p, account, region, trail string, end time.Time) string {
+// DigestKey is the key CloudTrail gives the digest of account's trail in
+// region ending at end, under base (LogBase).
+func DigestKey(base, account, region, trail string, end time.Time) string {
 	end = end.UTC()
-	return fmt.Sprintf("%s%s/%s/%s_CloudTrail-Digest_%s_%s_%s_%s.json.gz",
-		DigestPrefix(p, account, region), end.Format("2006"), end.Format("01/02"),
-		account, region, trail, region, end.Format("20060102T150405Z"))
+	return fmt.Sprintf("%s%s/CloudTrail-Digest/%s/%s/%s_CloudTrail-Digest_%s_%s_%s_%s.json.gz",
+		base, account, region, end.Format("2006/01/02"), account, region, trail, region, end.Format("20060102T150405Z"))
 }

@@ -60,11 +60,11 @@ type Written struct {
 	raw       []byte
 }
 
-// Digest writes the digest of account's trail in bucket (prefix p) for the
-// hour [start, end], covering logs, chained to prev (nil: the first of a
-// chain).
-func (s *Signer) Digest(bucket, p, account, trail string, start, end time.Time, logs []Delivered, prev *Written) (*Written, error) {
-	key := DigestKey(p, account, s.Region, trail, end)
+// Digest writes the digest of account's trail in bucket (under base, see
+// LogBase) for the hour [start, end], covering logs, chained to prev (nil:
+// the first of a chain).
+func (s *Signer) Digest(bucket, base, account, trail string, start, end time.Time, logs []Delivered, prev *Written) (*Written, error) {
+	key := DigestKey(base, account, s.Region, trail, end)
 	d := Digest{
 		AWSAccountID: account, DigestStartTime: start.UTC().Format(time.RFC3339), DigestEndTime: end.UTC().Format(time.RFC3339),
 		DigestS3Bucket: bucket, DigestS3Object: key, DigestPublicKeyFingerprint: s.pub.Fingerprint,

@@ -60,7 +60,7 @@ func newChain(t *testing.T) *chain {
 		delivered := hourStart.Add(17 * time.Minute)
 		key := "AWSLogs/" + account + "/CloudTrail/" + region + "/" + delivered.Format("2006/01/02") + "/" +
 			account + "_CloudTrail_" + region + "_" + delivered.Format("20060102T1504Z") + "_abcDEF012345ghij.json.gz"
-		w, err := s.Digest(trailBucket, "", account, "management", hourStart, hourStart.Add(time.Hour), []Delivered{{Bucket: trailBucket, Key: key, Raw: raw}}, prev)
+		w, err := s.Digest(trailBucket, "AWSLogs/", account, "management", hourStart, hourStart.Add(time.Hour), []Delivered{{Bucket: trailBucket, Key: key, Raw: raw}}, prev)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +115,7 @@ func TestValidate(t *testing.T) {
 				d1, _ := Inflate(c.digests[1].Stored)
 				pd, _ := ParseDigest(d1)
 				start, _ := time.Parse(time.RFC3339, pd.DigestStartTime)
-				w, err := s.Digest(trailBucket, "", account, "management", start, start.Add(time.Hour),
+				w, err := s.Digest(trailBucket, "AWSLogs/", account, "management", start, start.Add(time.Hour),
 					[]Delivered{{Bucket: trailBucket, Key: c.logs[1].Key, Raw: []byte(`{"Records":[]}`)}}, prev)
 				if err != nil {
 					t.Fatal(err)
@@ -136,7 +136,7 @@ func TestValidate(t *testing.T) {
 				// eu-west-1's signer, writing a us-east-1 digest.
 				forged := *c.other
 				forged.Region = region
-				w, err := forged.Digest(trailBucket, "", account, "management", start, start.Add(time.Hour),
+				w, err := forged.Digest(trailBucket, "AWSLogs/", account, "management", start, start.Add(time.Hour),
 					[]Delivered{{Bucket: trailBucket, Key: c.logs[1].Key, Raw: c.raw[1]}}, prev)
 				if err != nil {
 					t.Fatal(err)
@@ -221,6 +221,23 @@ func TestValidate(t *testing.T) {
 				t.Errorf("gaps %q do not name EnableLogFileValidation", rep.Gaps)
 			}
 		})
+	}
+}
+
+func TestLogBase(t *testing.T) {
+	cases := []struct{ key, base, account, region string }{
+		{"p/AWSLogs/123456789012/CloudTrail/us-east-1/2024/08/02/123456789012_CloudTrail_us-east-1_20240802T0825Z_abc.json.gz", "p/AWSLogs/", "123456789012", "us-east-1"},
+		{"AWSLogs/o-abc123/123456789012/CloudTrail/eu-west-1/2024/08/02/123456789012_CloudTrail_eu-west-1_20240802T0825Z_abc.json.gz", "AWSLogs/o-abc123/", "123456789012", "eu-west-1"},
+		{DigestKey("AWSLogs/", "123456789012", "us-east-1", "t", time.Date(2024, 8, 2, 9, 0, 12, 0, time.UTC)), "AWSLogs/", "123456789012", "us-east-1"},
+	}
+	for _, c := range cases {
+		base, acct, region, ok := LogBase(c.key)
+		if !ok || base != c.base || acct != c.account || region != c.region {
+			t.Errorf("LogBase(%s) = %q %q %q %v", c.key, base, acct, region, ok)
+		}
+	}
+	if _, _, _, ok := LogBase("AWSLogs/123456789012/vpcflowlogs/x.gz"); ok {
+		t.Error("a flow log key is a CloudTrail key")
 	}
 }
 

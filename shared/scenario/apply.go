@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/ctdigest"
 )
 
 // DefaultImageID is the AMI used for an instance that names none (one of
@@ -103,6 +104,7 @@ func apply(ctx context.Context, cfg aws.Config, endpoint string, sc *Scenario, d
 		func(ctx context.Context) error { return a.logGroups(ctx, files) },
 		a.flowLogs, a.trails, a.bucketLogging, a.tables, a.inspector,
 		func(ctx context.Context) error { return a.uploadObjects(ctx, files) },
+		a.trailDigests,
 		func(ctx context.Context) error { return a.uploadLogs(ctx, files) },
 	}
 	for _, step := range steps {
@@ -122,6 +124,9 @@ type applier struct {
 	out       *Seeded
 	bucketSet map[string]bool
 	groupSet  map[string]bool
+	// ctLogs are the CloudTrail log files seeded, uncompressed, for their
+	// digests (trailDigests).
+	ctLogs []ctdigest.Delivered
 }
 
 func (a *applier) policyArn(name string) string {
