@@ -69,6 +69,9 @@ type Handler struct {
 	Objects  objectLister
 	Writer   manifestWriter
 	Notifier publisher
+	// Trail lists CloudTrail's public keys, to validate the digests of
+	// the run's CloudTrail copies.
+	Trail publicKeyLister
 	// Signer signs the seal statement with the key SigningKeyARN names.
 	Signer        signer
 	SigningKeyARN string
@@ -99,6 +102,15 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		results = append(append([]incident.Result{}, results...), *in.SecondPass)
 	}
 	m := h.manifest(inc, results, stored)
+	// CloudTrail's own signatures over its copies: a failure to check
+	// them is a warning, never a reason not to seal.
+	if arts, gaps, err := h.validateCloudTrail(ctx, m, runPrefix); err != nil {
+		m.Warnings = append(m.Warnings, "seal: CloudTrail digests not validated: "+err.Error())
+	} else {
+		m.Artifacts = append(m.Artifacts, arts...)
+		m.Gaps = append(m.Gaps, gaps...)
+		sort.Slice(m.Artifacts, func(i, j int) bool { return m.Artifacts[i].Key < m.Artifacts[j].Key })
+	}
 	// The timeline and the report are built from the evidence; a failure
 	// to build them is a warning, never a reason not to seal.
 	if arts, err := h.analyse(ctx, inc, m); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -32,6 +33,7 @@ func main() {
 		Objects:       client,
 		Writer:        evidence.NewWriter(client, bucket),
 		Notifier:      sns.NewFromConfig(cfg),
+		Trail:         cloudtrail.NewFromConfig(cfg),
 		Signer:        kms.NewFromConfig(cfg),
 		SigningKeyARN: signingKey,
 		Bucket:        bucket,

@@ -615,7 +615,10 @@ func (a *applier) trails(ctx context.Context) error {
 	for i, t := range a.sc.Trails {
 		fail := func(op string, err error) error { return entryErr("trails", i, t.Name, "%s: %w", op, err) }
 		req := &cloudtrail.CreateTrailInput{Name: aws.String(t.Name), S3BucketName: aws.String(t.Bucket),
-			IsMultiRegionTrail: aws.Bool(t.MultiRegion), IsOrganizationTrail: aws.Bool(t.IsOrganizationTrail)}
+			IsMultiRegionTrail: aws.Bool(t.MultiRegion), IsOrganizationTrail: aws.Bool(t.IsOrganizationTrail),
+			// The seeded log files get digests (trailDigests), as a trail
+			// with validation on delivers them.
+			EnableLogFileValidation: aws.Bool(true)}
 		if t.Prefix != "" {
 			req.S3KeyPrefix = aws.String(t.Prefix)
 		}
