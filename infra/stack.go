@@ -142,6 +142,13 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 	// learns the key from its environment.
 	signingKey := newSigningKey(stack, cfg, seal.role)
 	seal.fn.AddEnvironment(jsii.String("CUSTODY_SIGNING_KEY_ARN"), signingKey.KeyArn(), nil)
+	// Seal validates CloudTrail's digests on the run's copies with the
+	// public keys CloudTrail signs them with (ListPublicKeys has no
+	// resource-level permissions).
+	seal.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("cloudtrail:ListPublicKeys"),
+		Resources: jsii.Strings("*"),
+	}))
 	suppressWildcards(seal, "IAM allows Seal s3:GetObject, s3:GetObjectVersion, s3:PutObject and s3:AbortMultipartUpload on the evidence bucket's cases/* and s3:ListBucket only with s3:prefix cases/*: every case's folder, because case IDs are made at run time; that Seal writes only the run it seals is enforced by shared/evidence's key functions (tested), not by IAM.",
 		objectWildcard(casesPrefix))
 

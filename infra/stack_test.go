@@ -734,8 +734,8 @@ func TestFunctionRolesLeastPrivilege(t *testing.T) {
 			[]string{"cases/*"}, []string{"sns:Publish", "inspector2:Disable", "guardduty:GetFindings"}},
 		{"CollectDynamoDBFunctionRole", []string{"s3:PutObject", "s3:GetObject", "dynamodb:DescribeTable", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
 			[]string{"cases/*"}, []string{"sns:Publish", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"}},
-		{"SealFunctionRole", []string{"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "sns:Publish", "kms:GenerateDataKey"},
-			[]string{"cases/*"}, []string{"guardduty:GetFindings", "s3:DeleteObject"}},
+		{"SealFunctionRole", []string{"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "sns:Publish", "kms:GenerateDataKey", "cloudtrail:ListPublicKeys"},
+			[]string{"cases/*"}, []string{"guardduty:GetFindings", "s3:DeleteObject", "kms:Sign", "cloudtrail:StopLogging"}},
 	} {
 		t.Run(tc.role, func(t *testing.T) {
 			sts := s.statements(t, tc.role)
