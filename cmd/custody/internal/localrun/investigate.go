@@ -191,6 +191,11 @@ func (e *Env) Seed(ctx context.Context, dir string) (*scenario.Seeded, error) {
 	for _, f := range seeded.Rewritten {
 		e.step("  derived (placeholders replaced, times shifted): %s", f)
 	}
+	if len(seeded.Digests) > 0 {
+		e.step("  %d CloudTrail digest file(s) written and signed for the seeded log files; cloudtrail:ListPublicKeys (not in the emulator) answered by the local run with their %d key(s)",
+			len(seeded.Digests), len(seeded.DigestKeys))
+		e.Gate.ServePublicKeys(seeded.DigestKeys)
+	}
 	if err := e.deployMembers(ctx, sc); err != nil {
 		return nil, exitErr(ExitSetup, "seed: %v", err)
 	}
