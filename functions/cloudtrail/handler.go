@@ -323,7 +323,7 @@ func (c *Collector) collectLocation(ctx context.Context, out *collect.Output, in
 	for _, b := range bases {
 		for _, r := range regions {
 			loc.prefixes = append(loc.prefixes, s3logs.DayPrefixes(b+"CloudTrail/"+r+"/", "2006/01/02/", inc.Window, pad)...)
-			digestPrefixes = append(digestPrefixes, s3logs.DayPrefixes(b+"CloudTrail-Digest/"+r+"/", "2006/01/02/", inc.Window, pad+digestLag)...)
+			digestPrefixes = append(digestPrefixes, s3logs.DayPrefixes(b+"CloudTrail-Digest/"+r+"/", "2006/01/02/", digestWindow(inc.Window), pad)...)
 		}
 	}
 	logs, err := s3logs.List(ctx, c.Logs, loc.bucket, loc.prefixes, KeyTime, inc.Window, pad)
@@ -331,7 +331,7 @@ func (c *Collector) collectLocation(ctx context.Context, out *collect.Output, in
 		return c.listFailed(out, loc, err)
 	}
 	// A digest covers the hour before its delivery.
-	digests, err := s3logs.List(ctx, c.Logs, loc.bucket, digestPrefixes, KeyTime, incident.Window{Start: inc.Window.Start, End: inc.Window.End.Add(digestLag)}, pad)
+	digests, err := s3logs.List(ctx, c.Logs, loc.bucket, digestPrefixes, KeyTime, digestWindow(inc.Window), pad)
 	if err != nil {
 		return c.listFailed(out, loc, err)
 	}
