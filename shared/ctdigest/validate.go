@@ -94,6 +94,11 @@ type DigestResult struct {
 	Region  string `json:"region,omitempty"`
 	Start   string `json:"digestStartTime,omitempty"`
 	End     string `json:"digestEndTime,omitempty"`
+	// Signature is the hex signature CloudTrail stored with it
+	// (x-amz-meta-signature): a downloaded copy keeps no S3 metadata, so
+	// the report carries it for the check to re-run offline (it proves
+	// itself: it verifies with CloudTrail's key or not at all).
+	Signature string `json:"signature"`
 	// Chained: its predecessor in the copies (when one was copied) is the
 	// digest it names, by key, signature and SHA-256.
 	Chained bool   `json:"chained"`
@@ -148,7 +153,7 @@ func Validate(in Input) *Report {
 	rep := &Report{Digests: []DigestResult{}, Logs: []LogResult{}, Gaps: []string{}}
 	var ds []*parsed
 	for _, f := range in.Digests {
-		p := &parsed{file: f, res: &DigestResult{Bucket: f.Bucket, Key: f.Key, CopyKey: f.CopyKey}}
+		p := &parsed{file: f, res: &DigestResult{Bucket: f.Bucket, Key: f.Key, CopyKey: f.CopyKey, Signature: f.Signature}}
 		ds = append(ds, p)
 		if m := digestKey.FindStringSubmatch(f.Key); m != nil {
 			p.region = m[3]

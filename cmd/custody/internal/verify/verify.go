@@ -77,8 +77,11 @@ type Run struct {
 	NoManifest bool `json:"noManifest,omitempty"`
 	// Seal is the check of the run's signed seal statement; nil when the
 	// manifest could not be read.
-	Seal   *SealCheck      `json:"seal,omitempty"`
-	Report evidence.Report `json:"report"`
+	Seal *SealCheck `json:"seal,omitempty"`
+	// CloudTrail is CloudTrail's digest chain over the run's copies,
+	// re-run offline (folders only); nil when Seal validated none.
+	CloudTrail *CloudTrailCheck `json:"cloudtrail,omitempty"`
+	Report     evidence.Report  `json:"report"`
 }
 
 // Unlisted is one file or object version no manifest lists.
@@ -95,7 +98,7 @@ func (r *Result) Code() int {
 	for _, run := range r.Runs {
 		manifest = manifest || len(run.ManifestProblems) > 0
 		signature = signature || (run.Seal != nil && len(run.Seal.Problems) > 0)
-		changed = changed || len(run.Report.Changed) > 0
+		changed = changed || len(run.Report.Changed) > 0 || (run.CloudTrail != nil && len(run.CloudTrail.Problems) > 0)
 		missing = missing || len(run.Report.Missing) > 0 || run.NoManifest
 		unlocked = unlocked || len(run.Report.Unlocked) > 0
 	}
@@ -132,6 +135,9 @@ func (r *Result) Summary() string {
 		}
 		artifacts += len(run.Report.OK) + len(run.Report.Changed) + len(run.Report.Missing) + len(run.Report.Unlocked)
 		changed += len(run.Report.Changed)
+		if run.CloudTrail != nil {
+			changed += len(run.CloudTrail.Problems)
+		}
 		missing += len(run.Report.Missing)
 		unlocked += len(run.Report.Unlocked)
 		if len(run.ManifestProblems) > 0 {
@@ -194,6 +200,12 @@ func (r *Result) Print(w io.Writer) {
 		if run.Seal != nil {
 			for _, p := range run.Seal.Problems {
 				fmt.Fprintf(w, "     signature: %s\n", p)
+			}
+		}
+		if l := run.CloudTrail.line(); l != "" {
+			fmt.Fprintf(w, "     %s\n", l)
+			for _, p := range run.CloudTrail.Problems {
+				fmt.Fprintf(w, "     cloudtrail: %s\n", p)
 			}
 		}
 		for _, g := range []struct {
