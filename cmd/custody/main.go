@@ -83,6 +83,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if args[0] == "verify" {
+		// verify needs nothing but the case: it runs anywhere, outside
+		// the checkout too.
+		return verify.Main(ctx, args[1:], stdout, stderr, nil)
+	}
 	root, err := projectRoot()
 	if err != nil {
 		fmt.Fprintln(stderr, "custody:", err)
@@ -122,8 +127,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if runErr == nil {
 			s.Print(stdout)
 		}
-	case "verify":
-		return verify.Main(ctx, args[1:], stdout, stderr, nil)
 	case "deploy-check":
 		runErr = localrun.DeployCheck(ctx, root, stdout)
 	default:

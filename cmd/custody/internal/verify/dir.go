@@ -49,10 +49,6 @@ func Dir(caseDir string, ann Announced, trust Trust) (*Result, error) {
 	if ann.VersionID != "" {
 		return nil, usage("-manifest-version: a downloaded folder keeps no version IDs; verify s3://<bucket>/cases/<caseId> to check it")
 	}
-	caseID := filepath.Base(caseDir)
-	// Artifact keys start with cases/<caseId>/; the download strips cases/,
-	// so the root is the case folder's parent.
-	root := filepath.Dir(caseDir)
 	entries, err := os.ReadDir(filepath.Join(caseDir, "runs"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, usage("%s holds no runs/ folder: not a case folder (want OUT/<caseId>)", caseDir)
@@ -73,6 +69,15 @@ func Dir(caseDir string, ann Announced, trust Trust) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Artifact keys start with cases/<caseId>/; the download strips cases/,
+	// so the root is the case folder's parent, unless the folder was
+	// renamed: then the case ID is the manifests', and the root a
+	// temporary folder where <caseId> links to the case folder.
+	caseID, root, real, cleanup, err := caseRoot(caseDir, runIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
 
 	res := &Result{Location: caseDir, CaseID: caseID, Unlisted: []Unlisted{}}
 	listed := map[string]bool{}
@@ -112,11 +117,16 @@ func Dir(caseDir string, ann Announced, trust Trust) (*Result, error) {
 		if err != nil {
 			run.ManifestProblems = append(run.ManifestProblems, err.Error())
 		}
+		for _, ps := range [][]evidence.Problem{rep.Missing, rep.Changed, rep.Unlocked} {
+			for i := range ps {
+				ps[i].Path = real(ps[i].Path)
+			}
+		}
 		rep.Unlisted = []string{} // counted over the whole case below
 		run.Report = rep
 		for _, a := range m.Artifacts {
 			if p, err := evidence.LocalPath(root, a.Key); err == nil {
-				listed[p] = true
+				listed[real(p)] = true
 			}
 		}
 		res.Runs = append(res.Runs, run)
@@ -191,4 +201,48 @@ func readCapped(path string, max int64) ([]byte, error) {
 
 func emptyReport() evidence.Report {
 	return evidence.Report{OK: []string{}, Missing: []evidence.Problem{}, Changed: []evidence.Problem{}, Unlocked: []evidence.Problem{}, Unlisted: []string{}}
+}
+
+// caseRoot finds the case ID of the folder (the first readable manifest's;
+// the folder's name when none is) and the root its artifact keys resolve
+// under. real maps a path under root back to the case folder; cleanup
+// removes what caseRoot made.
+func caseRoot(caseDir string, runIDs []string) (caseID, root string, real func(string) string, cleanup func(), err error) {
+	caseID = filepath.Base(caseDir)
+	for _, r := range runIDs {
+		data, err := readCapped(filepath.Join(caseDir, "runs", r, "manifest.json"), maxManifest)
+		if err != nil {
+			continue
+		}
+		if m, err := evidence.ParseManifest(data); err == nil && m.CaseID != "" {
+			if _, err := evidence.CasePrefix(m.CaseID); err == nil {
+				caseID = m.CaseID
+				break
+			}
+		}
+	}
+	same := func(p string) string { return p }
+	if caseID == filepath.Base(caseDir) {
+		return caseID, filepath.Dir(caseDir), same, func() {}, nil
+	}
+	abs, err := filepath.Abs(caseDir)
+	if err != nil {
+		return "", "", nil, nil, usage("%v", err)
+	}
+	tmp, err := os.MkdirTemp("", "custody-verify-")
+	if err != nil {
+		return "", "", nil, nil, err
+	}
+	link := filepath.Join(tmp, caseID)
+	if err := os.Symlink(abs, link); err != nil {
+		os.RemoveAll(tmp)
+		return "", "", nil, nil, err
+	}
+	real = func(p string) string {
+		if rel, err := filepath.Rel(link, p); err == nil && !strings.HasPrefix(rel, "..") {
+			return filepath.Join(caseDir, rel)
+		}
+		return p
+	}
+	return caseID, tmp, real, func() { os.RemoveAll(tmp) }, nil
 }

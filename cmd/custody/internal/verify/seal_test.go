@@ -224,3 +224,36 @@ func TestSignature(t *testing.T) {
 		t.Errorf("-key not-a-key: exit %d, want %d", code, ExitUsage)
 	}
 }
+
+// TestRenamedCopy: a copy of the case under another folder name verifies
+// as the case its manifests name, and still fails when an artifact changed.
+func TestRenamedCopy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(t *testing.T, dir string)
+		code int
+	}{
+		{"as sealed", func(*testing.T, string) {}, ExitOK},
+		{"an artifact changed", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "runs", run1, "guardduty", "summary.json")
+			if err := os.WriteFile(p, []byte(`{"records":9}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, ExitChanged},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			renamed := filepath.Join(t.TempDir(), "evidence for counsel")
+			if err := os.Rename(writeCase(t), renamed); err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(t, renamed)
+			code, stdout, stderr := runMain(t, renamed)
+			if code != tc.code || !strings.Contains(stdout+stderr, "case "+testCase) {
+				t.Errorf("exit %d, want %d, naming case %s:\n%s%s", code, tc.code, testCase, stdout, stderr)
+			}
+			if tc.code == ExitChanged && !strings.Contains(stdout, filepath.Join(renamed, "runs", run1, "guardduty", "summary.json")) {
+				t.Errorf("the changed file is not named by its path in the copy:\n%s", stdout)
+			}
+		})
+	}
+}
