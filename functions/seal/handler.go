@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -61,6 +62,10 @@ type Output struct {
 	FailedCollectors  []string       `json:"failedCollectors,omitempty"`
 	// Seal is the signed seal statement over the manifest.
 	Seal *Signed `json:"seal"`
+	// SealActions are Seal's own AWS calls after the manifest was
+	// stored (its signature and the puts of the seal files): they cannot
+	// be in the manifest, so the notification carries them.
+	SealActions []awsconfig.Action `json:"sealActions,omitempty"`
 }
 
 // Handler seals a run: it gathers every collector result in the run folder,
@@ -72,6 +77,9 @@ type Handler struct {
 	// Trail lists CloudTrail's public keys, to validate the digests of
 	// the run's CloudTrail copies.
 	Trail publicKeyLister
+	// Actions, when set, records Seal's AWS calls (awsconfig.ActionLog on
+	// its clients' configuration).
+	Actions *awsconfig.ActionLog
 	// Signer signs the seal statement with the key SigningKeyARN names.
 	Signer        signer
 	SigningKeyARN string
@@ -86,6 +94,9 @@ type Handler struct {
 // Handle seals one run.
 func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 	inc := in.Incident
+	if h.Actions != nil {
+		h.Actions.Reset()
+	}
 	if h.Signer == nil || h.SigningKeyARN == "" {
 		return nil, &faults.EvidenceError{Key: "manifest.json", Err: errors.New("no signing key configured (CUSTODY_SIGNING_KEY_ARN): a manifest is not sealed unsigned")}
 	}
@@ -147,8 +158,15 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		return nil, faults.Classify("store manifest", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
 	}
 	out := h.output(m, art, runPrefix)
+	mark := 0
+	if h.Actions != nil {
+		mark = h.Actions.Len()
+	}
 	if out.Seal, err = h.sign(ctx, m, art, runPrefix); err != nil {
 		return nil, err
+	}
+	if h.Actions != nil {
+		out.SealActions = h.Actions.Since(mark)
 	}
 	if err := h.notify(ctx, out); err != nil {
 		return nil, err

@@ -28,12 +28,15 @@ func main() {
 	if err != nil {
 		log.Fatalf("seal: aws config: %v", err)
 	}
+	actions := awsconfig.NewActionLog()
+	cfg.APIOptions = append(cfg.APIOptions, actions.Record)
 	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
 	h := &Handler{
 		Objects:       client,
 		Writer:        evidence.NewWriter(client, bucket),
 		Notifier:      sns.NewFromConfig(cfg),
 		Trail:         cloudtrail.NewFromConfig(cfg),
+		Actions:       actions,
 		Signer:        kms.NewFromConfig(cfg),
 		SigningKeyARN: signingKey,
 		Bucket:        bucket,

@@ -14,6 +14,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/custody-ir/custody/shared/attest"
+	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
@@ -50,12 +51,27 @@ func TestSealSigns(t *testing.T) {
 	n := newNotifications(t)
 	inc := openRun(t, client, false)
 	h := newHandler(t, client, n)
+	// Seal's own calls on the key are recorded for the notification.
+	cfg, err := emu.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Actions = awsconfig.NewActionLog()
+	cfg.APIOptions = append(cfg.APIOptions, h.Actions.Record)
+	h.Signer = kms.NewFromConfig(cfg)
 	out, err := h.Handle(ctx, Input{Incident: *inc, Results: []incident.Result{{Collector: "guardduty", Status: incident.StatusOK}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out.Seal == nil {
 		t.Fatal("no seal in the output")
+	}
+	var ops []string
+	for _, a := range out.SealActions {
+		ops = append(ops, a.Service+":"+a.Operation)
+	}
+	if strings.Join(ops, ",") != "KMS:GetPublicKey,KMS:Sign" {
+		t.Errorf("seal actions %v, want KMS:GetPublicKey,KMS:Sign", ops)
 	}
 	runPrefix, _ := evidence.RunPrefix(inc.CaseID, inc.RunID)
 	stmtBytes := s3test.Body(t, client, testBucket, runPrefix+attest.StatementFile)
@@ -105,6 +121,9 @@ func TestSealSigns(t *testing.T) {
 	var note Output
 	if err := json.Unmarshal([]byte(msgs[0]), &note); err != nil {
 		t.Fatal(err)
+	}
+	if len(note.SealActions) != 2 {
+		t.Errorf("the notification carries %d of Seal's calls, want 2", len(note.SealActions))
 	}
 	if note.Seal == nil || note.Seal.Signature != out.Seal.Signature || note.Seal.KeyARN != h.SigningKeyARN {
 		t.Errorf("notification seal %+v, want %+v", note.Seal, out.Seal)
