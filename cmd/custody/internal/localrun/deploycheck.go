@@ -64,6 +64,7 @@ func DeployCheck(ctx context.Context, root string, log io.Writer) error {
 		{"alert rule", checkAlertRule},
 		{"key", checkKey},
 		{"topic", checkTopic},
+		{"seal key", checkSealKey},
 		{"alarms", checkAlarms},
 	}
 	failed := 0

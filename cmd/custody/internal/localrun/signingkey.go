@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/custody-ir/custody/cmd/custody/internal/verify"
 	"github.com/custody-ir/custody/shared/attest"
@@ -92,4 +93,41 @@ func (e *Env) checkSeal(out, caseID, runID string) (string, error) {
 		return r.Seal.Fingerprint, nil
 	}
 	return "", fmt.Errorf("run %s is not in %s", runID, caseDir)
+}
+
+// checkSealKey checks the deployed wiring of the seal key: Seal's
+// environment names the template's SigningKey, and the stack outputs its
+// ARN. (The key the emulator's CloudFormation made cannot sign: its
+// KeySpec and KeyUsage are asserted on the template by the infra tests,
+// and the local run signs with the key ApplySigningKey creates.)
+func checkSealKey(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
+	var id string
+	for _, k := range dep.Template.OfType("AWS::KMS::Key") {
+		if strings.HasPrefix(k, "SigningKey") {
+			id = k
+		}
+	}
+	if id == "" {
+		return "", fmt.Errorf("the template has no SigningKey")
+	}
+	phys := dep.Template.Physical[id]
+	arn, err := dep.Output("SigningKeyArn")
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasSuffix(arn, phys) {
+		return "", fmt.Errorf("output SigningKeyArn %s is not the key %s (%s)", arn, id, phys)
+	}
+	fns, err := customFunctions(ctx, cfg, dep)
+	if err != nil {
+		return "", err
+	}
+	conf, err := lambda.NewFromConfig(cfg).GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(arnOf(fns, "seal"))})
+	if err != nil {
+		return "", err
+	}
+	if conf.Environment == nil || !strings.HasSuffix(conf.Environment.Variables[EnvSigningKey], phys) {
+		return "", fmt.Errorf("seal's %s does not name the seal key %s", EnvSigningKey, phys)
+	}
+	return fmt.Sprintf("Seal signs with %s (the stack output SigningKeyArn); the local run's own key: %s", id, dep.SigningKeyFingerprint), nil
 }
