@@ -40,7 +40,9 @@
 //	   with no runs, -manifest-version for a folder
 //	2  set-up: the bucket could not be read (credentials, network,
 //	   access denied): nothing was verified
-//	5  changed: an artifact's size or SHA-256 differs from the manifest's
+//	5  changed: an artifact's size or SHA-256 differs from the manifest's,
+//	   or a CloudTrail copy no longer validates against CloudTrail's digest
+//	   as it did when sealed (re-checked offline, case folders only)
 //	6  missing: an artifact (file, object version) is gone, or a run has
 //	   no manifest
 //	7  unlisted only: everything listed verifies, but the case holds files
