@@ -10,6 +10,9 @@
 //     object it is writing); it is checked against -manifest-sha256 and
 //     -manifest-version when given, and in the bucket it must have exactly
 //     one version, locked;
+//   - runs/<runId>/seal/statement.json, statement.sig, public-key.pem:
+//     the signed seal statement over the manifest (shared/attest), which
+//     the manifest cannot list; checkSeal verifies them instead;
 //   - runs/<runId>/results/<collector>.json: the collectors' full results,
 //     which Seal reads to write the manifest; nothing vouches for them;
 //   - runs/<runId>/results/<collector>/<name>.json: a fanned-out collector's
