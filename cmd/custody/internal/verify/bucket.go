@@ -204,6 +204,9 @@ func Bucket(ctx context.Context, client BucketAPI, bucket, caseID string, ann An
 		rep.Unlocked = append(run.Report.Unlocked, rep.Unlocked...)
 		run.Report = rep
 		for _, a := range m.Artifacts {
+			run.Bytes += a.Size
+		}
+		for _, a := range m.Artifacts {
 			listed[kv{a.Key, a.VersionID}] = true
 			listedKeys[a.Key] = true
 		}

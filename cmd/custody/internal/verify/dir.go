@@ -125,6 +125,9 @@ func Dir(caseDir string, ann Announced, trust Trust) (*Result, error) {
 		rep.Unlisted = []string{} // counted over the whole case below
 		run.Report = rep
 		for _, a := range m.Artifacts {
+			run.Bytes += a.Size
+		}
+		for _, a := range m.Artifacts {
 			if p, err := evidence.LocalPath(root, a.Key); err == nil {
 				listed[real(p)] = true
 			}

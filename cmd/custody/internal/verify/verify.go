@@ -78,6 +78,8 @@ type Run struct {
 	// not run or failed, or the manifest is gone). Its artifacts cannot be
 	// checked and its files count as unlisted.
 	NoManifest bool `json:"noManifest,omitempty"`
+	// Bytes is the size of the artifacts the manifest lists.
+	Bytes int64 `json:"bytes"`
 	// Seal is the check of the run's signed seal statement; nil when the
 	// manifest could not be read.
 	Seal *SealCheck `json:"seal,omitempty"`
@@ -192,7 +194,7 @@ func (r *Result) Print(w io.Writer) {
 		case len(run.ManifestProblems) > 0 || !run.Report.Verified():
 			fmt.Fprintf(w, "FAIL %s: %d of %d artifacts intact\n", run.Manifest, len(run.Report.OK), artifactCount(run.Report))
 		default:
-			fmt.Fprintf(w, "ok   %s: %d artifacts\n", run.Manifest, len(run.Report.OK))
+			fmt.Fprintf(w, "ok   %s: %d artifacts, %d bytes\n", run.Manifest, len(run.Report.OK), run.Bytes)
 		}
 		for _, p := range run.ManifestProblems {
 			fmt.Fprintf(w, "     manifest: %s\n", p)
