@@ -138,6 +138,17 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 		Actions:   jsii.Strings("sns:Publish"),
 		Resources: &[]*string{s.topic.TopicArn()},
 	}))
+	// The seal key names Seal's role in its policy (the only signer); Seal
+	// learns the key from its environment.
+	signingKey := newSigningKey(stack, cfg, seal.role)
+	seal.fn.AddEnvironment(jsii.String("CUSTODY_SIGNING_KEY_ARN"), signingKey.KeyArn(), nil)
+	// Seal validates CloudTrail's digests on the run's copies with the
+	// public keys CloudTrail signs them with (ListPublicKeys has no
+	// resource-level permissions).
+	seal.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("cloudtrail:ListPublicKeys"),
+		Resources: jsii.Strings("*"),
+	}))
 	suppressWildcards(seal, "IAM allows Seal s3:GetObject, s3:GetObjectVersion, s3:PutObject and s3:AbortMultipartUpload on the evidence bucket's cases/* and s3:ListBucket only with s3:prefix cases/*: every case's folder, because case IDs are made at run time; that Seal writes only the run it seals is enforced by shared/evidence's key functions (tested), not by IAM.",
 		objectWildcard(casesPrefix))
 
@@ -159,6 +170,7 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 	awscdk.NewCfnOutput(stack, jsii.String("CaseTopicArn"), &awscdk.CfnOutputProps{
 		Value: s.topic.TopicArn(), Description: jsii.String("One message per sealed run"),
 	})
+	signingKeyOutputs(stack, signingKey)
 	return stack
 }
 

@@ -10,10 +10,13 @@
 //	    log archive, two regions): its finding, then finding-no-member-stack.json
 //	custody investigate -finding FILE [-seed DIR] [-out DIR] [-v] [-faults RATE [-faults-seed N]]
 //	    any input form, any seed folder
-//	custody verify [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
+//	custody verify [-key FILE|FINGERPRINT] [-allow-unsigned] [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
 //	    check every run of a case against its manifest: every artifact
 //	    re-read through SHA-256 (on disk, or in the bucket by version ID,
 //	    with its Object Lock), and every file or version no manifest lists;
+//	    the signed seal statement over each manifest, offline, printing the
+//	    signing key's fingerprint (-key pins the key that must have signed;
+//	    without it verify says nothing was pinned);
 //	    -manifest-sha256/-manifest-version check a run's manifest against
 //	    what Seal announced (-run names the run when the case has several)
 //	custody deploy-check
@@ -42,14 +45,16 @@
 //	   from verify: an artifact changed (size or SHA-256 differ)
 //
 // verify's own statuses (when it finds several kinds of problem, the first
-// in the order 8, 5, 6, 9, 7 decides):
+// in the order 8, 10, 5, 6, 9, 7 decides):
 //
 //	0  every run verifies and the case holds nothing unlisted
 //	1  usage: bad flags, no such folder, not a case location, a case
 //	   with no runs, -manifest-version for a folder
 //	2  set-up: the bucket could not be read (credentials, network,
 //	   access denied): nothing was verified
-//	5  changed: an artifact's size or SHA-256 differs from the manifest's
+//	5  changed: an artifact's size or SHA-256 differs from the manifest's,
+//	   or a CloudTrail copy no longer validates against CloudTrail's digest
+//	   as it did when sealed (re-checked offline, case folders only)
 //	6  missing: an artifact (file, object version) is gone, or a run has
 //	   no manifest
 //	7  unlisted only: everything listed verifies, but the case holds files
@@ -60,6 +65,10 @@
 //	   -manifest-version), is not valid, names another case or run, or
 //	   has more than one version in the bucket
 //	9  unlocked: an artifact is intact but its Object Lock no longer holds
+//	10 signature: a run's signed seal statement does not verify: no seal
+//	   (unless -allow-unsigned), a signature that does not match the
+//	   statement and stored key, a statement naming another manifest (its
+//	   SHA-256 or version), or a key other than the one -key pins
 package main
 
 import (
@@ -130,7 +139,7 @@ Exit status:
   3  the input is refused (Triage, or validate: input or seed folder), naming the field
   4  the workflow failed, a deploy check failed; readiness: a check fails
   5  the downloaded run does not verify; readiness: none fails but some could not be read
-  verify: 5 changed, 6 missing, 7 unlisted only, 8 manifest, 9 unlocked (README: The commands behind them)
+  verify: 5 changed, 6 missing, 7 unlisted only, 8 manifest, 9 unlocked, 10 signature (README: The commands behind them)
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -145,6 +154,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return localrun.ExitOK
 	case "verify":
+		// verify needs nothing but the case: it runs anywhere, outside
+		// the checkout too.
 		return verify.Main(ctx, args[1:], stdout, stderr, nil)
 	case "readiness":
 		return operator.Readiness(ctx, args[1:], operator.DefaultConfig, readiness.NewClients, stdout, stderr)

@@ -388,7 +388,7 @@ func (c *Collector) collectLocation(ctx context.Context, out *collect.Output, in
 		for _, r := range regions {
 			loc.regionFolders = append(loc.regionFolders, b+"CloudTrail/"+r+"/")
 			loc.prefixes = append(loc.prefixes, s3logs.DayPrefixes(b+"CloudTrail/"+r+"/", "2006/01/02/", inc.Window, pad)...)
-			digestPrefixes = append(digestPrefixes, s3logs.DayPrefixes(b+"CloudTrail-Digest/"+r+"/", "2006/01/02/", inc.Window, pad+digestLag)...)
+			digestPrefixes = append(digestPrefixes, s3logs.DayPrefixes(b+"CloudTrail-Digest/"+r+"/", "2006/01/02/", digestWindow(inc.Window), pad)...)
 		}
 	}
 	logs, err := s3logs.List(ctx, c.Logs, loc.bucket, loc.prefixes, KeyTime, inc.Window, pad)
@@ -396,7 +396,7 @@ func (c *Collector) collectLocation(ctx context.Context, out *collect.Output, in
 		return c.listFailed(out, loc, err)
 	}
 	// A digest covers the hour before its delivery.
-	digests, err := s3logs.List(ctx, c.Logs, loc.bucket, digestPrefixes, KeyTime, incident.Window{Start: inc.Window.Start, End: inc.Window.End.Add(digestLag)}, pad)
+	digests, err := s3logs.List(ctx, c.Logs, loc.bucket, digestPrefixes, KeyTime, digestWindow(inc.Window), pad)
 	if err != nil {
 		return c.listFailed(out, loc, err)
 	}

@@ -328,10 +328,12 @@ func seedTrail(t *testing.T, e *env) (logs, digests []string) {
 		stamp  string
 		copied bool
 	}{
-		{"20240801T110012Z", false}, // before the pad
+		{"20240801T100012Z", false}, // before the pad
+		{"20240801T110012Z", true},  // the one before: the chain is proved from the window's start
 		{"20240801T120012Z", true},
 		{"20240802T090012Z", true}, // covers the window's last hour
-		{"20240802T100012Z", false},
+		{"20240802T100012Z", true}, // the one after
+		{"20240802T110012Z", false},
 	} {
 		e.seed(t, digestKey(d.stamp), digest, sig)
 		if d.copied {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -69,6 +70,12 @@ type Output struct {
 	ArtifactsBySource map[string]int `json:"artifactsBySource"`
 	Gaps              []evidence.Gap `json:"gaps"`
 	FailedCollectors  []string       `json:"failedCollectors,omitempty"`
+	// Seal is the signed seal statement over the manifest.
+	Seal *Signed `json:"seal"`
+	// SealActions are Seal's own AWS calls after the manifest was
+	// stored (its signature and the puts of the seal files): they cannot
+	// be in the manifest, so the notification carries them.
+	SealActions []awsconfig.Action `json:"sealActions,omitempty"`
 }
 
 // Handler seals a run: it gathers every collector result in the run folder,
@@ -77,10 +84,19 @@ type Handler struct {
 	Objects  objectLister
 	Writer   manifestWriter
 	Notifier publisher
-	Bucket   string
-	TopicARN string
-	Version  string
-	Now      func() time.Time
+	// Trail lists CloudTrail's public keys, to validate the digests of
+	// the run's CloudTrail copies.
+	Trail publicKeyLister
+	// Actions, when set, records Seal's AWS calls (awsconfig.ActionLog on
+	// its clients' configuration).
+	Actions *awsconfig.ActionLog
+	// Signer signs the seal statement with the key SigningKeyARN names.
+	Signer        signer
+	SigningKeyARN string
+	Bucket        string
+	TopicARN      string
+	Version       string
+	Now           func() time.Time
 	// TempDir is where the timeline spills (Lambda's ephemeral storage).
 	TempDir string
 }
@@ -88,6 +104,12 @@ type Handler struct {
 // Handle seals one run.
 func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 	inc := in.Incident
+	if h.Actions != nil {
+		h.Actions.Reset()
+	}
+	if h.Signer == nil || h.SigningKeyARN == "" {
+		return nil, &faults.EvidenceError{Key: "manifest.json", Err: errors.New("no signing key configured (CUSTODY_SIGNING_KEY_ARN): a manifest is not sealed unsigned")}
+	}
 	runPrefix, err := evidence.RunPrefix(inc.CaseID, inc.RunID)
 	if err != nil {
 		return nil, faults.Invalid("incident", "%v", err)
@@ -107,6 +129,15 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		}
 	}
 	m := h.manifest(inc, results, stored)
+	// CloudTrail's own signatures over its copies: a failure to check
+	// them is a warning, never a reason not to seal.
+	if arts, gaps, err := h.validateCloudTrail(ctx, m, runPrefix); err != nil {
+		m.Warnings = append(m.Warnings, "seal: CloudTrail digests not validated: "+err.Error())
+	} else {
+		m.Artifacts = append(m.Artifacts, arts...)
+		m.Gaps = append(m.Gaps, gaps...)
+		sort.Slice(m.Artifacts, func(i, j int) bool { return m.Artifacts[i].Key < m.Artifacts[j].Key })
+	}
 	// The timeline and the report are built from the evidence; a failure
 	// to build them is a warning, never a reason not to seal.
 	if arts, err := h.analyse(ctx, inc, m); err != nil {
@@ -143,6 +174,16 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		return nil, faults.Classify("store manifest", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
 	}
 	out := h.output(m, art, runPrefix)
+	mark := 0
+	if h.Actions != nil {
+		mark = h.Actions.Len()
+	}
+	if out.Seal, err = h.sign(ctx, m, art, runPrefix); err != nil {
+		return nil, err
+	}
+	if h.Actions != nil {
+		out.SealActions = h.Actions.Since(mark)
+	}
 	if err := h.notify(ctx, out); err != nil {
 		return nil, err
 	}

@@ -173,8 +173,10 @@ func openRun(t *testing.T, client *s3.Client, manual bool) *incident.Incident {
 }
 
 func newHandler(t testing.TB, client *s3.Client, n *notifications) *Handler {
+	signer, keyARN := newSigningKey(t)
 	return &Handler{
 		Objects: client, Writer: newWriter(t, client), Notifier: n.client,
+		Signer: signer, SigningKeyARN: keyARN,
 		Bucket: testBucket, TopicARN: n.topicARN, Version: "test",
 		Now: func() time.Time { return fixedNow.Add(time.Minute) },
 	}
@@ -371,11 +373,12 @@ func TestSealTwice(t *testing.T) {
 	n := newNotifications(t)
 	inc := openRun(t, client, false)
 	in := Input{Incident: *inc, Results: []incident.Result{{Collector: "guardduty", Status: incident.StatusOK}}}
-	first, err := newHandler(t, client, n).Handle(ctx, in)
+	h := newHandler(t, client, n)
+	first, err := h.Handle(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHandler(t, client, n)
+	h.Writer = newWriter(t, client)
 	h.Now = func() time.Time { return fixedNow.Add(time.Hour) }
 	second, err := h.Handle(ctx, in)
 	if err != nil {

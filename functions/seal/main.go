@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -18,24 +20,30 @@ import (
 )
 
 func main() {
-	bucket, topic := os.Getenv("EVIDENCE_BUCKET"), os.Getenv("CASE_TOPIC_ARN")
-	if bucket == "" || topic == "" {
-		log.Fatal("seal: EVIDENCE_BUCKET and CASE_TOPIC_ARN must be set")
+	bucket, topic, signingKey := os.Getenv("EVIDENCE_BUCKET"), os.Getenv("CASE_TOPIC_ARN"), os.Getenv("CUSTODY_SIGNING_KEY_ARN")
+	if bucket == "" || topic == "" || signingKey == "" {
+		log.Fatal("seal: EVIDENCE_BUCKET, CASE_TOPIC_ARN and CUSTODY_SIGNING_KEY_ARN must be set")
 	}
 	cfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		log.Fatalf("seal: aws config: %v", err)
 	}
+	actions := awsconfig.NewActionLog()
+	cfg.APIOptions = append(cfg.APIOptions, actions.Record)
 	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
 	h := &Handler{
-		Objects:  client,
-		Writer:   evidence.NewWriter(client, bucket),
-		Notifier: sns.NewFromConfig(cfg),
-		Bucket:   bucket,
-		TopicARN: topic,
-		Version:  version.String(),
-		Now:      time.Now,
-		TempDir:  os.TempDir(),
+		Objects:       client,
+		Writer:        evidence.NewWriter(client, bucket),
+		Notifier:      sns.NewFromConfig(cfg),
+		Trail:         cloudtrail.NewFromConfig(cfg),
+		Actions:       actions,
+		Signer:        kms.NewFromConfig(cfg),
+		SigningKeyARN: signingKey,
+		Bucket:        bucket,
+		TopicARN:      topic,
+		Version:       version.String(),
+		Now:           time.Now,
+		TempDir:       os.TempDir(),
 	}
 	lambda.Start(h.Handle)
 }

@@ -173,6 +173,8 @@ func applyAccounts(ctx context.Context, cfg aws.Config, endpoint string, sc *Sce
 // merge adds another account's IDs and files to s, but for the names
 // that are ambiguous across accounts (their placeholders).
 func (s *Seeded) merge(o *Seeded, ambiguous map[string]bool) {
+	s.Digests = append(s.Digests, o.Digests...)
+	s.DigestKeys = append(s.DigestKeys, o.DigestKeys...)
 	for _, m := range []struct {
 		kind     string
 		dst, src map[string]string

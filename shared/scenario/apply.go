@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/ctdigest"
 )
 
 // DefaultImageID is the AMI used for an instance that names none (one of
@@ -103,6 +104,7 @@ func apply(ctx context.Context, cfg aws.Config, endpoint string, sc *Scenario, d
 		func(ctx context.Context) error { return a.logGroups(ctx, files) },
 		a.flowLogs, a.trails, a.bucketLogging, a.tables, a.inspector,
 		func(ctx context.Context) error { return a.uploadObjects(ctx, files) },
+		a.trailDigests,
 		func(ctx context.Context) error { return a.uploadLogs(ctx, files) },
 	}
 	for _, step := range steps {
@@ -122,6 +124,9 @@ type applier struct {
 	out       *Seeded
 	bucketSet map[string]bool
 	groupSet  map[string]bool
+	// ctLogs are the CloudTrail log files seeded, uncompressed, for their
+	// digests (trailDigests).
+	ctLogs []ctdigest.Delivered
 }
 
 func (a *applier) policyArn(name string) string {
@@ -610,7 +615,10 @@ func (a *applier) trails(ctx context.Context) error {
 	for i, t := range a.sc.Trails {
 		fail := func(op string, err error) error { return entryErr("trails", i, t.Name, "%s: %w", op, err) }
 		req := &cloudtrail.CreateTrailInput{Name: aws.String(t.Name), S3BucketName: aws.String(t.Bucket),
-			IsMultiRegionTrail: aws.Bool(t.MultiRegion), IsOrganizationTrail: aws.Bool(t.IsOrganizationTrail)}
+			IsMultiRegionTrail: aws.Bool(t.MultiRegion), IsOrganizationTrail: aws.Bool(t.IsOrganizationTrail),
+			// The seeded log files get digests (trailDigests), as a trail
+			// with validation on delivers them.
+			EnableLogFileValidation: aws.Bool(true)}
 		if t.Prefix != "" {
 			req.S3KeyPrefix = aws.String(t.Prefix)
 		}

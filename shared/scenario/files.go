@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"github.com/custody-ir/custody/shared/ctdigest"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -142,6 +144,13 @@ func (a *applier) uploadObjects(ctx context.Context, files *seedFiles) error {
 			ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256,
 		}); err != nil {
 			return fmt.Errorf("scenario: %s: PutObject s3://%s/%s: %w", f.rel, bucket, key, err)
+		}
+		if ctdigest.IsLogKey(string(key)) {
+			raw, err := ctdigest.Inflate(out)
+			if err != nil {
+				return fmt.Errorf("scenario: %s: a CloudTrail log file that does not decompress: %w", f.rel, err)
+			}
+			a.ctLogs = append(a.ctLogs, ctdigest.Delivered{Bucket: string(bucket), Key: string(key), Raw: raw})
 		}
 		a.out.Objects = append(a.out.Objects, SeededObject{File: f.rel, Bucket: string(bucket), Key: string(key), Size: int64(len(out)), Rewritten: changed || renamed})
 	}

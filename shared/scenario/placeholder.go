@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"github.com/custody-ir/custody/shared/ctdigest"
+
 	"bytes"
 	"compress/gzip"
 	"fmt"
@@ -34,6 +36,11 @@ type Seeded struct {
 
 	// Objects lists every object put from the s3/ folder.
 	Objects []SeededObject
+	// Digests are the CloudTrail digest files written for the seeded log
+	// files, and DigestKeys the public keys that sign them, as
+	// cloudtrail:ListPublicKeys would list them.
+	Digests    []SeededObject
+	DigestKeys []ctdigest.PublicKey
 	// Streams lists every log stream filled from the logs/ folder.
 	Streams []SeededStream
 	// Rewritten lists the seed folder files (relative paths) whose content or

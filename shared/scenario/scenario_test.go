@@ -624,8 +624,14 @@ func TestDemoSeedFolder(t *testing.T) {
 			t.Errorf("%s: %d records in the window, %d out; want %d, %d", tc.key, in, len(doc.Records)-in, tc.in, tc.out)
 		}
 	}
-	if n := len(s3test.Keys(t, c, "custody-demo-trail", "")); n != 7 {
-		t.Errorf("%d trail objects, want 7", n)
+	if n := len(s3test.Keys(t, c, "custody-demo-trail", "")); n != 7+len(s.Digests) {
+		t.Errorf("%d trail objects, want 7 log files and %d digests", n, len(s.Digests))
+	}
+	// Hourly digests from the first log file's hour to the hour after the
+	// last's (2024-07-31T13 to 2024-08-02T10, shifted), and two for the
+	// other account's one log file.
+	if n := len(s3test.Keys(t, c, "custody-demo-trail", "AWSLogs/"+s.Account+"/CloudTrail-Digest/")); n != 46 || len(s.Digests) != 48 {
+		t.Errorf("%d digests of the account, %d seeded; want 46, 48", n, len(s.Digests))
 	}
 	// Flow log objects: two formats, keys on the shifted day.
 	if n := len(s3test.Keys(t, c, "custody-demo-flowlogs", "AWSLogs/"+s.Account+"/vpcflowlogs/us-east-1/"+dayPath+"/")); n != 3 {

@@ -35,6 +35,12 @@ type Deployment struct {
 	Outputs  map[string]string
 	// Types maps a logical ID to its resource type.
 	Types map[string]string
+	// FunctionEnv overrides, per custody function name, environment
+	// variables of the deployed function: what the local run made in place
+	// of what the emulator's CloudFormation could not (ApplySigningKey).
+	FunctionEnv map[string]map[string]string
+	// SigningKeyFingerprint is the seal key's fingerprint, to pin.
+	SigningKeyFingerprint string
 }
 
 // Output returns a stack output or an error naming it.

@@ -64,6 +64,7 @@ func DeployCheck(ctx context.Context, root string, log io.Writer) error {
 		{"alert rule", checkAlertRule},
 		{"key", checkKey},
 		{"topic", checkTopic},
+		{"seal key", checkSealKey},
 		{"alarms", checkAlarms},
 	}
 	failed := 0
@@ -105,6 +106,18 @@ func stackGone(ctx context.Context, cfg aws.Config) error {
 		}
 	}
 	return nil
+}
+
+// evidenceKeys are the template's evidence keys (EvidenceKey*): the stack
+// holds others (the seal key, the snapshot key).
+func evidenceKeys(t *Template) []string {
+	var ids []string
+	for _, id := range t.OfType("AWS::KMS::Key") {
+		if strings.HasPrefix(id, "EvidenceKey") {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func firstOf(list []string) string {
@@ -468,9 +481,9 @@ func asList(v any) []any {
 // the policy, so existence is read from ListKeys; rotation and the policy
 // are asserted on the synthesized template by the infra tests.)
 func checkKey(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
-	ids := dep.Template.OfType("AWS::KMS::Key")
+	ids := evidenceKeys(dep.Template)
 	if len(ids) != 1 {
-		return "", fmt.Errorf("want one key in the template, have %d", len(ids))
+		return "", fmt.Errorf("want one evidence key in the template, have %d", len(ids))
 	}
 	keyID := dep.Template.Physical[ids[0]]
 	found := false
@@ -512,7 +525,7 @@ func checkTopic(ctx context.Context, cfg aws.Config, dep *Deployment) (string, e
 	if err != nil {
 		return "", fmt.Errorf("topic %s: %w", arn, err)
 	}
-	keyID := dep.Template.Physical[firstOf(dep.Template.OfType("AWS::KMS::Key"))]
+	keyID := dep.Template.Physical[firstOf(evidenceKeys(dep.Template))]
 	if k := a.Attributes["KmsMasterKeyId"]; k == "" || !strings.HasSuffix(k, keyID) {
 		return "", fmt.Errorf("topic %s is not encrypted with the stack's key (KmsMasterKeyId %q)", arn, k)
 	}

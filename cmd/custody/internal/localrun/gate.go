@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/custody-ir/custody/shared/ctdigest"
 )
 
 // Gate stands between the handlers and the emulator. It passes every call
@@ -34,6 +36,8 @@ type Gate struct {
 	mu      sync.Mutex
 	refused map[string]bool // account IDs
 	faults  faultState
+	// publicKeys are served as cloudtrail:ListPublicKeys (ServePublicKeys).
+	publicKeys []ctdigest.PublicKey
 }
 
 // StartGate starts a gate to the emulator at target on a free loopback
@@ -74,6 +78,9 @@ var roleAccount = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/`)
 func (g *Gate) handler(proxy http.Handler) http.Handler {
 	forward := g.conditionalCopy(proxy)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.listPublicKeys(w, r) {
+			return
+		}
 		var form url.Values
 		if r.Method == http.MethodPost && r.URL.Path == "/" && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 			body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))

@@ -85,6 +85,9 @@ type Summary struct {
 	// Location is where the case is in the bucket.
 	Location string
 	Manifest *evidence.Manifest
+	// SignedBy is the fingerprint of the key whose signature over the
+	// manifest verified (the seal key the local run created).
+	SignedBy string
 	// Then are the runs of Options.Also, in order.
 	Then []*Summary
 	// Faults is what the fault drill injected over all the runs (nil
@@ -194,6 +197,11 @@ func (e *Env) Seed(ctx context.Context, dir string) (*scenario.Seeded, error) {
 	}
 	for _, f := range seeded.Rewritten {
 		e.step("  derived (placeholders replaced, times shifted): %s", f)
+	}
+	if len(seeded.Digests) > 0 {
+		e.step("  %d CloudTrail digest file(s) written and signed for the seeded log files; cloudtrail:ListPublicKeys (not in the emulator) answered by the local run with their %d key(s)",
+			len(seeded.Digests), len(seeded.DigestKeys))
+		e.Gate.ServePublicKeys(seeded.DigestKeys)
 	}
 	if err := e.deployMembers(ctx, sc); err != nil {
 		return nil, exitErr(ExitSetup, "seed: %v", err)
@@ -317,8 +325,12 @@ func (e *Env) Fetch(ctx context.Context, caseID, runID, out string) (*Summary, e
 	if err := rep.Err(); err != nil {
 		return nil, exitErr(ExitUnverified, "the downloaded run does not verify: %v", err)
 	}
+	signedBy, err := e.checkSeal(out, caseID, runID)
+	if err != nil {
+		return nil, exitErr(ExitUnverified, "the downloaded run's seal: %v", err)
+	}
 	s := &Summary{CaseID: m.CaseID, RunID: m.RunID, Status: m.Status, ManifestPath: mpath, BySource: map[string]int{},
-		Gaps: m.Gaps, Location: fmt.Sprintf("s3://%s/%s", e.Bucket, prefix), Manifest: m}
+		Gaps: m.Gaps, Location: fmt.Sprintf("s3://%s/%s", e.Bucket, prefix), Manifest: m, SignedBy: signedBy}
 	for _, a := range m.Artifacts {
 		s.BySource[a.Source]++
 	}
@@ -469,6 +481,9 @@ func (s *Summary) printOne(w io.Writer) {
 	}
 	fmt.Fprintf(w, "in bucket %s\n", s.Location)
 	fmt.Fprintf(w, "manifest %s (verified)\n", s.ManifestPath)
+	if s.SignedBy != "" {
+		fmt.Fprintf(w, "signed   by the seal key %s (verify -key %s)\n", s.SignedBy, s.SignedBy)
+	}
 	if html := filepath.Join(filepath.Dir(s.ManifestPath), report.HTMLFile); fileExists(html) {
 		fmt.Fprintf(w, "report   %s (open it in a browser; report.md beside it)\n", html)
 	}
@@ -678,6 +693,11 @@ func DeployStack(ctx context.Context, root string, emu *emulator.Server, cfg aws
 	for _, a := range applied {
 		step("  applied from the template: %s", a)
 	}
+	key, err := ApplySigningKey(ctx, cfg, dep)
+	if err != nil {
+		return nil, err
+	}
+	step("  %s", key)
 	return dep, nil
 }
 
@@ -725,6 +745,9 @@ func deployedFunctions(ctx context.Context, cfg aws.Config, dep *Deployment, bin
 			}
 		}
 		for k, v := range env {
+			if o, ok := dep.FunctionEnv[name][k]; ok {
+				v = o
+			}
 			vars = append(vars, k+"="+v)
 		}
 		sort.Strings(vars)

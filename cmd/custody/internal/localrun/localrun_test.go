@@ -125,6 +125,20 @@ func TestEndToEnd(t *testing.T) {
 		// Seal's analysis: one timeline across the sources, in time order,
 		// every line importable (datetime, timestamp_desc, message); the report.
 		runDir := filepath.Join(dir, out.CaseID, "runs", out.RunID)
+		// The chain of custody: the manifest signed by the seal key the
+		// local run made; every CloudTrail copy validated against the
+		// digests the scenario signed the way CloudTrail does.
+		if s.SignedBy == "" || s.SignedBy != env.Deploy.SigningKeyFingerprint {
+			t.Errorf("signed by %q, want the seal key %q", s.SignedBy, env.Deploy.SigningKeyFingerprint)
+		}
+		var ctv struct {
+			Counts map[string]int `json:"counts"`
+		}
+		if b, err := os.ReadFile(filepath.Join(runDir, "cloudtrail", "digest-validation.json")); err != nil {
+			t.Error(err)
+		} else if err := json.Unmarshal(b, &ctv); err != nil || ctv.Counts["valid"] == 0 || len(ctv.Counts) != 1 {
+			t.Errorf("CloudTrail digest validation %s: want every log file valid", b)
+		}
 		for _, f := range []string{"timeline.jsonl", "timeline.csv", "untimed.jsonl", "report.md", "report.html"} {
 			if _, err := os.Stat(filepath.Join(runDir, f)); err != nil {
 				t.Errorf("the run lacks %s: %v", f, err)

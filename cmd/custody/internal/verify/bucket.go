@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"sort"
 	"strings"
@@ -75,7 +76,7 @@ type version struct {
 // legal hold, read from HeadObject). Every other version under the case
 // prefix is unlisted unless exempt (package comment). AWS errors other than
 // "not found" return a *SetupError.
-func Bucket(ctx context.Context, client BucketAPI, bucket, caseID string, ann Announced) (*Result, error) {
+func Bucket(ctx context.Context, client BucketAPI, bucket, caseID string, ann Announced, trust Trust) (*Result, error) {
 	prefix, err := evidence.CasePrefix(caseID)
 	if err != nil {
 		return nil, usage("%v", err)
@@ -191,6 +192,10 @@ func Bucket(ctx context.Context, client BucketAPI, bucket, caseID string, ann An
 			res.Runs = append(res.Runs, run)
 			continue
 		}
+		runPrefix := strings.TrimSuffix(mkey, "manifest.json")
+		run.Seal = trust.check(func(name string) ([]byte, error) {
+			return getSealFile(ctx, client, bucket, runPrefix+name)
+		}, caseID, runID, data, want)
 		run.ManifestProblems = append(run.ManifestProblems, checkManifest(caseID, runID, m)...)
 		rep, err := evidence.VerifyBucket(ctx, client, bucket, m)
 		if err != nil {
@@ -198,6 +203,9 @@ func Bucket(ctx context.Context, client BucketAPI, bucket, caseID string, ann An
 		}
 		rep.Unlocked = append(run.Report.Unlocked, rep.Unlocked...)
 		run.Report = rep
+		for _, a := range m.Artifacts {
+			run.Bytes += a.Size
+		}
 		for _, a := range m.Artifacts {
 			listed[kv{a.Key, a.VersionID}] = true
 			listedKeys[a.Key] = true
@@ -286,6 +294,24 @@ func getManifest(ctx context.Context, client BucketAPI, bucket, key, versionID s
 		return nil, "", usage("%s version %s is larger than a manifest can be (%d bytes)", key, versionID, maxManifest)
 	}
 	return data, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// getSealFile reads the latest version of a seal file (fs.ErrNotExist
+// when there is none).
+func getSealFile(ctx context.Context, client BucketAPI, bucket, key string) ([]byte, error) {
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if isNotFound(err) {
+		return nil, fs.ErrNotExist
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(out.Body, maxSealFile+1))
+	if err == nil && len(data) > maxSealFile {
+		err = fmt.Errorf("larger than a seal file can be (%d bytes)", maxSealFile)
+	}
+	return data, err
 }
 
 func isNotFound(err error) bool {

@@ -68,6 +68,13 @@ func sealedCase(t *testing.T, client *s3.Client, edit func([]evidence.Artifact))
 	if err != nil {
 		t.Fatalf("put manifest: %v", err)
 	}
+	key, _ := testKeys(t)
+	for name, b := range sealFiles(t, key, run1, testManifest(t, run1, arts), m.VersionID) {
+		if _, err := w.Put(ctx, keyOf(name), bytes.NewReader(b), evidence.PutMeta{
+			Source: evidence.SourceCase, API: "kms:Sign", Collector: "seal", CollectorVersion: "devel"}); err != nil {
+			t.Fatalf("put %s: %v", name, err)
+		}
+	}
 	return m, arts
 }
 
@@ -166,7 +173,7 @@ func TestBucketUnlocked(t *testing.T) {
 	if err != nil {
 		t.Fatalf("PutObjectRetention: %v", err)
 	}
-	res, err := Bucket(ctx, client, testBucket, testCase, Announced{})
+	res, err := Bucket(ctx, client, testBucket, testCase, Announced{}, Trust{})
 	if err != nil {
 		t.Fatal(err)
 	}

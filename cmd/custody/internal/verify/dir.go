@@ -37,7 +37,7 @@ const maxManifest = 256 << 20
 // package comment). ann, when given, is checked against the manifest of
 // run ann.RunID (or of the only run): a folder holds no version IDs, so
 // only the SHA-256 can be checked here.
-func Dir(caseDir string, ann Announced) (*Result, error) {
+func Dir(caseDir string, ann Announced, trust Trust) (*Result, error) {
 	caseDir = filepath.Clean(caseDir)
 	st, err := os.Stat(caseDir)
 	if err != nil {
@@ -49,10 +49,6 @@ func Dir(caseDir string, ann Announced) (*Result, error) {
 	if ann.VersionID != "" {
 		return nil, usage("-manifest-version: a downloaded folder keeps no version IDs; verify s3://<bucket>/cases/<caseId> to check it")
 	}
-	caseID := filepath.Base(caseDir)
-	// Artifact keys start with cases/<caseId>/; the download strips cases/,
-	// so the root is the case folder's parent.
-	root := filepath.Dir(caseDir)
 	entries, err := os.ReadDir(filepath.Join(caseDir, "runs"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, usage("%s holds no runs/ folder: not a case folder (want OUT/<caseId>)", caseDir)
@@ -73,13 +69,22 @@ func Dir(caseDir string, ann Announced) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Artifact keys start with cases/<caseId>/; the download strips cases/,
+	// so the root is the case folder's parent, unless the folder was
+	// renamed: then the case ID is the manifests', and the root a
+	// temporary folder where <caseId> links to the case folder.
+	caseID, root, real, cleanup, err := caseRoot(caseDir, runIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
 
 	res := &Result{Location: caseDir, CaseID: caseID, Unlisted: []Unlisted{}}
 	listed := map[string]bool{}
 	for _, runID := range runIDs {
 		mpath := filepath.Join(caseDir, "runs", runID, "manifest.json")
 		run := Run{RunID: runID, Manifest: mpath, Report: emptyReport()}
-		data, err := readCapped(mpath)
+		data, err := readCapped(mpath, maxManifest)
 		if errors.Is(err, fs.ErrNotExist) {
 			run.NoManifest = true
 			res.Runs = append(res.Runs, run)
@@ -102,16 +107,29 @@ func Dir(caseDir string, ann Announced) (*Result, error) {
 			res.Runs = append(res.Runs, run)
 			continue
 		}
+		runDir := filepath.Join(caseDir, "runs", runID)
+		run.Seal = trust.check(func(name string) ([]byte, error) {
+			return readCapped(filepath.Join(runDir, filepath.FromSlash(name)), maxSealFile)
+		}, caseID, runID, data, "")
+		run.CloudTrail = checkCloudTrail(root, runDir)
 		run.ManifestProblems = append(run.ManifestProblems, checkManifest(caseID, runID, m)...)
 		rep, err := evidence.VerifyDir(root, m)
 		if err != nil {
 			run.ManifestProblems = append(run.ManifestProblems, err.Error())
 		}
+		for _, ps := range [][]evidence.Problem{rep.Missing, rep.Changed, rep.Unlocked} {
+			for i := range ps {
+				ps[i].Path = real(ps[i].Path)
+			}
+		}
 		rep.Unlisted = []string{} // counted over the whole case below
 		run.Report = rep
 		for _, a := range m.Artifacts {
+			run.Bytes += a.Size
+		}
+		for _, a := range m.Artifacts {
 			if p, err := evidence.LocalPath(root, a.Key); err == nil {
-				listed[p] = true
+				listed[real(p)] = true
 			}
 		}
 		res.Runs = append(res.Runs, run)
@@ -165,7 +183,7 @@ func announcedRun(ann Announced, runIDs []string) (string, error) {
 	return runIDs[0], nil
 }
 
-func readCapped(path string) ([]byte, error) {
+func readCapped(path string, max int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -178,12 +196,56 @@ func readCapped(path string) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	if st.Size() > maxManifest {
-		return nil, fmt.Errorf("%s is %d bytes, more than a manifest can be (%d)", path, st.Size(), maxManifest)
+	if st.Size() > max {
+		return nil, fmt.Errorf("%s is %d bytes, more than it can be (%d)", path, st.Size(), max)
 	}
 	return os.ReadFile(path)
 }
 
 func emptyReport() evidence.Report {
 	return evidence.Report{OK: []string{}, Missing: []evidence.Problem{}, Changed: []evidence.Problem{}, Unlocked: []evidence.Problem{}, Unlisted: []string{}}
+}
+
+// caseRoot finds the case ID of the folder (the first readable manifest's;
+// the folder's name when none is) and the root its artifact keys resolve
+// under. real maps a path under root back to the case folder; cleanup
+// removes what caseRoot made.
+func caseRoot(caseDir string, runIDs []string) (caseID, root string, real func(string) string, cleanup func(), err error) {
+	caseID = filepath.Base(caseDir)
+	for _, r := range runIDs {
+		data, err := readCapped(filepath.Join(caseDir, "runs", r, "manifest.json"), maxManifest)
+		if err != nil {
+			continue
+		}
+		if m, err := evidence.ParseManifest(data); err == nil && m.CaseID != "" {
+			if _, err := evidence.CasePrefix(m.CaseID); err == nil {
+				caseID = m.CaseID
+				break
+			}
+		}
+	}
+	same := func(p string) string { return p }
+	if caseID == filepath.Base(caseDir) {
+		return caseID, filepath.Dir(caseDir), same, func() {}, nil
+	}
+	abs, err := filepath.Abs(caseDir)
+	if err != nil {
+		return "", "", nil, nil, usage("%v", err)
+	}
+	tmp, err := os.MkdirTemp("", "custody-verify-")
+	if err != nil {
+		return "", "", nil, nil, err
+	}
+	link := filepath.Join(tmp, caseID)
+	if err := os.Symlink(abs, link); err != nil {
+		os.RemoveAll(tmp)
+		return "", "", nil, nil, err
+	}
+	real = func(p string) string {
+		if rel, err := filepath.Rel(link, p); err == nil && !strings.HasPrefix(rel, "..") {
+			return filepath.Join(caseDir, rel)
+		}
+		return p
+	}
+	return caseID, tmp, real, func() { os.RemoveAll(tmp) }, nil
 }

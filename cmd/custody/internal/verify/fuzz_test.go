@@ -32,12 +32,16 @@ func FuzzVerifyCaseFolder(f *testing.F) {
 	f.Add(bytes.Replace(seed, []byte(run1+`/input.json"`), []byte(run1+`/../../../outside"`), 1), "", []byte(nil))
 	f.Add(bytes.Replace(seed, []byte(testCase), []byte("gd-another"), 1), "", []byte(nil))
 	f.Add([]byte("not JSON"), "results/x.json", []byte("x"))
-	documented := map[int]bool{ExitOK: true, ExitChanged: true, ExitMissing: true, ExitUnlisted: true, ExitManifest: true}
+	documented := map[int]bool{ExitOK: true, ExitChanged: true, ExitMissing: true, ExitUnlisted: true, ExitManifest: true, ExitSignature: true}
 	f.Fuzz(func(t *testing.T, manifest []byte, extra string, body []byte) {
 		dir := writeCase(t)
 		if err := os.WriteFile(filepath.Join(dir, "runs", run1, "manifest.json"), manifest, 0o600); err != nil {
 			t.Fatal(err)
 		}
+		// Signed as Seal would sign it: what is fuzzed is the manifest
+		// (TestSignature covers the seal).
+		key, _ := testKeys(t)
+		signRun(t, dir, run1, key)
 		added := false
 		if p := filepath.Join(dir, filepath.FromSlash(extra)); extra != "" && strings.HasPrefix(p, dir+string(filepath.Separator)) &&
 			!strings.Contains(extra, "\x00") && !strings.HasPrefix(filepath.Base(p), "manifest.json") {

@@ -28,7 +28,7 @@ func DefaultClient(ctx context.Context) (BucketAPI, error) {
 	return s3.NewFromConfig(cfg, awsconfig.S3Options), nil
 }
 
-const usageLine = "usage: custody verify [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] <OUT/<caseId> | s3://<bucket>/cases/<caseId>>"
+const usageLine = "usage: custody verify [-key FILE|FINGERPRINT] [-allow-unsigned] [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] <OUT/<caseId> | s3://<bucket>/cases/<caseId>>"
 
 var hexSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
@@ -48,6 +48,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, client C
 	fs.StringVar(&ann.VersionID, "manifest-version", "", "the manifest's version ID as Seal announced it (manifestVersionId; s3:// only)")
 	fs.StringVar(&ann.RunID, "run", "", "the run the -manifest-* values are for (needed when the case has several runs)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	keyArg := fs.String("key", "", "the seal key to trust: its public key file (PEM or DER) or fingerprint (hex SHA-256 of its DER), from the stack output or recorded at deploy")
+	allowUnsigned := fs.Bool("allow-unsigned", false, "accept runs sealed without a signature (cases sealed before custody signed)")
 	var loc []string
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
@@ -72,8 +74,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, client C
 		return ExitUsage
 	}
 
+	pin, err := ParsePin(*keyArg)
+	if err != nil {
+		fmt.Fprintln(stderr, "custody verify:", err)
+		return ExitUsage
+	}
+	trust := Trust{Pin: pin, AllowUnsigned: *allowUnsigned}
 	var res *Result
-	var err error
 	if strings.HasPrefix(loc[0], "s3://") {
 		var bucket, caseID string
 		bucket, caseID, err = ParseS3(loc[0])
@@ -85,11 +92,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, client C
 			if c, err = client(ctx); err != nil {
 				err = &SetupError{Err: fmt.Errorf("S3 client: %w", err)}
 			} else {
-				res, err = Bucket(ctx, c, bucket, caseID, ann)
+				res, err = Bucket(ctx, c, bucket, caseID, ann, trust)
 			}
 		}
 	} else {
-		res, err = Dir(loc[0], ann)
+		res, err = Dir(loc[0], ann, trust)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "custody verify:", err)

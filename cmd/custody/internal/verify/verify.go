@@ -10,6 +10,9 @@
 //     object it is writing); it is checked against -manifest-sha256 and
 //     -manifest-version when given, and in the bucket it must have exactly
 //     one version, locked;
+//   - runs/<runId>/seal/statement.json, statement.sig, public-key.pem:
+//     the signed seal statement over the manifest (shared/attest), which
+//     the manifest cannot list; checkSeal verifies them instead;
 //   - runs/<runId>/results/<collector>.json: the collectors' full results,
 //     which Seal reads to write the manifest; nothing vouches for them;
 //   - runs/<runId>/results/<collector>/<name>.json: a fanned-out collector's
@@ -27,12 +30,14 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/custody-ir/custody/shared/attest"
 	"github.com/custody-ir/custody/shared/evidence"
 )
 
 // Exit statuses of custody verify, as cmd/custody documents them. When
 // several problems are found, the first in this order decides:
-// ExitManifest, ExitChanged, ExitMissing, ExitUnlocked, ExitUnlisted.
+// ExitManifest, ExitSignature, ExitChanged, ExitMissing, ExitUnlocked,
+// ExitUnlisted.
 const (
 	ExitOK       = 0
 	ExitUsage    = 1 // bad flags or arguments; no such case folder; a case with no runs
@@ -42,6 +47,10 @@ const (
 	ExitUnlisted = 7 // everything listed verifies, but the case holds files or versions no manifest lists
 	ExitManifest = 8 // a manifest does not check: not what Seal announced, not valid, or rewritten
 	ExitUnlocked = 9 // an artifact is intact but its Object Lock no longer holds (bucket only)
+	// ExitSignature: a run's signed seal statement does not verify: no
+	// signature, a signature that does not match, a statement that names
+	// another manifest, or a key other than the pinned one.
+	ExitSignature = 10
 )
 
 // Result is what a verify found for one case.
@@ -68,8 +77,16 @@ type Run struct {
 	// NoManifest: the run folder has no manifest (not sealed: Seal has
 	// not run or failed, or the manifest is gone). Its artifacts cannot be
 	// checked and its files count as unlisted.
-	NoManifest bool            `json:"noManifest,omitempty"`
-	Report     evidence.Report `json:"report"`
+	NoManifest bool `json:"noManifest,omitempty"`
+	// Bytes is the size of the artifacts the manifest lists.
+	Bytes int64 `json:"bytes"`
+	// Seal is the check of the run's signed seal statement; nil when the
+	// manifest could not be read.
+	Seal *SealCheck `json:"seal,omitempty"`
+	// CloudTrail is CloudTrail's digest chain over the run's copies,
+	// re-run offline (folders only); nil when Seal validated none.
+	CloudTrail *CloudTrailCheck `json:"cloudtrail,omitempty"`
+	Report     evidence.Report  `json:"report"`
 }
 
 // Unlisted is one file or object version no manifest lists.
@@ -82,16 +99,19 @@ type Unlisted struct {
 
 // Code is the exit status the result maps to.
 func (r *Result) Code() int {
-	var manifest, changed, missing, unlocked bool
+	var manifest, signature, changed, missing, unlocked bool
 	for _, run := range r.Runs {
 		manifest = manifest || len(run.ManifestProblems) > 0
-		changed = changed || len(run.Report.Changed) > 0
+		signature = signature || (run.Seal != nil && len(run.Seal.Problems) > 0)
+		changed = changed || len(run.Report.Changed) > 0 || (run.CloudTrail != nil && len(run.CloudTrail.Problems) > 0)
 		missing = missing || len(run.Report.Missing) > 0 || run.NoManifest
 		unlocked = unlocked || len(run.Report.Unlocked) > 0
 	}
 	switch {
 	case manifest:
 		return ExitManifest
+	case signature:
+		return ExitSignature
 	case changed:
 		return ExitChanged
 	case missing:
@@ -106,10 +126,23 @@ func (r *Result) Code() int {
 
 // Summary is one line that says what Code means for this case.
 func (r *Result) Summary() string {
-	var artifacts, changed, missing, unlocked, badManifests, unsealed int
+	var artifacts, changed, missing, unlocked, badManifests, unsealed, badSeals, signed int
+	pins := map[string]bool{}
+	pinned := true
 	for _, run := range r.Runs {
+		if run.Seal != nil && len(run.Seal.Problems) > 0 {
+			badSeals++
+		}
+		if run.Seal != nil && run.Seal.Verified {
+			signed++
+			pins[run.Seal.Fingerprint] = true
+			pinned = pinned && run.Seal.Pinned
+		}
 		artifacts += len(run.Report.OK) + len(run.Report.Changed) + len(run.Report.Missing) + len(run.Report.Unlocked)
 		changed += len(run.Report.Changed)
+		if run.CloudTrail != nil {
+			changed += len(run.CloudTrail.Problems)
+		}
 		missing += len(run.Report.Missing)
 		unlocked += len(run.Report.Unlocked)
 		if len(run.ManifestProblems) > 0 {
@@ -120,7 +153,19 @@ func (r *Result) Summary() string {
 		}
 	}
 	if r.Code() == ExitOK {
-		return fmt.Sprintf("case %s verifies: %d run(s), %d artifact(s) intact", r.CaseID, len(r.Runs), artifacts)
+		sig := fmt.Sprintf("%d of %d run(s) signed", signed, len(r.Runs))
+		switch {
+		case signed > 0 && pinned:
+			sig += " by the pinned key"
+		case signed > 0:
+			keys := make([]string, 0, len(pins))
+			for k := range pins {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			sig += " by key " + strings.Join(keys, ", ") + ", not pinned (-key)"
+		}
+		return fmt.Sprintf("case %s verifies: %d run(s), %d artifact(s) intact, %s", r.CaseID, len(r.Runs), artifacts, sig)
 	}
 	var parts []string
 	add := func(n int, what string) {
@@ -129,6 +174,7 @@ func (r *Result) Summary() string {
 		}
 	}
 	add(badManifests, "manifest(s) that do not check")
+	add(badSeals, "signature(s) that do not verify")
 	add(changed, "changed")
 	add(missing, "missing")
 	add(unsealed, "run(s) without a manifest")
@@ -148,10 +194,24 @@ func (r *Result) Print(w io.Writer) {
 		case len(run.ManifestProblems) > 0 || !run.Report.Verified():
 			fmt.Fprintf(w, "FAIL %s: %d of %d artifacts intact\n", run.Manifest, len(run.Report.OK), artifactCount(run.Report))
 		default:
-			fmt.Fprintf(w, "ok   %s: %d artifacts\n", run.Manifest, len(run.Report.OK))
+			fmt.Fprintf(w, "ok   %s: %d artifacts, %d bytes\n", run.Manifest, len(run.Report.OK), run.Bytes)
 		}
 		for _, p := range run.ManifestProblems {
 			fmt.Fprintf(w, "     manifest: %s\n", p)
+		}
+		if l := run.Seal.line(); l != "" {
+			fmt.Fprintf(w, "     %s\n", l)
+		}
+		if run.Seal != nil {
+			for _, p := range run.Seal.Problems {
+				fmt.Fprintf(w, "     signature: %s\n", p)
+			}
+		}
+		if l := run.CloudTrail.line(); l != "" {
+			fmt.Fprintf(w, "     %s\n", l)
+			for _, p := range run.CloudTrail.Problems {
+				fmt.Fprintf(w, "     cloudtrail: %s\n", p)
+			}
 		}
 		for _, g := range []struct {
 			what string
@@ -201,6 +261,14 @@ func exempt(rel string) bool {
 	parts := strings.Split(rel, "/")
 	if len(parts) == 3 && parts[0] == "runs" && parts[2] == "manifest.json" {
 		return true
+	}
+	// The seal is over the manifest and cannot be in it; checkSeal
+	// verifies it.
+	if len(parts) == 4 && parts[0] == "runs" {
+		switch parts[2] + "/" + parts[3] {
+		case attest.StatementFile, attest.SignatureFile, attest.PublicKeyFile:
+			return true
+		}
 	}
 	return (len(parts) == 4 || len(parts) == 5) && parts[0] == "runs" && parts[2] == "results" && strings.HasSuffix(parts[len(parts)-1], ".json")
 }

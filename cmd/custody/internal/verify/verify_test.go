@@ -106,6 +106,8 @@ func writeCase(t *testing.T) string {
 			}
 		}
 		write("runs/"+runID+"/manifest.json", testManifest(t, runID, arts))
+		key, _ := testKeys(t)
+		signRun(t, caseDir, runID, key)
 	}
 	return caseDir
 }
