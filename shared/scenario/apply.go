@@ -618,7 +618,7 @@ func (a *applier) trails(ctx context.Context) error {
 			IsMultiRegionTrail: aws.Bool(t.MultiRegion), IsOrganizationTrail: aws.Bool(t.IsOrganizationTrail),
 			// The seeded log files get digests (trailDigests), as a trail
 			// with validation on delivers them.
-			EnableLogFileValidation: aws.Bool(true)}
+			EnableLogFileValidation: aws.Bool(t.Validates())}
 		if t.Prefix != "" {
 			req.S3KeyPrefix = aws.String(t.Prefix)
 		}

@@ -49,11 +49,14 @@ func (a *applier) trailDigests(ctx context.Context) error {
 			signers[loc.region] = s
 			a.out.DigestKeys = append(a.out.DigestKeys, s.PublicKey())
 		}
-		trail := "trail"
+		trail, validates := "trail", true
 		for _, t := range a.sc.Trails {
 			if t.Bucket == loc.bucket {
-				trail = t.Name
+				trail, validates = t.Name, t.Validates()
 			}
+		}
+		if !validates {
+			continue // a trail without validation delivers no digests
 		}
 		logs := byLoc[loc]
 		hours := map[time.Time][]ctdigest.Delivered{}

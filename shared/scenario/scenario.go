@@ -296,7 +296,14 @@ type Trail struct {
 	KMS                 bool   `json:"kms"`
 	IsOrganizationTrail bool   `json:"isOrganizationTrail"`
 	MultiRegion         bool   `json:"multiRegion"`
+	// LogFileValidation (default true) turns the trail's log file
+	// validation on, and the seeded log files in its bucket get digests;
+	// false drills a trail without them.
+	LogFileValidation *bool `json:"logFileValidation"`
 }
+
+// Validates reports whether the trail validates its log files.
+func (t Trail) Validates() bool { return t.LogFileValidation == nil || *t.LogFileValidation }
 
 // BucketLogging is a bucket's server access logging configuration.
 type BucketLogging struct {
