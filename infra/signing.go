@@ -25,7 +25,6 @@ const signingAlgorithm = "RSASSA_PKCS1_V1_5_SHA_256"
 // own: that keeps the key from depending on the role's policy, and the
 // role's policy from depending on the key.
 func newSigningKey(stack awscdk.Stack, cfg Config, sealRole awsiam.IRole) awskms.Key {
-	exempt := []any{roleArn(stack, cfg.BreakGlassRoleName), deployRoleArn(stack)}
 	policy := awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("AccountAdministersButDoesNotSign"),
@@ -35,14 +34,7 @@ func newSigningKey(stack awscdk.Stack, cfg Config, sealRole awsiam.IRole) awskms
 				"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:Verify"),
 			Resources: jsii.Strings("*"),
 		}),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("OnlyBreakGlassMayDisableDeleteOrRepolicy"),
-			Effect:     awsiam.Effect_DENY,
-			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-			Actions:    jsii.Strings("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"),
-			Resources:  jsii.Strings("*"),
-			Conditions: &map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": exempt}},
-		}),
+		breakGlassOnly(stack, cfg),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("OnlySealSigns"),
 			Effect:     awsiam.Effect_DENY,

@@ -28,13 +28,7 @@ func newSnapshotKey(stack awscdk.Stack, cfg Config) awskms.Key {
 			Sid: jsii.String("AccountAdministersThroughIAM"), Actions: jsii.Strings("kms:*"), Resources: jsii.Strings("*"),
 			Principals: &[]awsiam.IPrincipal{awsiam.NewAccountRootPrincipal()},
 		}),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("OnlyBreakGlassDisablesOrDeletes"), Effect: awsiam.Effect_DENY,
-			Actions: jsii.Strings("kms:ScheduleKeyDeletion", "kms:DisableKey"), Resources: jsii.Strings("*"),
-			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-			Conditions: &map[string]any{"ArnNotLike": map[string]any{"aws:PrincipalArn": []any{
-				*roleArn(stack, cfg.BreakGlassRoleName), *deployRoleArn(stack)}}},
-		}),
+		breakGlassOnly(stack, cfg),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("SnapshotCopiesThroughEC2"), Actions: use, Resources: jsii.Strings("*"),
 			Principals: &[]awsiam.IPrincipal{users}, Conditions: &via,

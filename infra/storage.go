@@ -31,11 +31,29 @@ func deployRoleArn(stack awscdk.Stack) *string {
 		"-cfn-exec-role-" + *stack.Account() + "-" + *stack.Region())
 }
 
+// breakGlassOnly is every custody key's lock: an explicit Deny beats every
+// Allow, including the account's and any admin's IAM policy, so only the
+// break-glass role and the CDK deployment role may disable the key,
+// schedule its deletion or rewrite its policy. PutKeyPolicy is in the list
+// because otherwise anyone allowed to rewrite the policy could delete this
+// statement first and then the key: the lock would be advisory.
+func breakGlassOnly(stack awscdk.Stack, cfg Config) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("OnlyBreakGlassMayDisableDeleteOrRepolicy"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"ArnNotEquals": map[string]any{"aws:PrincipalArn": []any{roleArn(stack, cfg.BreakGlassRoleName), deployRoleArn(stack)}},
+		},
+	})
+}
+
 // newEvidenceKey is the customer managed key for the evidence, the topic and
 // the logs. Losing it loses the evidence, so it is retained, and only the
 // break-glass role may disable it, schedule its deletion or rewrite its policy.
 func newEvidenceKey(stack awscdk.Stack, cfg Config) awskms.Key {
-	breakGlass := roleArn(stack, cfg.BreakGlassRoleName)
 	policy := awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
 		Statements: &[]awsiam.PolicyStatement{
 			// The account administers the key through IAM; without this
@@ -46,20 +64,7 @@ func newEvidenceKey(stack awscdk.Stack, cfg Config) awskms.Key {
 				Actions:    jsii.Strings("kms:*"),
 				Resources:  jsii.Strings("*"),
 			}),
-			// An explicit Deny beats every Allow, including the one above and
-			// any admin's IAM policy. PutKeyPolicy is in the list because
-			// otherwise anyone allowed to rewrite the policy could delete this
-			// statement first and then the key: the lock would be advisory.
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid:        jsii.String("OnlyBreakGlassMayDisableDeleteOrRepolicy"),
-				Effect:     awsiam.Effect_DENY,
-				Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-				Actions:    jsii.Strings("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"),
-				Resources:  jsii.Strings("*"),
-				Conditions: &map[string]any{
-					"ArnNotEquals": map[string]any{"aws:PrincipalArn": []any{breakGlass, deployRoleArn(stack)}},
-				},
-			}),
+			breakGlassOnly(stack, cfg),
 			// CloudWatch Logs encrypts the function and workflow log groups
 			// with this key; the context condition limits it to this
 			// account's log groups in this region.
