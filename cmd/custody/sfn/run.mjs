@@ -109,4 +109,7 @@ try {
   print({ type: 'Result', status: 'FAILED', error: err.name, cause: String(err.message ?? err) });
   status = 1;
 }
-process.exit(status);
+// Not process.exit: on a pipe, stdout is written asynchronously, and
+// exiting at once cuts a large last line (the Result) at the pipe's buffer.
+// Node exits with this status once everything is written.
+process.exitCode = status;

@@ -113,9 +113,12 @@ func RunStateMachine(ctx context.Context, root string, definition, input []byte,
 		}
 		onEvent(ev)
 	}
+	if err := sc.Err(); err != nil {
+		fmt.Fprintf(stderr, "asl runner: reading its events: %v\n", err)
+	}
 	werr := cmd.Wait()
 	if exec_ == nil {
-		return nil, fmt.Errorf("the ASL runner ended without a result: %v", werr)
+		return nil, fmt.Errorf("the ASL runner ended without a result (exit: %v; its last line, if cut, is in the tool log as \"asl runner: …\")", werr)
 	}
 	if !exec_.Succeeded && failedErr != "" {
 		exec_.Error, exec_.Cause = failedErr, failedCause
