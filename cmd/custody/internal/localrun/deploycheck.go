@@ -403,6 +403,12 @@ func checkAlarms(ctx context.Context, cfg aws.Config, dep *Deployment) (string, 
 			queues[u[strings.LastIndexByte(u, '/')+1:]] = true
 		}
 	}
+	functions := map[string]bool{}
+	for _, f := range dep.Template.OfType("AWS::Lambda::Function") {
+		if n := dep.Template.Physical[f]; n != "" {
+			functions[n] = true
+		}
+	}
 	on := map[string]int{}
 	created := 0
 	for _, id := range ids {
@@ -433,7 +439,9 @@ func checkAlarms(ctx context.Context, cfg aws.Config, dep *Deployment) (string, 
 		ns, dim, metric := fmt.Sprint(p["Namespace"]), fmt.Sprint(d["Name"]), fmt.Sprint(p["MetricName"])
 		switch {
 		case ns == "AWS/States" && dim == "StateMachineArn" && value == sm,
-			ns == "AWS/SQS" && dim == "QueueName" && queues[value]:
+			ns == "AWS/SQS" && dim == "QueueName" && queues[value],
+			// the readiness audit's own failures
+			ns == "AWS/Lambda" && dim == "FunctionName" && functions[value]:
 			on[metric]++
 		default:
 			return "", fmt.Errorf("alarm %s watches %s %s=%s, not a deployed custody resource", id, ns, dim, value)
@@ -448,8 +456,8 @@ func checkAlarms(ctx context.Context, cfg aws.Config, dep *Deployment) (string, 
 	if created == len(ids) {
 		how = "created by CloudFormation"
 	}
-	return fmt.Sprintf("%d alarms (%s) resolve to the deployed state machine's failed, timed-out and aborted executions and %d dead-letter queues, each alarming the topic",
-		len(ids), how, on["ApproximateNumberOfMessagesVisible"]), nil
+	return fmt.Sprintf("%d alarms (%s) resolve to the deployed state machine's failed, timed-out and aborted executions, %d dead-letter queues and %d function errors, each alarming the topic",
+		len(ids), how, on["ApproximateNumberOfMessagesVisible"], on["Errors"]), nil
 }
 
 func dimensionValue(t *Template, v any) (string, error) {
