@@ -52,6 +52,8 @@ var (
 	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 	// sessionUnsafe is what RoleSessionName refuses ([\w+=,.@-] only).
 	sessionUnsafe = regexp.MustCompile(`[^\w+=,.@-]`)
+	// tagUnsafe is what a session tag value refuses.
+	tagUnsafe = regexp.MustCompile(`[^\p{L}\p{N} _.:/=+\-@]`)
 )
 
 // Access is what a collector reads one account and region with.
@@ -211,7 +213,7 @@ func regionDisabled(err error) bool {
 // tagValue is a session tag value as STS accepts it (at most 256
 // characters of letters, digits, spaces and _.:/=+-@).
 func tagValue(s string) string {
-	s = regexp.MustCompile(`[^\p{L}\p{N} _.:/=+\-@]`).ReplaceAllString(s, "-")
+	s = tagUnsafe.ReplaceAllString(s, "-")
 	if len(s) > 256 {
 		s = s[:256]
 	}
