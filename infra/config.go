@@ -12,6 +12,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 
 	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/finding"
 	"github.com/custody-ir/custody/shared/incident"
 	"github.com/custody-ir/custody/shared/pivot"
 )
@@ -430,9 +431,7 @@ func toStrings(v any) ([]string, error) {
 }
 
 var (
-	accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
 	orgIDPattern     = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
-	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 	bucketPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	kmsKeyARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
 )
@@ -440,7 +439,7 @@ var (
 // validateOrganization checks the organization keys: each names its key
 // and what a valid value looks like.
 func (c Config) validateOrganization() error {
-	if c.HubAccount != "" && !accountIDPattern.MatchString(c.HubAccount) {
+	if c.HubAccount != "" && !finding.ValidAccountID(c.HubAccount) {
 		return fmt.Errorf("context %s: %q is not a twelve-digit account ID", CtxHubAccount, c.HubAccount)
 	}
 	if c.OrganizationID != "" && !orgIDPattern.MatchString(c.OrganizationID) {
@@ -465,11 +464,11 @@ func (c Config) validateOrganization() error {
 			return fmt.Errorf("context %s: bucket %q is in neither %s nor %s: the hub could not read it", CtxOrganizationTrailBucket, bucket, CtxLogArchiveBuckets, CtxLogBuckets)
 		}
 	}
-	if c.HubRegion != "" && !regionPattern.MatchString(c.HubRegion) {
+	if c.HubRegion != "" && !finding.ValidRegion(c.HubRegion) {
 		return fmt.Errorf("context %s: %q is not an AWS region", CtxHubRegion, c.HubRegion)
 	}
 	for _, r := range c.ForwarderRegions {
-		if !regionPattern.MatchString(r) {
+		if !finding.ValidRegion(r) {
 			return fmt.Errorf("context %s: %q is not an AWS region", CtxForwarderRegions, r)
 		}
 		if r == c.HubRegion {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -23,16 +24,6 @@ import (
 	"github.com/custody-ir/custody/shared/incident"
 )
 
-// maxRSS is the bound: every handler's peak resident memory on hostile
-// files (its Lambda has 1 GiB).
-const maxRSS = 256 << 20
-
-// rssJob is what the measured child runs.
-type rssJob struct {
-	Endpoint string            `json:"endpoint"`
-	Incident incident.Incident `json:"incident"`
-}
-
 // TestPeakRSSOnHostileFiles runs the access log collector, through the
 // shared driver against the emulator, in a child process (TestRSSChild,
 // emulator.RunChild) on a generated hostile access log object, and reads
@@ -40,7 +31,7 @@ type rssJob struct {
 // and a gzip bomb of 1 GiB from about 1 MB. The real lines are extracted
 // (a scanner once stopped at the long line and lost the rest),
 // the hostile part is named in a warning, the object is copied unchanged,
-// and the child stays under maxRSS.
+// and the child stays under hostile.MaxRSS.
 func TestPeakRSSOnHostileFiles(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -77,11 +68,7 @@ func TestPeakRSSOnHostileFiles(t *testing.T) {
 			putObject(t, client, logBucket, key, file)
 			inc := newIncident(dataBucket)
 
-			peak := emulator.RunChild(t, "TestRSSChild", rssJob{Endpoint: emu.Endpoint, Incident: *inc})
-			t.Logf("%s (%d bytes of gzip): peak RSS %d MiB", tc.name, len(file), peak>>20)
-			if peak >= maxRSS {
-				t.Errorf("peak RSS %d MiB, want under %d MiB", peak>>20, maxRSS>>20)
-			}
+			hostile.PeakRSS(t, "TestRSSChild", fmt.Sprintf("%s (%d bytes of gzip)", tc.name, len(file)), hostile.Job{Endpoint: emu.Endpoint, Incident: *inc})
 
 			resultKey, _ := evidence.ResultKey(inc.CaseID, inc.RunID, CollectorName)
 			var r evidence.CollectorResult
@@ -115,7 +102,7 @@ func TestPeakRSSOnHostileFiles(t *testing.T) {
 // does nothing in any other run: it runs the collector as main wires it, on
 // the job it was given.
 func TestRSSChild(t *testing.T) {
-	var job rssJob
+	var job hostile.Job
 	if !emulator.ChildJob(t, &job) {
 		return // not the child: TestPeakRSSOnHostileFiles runs this
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -21,23 +22,13 @@ import (
 	"github.com/custody-ir/custody/shared/incident"
 )
 
-// maxRSS is the bound: every handler's peak resident memory on hostile
-// files (its Lambda has 1 GiB).
-const maxRSS = 256 << 20
-
-// rssJob is what the measured child runs.
-type rssJob struct {
-	Endpoint string            `json:"endpoint"`
-	Incident incident.Incident `json:"incident"`
-}
-
 // TestPeakRSSOnHostileFiles runs the flow log collector, through the
 // shared driver against the emulator, in a child process (TestRSSChild,
 // emulator.RunChild) on a generated hostile flow log file delivered to
 // S3, and reads its peak RSS: a file holding one line of 300 MB between
 // real lines (about 5 MB of gzip), and a gzip bomb of 1 GiB from about
 // 1 MB. The real lines are extracted, the hostile part is named in a
-// warning, the file is copied unchanged, and the child stays under maxRSS.
+// warning, the file is copied unchanged, and the child stays under hostile.MaxRSS.
 func TestPeakRSSOnHostileFiles(t *testing.T) {
 	header := fileLines(t, "otel-collector-contrib/vpc_flow_v2_multi.log")[0]
 	tests := []struct {
@@ -67,11 +58,7 @@ func TestPeakRSSOnHostileFiles(t *testing.T) {
 			inc := newIncident(incident.Scope{Instances: []string{e.instance}},
 				incident.Window{Start: time.Date(2020, 11, 1, 21, 30, 0, 0, time.UTC), End: time.Date(2020, 11, 1, 22, 30, 0, 0, time.UTC)})
 
-			peak := emulator.RunChild(t, "TestRSSChild", rssJob{Endpoint: emu.Endpoint, Incident: *inc})
-			t.Logf("%s (%d bytes of gzip): peak RSS %d MiB", tc.name, len(file), peak>>20)
-			if peak >= maxRSS {
-				t.Errorf("peak RSS %d MiB, want under %d MiB", peak>>20, maxRSS>>20)
-			}
+			hostile.PeakRSS(t, "TestRSSChild", fmt.Sprintf("%s (%d bytes of gzip)", tc.name, len(file)), hostile.Job{Endpoint: emu.Endpoint, Incident: *inc})
 
 			resultKey, _ := evidence.ResultKey(inc.CaseID, inc.RunID, Name)
 			r := e.stored(t, resultKey) // checks each artifact against the stored object
@@ -97,7 +84,7 @@ func TestPeakRSSOnHostileFiles(t *testing.T) {
 // does nothing in any other run: it runs the collector as main wires it, on
 // the job it was given.
 func TestRSSChild(t *testing.T) {
-	var job rssJob
+	var job hostile.Job
 	if !emulator.ChildJob(t, &job) {
 		return // not the child: TestPeakRSSOnHostileFiles runs this
 	}

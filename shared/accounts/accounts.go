@@ -22,6 +22,7 @@ import (
 
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
+	"github.com/custody-ir/custody/shared/finding"
 )
 
 // Environment the stack sets on every collector.
@@ -48,8 +49,6 @@ const SessionTagCase = "custody-case"
 const SourceIdentity = "custody"
 
 var (
-	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
-	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 	// sessionUnsafe is what RoleSessionName refuses ([\w+=,.@-] only).
 	sessionUnsafe = regexp.MustCompile(`[^\w+=,.@-]`)
 	// tagUnsafe is what a session tag value refuses.
@@ -114,7 +113,7 @@ type Resolver struct {
 // member role's name from the stack's environment.
 func FromEnv(getenv func(string) string, hub aws.Config) (*Resolver, error) {
 	account := getenv(EnvAccountID)
-	if account != "" && !accountPattern.MatchString(account) {
+	if account != "" && !finding.ValidAccountID(account) {
 		return nil, &faults.ConfigurationError{Setting: EnvAccountID, Reason: fmt.Sprintf("%q is not a twelve-digit account ID", account)}
 	}
 	role := getenv(EnvMemberRole)
@@ -155,7 +154,7 @@ func (r *Resolver) For(ctx context.Context, caseID, account, region string) (*Ac
 	if region == "" {
 		region = r.Hub.Region
 	}
-	if !regionPattern.MatchString(region) {
+	if !finding.ValidRegion(region) {
 		return nil, faults.Invalid("scope.region", "%q is not an AWS region", region)
 	}
 	if account == "" || account == r.HubAccount || r.HubAccount == "" {
@@ -167,7 +166,7 @@ func (r *Resolver) For(ctx context.Context, caseID, account, region string) (*Ac
 		}
 		return &Access{Config: cfg, ReadWith: evidence.ReadWith{AccountID: acct, Region: region}}, nil
 	}
-	if !accountPattern.MatchString(account) {
+	if !finding.ValidAccountID(account) {
 		return nil, faults.Invalid("scope.accountId", "%q is not a twelve-digit account ID", account)
 	}
 	key := caseID + "/" + account + "/" + region

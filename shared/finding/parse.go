@@ -596,3 +596,12 @@ func validateResource(f *Finding, prefix string) error {
 	}
 	return nil
 }
+
+// ValidAccountID reports whether s is an AWS account ID: twelve digits.
+// Every part of custody that takes an account (Triage, the member role,
+// seed folders, cdk.json) asks this.
+func ValidAccountID(s string) bool { return accountRe.MatchString(s) }
+
+// ValidRegion reports whether s is an AWS region name (us-east-1,
+// us-gov-west-1, cn-northwest-1).
+func ValidRegion(s string) bool { return regionRe.MatchString(s) }

@@ -5,12 +5,13 @@ import (
 	"fmt"
 
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/custody-ir/custody/shared/finding"
 )
 
 // Account is another account of an organization scenario: a member whose
@@ -48,11 +49,6 @@ func (a Account) HasMemberStack() bool {
 	return a.MemberStack == nil || *a.MemberStack
 }
 
-var (
-	accountIDRe = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRe    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
-)
-
 // loadAccounts checks the accounts list and loads each account's seed
 // folder (one level: an account's folder holds no accounts of its own).
 func (sc *Scenario) loadAccounts(dir string) error {
@@ -66,11 +62,11 @@ func (sc *Scenario) loadAccounts(dir string) error {
 			return entryErr("accounts", i, a.Name, "name is required: letters, digits, - and _")
 		case seen[a.Name]:
 			return entryErr("accounts", i, a.Name, "duplicate name")
-		case !accountIDRe.MatchString(a.ID):
+		case !finding.ValidAccountID(a.ID):
 			return entryErr("accounts", i, a.Name, "%s", fmt.Sprintf("id %q is not a twelve-digit account ID", a.ID))
 		case ids[a.ID]:
 			return entryErr("accounts", i, a.Name, "%s", fmt.Sprintf("id %s is another account's too", a.ID))
-		case a.Region != "" && !regionRe.MatchString(a.Region):
+		case a.Region != "" && !finding.ValidRegion(a.Region):
 			return entryErr("accounts", i, a.Name, "%s", fmt.Sprintf("region %q is not an AWS region", a.Region))
 		}
 		seen[a.Name], ids[a.ID] = true, true

@@ -278,16 +278,26 @@ func logicalID(t *Template, typ, prefix string) (string, error) {
 	return found[0], nil
 }
 
-func checkRule(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
-	id, err := logicalID(dep.Template, "AWS::Events::Rule", "FindingRule")
+// deployedRule describes the deployed rule whose logical ID starts with
+// prefix.
+func deployedRule(ctx context.Context, cfg aws.Config, dep *Deployment, prefix string) (string, *eventbridge.DescribeRuleOutput, *eventbridge.Client, error) {
+	id, err := logicalID(dep.Template, "AWS::Events::Rule", prefix)
 	if err != nil {
-		return "", err
+		return "", nil, nil, err
 	}
 	name := dep.Template.Physical[id]
 	eb := eventbridge.NewFromConfig(cfg)
 	r, err := eb.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(name)})
 	if err != nil {
-		return "", fmt.Errorf("rule %s: %w", name, err)
+		return "", nil, nil, fmt.Errorf("rule %s: %w", name, err)
+	}
+	return name, r, eb, nil
+}
+
+func checkRule(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
+	name, r, eb, err := deployedRule(ctx, cfg, dep, "FindingRule")
+	if err != nil {
+		return "", err
 	}
 	var pattern struct {
 		Source     []string `json:"source"`
@@ -325,15 +335,9 @@ func checkRule(ctx context.Context, cfg aws.Config, dep *Deployment) (string, er
 // queue and the publishing role. (EventBridge in the emulator receives no
 // CloudTrail events, so the alert itself is not fired here.)
 func checkAlertRule(ctx context.Context, cfg aws.Config, dep *Deployment) (string, error) {
-	id, err := logicalID(dep.Template, "AWS::Events::Rule", "BucketPolicyChangeRule")
+	name, r, eb, err := deployedRule(ctx, cfg, dep, "BucketPolicyChangeRule")
 	if err != nil {
 		return "", err
-	}
-	name := dep.Template.Physical[id]
-	eb := eventbridge.NewFromConfig(cfg)
-	r, err := eb.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(name)})
-	if err != nil {
-		return "", fmt.Errorf("rule %s: %w", name, err)
 	}
 	var pattern struct {
 		Source []string `json:"source"`
