@@ -258,9 +258,9 @@ func (c *chunk) reset() {
 // inputName is an input's source and artifact, and their encodings in
 // timeline.jsonl and timeline.csv, made once rather than for every event.
 type inputName struct {
-	source, artifact         string
-	jsonSource, jsonArtifact []byte
-	csvSource, csvArtifact   []byte
+	source, artifact                       string
+	jsonSource, jsonArtifact, jsonDataType []byte
+	csvSource, csvArtifact, csvDataType    []byte
 }
 
 // rankInputs gives each input the rank of its (source, artifact) among
@@ -287,8 +287,10 @@ func rankInputs(inputs []Input) ([]int32, []inputName) {
 		n := &names[i]
 		n.jsonSource = appendJSONString(nil, []byte(n.source))
 		n.jsonArtifact = appendJSONString(nil, []byte(n.artifact))
-		n.csvSource = appendCSVField(nil, []byte(n.source))
-		n.csvArtifact = appendCSVField(nil, []byte(n.artifact))
+		n.jsonDataType = appendJSONString(nil, []byte(DataType(n.source)))
+		n.csvSource = appendCSVCell(nil, []byte(n.source))
+		n.csvArtifact = appendCSVCell(nil, []byte(n.artifact))
+		n.csvDataType = appendCSVCell(nil, []byte(DataType(n.source)))
 	}
 	return ranks, names
 }
@@ -805,76 +807,41 @@ func merge(ctx context.Context, runs []run, emit func(*entry, []byte) error) err
 // output writes timeline.jsonl and timeline.csv. It writes the bytes
 // encoding/json (an Event, HTML not escaped) and encoding/csv would, with
 // appendJSONString and appendCSVField, from the payload as it is.
+//
+// The same record read from two extracts (CloudTrail's eventID, a flow
+// record's fields: the payload's dedupe key) has the same time in both, so
+// the events of one instant are held until the time moves on, and a
+// record's copies are written as one event with every origin. That is the
+// only thing held: memory is bounded by the events of one instant (of one
+// microsecond for most sources, one second for those that give seconds),
+// never by the timeline.
 type output struct {
 	jb    *bufio.Writer
 	cb    *bufio.Writer
 	names []inputName
 	err   error
 
-	// The record identities written at the current time: a record read
-	// from two extracts has the same time in both, so it is found among
-	// them (a handful at most: a slice, reused, not a map per instant).
-	// stats loses the duplicates it counted when they were read.
+	// group is the events at the current time, in order, with their
+	// origins; its payloads and origins are reused from one instant to the
+	// next. stats loses the duplicates it counted when they were read.
 	at    entry
-	seen  []seenRecord
+	group []pending
+	n     int
 	stats *Stats
 }
 
-// seenRecord is a record identity written at the current time.
-type seenRecord struct {
-	source string
-	id     []byte
+// pending is an event held until its instant is over.
+type pending struct {
+	e       entry
+	payload []byte
+	f       [payloadFields][]byte
+	origins []origin
 }
 
-// duplicate reports whether e is a record already written (same source,
-// same identity, same time), and takes it out of the counts if so.
-func (o *output) duplicate(e *entry, f *[payloadFields][]byte) bool {
-	if len(f[fieldDedupe]) == 0 {
-		return false
-	}
-	if e.sec != o.at.sec || e.nsec != o.at.nsec {
-		o.at = *e
-		for i := range o.seen {
-			o.seen[i].id = o.seen[i].id[:0]
-		}
-		o.seen = o.seen[:0]
-	}
-	src, id := o.names[e.rank].source, f[fieldDedupe]
-	if !slices.ContainsFunc(o.seen, func(r seenRecord) bool { return r.source == src && bytes.Equal(r.id, id) }) {
-		if len(o.seen) < cap(o.seen) {
-			o.seen = o.seen[:len(o.seen)+1]
-			r := &o.seen[len(o.seen)-1]
-			r.source, r.id = src, append(r.id[:0], id...)
-		} else {
-			o.seen = append(o.seen, seenRecord{source: src, id: slices.Clone(id)})
-		}
-		return false
-	}
-	if s := o.stats; s != nil {
-		if s.Duplicates == nil {
-			s.Duplicates = map[string]int64{}
-		}
-		s.Duplicates[src]++
-		s.Events[src]--
-		s.TotalEvents--
-		uncount(s.Actions, string(f[fieldAction]))
-		uncount(s.Actors, string(f[fieldActor]))
-	}
-	return true
-}
-
-// uncount takes back one countKey of k: under k when it has its own
-// count, else under Other (where countKey put it when the map was full).
-func uncount(m map[string]int64, k string) {
-	if k == "" {
-		return
-	}
-	if _, ok := m[k]; !ok {
-		k = Other
-	}
-	if m[k]--; m[k] <= 0 {
-		delete(m, k)
-	}
+// origin is one copy of a record: its input's rank and its line.
+type origin struct {
+	rank   int32
+	record int64
 }
 
 func newOutput(j, c io.Writer, names []inputName) *output {
@@ -896,29 +863,107 @@ func newOutput(j, c io.Writer, names []inputName) *output {
 	return o
 }
 
+// write takes the next event in time order.
 func (o *output) write(e *entry, payload []byte) error {
 	if o.err != nil {
 		return o.err
 	}
+	if o.n > 0 && (e.sec != o.at.sec || e.nsec != o.at.nsec) {
+		if err := o.flushGroup(); err != nil {
+			return err
+		}
+	}
+	o.at = *e
 	var f [payloadFields][]byte
 	if !splitPayload(payload, &f) {
 		o.err = errors.New("timeline: bad event payload") // not reached
 		return o.err
 	}
-	if o.duplicate(e, &f) {
-		return nil
+	src := o.names[e.rank].source
+	if id := f[fieldDedupe]; len(id) > 0 {
+		for i := range o.group[:o.n] {
+			p := &o.group[i]
+			if o.names[p.e.rank].source == src && bytes.Equal(p.f[fieldDedupe], id) {
+				p.origins = append(p.origins, origin{e.rank, e.record})
+				o.uncount(src, &f)
+				return nil
+			}
+		}
 	}
+	if o.n == len(o.group) {
+		o.group = append(o.group, pending{})
+	}
+	p := &o.group[o.n]
+	o.n++
+	p.e = *e
+	p.payload = append(p.payload[:0], payload...)
+	splitPayload(p.payload, &p.f) // the copy's fields, as f was the original's
+	p.origins = append(p.origins[:0], origin{e.rank, e.record})
+	return nil
+}
+
+// uncount takes a duplicate out of the counts made when it was read.
+func (o *output) uncount(src string, f *[payloadFields][]byte) {
+	s := o.stats
+	if s == nil {
+		return
+	}
+	if s.Duplicates == nil {
+		s.Duplicates = map[string]int64{}
+	}
+	s.Duplicates[src]++
+	s.Events[src]--
+	s.TotalEvents--
+	uncount(s.Actions, string(f[fieldAction]))
+	uncount(s.Actors, string(f[fieldActor]))
+}
+
+// uncount takes back one countKey of k: under k when it has its own
+// count, else under Other (where countKey put it when the map was full).
+func uncount(m map[string]int64, k string) {
+	if k == "" {
+		return
+	}
+	if _, ok := m[k]; !ok {
+		k = Other
+	}
+	if m[k]--; m[k] <= 0 {
+		delete(m, k)
+	}
+}
+
+// flushGroup writes the events held for the current instant.
+func (o *output) flushGroup() error {
+	for i := range o.group[:o.n] {
+		if err := o.emit(&o.group[i]); err != nil {
+			return err
+		}
+	}
+	o.n = 0
+	return nil
+}
+
+// emit writes one event, with all its origins.
+func (o *output) emit(p *pending) error {
+	e, f := &p.e, &p.f
 	name := &o.names[e.rank]
+	// Microseconds, as Datetime shows them (a nanosecond source's last
+	// digits are in neither: the order of the lines keeps them).
+	us := e.sec*1_000_000 + int64(e.nsec)/1000
 	if o.jb != nil {
 		// AvailableBuffer: the line is built in the writer's own buffer
 		// when it fits, and not copied again.
 		j := o.jb.AvailableBuffer()
 		j = append(j, `{"datetime":`...)
 		j = appendJSONString(j, f[0])
+		j = append(j, `,"timestamp":`...)
+		j = strconv.AppendInt(j, us, 10)
 		j = append(j, `,"timestamp_desc":`...)
 		j = appendJSONString(j, f[1])
 		j = append(j, `,"message":`...)
 		j = appendJSONString(j, f[2])
+		j = append(j, `,"data_type":`...)
+		j = append(j, name.jsonDataType...)
 		j = append(j, `,"source":`...)
 		j = append(j, name.jsonSource...)
 		j = append(j, `,"action":`...)
@@ -935,7 +980,18 @@ func (o *output) write(e *entry, payload []byte) error {
 		j = append(j, name.jsonArtifact...)
 		j = append(j, `,"record":`...)
 		j = strconv.AppendInt(j, e.record, 10)
-		j = append(j, "}\n"...)
+		j = append(j, `,"origins":[`...)
+		for i, or := range p.origins {
+			if i > 0 {
+				j = append(j, ',')
+			}
+			j = append(j, `{"artifact":`...)
+			j = append(j, o.names[or.rank].jsonArtifact...)
+			j = append(j, `,"record":`...)
+			j = strconv.AppendInt(j, or.record, 10)
+			j = append(j, '}')
+		}
+		j = append(j, "]}\n"...)
 		if _, err := o.jb.Write(j); err != nil {
 			o.err = fmt.Errorf("write timeline.jsonl: %w", err)
 			return o.err
@@ -943,21 +999,36 @@ func (o *output) write(e *entry, payload []byte) error {
 	}
 	if o.cb != nil {
 		c := o.cb.AvailableBuffer()
-		c = appendCSVField(c, f[0])
+		c = appendCSVCell(c, f[0])
 		c = append(c, ',')
-		c = appendCSVField(c, f[1])
+		c = strconv.AppendInt(c, us, 10)
 		c = append(c, ',')
-		c = appendCSVField(c, f[2])
+		c = appendCSVCell(c, f[1])
+		c = append(c, ',')
+		c = appendCSVCell(c, f[2])
+		c = append(c, ',')
+		c = append(c, name.csvDataType...)
 		c = append(c, ',')
 		c = append(c, name.csvSource...)
 		for _, x := range f[fieldAction : fieldOutcome+1] {
 			c = append(c, ',')
-			c = appendCSVField(c, x)
+			c = appendCSVCell(c, x)
 		}
 		c = append(c, ',')
 		c = append(c, name.csvArtifact...)
 		c = append(c, ',')
 		c = strconv.AppendInt(c, e.record, 10)
+		c = append(c, ',')
+		var cell []byte
+		for i, or := range p.origins {
+			if i > 0 {
+				cell = append(cell, " | "...)
+			}
+			cell = append(cell, o.names[or.rank].artifact...)
+			cell = append(cell, ':')
+			cell = strconv.AppendInt(cell, or.record, 10)
+		}
+		c = appendCSVCell(c, cell)
 		c = append(c, '\n')
 		if _, err := o.cb.Write(c); err != nil {
 			o.err = fmt.Errorf("write timeline.csv: %w", err)
@@ -970,6 +1041,9 @@ func (o *output) write(e *entry, payload []byte) error {
 func (o *output) flush() error {
 	if o.err != nil {
 		return o.err
+	}
+	if err := o.flushGroup(); err != nil {
+		return err
 	}
 	if o.jb != nil {
 		if err := o.jb.Flush(); err != nil {

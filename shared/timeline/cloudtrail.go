@@ -87,7 +87,7 @@ func normCloudTrail(rec jv) []item {
 		}
 	}
 	ev := Event{Message: oneLine(b.String()), Action: action, Actor: actor, Target: target, SrcIP: ip, Outcome: outcome,
-		dedupe: gets(rec, "eventID")}
+		dedupe: cloudTrailKey(rec)}
 	times := []timeField{{"Event Time", rec.key("eventTime")}}
 	if !outerTime.isNil() {
 		times = append(times, timeField{"Event Time", outerTime})
@@ -191,4 +191,17 @@ func innerRecord(s string) jv {
 		return emptyRecord() // not reached
 	}
 	return d.root()
+}
+
+// cloudTrailKey is a CloudTrail record's identity: its eventID within the
+// account that received it (an organization trail and an account's own
+// trail deliver the same event with the same eventID; the account keeps
+// two accounts' equal IDs apart, however unlikely). No eventID, no key:
+// such a record is never taken for another.
+func cloudTrailKey(rec jv) string {
+	id := gets(rec, "eventID")
+	if id == "" {
+		return ""
+	}
+	return gets(rec, "recipientAccountId") + "/" + id
 }

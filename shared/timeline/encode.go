@@ -93,6 +93,17 @@ func appendCSVField(dst, f []byte) []byte {
 	return append(dst, '"')
 }
 
+// appendCSVCell is appendCSVField of CSVSafe(f): a cell a spreadsheet
+// would run as a formula starts with a single quote.
+func appendCSVCell(dst, f []byte) []byte {
+	if len(f) > 0 && formulaStart(f[0]) {
+		// Quoted or not as the cell with its quote is (a rare cell:
+		// the copy costs nothing that matters).
+		return appendCSVField(dst, append([]byte{'\''}, f...))
+	}
+	return appendCSVField(dst, f)
+}
+
 func csvNeedsQuotes(f []byte) bool {
 	if len(f) == 0 {
 		return false

@@ -88,6 +88,12 @@ func TestOutputMatchesEncoders(t *testing.T) {
 		if i < len(encoderCases) {
 			e.Message = encoderCases[i]
 		}
+		// The fields the output takes from the entry and the input, not
+		// the payload.
+		sec, nsec := r.Int64N(1<<33), int32(r.Int64N(1e9))
+		e.Timestamp = sec*1_000_000 + int64(nsec)/1000
+		e.DataType = DataType(e.Source)
+		e.Origins = []Origin{{Artifact: e.Artifact, Record: e.Record}}
 		var wantJ, wantC, gotJ, gotC bytes.Buffer
 		enc := json.NewEncoder(&wantJ)
 		enc.SetEscapeHTML(false)
@@ -99,7 +105,7 @@ func TestOutputMatchesEncoders(t *testing.T) {
 
 		_, names := rankInputs([]Input{{Source: e.Source, ArtifactKey: e.Artifact}})
 		o := newOutput(&gotJ, &gotC, names)
-		if err := o.write(&entry{record: e.Record}, appendPayload(nil, &e)); err != nil {
+		if err := o.write(&entry{sec: sec, nsec: nsec, record: e.Record}, appendPayload(nil, &e)); err != nil {
 			t.Fatal(err)
 		}
 		if err := o.flush(); err != nil {
@@ -241,7 +247,7 @@ func TestScanFallback(t *testing.T) {
 // Duplicate keys read as a map read them: the last one wins.
 func TestDuplicateKeys(t *testing.T) {
 	evs, _ := Normalize("cloudtrail", "k", 0, []byte(`{"eventTime":"2020-01-01T00:00:00Z","eventName":"A","eventTime":"2021-01-01T00:00:00Z","eventName":"B"}`), testNow)
-	if len(evs) != 1 || evs[0].Datetime != "2021-01-01T00:00:00Z" || evs[0].Action != "B" {
+	if len(evs) != 1 || evs[0].Datetime != "2021-01-01T00:00:00.000000Z" || evs[0].Action != "B" {
 		t.Errorf("%+v", evs)
 	}
 	evs, _ = Normalize("vpcflow", "k", 0, []byte(`{"srcAddr":"1.1.1.1","src_addr":"2.2.2.2","srcAddr":"3.3.3.3","start":1418530010}`), testNow)

@@ -21,21 +21,31 @@ import (
 // Event is one normalised timeline event. The JSON names are the ones
 // Timesketch imports (datetime, timestamp_desc, message) plus custody's own.
 type Event struct {
-	// Datetime is ISO 8601 UTC, with as many fraction digits as the source
-	// gave (none for a source that has seconds).
-	Datetime      string `json:"datetime"`
+	// Datetime is ISO 8601 UTC with DatetimePrecision fraction digits for
+	// every event, whatever the source gave: one fixed width is what makes
+	// a text sort of the lines (or of this column) a time sort.
+	Datetime string `json:"datetime"`
+	// Timestamp is Time in microseconds since the epoch, the unit
+	// Timesketch's importer reads.
+	Timestamp     int64  `json:"timestamp"`
 	TimestampDesc string `json:"timestamp_desc"`
 	Message       string `json:"message"`
-	Source        string `json:"source"`
-	Action        string `json:"action"`
-	Actor         string `json:"actor"`
-	Target        string `json:"target"`
-	SrcIP         string `json:"srcIp"`
-	Outcome       string `json:"outcome"`
+	// DataType is the record's kind for Timesketch (see DataType).
+	DataType string `json:"data_type"`
+	Source   string `json:"source"`
+	Action   string `json:"action"`
+	Actor    string `json:"actor"`
+	Target   string `json:"target"`
+	SrcIP    string `json:"srcIp"`
+	Outcome  string `json:"outcome"`
 	// Artifact is the key of the extract the record is in; Record is the
 	// record's 0-based line number in it.
 	Artifact string `json:"artifact"`
 	Record   int64  `json:"record"`
+	// Origins is every copy of the record the timeline read (the first is
+	// Artifact and Record): a CloudTrail event from two trails, a flow
+	// record from an S3 and a CloudWatch Logs destination, written once.
+	Origins []Origin `json:"origins"`
 
 	// Time is Datetime as a time (UTC); not serialised.
 	Time time.Time `json:"-"`
@@ -48,12 +58,71 @@ type Event struct {
 	dedupe string
 }
 
-// CSVHeader is timeline.csv's header row.
-var CSVHeader = []string{"datetime", "timestamp_desc", "message", "source", "action", "actor", "target", "srcIp", "outcome", "artifact", "record"}
+// Origin is one copy of a record: the extract it is in and its 0-based
+// line number there.
+type Origin struct {
+	Artifact string `json:"artifact"`
+	Record   int64  `json:"record"`
+}
 
-// CSVRow is e as a timeline.csv row, in CSVHeader's order.
+// DatetimePrecision is the fraction digits of every Datetime: microseconds,
+// Timesketch's unit (a source's nanoseconds still order the events).
+const DatetimePrecision = 6
+
+// DataType is the Timesketch data_type of a source's events:
+// "aws:<source>:<record kind>", the source as custody names it (the
+// extract's folder) and the kind of record one line of it is.
+func DataType(source string) string {
+	if k, ok := dataKinds[source]; ok {
+		return "aws:" + source + ":" + k
+	}
+	return "aws:" + source + ":record"
+}
+
+var dataKinds = map[string]string{
+	"cloudtrail": "event",
+	"vpcflow":    "record",
+	"guardduty":  "finding",
+	"s3access":   "log_entry",
+	"cloudwatch": "log_event",
+	"dynamodb":   "stream_record",
+	"iam":        "snapshot",
+	"inspector":  "finding",
+}
+
+// CSVHeader is timeline.csv's header row. The time columns say their zone
+// in their names (datetime_utc, timestamp_utc_us) since a spreadsheet
+// shows a cell's text, not its zone; the other columns are timeline.jsonl's.
+var CSVHeader = []string{"datetime_utc", "timestamp_utc_us", "timestamp_desc", "message", "data_type", "source", "action", "actor", "target", "srcIp", "outcome", "artifact", "record", "origins"}
+
+// CSVRow is e as a timeline.csv row, in CSVHeader's order, each cell
+// neutralised against formula injection (CSVSafe). Origins is one cell:
+// "artifact:record" per origin, separated by " | ".
 func (e *Event) CSVRow() []string {
-	return []string{e.Datetime, e.TimestampDesc, e.Message, e.Source, e.Action, e.Actor, e.Target, e.SrcIP, e.Outcome, e.Artifact, strconv.FormatInt(e.Record, 10)}
+	var o []string
+	for _, x := range e.Origins {
+		o = append(o, x.Artifact+":"+strconv.FormatInt(x.Record, 10))
+	}
+	row := []string{e.Datetime, strconv.FormatInt(e.Timestamp, 10), e.TimestampDesc, e.Message, e.DataType, e.Source, e.Action, e.Actor, e.Target, e.SrcIP, e.Outcome, e.Artifact, strconv.FormatInt(e.Record, 10), strings.Join(o, " | ")}
+	for i := range row {
+		row[i] = CSVSafe(row[i])
+	}
+	return row
+}
+
+// CSVSafe neutralises a cell a spreadsheet would run as a formula: one
+// that begins with '=', '+', '-', '@', a tab or a carriage return (OWASP's
+// CSV injection list) gets a leading single quote, so it is shown as text.
+// A record's fields are the attacker's to choose (a user agent, a log line).
+func CSVSafe(s string) string {
+	if s != "" && formulaStart(s[0]) {
+		return "'" + s
+	}
+	return s
+}
+
+func formulaStart(c byte) bool {
+	return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r'
 }
 
 // Untimed is a record with no usable time, as untimed.jsonl keeps it.

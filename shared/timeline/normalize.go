@@ -171,7 +171,7 @@ func normalizeInto(d *jdoc, source, artifact string, record int64, line []byte, 
 		var seen []time.Time
 		var firstErr *timeErr
 		for _, tf := range it.times {
-			t, prec, te := parseTimeValue(tf.value)
+			t, _, te := parseTimeValue(tf.value)
 			if te == nil {
 				te = checkRange(t, now)
 			}
@@ -191,7 +191,9 @@ func normalizeInto(d *jdoc, source, artifact string, record int64, line []byte, 
 			seen = append(seen, t)
 			e := it.ev
 			e.Source, e.Artifact, e.Record = source, artifact, record
-			e.Time, e.Datetime, e.TimestampDesc = t, FormatTime(t, prec), tf.desc
+			e.Time, e.Datetime, e.TimestampDesc = t, FormatTime(t, DatetimePrecision), tf.desc
+			e.Timestamp, e.DataType = t.UnixMicro(), DataType(source)
+			e.Origins = []Origin{{Artifact: artifact, Record: record}}
 			e.sub = sub
 			sub++
 			*evs = append(*evs, e)

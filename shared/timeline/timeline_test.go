@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -110,30 +111,44 @@ func TestBuildGolden(t *testing.T) {
 	}
 }
 
-// Every line of timeline.jsonl parses and has what Timesketch requires, in
-// time order; timeline.csv parses back with encoding/csv to the same events.
+// Every line of timeline.jsonl parses and has what Timesketch's importer
+// requires (message, datetime, timestamp_desc; timestamp an integer in
+// microseconds, data_type), in timestamp order, with datetime in one width
+// (so that the lines' text order is their time order) and equal to
+// timestamp; timeline.csv parses back with encoding/csv to the same events.
 func TestOutputsParse(t *testing.T) {
 	b := build(t, corpusInputs(t), Options{})
 	var evs []map[string]any
-	var last time.Time
+	var last int64
+	var lastDT string
 	for i, line := range strings.Split(strings.TrimSuffix(string(b.jsonl), "\n"), "\n") {
+		d := json.NewDecoder(strings.NewReader(line))
+		d.UseNumber()
 		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
+		if err := d.Decode(&m); err != nil {
 			t.Fatalf("line %d: %v", i+1, err)
 		}
-		for _, k := range []string{"datetime", "timestamp_desc", "message"} {
+		for _, k := range []string{"datetime", "timestamp_desc", "message", "data_type"} {
 			if s, _ := m[k].(string); s == "" {
 				t.Errorf("line %d: no %s", i+1, k)
 			}
 		}
-		ts, err := time.Parse(time.RFC3339Nano, m["datetime"].(string))
+		n, _ := m["timestamp"].(json.Number)
+		us, err := n.Int64()
 		if err != nil {
-			t.Errorf("line %d: datetime: %v", i+1, err)
+			t.Fatalf("line %d: timestamp %v is not an integer: %v", i+1, m["timestamp"], err)
 		}
-		if ts.Before(last) {
-			t.Errorf("line %d: %s before the line above", i+1, m["datetime"])
+		dt, _ := m["datetime"].(string)
+		if want := FormatTime(time.UnixMicro(us), DatetimePrecision); dt != want {
+			t.Errorf("line %d: datetime %s, timestamp %d is %s", i+1, dt, us, want)
 		}
-		last = ts
+		if us < last || dt < lastDT {
+			t.Errorf("line %d: %d %s before the line above (%d %s)", i+1, us, dt, last, lastDT)
+		}
+		if o, _ := m["origins"].([]any); len(o) == 0 {
+			t.Errorf("line %d: no origins", i+1)
+		}
+		last, lastDT = us, dt
 		evs = append(evs, m)
 	}
 	rows, err := csv.NewReader(bytes.NewReader(b.csv)).ReadAll()
@@ -146,10 +161,14 @@ func TestOutputsParse(t *testing.T) {
 	if len(rows)-1 != len(evs) {
 		t.Fatalf("CSV has %d rows, JSONL %d", len(rows)-1, len(evs))
 	}
+	jsonName := map[string]string{"datetime_utc": "datetime", "timestamp_utc_us": "timestamp"}
 	for i, r := range rows[1:] {
-		for j, k := range CSVHeader[:10] {
-			if r[j] != evs[i][k] {
-				t.Errorf("row %d %s: CSV %q, JSONL %q", i+1, k, r[j], evs[i][k])
+		for j, k := range CSVHeader[:13] {
+			if jk, ok := jsonName[k]; ok {
+				k = jk
+			}
+			if want := CSVSafe(fmt.Sprint(evs[i][k])); r[j] != want {
+				t.Errorf("row %d %s: CSV %q, JSONL %q", i+1, k, r[j], want)
 			}
 		}
 	}
@@ -337,5 +356,94 @@ func TestCloudTrailDuplicatesAcrossExtracts(t *testing.T) {
 			st.Actors["arn:aws:iam::123456789012:user/a"] != 5 || st.Records["cloudtrail"] != 6 {
 			t.Errorf("chunk %d: stats %+v", chunk, st)
 		}
+	}
+}
+
+// extractLines are lines of a testdata extract (1-based, in the order
+// given), each with its newline.
+func extractLines(t *testing.T, name string, nums ...int) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "extracts", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	var out strings.Builder
+	for _, n := range nums {
+		out.WriteString(lines[n-1] + "\n")
+	}
+	return out.String()
+}
+
+// A small mixed case, golden: a VPC flow record delivered to both an S3
+// and a CloudWatch Logs destination (the CloudWatch copy parsed from its
+// text line, so its numbers are strings), a CloudTrail event from an
+// organization trail and the account's own trail, and records of other
+// sources at the same instants. Each duplicate is one line with both
+// origins; a flow record that differs in one field (bytes) stays apart.
+func TestDuplicatesGolden(t *testing.T) {
+	s3 := extractLines(t, "vpcflow.derived.jsonl", 1, 2)
+	cwl := `{"version":"2","account-id":"123456789010","interface-id":"eni-1235b8ca123456789","srcaddr":"172.31.16.139","dstaddr":"172.31.16.21","srcport":"20641","dstport":"22","protocol":"6","packets":"20","bytes":"4249","start":"1418530010","end":"1418530070","action":"ACCEPT","log-status":"OK"}` + "\n" +
+		`{"version":"2","account-id":"123456789010","interface-id":"eni-1235b8ca123456789","srcaddr":"172.31.16.139","dstaddr":"172.31.16.21","srcport":"20641","dstport":"22","protocol":"6","packets":"20","bytes":"4250","start":"1418530010","end":"1418530070","action":"ACCEPT","log-status":"OK"}` + "\n"
+	trail := extractLines(t, "cloudtrail_stratus.derived.jsonl", 1, 2)
+	ins := []Input{
+		stringInput("vpcflow", "vpcflow/s3-flowlogs-bucket.jsonl", s3),
+		stringInput("vpcflow", "vpcflow/cwl-aws_vpc_flowlogs-eni-1235b8ca123456789.jsonl", cwl),
+		stringInput("cloudtrail", "cloudtrail/org-trail.jsonl", trail),
+		stringInput("cloudtrail", "cloudtrail/account-trail.jsonl", extractLines(t, "cloudtrail_stratus.derived.jsonl", 1)),
+		stringInput("cloudwatch", "cloudwatch/app.jsonl", extractLines(t, "cloudwatch.derived.jsonl", 1, 2)),
+	}
+	for _, chunk := range []int{0, 1, 2} { // in memory, and through runs on disk
+		b := build(t, ins, Options{ChunkEvents: chunk})
+		golden(t, "duplicates.jsonl", b.jsonl)
+		golden(t, "duplicates.csv", b.csv)
+		if b.stats.Duplicates["vpcflow"] != 1 || b.stats.Duplicates["cloudtrail"] != 1 || b.stats.Duplicates["cloudwatch"] != 0 {
+			t.Errorf("chunk %d: duplicates %v", chunk, b.stats.Duplicates)
+		}
+	}
+}
+
+// A cell a spreadsheet would run as a formula is text in timeline.csv:
+// each of OWASP's leading characters gets a single quote, wherever the
+// cell comes from (a record's field, an artifact key), and the rest of
+// the row parses as it was.
+func TestCSVFormulaInjection(t *testing.T) {
+	tests := []struct{ name, value, want string }{
+		{"equals", "=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"},
+		{"plus", "+1+1", "'+1+1"},
+		{"minus", "-2+3", "'-2+3"},
+		{"at", "@SUM(A1)", "'@SUM(A1)"},
+		{"tab", "\t=1", "'\t=1"},
+		{"carriage return", "\r=1", "'\r=1"},
+		{"plain", "GetObject", "GetObject"},
+		{"inner equals", "a=b", "a=b"},
+		{"empty", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := CSVSafe(tc.value); got != tc.want {
+				t.Errorf("CSVSafe(%q) = %q, want %q", tc.value, got, tc.want)
+			}
+			v, _ := json.Marshal(tc.value)
+			line := `{"eventTime":"2024-08-02T08:23:10Z","eventName":` + string(v) + `,"userAgent":"x"}` + "\n"
+			b := build(t, []Input{stringInput("cloudtrail", "cloudtrail/"+tc.value, line)}, Options{})
+			rows, err := csv.NewReader(bytes.NewReader(b.csv)).ReadAll()
+			if err != nil || len(rows) != 2 {
+				t.Fatalf("CSV %q: %v", b.csv, err)
+			}
+			col := map[string]int{}
+			for i, h := range rows[0] {
+				col[h] = i
+			}
+			if got := rows[1][col["action"]]; got != tc.want {
+				t.Errorf("action cell %q, want %q", got, tc.want)
+			}
+			if got, want := rows[1][col["artifact"]], CSVSafe("cloudtrail/"+tc.value); got != want {
+				t.Errorf("artifact cell %q, want %q", got, want)
+			}
+			if got := rows[1][col["datetime_utc"]]; got != "2024-08-02T08:23:10.000000Z" {
+				t.Errorf("datetime cell %q", got)
+			}
+		})
 	}
 }

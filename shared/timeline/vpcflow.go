@@ -57,7 +57,8 @@ func normVPCFlow(rec jv) []item {
 	if target != "" && proto != "" {
 		target += "/" + strings.ToLower(proto)
 	}
-	ev := Event{Message: oneLine(msg), Action: "flow", Actor: f("srcaddr"), Target: target, SrcIP: f("srcaddr"), Outcome: outcome}
+	ev := Event{Message: oneLine(msg), Action: "flow", Actor: f("srcaddr"), Target: target, SrcIP: f("srcaddr"), Outcome: outcome,
+		dedupe: flowKey(f)}
 	return []item{{ev: ev, times: []timeField{{"Flow Start", timeOrNil(field(rec, "start"))}, {"Flow End", timeOrNil(field(rec, "end"))}}}}
 }
 
@@ -99,4 +100,31 @@ func protocolName(p string) string {
 		return n
 	}
 	return "proto " + p
+}
+
+// flowKeyFields are the fields that make a flow record's identity: a
+// record delivered to both an S3 and a CloudWatch Logs destination has the
+// same values in both (in either name style, as numbers or strings: f
+// reads them as text).
+var flowKeyFields = []string{"version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport",
+	"protocol", "packets", "bytes", "start", "end", "action", "log-status"}
+
+// flowKey is a flow record's identity, its flowKeyFields joined; "" (no
+// identity, never merged) when the record names no interface, addresses
+// or start.
+func flowKey(f func(string) string) string {
+	var b strings.Builder
+	named := false
+	for i, k := range flowKeyFields {
+		v := f(k)
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(v)
+		named = named || (v != "" && (k == "interface-id" || k == "srcaddr" || k == "start"))
+	}
+	if !named {
+		return ""
+	}
+	return b.String()
 }
