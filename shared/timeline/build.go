@@ -78,9 +78,10 @@ type Stats struct {
 	Actors  map[string]int64 `json:"actors"`
 	// Runs is the number of sorted runs spilled to disk (0: sorted in memory).
 	Runs int `json:"runs"`
-	// Duplicates counts per source the records read from more than one
-	// extract (the same CloudTrail eventID) and written once; Events and
-	// the other counts are of the events written.
+	// Duplicates counts per source the copies of records read from more
+	// than one extract (the same CloudTrail eventID, the same flow record)
+	// and written once, with every origin; Events and the other counts are
+	// of the events written.
 	Duplicates map[string]int64 `json:"duplicates,omitempty"`
 }
 

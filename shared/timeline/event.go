@@ -1,8 +1,9 @@
 // Package timeline turns the filtered extracts of a case (one JSON record per
 // line, <source>/*.jsonl.gz) into one timeline sorted by time across every
-// source: timeline.jsonl (Timesketch imports it as it is: datetime,
-// timestamp_desc, message), timeline.csv, and untimed.jsonl for the records
-// that have no usable time, which are kept and counted, never dropped.
+// source: timeline.jsonl (Timesketch imports it as it is: message,
+// datetime, timestamp, timestamp_desc, data_type), timeline.csv, and
+// untimed.jsonl for the records that have no usable time, which are kept
+// and counted, never dropped. docs/timeline.md describes the fields.
 //
 // Each source has a normalizer (cloudtrail.go, vpcflow.go, ...) that says at
 // its top which record shapes it reads. Build sorts in bounded memory: each
