@@ -828,8 +828,15 @@ type output struct {
 	at    entry
 	group []pending
 	n     int
+	// index finds a key's event among the group once it is large (a
+	// busy second of a source that gives seconds): a scan of each would
+	// be quadratic in the events of the instant.
+	index map[string]int
 	stats *Stats
 }
+
+// indexFrom is the group size from which index is used.
+const indexFrom = 32
 
 // pending is an event held until its instant is over.
 type pending struct {
@@ -881,14 +888,13 @@ func (o *output) write(e *entry, payload []byte) error {
 		return o.err
 	}
 	src := o.names[e.rank].source
-	if id := f[fieldDedupe]; len(id) > 0 {
-		for i := range o.group[:o.n] {
+	id := f[fieldDedupe]
+	if len(id) > 0 {
+		if i, ok := o.find(src, id); ok {
 			p := &o.group[i]
-			if o.names[p.e.rank].source == src && bytes.Equal(p.f[fieldDedupe], id) {
-				p.origins = append(p.origins, origin{e.rank, e.record})
-				o.uncount(src, &f)
-				return nil
-			}
+			p.origins = append(p.origins, origin{e.rank, e.record})
+			o.uncount(src, &f)
+			return nil
 		}
 	}
 	if o.n == len(o.group) {
@@ -900,8 +906,37 @@ func (o *output) write(e *entry, payload []byte) error {
 	p.payload = append(p.payload[:0], payload...)
 	splitPayload(p.payload, &p.f) // the copy's fields, as f was the original's
 	p.origins = append(p.origins[:0], origin{e.rank, e.record})
+	if o.n == indexFrom {
+		if o.index == nil {
+			o.index = map[string]int{}
+		}
+		for i := range o.group[:o.n] {
+			if q := &o.group[i]; len(q.f[fieldDedupe]) > 0 {
+				o.index[groupKey(o.names[q.e.rank].source, q.f[fieldDedupe])] = i
+			}
+		}
+	} else if o.n > indexFrom && len(id) > 0 {
+		o.index[groupKey(src, id)] = o.n - 1
+	}
 	return nil
 }
+
+// find is the index in the group of the event of source src with key id.
+func (o *output) find(src string, id []byte) (int, bool) {
+	if o.n >= indexFrom {
+		i, ok := o.index[groupKey(src, id)]
+		return i, ok
+	}
+	for i := range o.group[:o.n] {
+		p := &o.group[i]
+		if o.names[p.e.rank].source == src && bytes.Equal(p.f[fieldDedupe], id) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func groupKey(src string, id []byte) string { return src + "\x00" + string(id) }
 
 // uncount takes a duplicate out of the counts made when it was read.
 func (o *output) uncount(src string, f *[payloadFields][]byte) {
@@ -939,6 +974,9 @@ func (o *output) flushGroup() error {
 		if err := o.emit(&o.group[i]); err != nil {
 			return err
 		}
+	}
+	if o.n >= indexFrom {
+		clear(o.index)
 	}
 	o.n = 0
 	return nil

@@ -447,3 +447,36 @@ func TestCSVFormulaInjection(t *testing.T) {
 		})
 	}
 }
+
+// Copies are found however many events share their instant: below and
+// past the size from which the group is indexed, each record of one busy
+// second read from two trails is one event with both origins, in order.
+func TestDuplicatesBusyInstant(t *testing.T) {
+	for _, n := range []int{3, indexFrom - 1, indexFrom, indexFrom + 1, 4 * indexFrom} {
+		var a, b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&a, `{"eventTime":"2024-08-02T08:23:10Z","eventName":"E%d","eventID":"id-%d","recipientAccountId":"123456789012"}`+"\n", i, i)
+			// The other trail has them in reverse, and one of its own.
+			fmt.Fprintf(&b, `{"eventTime":"2024-08-02T08:23:10Z","eventName":"E%d","eventID":"id-%d","recipientAccountId":"123456789012"}`+"\n", n-1-i, n-1-i)
+		}
+		b.WriteString(`{"eventTime":"2024-08-02T08:23:10Z","eventName":"Only","eventID":"id-only","recipientAccountId":"123456789012"}` + "\n")
+		got := build(t, []Input{stringInput("cloudtrail", "cloudtrail/a.jsonl", a.String()), stringInput("cloudtrail", "cloudtrail/b.jsonl", b.String())}, Options{})
+		lines := strings.Split(strings.TrimSuffix(string(got.jsonl), "\n"), "\n")
+		if len(lines) != n+1 || got.stats.Duplicates["cloudtrail"] != int64(n) || got.stats.TotalEvents != int64(n+1) {
+			t.Fatalf("n=%d: %d lines, stats %+v", n, len(lines), got.stats)
+		}
+		for i, l := range lines[:n] {
+			var e Event
+			if err := json.Unmarshal([]byte(l), &e); err != nil {
+				t.Fatal(err)
+			}
+			want := []Origin{{"cloudtrail/a.jsonl", int64(i)}, {"cloudtrail/b.jsonl", int64(n - 1 - i)}}
+			if e.Action != fmt.Sprintf("E%d", i) || !slices.Equal(e.Origins, want) {
+				t.Errorf("n=%d line %d: %s %v, want E%d %v", n, i, e.Action, e.Origins, i, want)
+			}
+		}
+		if !strings.Contains(lines[n], `"Only"`) {
+			t.Errorf("n=%d: last line %s", n, lines[n])
+		}
+	}
+}
