@@ -19,7 +19,11 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 	if !cfg.ContainmentOn() {
 		return nil
 	}
-	f := s.newCustodyFunction("ContainFunction", "contain", containSizing, cfg.ContainEnv())
+	env := cfg.ContainEnv()
+	// The stack's own account: a member account's case is not contained
+	// (its names would be this account's resources).
+	env["CUSTODY_ACCOUNT_ID"] = *s.stack.Account()
+	f := s.newCustodyFunction("ContainFunction", "contain", containSizing, env)
 	// The plan and the record of what changed go into the sealed run.
 	s.allowObjects(f, []string{"s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"}, casesPrefix)
 	s.allowKey(f, "s3")

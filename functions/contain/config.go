@@ -14,6 +14,8 @@ const (
 	EnvAccessKey    = "CUSTODY_CONTAIN_ACCESS_KEY"
 	EnvRole         = "CUSTODY_CONTAIN_ROLE"
 	EnvProtectedTag = "CUSTODY_PROTECTED_TAG"
+	// EnvAccountID is the account the function acts in (the stack's).
+	EnvAccountID = "CUSTODY_ACCOUNT_ID"
 	// DefaultProtectedTag exempts a resource from every action.
 	DefaultProtectedTag = "custody:protected=true"
 )
@@ -21,7 +23,7 @@ const (
 // FromEnv is a Handler's modes and protected tag from the environment; a
 // bad value is a ConfigurationError naming the variable.
 func FromEnv(getenv func(string) string) (*Handler, error) {
-	h := &Handler{Modes: map[Class]Mode{}}
+	h := &Handler{Modes: map[Class]Mode{}, AccountID: getenv(EnvAccountID)}
 	for env, class := range map[string]Class{EnvEC2: ClassEC2, EnvAccessKey: ClassAccessKey, EnvRole: ClassRole} {
 		m, err := ParseMode(getenv(env))
 		if err != nil {

@@ -173,6 +173,10 @@ type Handler struct {
 	Writer planWriter
 	// Modes per class; a missing class is off.
 	Modes map[Class]Mode
+	// AccountID is the account this function acts in: a case of another
+	// account (a member's) is not contained here, since a user or role of
+	// the same name in this account is not the attacker's.
+	AccountID string
 	// ProtectedKey and ProtectedValue: a resource with this tag is never touched.
 	ProtectedKey, ProtectedValue string
 	Version                      string
@@ -186,6 +190,9 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 	prefix, err := evidence.RunPrefix(inc.CaseID, inc.RunID)
 	if err != nil {
 		return nil, faults.Invalid("incident", "%v", err)
+	}
+	if inc.Scope.AccountID != h.AccountID {
+		return nil, &ContainError{Op: "plan", Err: fmt.Errorf("the case is account %q's, this function acts in %q only: not contained", inc.Scope.AccountID, h.AccountID)}
 	}
 	actions, err := h.Plan(ctx, inc.Scope)
 	if err != nil {

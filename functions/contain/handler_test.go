@@ -118,6 +118,7 @@ func setup(t *testing.T, modes map[Class]Mode) *world {
 		t.Fatal(err)
 	}
 	h.Modes = modes
+	h.AccountID = emulator.AccountID
 	h.EC2, h.IAM = w.ec2, w.iam
 	h.Writer = evidence.NewWriter(s3c, testBucket)
 	h.Now = func() time.Time { return time.Date(2026, 12, 2, 20, 0, 0, 0, time.UTC) }
@@ -127,6 +128,7 @@ func setup(t *testing.T, modes map[Class]Mode) *world {
 
 func (w *world) incident() incident.Incident {
 	return incident.Incident{CaseID: "case-1", RunID: "run-1", Scope: incident.Scope{
+		AccountID: emulator.AccountID,
 		Instances: []string{w.instance, w.protected},
 		UserNames: []string{"mallory", "breakglass"},
 		RoleNames: []string{"app"},
@@ -332,6 +334,19 @@ func TestContainRollbackRefusesDrift(t *testing.T) {
 		if !slices.Equal(g, drifted[e]) {
 			t.Errorf("%s changed by a refused rollback: %v -> %v", e, drifted[e], g)
 		}
+	}
+}
+
+func TestContainRefusesAnotherAccount(t *testing.T) {
+	w := setup(t, map[Class]Mode{ClassEC2: ModeAuto, ClassAccessKey: ModeAuto, ClassRole: ModeAuto})
+	inc := w.incident()
+	inc.Scope.AccountID = "210987654321"
+	var ce *ContainError
+	if _, err := w.h.Handle(context.Background(), Input{Incident: inc}); !errors.As(err, &ce) {
+		t.Fatalf("a member account's case: %v, want a ContainError", err)
+	}
+	if s := w.keyStatus(t, "mallory"); !slices.Equal(s, []string{"Active"}) {
+		t.Errorf("key of a same-named user here changed: %v", s)
 	}
 }
 

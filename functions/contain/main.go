@@ -10,6 +10,8 @@
 //	CUSTODY_CONTAIN_EC2             mode of EC2 instance isolation
 //	CUSTODY_CONTAIN_ACCESS_KEY      mode of access key deactivation
 //	CUSTODY_CONTAIN_ROLE            mode of role session revocation
+//	CUSTODY_ACCOUNT_ID              the account it acts in; a case of
+//	                                another account is not contained
 //	CUSTODY_PROTECTED_TAG           key=value of the tag that exempts a
 //	                                resource (default custody:protected=true)
 package main
