@@ -49,7 +49,16 @@ const (
 	CtxPivotDepth              = "custody:pivotDepth"
 	CtxPivotMaxIdentities      = "custody:pivotMaxIdentities"
 	CtxBaselineDays            = "custody:baselineDays"
+	// Containment (README, "Containment (opt-in)"): one mode per action
+	// class, off unless set.
+	CtxContainEC2              = "custody:containEc2"
+	CtxContainAccessKey        = "custody:containAccessKey"
+	CtxContainRole             = "custody:containRole"
+	CtxContainmentProtectedTag = "custody:containmentProtectedTag"
 )
+
+// Containment modes accepted in the custody:contain* keys.
+var containModes = []string{"off", "dry-run", "approve", "auto"}
 
 // Object Lock modes accepted in CtxLockMode.
 const (
@@ -145,6 +154,14 @@ type Config struct {
 	// BaselineDays is the period before the window whose scoped CloudTrail
 	// records the entity view compares with (0: none).
 	BaselineDays int
+
+	// ContainEC2, ContainAccessKey and ContainRole are the containment
+	// modes (off, dry-run, approve, auto); all off leaves no trace of
+	// containment in the template.
+	ContainEC2, ContainAccessKey, ContainRole string
+	// ContainmentProtectedTag is key=value: a resource so tagged is never
+	// contained.
+	ContainmentProtectedTag string
 }
 
 // DefaultConfig is what an empty context gives; cdk.json repeats these values
@@ -165,6 +182,11 @@ func DefaultConfig() Config {
 		PivotDepth:           pivot.DefaultDepth,
 		PivotMaxIdentities:   pivot.DefaultMaxIdentities,
 		BaselineDays:         1,
+		ContainEC2:           "off",
+		ContainAccessKey:     "off",
+		ContainRole:          "off",
+		// functions/contain's DefaultProtectedTag (a main package: named here).
+		ContainmentProtectedTag: "custody:protected=true",
 	}
 }
 
@@ -274,6 +296,10 @@ func configFrom(get func(string) any) (Config, error) {
 		CtxLookahead:               &c.Lookahead,
 		CtxMaxSpan:                 &c.MaxSpan,
 		CtxSnapshotLock:            &c.SnapshotLock,
+		CtxContainEC2:              &c.ContainEC2,
+		CtxContainAccessKey:        &c.ContainAccessKey,
+		CtxContainRole:             &c.ContainRole,
+		CtxContainmentProtectedTag: &c.ContainmentProtectedTag,
 	} {
 		if v := get(key); v != nil {
 			s, ok := v.(string)
@@ -347,8 +373,32 @@ func (c Config) Validate() error {
 	if c.BaselineDays < 0 || c.BaselineDays > 90 {
 		return fmt.Errorf("context %s: %d is not a whole number of days from 0 to 90", CtxBaselineDays, c.BaselineDays)
 	}
+	for key, m := range map[string]string{CtxContainEC2: c.ContainEC2, CtxContainAccessKey: c.ContainAccessKey, CtxContainRole: c.ContainRole} {
+		if !slices.Contains(containModes, m) {
+			return fmt.Errorf("context %s: %q is not a containment mode: use %s", key, m, strings.Join(containModes, ", "))
+		}
+	}
+	if k, v, ok := strings.Cut(c.ContainmentProtectedTag, "="); !ok || k == "" || v == "" {
+		return fmt.Errorf("context %s: %q is not key=value", CtxContainmentProtectedTag, c.ContainmentProtectedTag)
+	}
 	_, err := typePattern(c.FindingTypeInclude, c.FindingTypeExclude)
 	return err
+}
+
+// ContainmentOn reports whether any containment class is not off: only
+// then does the template hold the containment state, function and role.
+func (c Config) ContainmentOn() bool {
+	return c.ContainEC2 != "off" || c.ContainAccessKey != "off" || c.ContainRole != "off"
+}
+
+// ContainEnv is the containment modes as functions/contain reads them.
+func (c Config) ContainEnv() map[string]string {
+	return map[string]string{
+		"CUSTODY_CONTAIN_EC2":        c.ContainEC2,
+		"CUSTODY_CONTAIN_ACCESS_KEY": c.ContainAccessKey,
+		"CUSTODY_CONTAIN_ROLE":       c.ContainRole,
+		"CUSTODY_PROTECTED_TAG":      c.ContainmentProtectedTag,
+	}
 }
 
 // PivotEnv is the pivot bounds and the baseline as the CloudTrail

@@ -152,7 +152,7 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 	suppressWildcards(seal, "IAM allows Seal s3:GetObject, s3:GetObjectVersion, s3:PutObject and s3:AbortMultipartUpload on the evidence bucket's cases/* and s3:ListBucket only with s3:prefix cases/*: every case's folder, because case IDs are made at run time; that Seal writes only the run it seals is enforced by shared/evidence's key functions (tested), not by IAM.",
 		objectWildcard(casesPrefix))
 
-	sm := s.newStateMachine(triage, seal, collectorFns, shardFns)
+	sm := s.newStateMachine(triage, seal, collectorFns, shardFns, s.newContainFunction(cfg))
 	s.newReadinessSchedule()
 	_, findingDLQ := newFindingRule(stack, cfg, sm)
 	_, alertDLQ := newBucketPolicyChangeRule(stack, s.bucket, s.topic)

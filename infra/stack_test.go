@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	names := []string{"triage", "seal", "readiness"}
+	names := []string{"triage", "seal", "readiness", "contain"}
 	for _, c := range collectors {
 		names = append(names, c.Name)
 	}

@@ -199,7 +199,10 @@ func (s *custodyStack) fanOut(c collector, fn, shardFn custodyFunction, failed a
 
 // newStateMachine is Triage -> AlreadyCollected? -> Collect (Map over the
 // plan) -> Seal. State names are part of the contract with the local runner.
-func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFns, shardFns map[string]custodyFunction) awsstepfunctions.StateMachine {
+//
+// contain, when containment is on, runs after a successful Seal only
+// (containStates); nil leaves the definition as it is without it.
+func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFns, shardFns map[string]custodyFunction, contain *custodyFunction) awsstepfunctions.StateMachine {
 	st := s.stack
 	sp := func(id string) *string { return jsii.String(id) }
 
@@ -290,12 +293,19 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 	})
 	secondPass := awsstepfunctions.NewChoice(st, sp("SecondPass"), &awsstepfunctions.ChoiceProps{StateName: sp("SecondPass?")})
 
-	sealTask := s.invoke("Seal", seal, awsstepfunctions.TaskInput_FromObject(&map[string]any{
+	sealInput := awsstepfunctions.TaskInput_FromObject(&map[string]any{
 		"incident.$":   "$.incident",
 		"results.$":    "$.results",
 		"secondPass.$": "$.secondPass",
 		"pivot.$":      "$.pivot.state",
-	}))
+	})
+	// With containment on, Seal's answer goes beside the incident, which
+	// Contain reads; off, it replaces the state as it always has.
+	sealResult := ""
+	if contain != nil {
+		sealResult = "$.seal"
+	}
+	sealTask := s.invokeInto("Seal", seal, sealInput, sealResult)
 	sealTask.AddCatch(awsstepfunctions.NewFail(st, sp("SealFailed"), &awsstepfunctions.FailProps{
 		StateName: sp("SealFailed"),
 		Comment:   sp("The run could not be sealed; its evidence is in the bucket without a manifest."),
@@ -304,7 +314,12 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 	already := awsstepfunctions.NewChoice(st, sp("AlreadyCollected"), &awsstepfunctions.ChoiceProps{StateName: sp("AlreadyCollected?")})
 	already.When(awsstepfunctions.Condition_BooleanEquals(sp("$.duplicate"), jsii.Bool(true)),
 		awsstepfunctions.NewSucceed(st, sp("Duplicate"), &awsstepfunctions.SucceedProps{StateName: sp("Duplicate")}), nil)
-	sealTask.Next(awsstepfunctions.NewSucceed(st, sp("Sealed"), &awsstepfunctions.SucceedProps{StateName: sp("Sealed")}))
+	sealed := awsstepfunctions.NewSucceed(st, sp("Sealed"), &awsstepfunctions.SucceedProps{StateName: sp("Sealed")})
+	if contain != nil {
+		sealTask.Next(s.containStates(*contain, sealed))
+	} else {
+		sealTask.Next(sealed)
+	}
 	secondTask.Next(sealTask)
 	secondFailed.Next(sealTask)
 	noSecond.Next(sealTask)

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/custody-ir/custody/shared/faults"
+)
+
+// Environment variables, one mode per action class (infra/config.go sets
+// them from the custody:contain* context keys).
+const (
+	EnvEC2          = "CUSTODY_CONTAIN_EC2"
+	EnvAccessKey    = "CUSTODY_CONTAIN_ACCESS_KEY"
+	EnvRole         = "CUSTODY_CONTAIN_ROLE"
+	EnvProtectedTag = "CUSTODY_PROTECTED_TAG"
+	// EnvAccountID is the account the function acts in (the stack's).
+	EnvAccountID = "CUSTODY_ACCOUNT_ID"
+	// DefaultProtectedTag exempts a resource from every action.
+	DefaultProtectedTag = "custody:protected=true"
+)
+
+// FromEnv is a Handler's modes and protected tag from the environment; a
+// bad value is a ConfigurationError naming the variable.
+func FromEnv(getenv func(string) string) (*Handler, error) {
+	h := &Handler{Modes: map[Class]Mode{}, AccountID: getenv(EnvAccountID)}
+	for env, class := range map[string]Class{EnvEC2: ClassEC2, EnvAccessKey: ClassAccessKey, EnvRole: ClassRole} {
+		m, err := ParseMode(getenv(env))
+		if err != nil {
+			return nil, &faults.ConfigurationError{Setting: env, Reason: err.Error()}
+		}
+		h.Modes[class] = m
+	}
+	tag := getenv(EnvProtectedTag)
+	if tag == "" {
+		tag = DefaultProtectedTag
+	}
+	k, v, ok := strings.Cut(tag, "=")
+	if !ok || k == "" || v == "" {
+		return nil, &faults.ConfigurationError{Setting: EnvProtectedTag, Reason: fmt.Sprintf("%q is not key=value", tag)}
+	}
+	h.ProtectedKey, h.ProtectedValue = k, v
+	return h, nil
+}
