@@ -3,12 +3,15 @@ package main
 // The baseline: the scope's records in the days before the window, so that
 // the entity view (Seal's entities.json) can tell an access key, an
 // address or a user agent new in the window from one seen before it. It
-// is one more scoped extract, baseline.jsonl.gz, of the log files of the
-// BaselineDays before the window's start, read as the window's are (every
-// region folder, the same matcher). Its log files are context, not the
-// incident's evidence: they are named in the extract's request, not
-// copied. When they come to more than one invocation's budget the
-// baseline is left out, with a warning: the window's evidence comes first.
+// is one more scoped read of the log files of the BaselineDays before the
+// window's start, as the window's are read (every region folder, the same
+// matcher), counted into baseline.json (ctlog.Baseline: per entity, its
+// events and first and last time) rather than written as an extract: the
+// case's CloudTrail extracts hold only the window's records. Its log files
+// are context, not the incident's evidence: they are named in the
+// artifact's request, not copied. When they come to more than one
+// invocation's budget the baseline is left out, with a warning: the
+// window's evidence comes first.
 
 import (
 	"context"
@@ -36,8 +39,8 @@ const DefaultBaselineDays = 1
 // month of a busy trail is already many invocations' worth).
 const MaxBaselineDays = 90
 
-// BaselineName is the baseline extract's name in the CloudTrail folder.
-const BaselineName = "baseline.jsonl.gz"
+// BaselineName is the baseline summary's name in the CloudTrail folder.
+const BaselineName = ctlog.BaselineName
 
 // BaselineDaysFromEnv reads EnvBaselineDays: a whole number from 0 to
 // MaxBaselineDays; unset or empty is DefaultBaselineDays.
@@ -53,8 +56,9 @@ func BaselineDaysFromEnv(getenv func(string) string) (int, error) {
 	return n, nil
 }
 
-// baseline writes baseline.jsonl.gz: the records match keeps whose
-// eventTime is in the BaselineDays before the window.
+// baseline writes baseline.json: the entities of the records match keeps
+// whose eventTime is in the BaselineDays before the window, counted (each
+// record once, by eventID).
 func (c *Collector) baseline(ctx context.Context, out *collect.Output, inc *incident.Incident, locs []*location, match *ctlog.Matcher) error {
 	bw := incident.Window{Start: inc.Window.Start.Add(-time.Duration(c.BaselineDays) * 24 * time.Hour), End: inc.Window.Start.Add(-time.Nanosecond)}
 	pad := c.pad()
@@ -86,25 +90,31 @@ func (c *Collector) baseline(ctx context.Context, out *collect.Output, inc *inci
 	}
 	req := map[string]any{"window": map[string]string{"start": bw.Start.Format(time.RFC3339), "end": bw.End.Format(time.RFC3339Nano)},
 		"baselineDays": c.BaselineDays, "sources": sources, "objects": len(objs)}
-	stream, err := out.CreateGzip(BaselineName, out.Meta("s3:GetObject", req, &evidence.Origin{Bucket: locs[0].bucket, Key: locs[0].prefix + "AWSLogs/",
-		Description: fmt.Sprintf("the scope's records in the %d days before the window (the entity view's baseline), from %d CloudTrail log files, not copied", c.BaselineDays, len(objs))}))
-	if err != nil {
-		return err
-	}
-	dedupe := &dedupeWriter{w: stream, seen: map[string]bool{}}
+	counter := ctlog.NewBaselineCounter(bw.Start, bw.End, c.BaselineDays)
+	dedupe := &dedupeWriter{w: baselineWriter{counter}, seen: map[string]bool{}}
 	stats, err := s3logs.Extract(ctx, &s3logs.DeniedGetter{ObjectGetter: c.Logs}, objs, ctlog.DecodeFor(match), func(r s3logs.Record) bool {
 		e, ok := r.Value.(*ctlog.Event)
 		return ok && match.Match(e)
 	}, bw, dedupe)
 	if err != nil {
-		stream.Abort()
-		return faults.Classify("baseline extract", err, func(err error) error { return err })
+		return faults.Classify("baseline read", err, func(err error) error { return err })
 	}
-	if _, err := stream.Close(ctx); err != nil {
+	if _, err := out.PutJSON(ctx, BaselineName, counter.Baseline(), out.Meta("s3:GetObject", req, &evidence.Origin{Bucket: locs[0].bucket, Key: locs[0].prefix + "AWSLogs/",
+		Description: fmt.Sprintf("what the scope's records in the %d days before the window name (the entity view's baseline), counted from %d CloudTrail log files, not copied", c.BaselineDays, len(objs))})); err != nil {
 		return err
 	}
 	if len(stats.Problems) > 0 {
-		out.Warn("baseline extract: %d log files or records not read whole: %s", len(stats.Problems), strings.Join(stats.Problems, "; "))
+		out.Warn("baseline: %d log files or records not read whole: %s", len(stats.Problems), strings.Join(stats.Problems, "; "))
+	}
+	return nil
+}
+
+// baselineWriter counts the records the baseline read.
+type baselineWriter struct{ c *ctlog.BaselineCounter }
+
+func (w baselineWriter) WriteRecord(v any, _ time.Time) error {
+	if e, ok := v.(*ctlog.Event); ok {
+		w.c.Add(e)
 	}
 	return nil
 }

@@ -197,9 +197,6 @@ func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *co
 		return err
 	}
 	locs = c.withOrgTrail(locs)
-	if c.pass == nil {
-		c.regionGap(out, locs, region)
-	}
 	var read []*location
 	for _, loc := range locs {
 		ok, err := c.collectLocation(ctx, out, inc, loc, account, region)
@@ -210,7 +207,9 @@ func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *co
 			read = append(read, loc)
 		}
 	}
-	if c.pass != nil {
+	if c.pass == nil {
+		c.regionGap(out, read, region)
+	} else {
 		c.accountGaps(out, read)
 	}
 	if len(read) > 0 && c.pass == nil && c.BaselineDays > 0 {
@@ -332,7 +331,9 @@ func (c *Collector) withOrgTrail(locs []*location) []*location {
 			return locs
 		}
 	}
-	return append(locs, &location{bucket: bucket, prefix: prefix, org: true, global: true,
+	// Taken as multi-region: an organization trail made in the console
+	// always is, and the hub is told this one is the organization's.
+	return append(locs, &location{bucket: bucket, prefix: prefix, org: true, global: true, multiRegion: true,
 		trails: []string{"the organization trail (custody:organizationTrailBucket)"}})
 }
 
@@ -759,6 +760,8 @@ func (c *Collector) accountGaps(out *collect.Output, locs []*location) {
 
 // regionGap names the regions no trail reads: without a multi-region or
 // organization trail, an identity's calls in other regions are in no log.
+// Only the locations read count: a multi-region trail whose bucket could
+// not be read covers nothing.
 func (c *Collector) regionGap(out *collect.Output, locs []*location, region string) {
 	if len(locs) == 0 {
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/custody-ir/custody/shared/emulator/s3test"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
+	ctlog "github.com/custody-ir/custody/shared/logs/cloudtrail"
 	"github.com/custody-ir/custody/shared/pivot"
 )
 
@@ -314,7 +315,11 @@ func TestRegionsOfTheTrail(t *testing.T) {
 	}
 }
 
-func TestBaselineExtract(t *testing.T) {
+// TestBaseline: the baseline counts the scope's records of the day before
+// the window (not the one before that) into baseline.json; no extract
+// holds a record from outside the window, and the baseline's log files
+// are not copied.
+func TestBaseline(t *testing.T) {
 	recs := chainRecords(t)
 	e := setup(t, true)
 	key := func(day, stamp, unique string) string {
@@ -328,9 +333,9 @@ func TestBaselineExtract(t *testing.T) {
 	inc := incident.Incident{CaseID: "gd-baseline-test", RunID: incident.RunIDFor(pivotWindow.End), Window: pivotWindow,
 		Scope: incident.Scope{AccountID: pivotA, Region: "us-east-1", AccessKeys: []string{pivotSeedKey}}}
 	for _, tc := range []struct {
-		days int
-		want []string
-	}{{0, nil}, {1, []string{"b0000000-0000-4000-8000-000000000001"}}} {
+		days    int
+		records int64
+	}{{0, 0}, {1, 1}} {
 		t.Run(fmt.Sprintf("%d days", tc.days), func(t *testing.T) {
 			inc.CaseID = fmt.Sprintf("gd-baseline-test-%d", tc.days)
 			c := e.collector()
@@ -347,8 +352,19 @@ func TestBaselineExtract(t *testing.T) {
 			if !ok {
 				t.Fatalf("no baseline: %v", keys(arts))
 			}
-			if got := ids(t, e.extract(t, b.Key)); !slices.Equal(got, tc.want) {
-				t.Errorf("baseline holds %v, want %v", got, tc.want)
+			var base ctlog.Baseline
+			s3test.ObjectJSON(t, e.s3, evidenceBucket, b.Key, &base)
+			if base.Records != tc.records || base.Days != tc.days {
+				t.Errorf("baseline counted %d records of %d days, want %d", base.Records, base.Days, tc.records)
+			}
+			var seedKey *ctlog.BaselineEntity
+			for i, be := range base.Entities {
+				if be.Kind == ctlog.EntityAccessKey && be.Value == pivotSeedKey {
+					seedKey = &base.Entities[i]
+				}
+			}
+			if seedKey == nil || seedKey.Events != 1 || !seedKey.FirstSeen.Equal(time.Date(2024, 7, 31, 20, 0, 0, 0, time.UTC)) {
+				t.Errorf("the seed key in the baseline: %+v", seedKey)
 			}
 			if got := ids(t, e.extract(t, artifactKey(inc, ExtractName))); !slices.Equal(got, []string{"00000001-0000-4000-8000-000000000001"}) {
 				t.Errorf("extract holds %v", got)

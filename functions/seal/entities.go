@@ -7,10 +7,11 @@ package main
 // addresses and resources come from the timeline (every source); access
 // keys and user agents, which the timeline does not carry, from the
 // CloudTrail extracts (each record once, by eventID). The baseline is the
-// CloudTrail collector's baseline extract (the scoped records of the days
-// before the window): an entity CloudTrail records of the window name is
-// new when no baseline record names it; with no baseline extract, or for
-// an entity only other sources name, newInWindow is left out (unknown).
+// CloudTrail collector's baseline summary (baseline.json: what the scoped
+// records of the days before the window name, counted): an entity
+// CloudTrail records of the window name is new when the baseline does not
+// name it; with no baseline, or for an entity only other sources name,
+// newInWindow is left out (unknown).
 
 import (
 	"bufio"
@@ -33,11 +34,11 @@ import (
 
 // Entity kinds.
 const (
-	EntityPrincipal = "principal"
-	EntityAccessKey = "accessKey"
-	EntityAddress   = "address"
-	EntityUserAgent = "userAgent"
-	EntityResource  = "resource"
+	EntityPrincipal = ctlog.EntityPrincipal
+	EntityAccessKey = ctlog.EntityAccessKey
+	EntityAddress   = ctlog.EntityAddress
+	EntityUserAgent = ctlog.EntityUserAgent
+	EntityResource  = ctlog.EntityResource
 )
 
 // entitiesFile is the entity view's name in the run folder.
@@ -58,7 +59,7 @@ type Entity struct {
 	// NewInWindow is true when the baseline names it nowhere; nil without
 	// a baseline.
 	NewInWindow *bool `json:"newInWindow,omitempty"`
-	// BaselineEvents counts the baseline records naming it.
+	// BaselineEvents counts the baseline's records naming it.
 	BaselineEvents int64 `json:"baselineEvents,omitempty"`
 
 	sources map[string]bool
@@ -67,7 +68,7 @@ type Entity struct {
 // EntityView is entities.json.
 type EntityView struct {
 	Window incident.Window `json:"window"`
-	// Baseline names the baseline extracts read; empty: none, so no
+	// Baseline names the baseline summaries read; empty: none, so no
 	// entity says whether it is new.
 	Baseline []string `json:"baseline"`
 	Entities []Entity `json:"entities"`
@@ -112,22 +113,11 @@ func (es *entities) add(kind, value, source string, t time.Time) {
 	e.sources[source] = true
 }
 
-// addBaseline counts one baseline record's entities.
-func (es *entities) addBaseline(e *ctlog.Event) {
-	for _, kv := range cloudtrailEntities(e) {
-		es.baseline[kv[0]+"\x00"+kv[1]]++
+// addBaseline counts the entities of one baseline summary.
+func (es *entities) addBaseline(b *ctlog.Baseline) {
+	for _, e := range b.Entities {
+		es.baseline[e.Kind+"\x00"+e.Value] += e.Events
 	}
-}
-
-// cloudtrailEntities are what a CloudTrail record names, as kind/value.
-func cloudtrailEntities(e *ctlog.Event) [][2]string {
-	u := &e.UserIdentity
-	out := [][2]string{{EntityAccessKey, u.AccessKeyID}, {EntityUserAgent, e.UserAgent},
-		{EntityPrincipal, u.ARN}, {EntityAddress, e.SourceIPAddress}}
-	for _, r := range e.Resources {
-		out = append(out, [2]string{EntityResource, r.ARN})
-	}
-	return out
 }
 
 // view sorts the entities (by kind, then first seen) and marks the new
@@ -165,10 +155,9 @@ func (es *entities) view(w incident.Window, baseline []string) EntityView {
 	return v
 }
 
-// isBaseline reports the CloudTrail baseline extract (not a timeline
-// input: its records are before the window).
+// isBaseline reports the CloudTrail baseline summary (baseline.json).
 func isBaseline(a evidence.Artifact) bool {
-	return a.Source == evidence.SourceCloudTrail && strings.HasPrefix(path.Base(a.Key), "baseline") && strings.HasSuffix(a.Key, ".jsonl.gz")
+	return a.Source == evidence.SourceCloudTrail && path.Base(a.Key) == ctlog.BaselineName
 }
 
 // entityView builds the view from the timeline (r: timeline.jsonl) and
@@ -202,18 +191,19 @@ func (h *Handler) entityView(ctx context.Context, inc incident.Incident, m *evid
 	seen := map[string]bool{}
 	var baseline []string
 	for _, a := range m.Artifacts {
-		base := isBaseline(a)
+		if isBaseline(a) {
+			var b ctlog.Baseline
+			if err := h.readArtifactJSON(ctx, a, &b); err != nil {
+				return EntityView{}, fmt.Errorf("%s: %w", a.Key, err)
+			}
+			es.addBaseline(&b)
+			baseline = append(baseline, a.Key)
+			continue
+		}
 		if a.Source != evidence.SourceCloudTrail || a.API == "s3:CopyObject" || !strings.HasSuffix(a.Key, ".jsonl.gz") {
 			continue
 		}
-		if base {
-			baseline = append(baseline, a.Key)
-		}
 		err := h.eachCloudTrail(ctx, a, func(e *ctlog.Event) {
-			if base {
-				es.addBaseline(e)
-				return
-			}
 			if e.EventID != "" {
 				if seen[e.EventID] {
 					return
@@ -228,6 +218,17 @@ func (h *Handler) entityView(ctx context.Context, inc incident.Incident, m *evid
 		}
 	}
 	return es.view(inc.Window, baseline), nil
+}
+
+// readArtifactJSON decodes one JSON artifact (a baseline summary: small,
+// bounded by ctlog.MaxBaselineEntities).
+func (h *Handler) readArtifactJSON(ctx context.Context, a evidence.Artifact, v any) error {
+	body, err := h.opener(ctx, a)()
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	return json.NewDecoder(io.LimitReader(body, 256<<20)).Decode(v)
 }
 
 // eachCloudTrail streams one CloudTrail extract's records to fn.

@@ -14,7 +14,12 @@ import (
 // its caller is it: the access key (userIdentity.accessKeyId), the session
 // ARN of a session whose key is unknown (userIdentity.arn), every record
 // of a followed user, or a console identity's ConsoleLogin and
-// temporary-key records from its Since on.
+// temporary-key records from its Since on. A record also belongs to the
+// key it handed out: the AssumeRole, GetSessionToken, GetFederationToken
+// or CreateAccessKey whose response names a followed key. That is how the
+// role owner's copy of a cross-account AssumeRole is kept: the role's
+// account logs the call too, under another eventID, with the calling
+// account (not its key) as userIdentity and the same response.
 type Follow struct {
 	keys, arns, users map[string]bool
 	consoles          map[string]Identity
@@ -38,6 +43,12 @@ func NewFollow(ids []Identity) *Follow {
 	return f
 }
 
+// mintedKey is the access key a response handed out: a session's
+// (credentials.accessKeyId) or a user's (accessKey.accessKeyId).
+func mintedKey(resp []byte) string {
+	return firstOf(clean(field(resp, "credentials", "accessKeyId")), clean(field(resp, "accessKey", "accessKeyId")))
+}
+
 // Empty reports a Follow of nothing.
 func (f *Follow) Empty() bool {
 	return len(f.keys)+len(f.arns)+len(f.users)+len(f.consoles) == 0
@@ -51,6 +62,11 @@ func (f *Follow) Match(e *ctlog.Event) bool {
 	}
 	if u.ARN != "" && f.arns[u.ARN] {
 		return true
+	}
+	if derivingEvents[e.EventName] && e.ErrorCode == "" && len(f.keys) > 0 {
+		if k := mintedKey(e.ResponseElements); k != "" && f.keys[k] {
+			return true
+		}
 	}
 	name := userOf(u)
 	if name == "" {

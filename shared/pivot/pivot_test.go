@@ -251,8 +251,27 @@ func TestFollowMatch(t *testing.T) {
 		d.Observe(e, "extract.jsonl.gz")
 	}
 	f := NewFollow(d.Derived(1))
-	var kept []string
+	// The role owner's copy of hop 1's AssumeRole, as a cross-account
+	// call is logged in the role's account: another eventID, the calling
+	// account as userIdentity (no key), the same response. A failed copy
+	// handed out nothing.
+	var first map[string]any
 	for _, e := range events {
+		if e.EventID == "00000001-0000-4000-8000-000000000001" {
+			if err := json.Unmarshal(e.Raw, &first); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	first["eventID"] = "00000001-0000-4000-8000-0000000000f1"
+	first["userIdentity"] = map[string]any{"type": "AWSAccount", "principalId": "AIDAEXAMPLE", "accountId": "229654561268"}
+	first["recipientAccountId"] = "111122223333"
+	owner := reparse(t, first)
+	first["eventID"] = "00000001-0000-4000-8000-0000000000f2"
+	first["errorCode"] = "AccessDenied"
+	failed := reparse(t, first)
+	var kept []string
+	for _, e := range append(append([]*ctlog.Event{}, events...), owner, failed) {
 		if f.Match(e) {
 			kept = append(kept, e.EventID)
 		}
@@ -260,8 +279,11 @@ func TestFollowMatch(t *testing.T) {
 	sort.Strings(kept)
 	// The derived identities' own records: hop 2's AssumeRole (by hop 1),
 	// hop 3's CreateAccessKey and the hidden one (by hop 2), hop 4's
-	// CreateUser (by hop 3). Not the seed's own records.
-	want := []string{"00000001-0000-4000-8000-000000000002", "00000001-0000-4000-8000-000000000003", "00000001-0000-4000-8000-000000000004", "00000001-0000-4000-8000-000000000009"}
+	// CreateUser (by hop 3); and the records that handed out a followed
+	// key: the seed's AssumeRole (hop 1's key) and its owner's copy. Not
+	// the seed's other records, not the failed copy.
+	want := []string{"00000001-0000-4000-8000-000000000001", "00000001-0000-4000-8000-000000000002", "00000001-0000-4000-8000-000000000003",
+		"00000001-0000-4000-8000-000000000004", "00000001-0000-4000-8000-000000000009", "00000001-0000-4000-8000-0000000000f1"}
 	if !slices.Equal(kept, want) {
 		t.Errorf("kept %v, want %v", kept, want)
 	}
@@ -269,6 +291,15 @@ func TestFollowMatch(t *testing.T) {
 	if len(sc.AccessKeys) != 3 || len(sc.Principals) != 1 {
 		t.Errorf("scope %+v", sc)
 	}
+}
+
+func reparse(t *testing.T, v any) *ctlog.Event {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parse(t, []json.RawMessage{b})[0]
 }
 
 func TestCovered(t *testing.T) {
