@@ -122,6 +122,10 @@ type Data struct {
 	// Entities is the entity view (entities.json): the report shows the
 	// first MaxCounts of each kind.
 	Entities []EntityRow
+	// Activity is the chart's events per source over the window; nil: it
+	// is counted from Events (a caller passing a selection of the events
+	// counts them all into one: NewActivity).
+	Activity *Activity
 	// GeneratedAt is printed when not zero (left out of golden tests).
 	GeneratedAt time.Time
 	// Table caps; zero means the Default* value.
@@ -210,10 +214,7 @@ type view struct {
 	Totals       sourceRow
 	Artifacts    []evidence.Artifact
 	Failed       []evidence.CollectorStatus
-	Key          []eventRow
-	KeyMore      int
-	Other        []eventRow
-	OtherMore    int
+	TL           timelineView
 	ByAction     []countRow
 	ByActor      []countRow
 	Counts       Counts
@@ -221,6 +222,21 @@ type view struct {
 	Chain        []ChainLink
 	Entities     []EntityRow
 	EntitiesMore int
+	// ChainFromTimeline and EntitiesFromTimeline say the table was made
+	// from the timeline: the run had no pivot chain or entity view.
+	ChainFromTimeline, EntitiesFromTimeline bool
+	Chart                                   *chartView
+	Steps                                   family
+	// Identities and Addresses are the summary's: the scope's and the
+	// in-scope key events', the most frequent first.
+	Identities, Addresses         []string
+	IdentitiesMore, AddressesMore int
+	// Tactics are the ATT&CK tactics of the key events, in the order they
+	// first appear; FindingTactic the finding type's.
+	Tactics       []Tactic
+	FindingTactic *Tactic
+	// MappingFinding and MappingEvents cite the mappings' sources.
+	MappingFinding, MappingEvents string
 }
 
 type sourceRow struct {
@@ -267,7 +283,7 @@ func build(d Data) (*view, error) {
 			v.Failed = append(v.Failed, c)
 		}
 	}
-	v.Key, v.KeyMore, v.Other, v.OtherMore = timeline(d, v.F)
+	v.TL = timeline(d, v.F)
 	c := d.Counts
 	if c == nil {
 		c = countEvents(d.Events)
@@ -277,8 +293,17 @@ func build(d Data) (*view, error) {
 	v.ByAction = top(c.ByAction, maxCounts)
 	v.ByActor = top(c.ByActor, maxCounts)
 	v.Chain = d.Chain
+	if len(v.Chain) == 0 {
+		v.Chain = chainOf(v.TL.Key)
+		v.ChainFromTimeline = len(v.Chain) > 0
+	}
+	ents := d.Entities
+	if len(ents) == 0 {
+		ents = entitiesOf(d.Events)
+		v.EntitiesFromTimeline = len(ents) > 0
+	}
 	perKind := map[string]int{}
-	for _, e := range d.Entities {
+	for _, e := range ents {
 		if perKind[e.Kind] < maxCounts {
 			v.Entities = append(v.Entities, e)
 		} else {
@@ -286,6 +311,24 @@ func build(d Data) (*view, error) {
 		}
 		perKind[e.Kind]++
 	}
+	act := d.Activity
+	if act == nil {
+		act = activityOf(d.Events, m.Window.Start, m.Window.End)
+	}
+	v.Chart = chart(act, v.F.FirstSeen)
+	v.Steps = nextSteps(v.F.Type)
+	if t, ok := FindingTactic(v.F.Type); ok {
+		v.FindingTactic = &t
+	}
+	v.MappingFinding, v.MappingEvents = MappingSourceFinding, MappingSourceEvents
+	seen := map[string]bool{}
+	for _, g := range v.TL.Key {
+		if g.Mapping != nil && !seen[g.Mapping.Tactic.ID] {
+			seen[g.Mapping.Tactic.ID] = true
+			v.Tactics = append(v.Tactics, g.Mapping.Tactic)
+		}
+	}
+	v.Identities, v.IdentitiesMore, v.Addresses, v.AddressesMore = involved(d.Scope, v.F, v.TL.Key)
 	return v, nil
 }
 
