@@ -184,15 +184,32 @@ var (
 	funcs = map[string]any{
 		"when":  when,
 		"bytes": humanBytes,
-		"num":   func(n int64) string { return groupDigits(n) },
-		"join":  strings.Join,
-		"sev":   severity,
+		"num":   num,
+		"plural": func(n int64, one, many string) string {
+			if n == 1 {
+				return one
+			}
+			return many
+		},
+		"join": strings.Join,
+		"sev":  severity,
 	}
 	mdTemplate = texttemplate.Must(texttemplate.New("md").Funcs(funcs).Funcs(texttemplate.FuncMap{
 		"md": mdEscape, "code": mdCode,
 	}).ParseFS(templates, "templates/report.md.tmpl"))
 	htmlTemplate = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).ParseFS(templates, "templates/report.html.tmpl"))
 )
+
+// num groups the digits of an int or int64 ("50,000").
+func num(n any) string {
+	switch x := n.(type) {
+	case int:
+		return groupDigits(int64(x))
+	case int64:
+		return groupDigits(x)
+	}
+	return fmt.Sprint(n)
+}
 
 // Event categories: why an event is a key event.
 const (
