@@ -329,6 +329,17 @@ func TestHTMLInChromiumLarge(t *testing.T) {
 	if buf.Len() >= maxReportBytes {
 		t.Errorf("report.html of 50,000 events is %d bytes, want < %d", buf.Len(), maxReportBytes)
 	}
+	var md bytes.Buffer
+	if err := Write(&md, d, Markdown); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("50,000 events: report.md is %d bytes", md.Len())
+	if md.Len() >= maxReportBytes {
+		t.Errorf("report.md of 50,000 events is %d bytes, want < %d", md.Len(), maxReportBytes)
+	}
+	if i := rawAngle(md.String()); i >= 0 {
+		t.Errorf("report.md of 50,000 events holds a bare < at %d", i)
+	}
 	for _, w := range widths {
 		_, p := load(t, buf.Bytes(), w)
 		checkPage(t, d, p, w)

@@ -1,11 +1,16 @@
 // Package report writes a case run's report, the page a responder reads
-// first: what happened, what was collected and what is missing, the
-// evidence with its SHA-256, and the timeline around the finding with the
-// scope's actions first. Write renders the same Data as report.md (GitHub
-// flavoured Markdown) or as a self-contained report.html (inline CSS, no
-// script, no external asset: it opens the same from the bucket or the
-// disk). Every value from the evidence is escaped: the HTML through
-// html/template, the Markdown by escaping its table and inline syntax.
+// first and can repeat after two minutes: a summary (what GuardDuty saw,
+// on what, the window, the identities and addresses, what was collected
+// and what could not be), the next steps for the finding type, an activity
+// chart, the key events in time order with alike events collapsed and
+// their ATT&CK tactic where the mapping is known, the pivot chain and the
+// entities, the gaps with their fixes, and the evidence with its SHA-256.
+// Write renders the same Data as report.md (GitHub flavoured Markdown) or
+// as a self-contained report.html (inline CSS and SVG, no script, no
+// external asset, a Content-Security-Policy that forbids both: it opens
+// the same from the bucket or the disk, fits a phone and prints). Every
+// value from the evidence is escaped: the HTML through html/template, the
+// Markdown with backslashes and code spans, never HTML entities.
 package report
 
 import (
@@ -37,8 +42,9 @@ const (
 	HTMLFile     = "report.html"
 )
 
-// Default caps of the timeline tables; the whole timeline is in
-// timeline.jsonl.
+// Default caps of the timeline tables, in rows (a row is one event or
+// several alike), and of the count and entity tables per kind; the whole
+// timeline is in timeline.jsonl.
 const (
 	DefaultMaxKeyEvents   = 500
 	DefaultMaxOtherEvents = 200
