@@ -170,6 +170,8 @@ func (h *Handler) analyse(ctx context.Context, inc incident.Incident, m *evidenc
 	if _, err := files[timelineFile].Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
+	// The chart counts every event, not only those the report keeps.
+	data.Activity = report.NewActivity(stats.FirstTime, stats.LastTime, 0)
 	if data.Events, err = reportEvents(files[timelineFile], data); err != nil {
 		return nil, err
 	}
@@ -261,7 +263,8 @@ func reportData(inc incident.Incident, m *evidence.Manifest) report.Data {
 // reportEvents streams the timeline and keeps what the report can show:
 // the events it classifies as key (the scope's writes, denials, logins, new
 // credentials, flows to the remote IPs) first, then the others in time
-// order, maxReportEvents in all.
+// order, maxReportEvents in all. It counts every event into d.Activity
+// when there is one.
 func reportEvents(r io.Reader, d report.Data) ([]report.Event, error) {
 	var scopeIDs []string
 	for _, s := range d.Scope {
@@ -274,6 +277,11 @@ func reportEvents(r io.Reader, d report.Data) ([]report.Event, error) {
 		var e report.Event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			return nil, fmt.Errorf("timeline line: %w", err)
+		}
+		if d.Activity != nil {
+			if t, err := time.Parse(time.RFC3339Nano, e.Datetime); err == nil {
+				d.Activity.Add(e.Source, t)
+			}
 		}
 		switch {
 		case len(report.Classify(e, scopeIDs, d.Finding.RemoteIPs)) > 0 && len(key) < maxReportEvents:

@@ -76,10 +76,15 @@ func groupDigits(n int64) string {
 }
 
 // mdEscaper makes text safe in a Markdown table cell or paragraph: no
-// line breaks, no inline HTML, no emphasis, link, code or table syntax.
+// line breaks, no inline HTML, no entity, no emphasis, link, code or table
+// syntax. Every ASCII punctuation mark that means something is
+// backslash-escaped (CommonMark: a backslash before any ASCII punctuation
+// is that character literally), never turned into an HTML entity: the
+// file reads the same as plain text as it renders.
 var mdEscaper = strings.NewReplacer(
 	"\\", "\\\\", "|", "\\|", "`", "\\`", "*", "\\*", "_", "\\_",
-	"[", "\\[", "]", "\\]", "<", "&lt;", ">", "&gt;", "&", "&amp;", "#", "\\#",
+	"[", "\\[", "]", "\\]", "<", "\\<", ">", "\\>", "&", "\\&", "#", "\\#",
+	"!", "\\!", "~", "\\~",
 	"\r\n", " ", "\n", " ", "\r", " ",
 )
 

@@ -1,11 +1,16 @@
 // Package report writes a case run's report, the page a responder reads
-// first: what happened, what was collected and what is missing, the
-// evidence with its SHA-256, and the timeline around the finding with the
-// scope's actions first. Write renders the same Data as report.md (GitHub
-// flavoured Markdown) or as a self-contained report.html (inline CSS, no
-// script, no external asset: it opens the same from the bucket or the
-// disk). Every value from the evidence is escaped: the HTML through
-// html/template, the Markdown by escaping its table and inline syntax.
+// first and can repeat after two minutes: a summary (what GuardDuty saw,
+// on what, the window, the identities and addresses, what was collected
+// and what could not be), the next steps for the finding type, an activity
+// chart, the key events in time order with alike events collapsed and
+// their ATT&CK tactic where the mapping is known, the pivot chain and the
+// entities, the gaps with their fixes, and the evidence with its SHA-256.
+// Write renders the same Data as report.md (GitHub flavoured Markdown) or
+// as a self-contained report.html (inline CSS and SVG, no script, no
+// external asset, a Content-Security-Policy that forbids both: it opens
+// the same from the bucket or the disk, fits a phone and prints). Every
+// value from the evidence is escaped: the HTML through html/template, the
+// Markdown with backslashes and code spans, never HTML entities.
 package report
 
 import (
@@ -37,8 +42,9 @@ const (
 	HTMLFile     = "report.html"
 )
 
-// Default caps of the timeline tables; the whole timeline is in
-// timeline.jsonl.
+// Default caps of the timeline tables, in rows (a row is one event or
+// several alike), and of the count and entity tables per kind; the whole
+// timeline is in timeline.jsonl.
 const (
 	DefaultMaxKeyEvents   = 500
 	DefaultMaxOtherEvents = 200
@@ -122,6 +128,10 @@ type Data struct {
 	// Entities is the entity view (entities.json): the report shows the
 	// first MaxCounts of each kind.
 	Entities []EntityRow
+	// Activity is the chart's events per source over the window; nil: it
+	// is counted from Events (a caller passing a selection of the events
+	// counts them all into one: NewActivity).
+	Activity *Activity
 	// GeneratedAt is printed when not zero (left out of golden tests).
 	GeneratedAt time.Time
 	// Table caps; zero means the Default* value.
@@ -180,15 +190,32 @@ var (
 	funcs = map[string]any{
 		"when":  when,
 		"bytes": humanBytes,
-		"num":   func(n int64) string { return groupDigits(n) },
-		"join":  strings.Join,
-		"sev":   severity,
+		"num":   num,
+		"plural": func(n int64, one, many string) string {
+			if n == 1 {
+				return one
+			}
+			return many
+		},
+		"join": strings.Join,
+		"sev":  severity,
 	}
 	mdTemplate = texttemplate.Must(texttemplate.New("md").Funcs(funcs).Funcs(texttemplate.FuncMap{
 		"md": mdEscape, "code": mdCode,
 	}).ParseFS(templates, "templates/report.md.tmpl"))
 	htmlTemplate = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).ParseFS(templates, "templates/report.html.tmpl"))
 )
+
+// num groups the digits of an int or int64 ("50,000").
+func num(n any) string {
+	switch x := n.(type) {
+	case int:
+		return groupDigits(int64(x))
+	case int64:
+		return groupDigits(x)
+	}
+	return fmt.Sprint(n)
+}
 
 // Event categories: why an event is a key event.
 const (
@@ -210,10 +237,7 @@ type view struct {
 	Totals       sourceRow
 	Artifacts    []evidence.Artifact
 	Failed       []evidence.CollectorStatus
-	Key          []eventRow
-	KeyMore      int
-	Other        []eventRow
-	OtherMore    int
+	TL           timelineView
 	ByAction     []countRow
 	ByActor      []countRow
 	Counts       Counts
@@ -221,6 +245,21 @@ type view struct {
 	Chain        []ChainLink
 	Entities     []EntityRow
 	EntitiesMore int
+	// ChainFromTimeline and EntitiesFromTimeline say the table was made
+	// from the timeline: the run had no pivot chain or entity view.
+	ChainFromTimeline, EntitiesFromTimeline bool
+	Chart                                   *chartView
+	Steps                                   family
+	// Identities and Addresses are the summary's: the scope's and the
+	// in-scope key events', the most frequent first.
+	Identities, Addresses         []string
+	IdentitiesMore, AddressesMore int
+	// Tactics are the ATT&CK tactics of the key events, in the order they
+	// first appear; FindingTactic the finding type's.
+	Tactics       []Tactic
+	FindingTactic *Tactic
+	// MappingFinding and MappingEvents cite the mappings' sources.
+	MappingFinding, MappingEvents string
 }
 
 type sourceRow struct {
@@ -267,7 +306,7 @@ func build(d Data) (*view, error) {
 			v.Failed = append(v.Failed, c)
 		}
 	}
-	v.Key, v.KeyMore, v.Other, v.OtherMore = timeline(d, v.F)
+	v.TL = timeline(d, v.F)
 	c := d.Counts
 	if c == nil {
 		c = countEvents(d.Events)
@@ -277,8 +316,17 @@ func build(d Data) (*view, error) {
 	v.ByAction = top(c.ByAction, maxCounts)
 	v.ByActor = top(c.ByActor, maxCounts)
 	v.Chain = d.Chain
+	if len(v.Chain) == 0 {
+		v.Chain = chainOf(v.TL.Key)
+		v.ChainFromTimeline = len(v.Chain) > 0
+	}
+	ents := d.Entities
+	if len(ents) == 0 {
+		ents = entitiesOf(d.Events)
+		v.EntitiesFromTimeline = len(ents) > 0
+	}
 	perKind := map[string]int{}
-	for _, e := range d.Entities {
+	for _, e := range ents {
 		if perKind[e.Kind] < maxCounts {
 			v.Entities = append(v.Entities, e)
 		} else {
@@ -286,6 +334,24 @@ func build(d Data) (*view, error) {
 		}
 		perKind[e.Kind]++
 	}
+	act := d.Activity
+	if act == nil {
+		act = activityOf(d.Events, m.Window.Start, m.Window.End)
+	}
+	v.Chart = chart(act, v.F.FirstSeen)
+	v.Steps = nextSteps(v.F.Type)
+	if t, ok := FindingTactic(v.F.Type); ok {
+		v.FindingTactic = &t
+	}
+	v.MappingFinding, v.MappingEvents = MappingSourceFinding, MappingSourceEvents
+	seen := map[string]bool{}
+	for _, g := range v.TL.Key {
+		if g.Mapping != nil && !seen[g.Mapping.Tactic.ID] {
+			seen[g.Mapping.Tactic.ID] = true
+			v.Tactics = append(v.Tactics, g.Mapping.Tactic)
+		}
+	}
+	v.Identities, v.IdentitiesMore, v.Addresses, v.AddressesMore = involved(d.Scope, v.F, v.TL.Key)
 	return v, nil
 }
 

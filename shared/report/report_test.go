@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -123,23 +125,55 @@ func TestEscaping(t *testing.T) {
 		if strings.Contains(h.String(), bad) {
 			t.Errorf("report.html holds %q unescaped", bad)
 		}
-		if strings.Contains(m.String(), bad) {
-			t.Errorf("report.md holds %q unescaped", bad)
-		}
 	}
 	if !strings.Contains(h.String(), "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") {
 		t.Error("report.html lost the hostile message's text")
 	}
-	for _, tag := range []string{"<script", "<link", "<img", "<iframe", "<object", "<a ", "url("} {
+	for _, tag := range []string{"<script", "<link", "<img", "<iframe", "<object", "<a ", "@import"} {
 		if strings.Contains(h.String(), tag) {
 			t.Errorf("report.html must be self-contained (no script, no external asset): it holds %q", tag)
 		}
 	}
-	for _, line := range strings.Split(m.String(), "\n") {
-		if strings.Contains(line, "not bold") && !strings.Contains(line, `\| \*not bold\* \[link\](http://evil.example/) \`+"`code\\`") {
+	// The chart's hatchings are the page's own (url(#id)); nothing else.
+	for _, m := range regexp.MustCompile(`url\(([^)]*)\)`).FindAllStringSubmatch(h.String(), -1) {
+		if !strings.HasPrefix(m[1], "#") {
+			t.Errorf("report.html refers to %s: not self-contained", m[0])
+		}
+	}
+	if !strings.Contains(h.String(), `<meta http-equiv="Content-Security-Policy" content="default-src 'none';`) {
+		t.Error("report.html has no Content-Security-Policy forbidding script and fetches")
+	}
+	md := m.String()
+	if e := regexp.MustCompile(`&(#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z]+);`).FindString(md); e != "" {
+		t.Errorf("report.md holds the HTML entity %s: Markdown escapes with backslashes", e)
+	}
+	if i := rawAngle(md); i >= 0 {
+		t.Errorf("report.md holds a bare < (inline HTML) outside a code span: …%s…", md[max(0, i-40):min(len(md), i+40)])
+	}
+	for _, line := range strings.Split(md, "\n") {
+		if strings.Contains(line, "not bold") && !strings.Contains(line, `\<script\>alert("x")\</script\> \| \*not bold\* \[link\](http://evil.example/) \`+"`code\\`") {
 			t.Errorf("markdown row not escaped: %s", line)
 		}
 	}
+}
+
+// rawAngle is the index of the first < of md that is neither
+// backslash-escaped nor inside a code span, or -1.
+func rawAngle(md string) int {
+	inCode := false
+	for i := 0; i < len(md); i++ {
+		switch c := md[i]; {
+		case c == '\\' && !inCode:
+			i++
+		case c == '`':
+			inCode = !inCode
+		case c == '\n':
+			inCode = false // the report's code spans never cross a line
+		case c == '<' && !inCode:
+			return i
+		}
+	}
+	return -1
 }
 
 func TestClassify(t *testing.T) {
@@ -200,5 +234,144 @@ func pivotData(d *Data) {
 		{Kind: "accessKey", Value: "AKIAPIVOTBOBNEWKEY01", FirstSeen: time.Date(2024, 8, 1, 14, 0, 0, 0, time.UTC), LastSeen: time.Date(2024, 8, 1, 14, 1, 0, 0, time.UTC), Events: 2, Sources: []string{"cloudtrail"}, New: "yes"},
 		{Kind: "address", Value: "203.0.113.77", FirstSeen: at(39), LastSeen: at(40), Events: 2, Sources: []string{"cloudtrail", "vpcflow"}, New: "no"},
 		{Kind: "userAgent", Value: "aws-cli/2.15.0 | Python/3.11.6", FirstSeen: at(39), LastSeen: at(42), Events: 4, Sources: []string{"cloudtrail"}},
+	}
+}
+
+// Alike events are one row with their count and first and last time;
+// rows are in time order whatever the input's.
+func TestCollapse(t *testing.T) {
+	ev := func(at, action, actor, outcome string) eventRow {
+		return eventRow{Event: Event{Datetime: at, Source: "cloudtrail", Action: action, Actor: actor, Outcome: outcome}, Tags: []string{TagWrite}}
+	}
+	cases := []struct {
+		name string
+		in   []eventRow
+		want []string // action count first last
+	}{
+		{"one", []eventRow{ev("2024-08-01T00:00:01Z", "iam:CreateUser", "a", "Success")}, []string{"iam:CreateUser 1 2024-08-01T00:00:01Z 2024-08-01T00:00:01Z"}},
+		{"repeats out of order", []eventRow{
+			ev("2024-08-01T00:00:05Z", "iam:CreateUser", "a", "Success"),
+			ev("2024-08-01T00:00:01Z", "iam:CreateUser", "a", "Success"),
+			ev("2024-08-01T00:00:09Z", "iam:CreateUser", "a", "Success"),
+		}, []string{"iam:CreateUser 3 2024-08-01T00:00:01Z 2024-08-01T00:00:09Z"}},
+		{"another outcome, another actor: other rows", []eventRow{
+			ev("2024-08-01T00:00:01Z", "iam:CreateUser", "a", "Success"),
+			ev("2024-08-01T00:00:02Z", "iam:CreateUser", "a", "AccessDenied"),
+			ev("2024-08-01T00:00:03Z", "iam:CreateUser", "b", "Success"),
+			ev("2024-08-01T00:00:04Z", "iam:CreateUser", "a", "Success"),
+		}, []string{"iam:CreateUser 2 2024-08-01T00:00:01Z 2024-08-01T00:00:04Z", "iam:CreateUser 1 2024-08-01T00:00:02Z 2024-08-01T00:00:02Z", "iam:CreateUser 1 2024-08-01T00:00:03Z 2024-08-01T00:00:03Z"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			for _, g := range collapse(c.in) {
+				got = append(got, fmt.Sprintf("%s %d %s %s", g.Action, g.Count, g.First, g.Last))
+			}
+			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		})
+	}
+}
+
+// The key table is in time order even when the cap keeps the scope's
+// events over earlier ones outside it.
+func TestKeyEventsInTimeOrder(t *testing.T) {
+	d := demoData(t)
+	d.MaxKeyEvents = 3
+	tv := timeline(d, d.Finding)
+	if len(tv.Key) != 3 || tv.KeyMore == 0 {
+		t.Fatalf("%d key rows, %d left out: want the cap to bite", len(tv.Key), tv.KeyMore)
+	}
+	for i := 1; i < len(tv.Key); i++ {
+		if tv.Key[i].t.Before(tv.Key[i-1].t) {
+			t.Errorf("row %d (%s) before row %d (%s)", i, tv.Key[i].First, i-1, tv.Key[i-1].First)
+		}
+	}
+	for _, g := range tv.Key {
+		if priority(g.Tags) != 0 {
+			t.Errorf("the cap kept %s %v over the scope's writes and denials", g.Action, g.Tags)
+		}
+	}
+}
+
+func TestMapping(t *testing.T) {
+	cases := []struct {
+		e            Event
+		tactic, tech string
+		known        bool
+	}{
+		{Event{Source: "guardduty", Action: "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"}, "", "", false},
+		{Event{Source: "guardduty", Action: "Discovery:S3/AnomalousBehavior"}, "TA0007", "", true},
+		{Event{Source: "guardduty", Action: "Exfiltration:S3/AnomalousBehavior"}, "TA0010", "", true},
+		{Event{Source: "guardduty", Action: "Recon:EC2/PortProbeUnprotectedPort"}, "TA0043", "", true},
+		{Event{Source: "guardduty", Action: "CryptoCurrency:EC2/BitcoinTool.B!DNS"}, "", "", false},
+		{Event{Source: "cloudtrail", Action: "ssm:SendCommand"}, "TA0002", "aws.execution.ssm-send-command", true},
+		{Event{Source: "cloudtrail", Action: "cloudtrail:StopLogging"}, "TA0005", "aws.defense-evasion.cloudtrail-stop", true},
+		{Event{Source: "cloudtrail", Action: "iam:CreateAccessKey"}, "TA0003", "aws.persistence.iam-backdoor-user", true},
+		{Event{Source: "cloudtrail", Action: "ec2:DescribeInstances"}, "", "", false},
+		{Event{Source: "vpcflow", Action: "flow"}, "", "", false},
+	}
+	for _, c := range cases {
+		m, ok := eventMapping(c.e)
+		if ok != c.known || m.Tactic.ID != c.tactic || m.Technique != c.tech {
+			t.Errorf("%s %s: got %v %+v, want %v %s %s", c.e.Source, c.e.Action, ok, m, c.known, c.tactic, c.tech)
+		}
+		if ok && !strings.HasPrefix(m.Technique, "aws.") && m.Technique != "" {
+			t.Errorf("%s: technique %q is not a Stratus Red Team ID", c.e.Action, m.Technique)
+		}
+	}
+	// Every Stratus ID's tactic is the one its ID is filed under.
+	for name, tech := range eventTechniques {
+		word := strings.Split(tech.ID, ".")[1]
+		if want := strings.ToLower(strings.ReplaceAll(tech.Tactic.Name, " ", "-")); word != want {
+			t.Errorf("%s: %s is filed under %s, mapped to %s", name, tech.ID, word, tech.Tactic.Name)
+		}
+	}
+}
+
+func TestNextSteps(t *testing.T) {
+	cases := []struct{ typ, want string }{
+		{"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.*"},
+		{"UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B", "UnauthorizedAccess:IAMUser/*"},
+		{"Backdoor:EC2/C&CActivity.B!DNS", "Backdoor:EC2/*"},
+		{"CryptoCurrency:EC2/BitcoinTool.B!DNS", "CryptoCurrency:EC2/*"},
+		{"Exfiltration:S3/AnomalousBehavior", "Exfiltration:S3/*"},
+		{"Discovery:S3/AnomalousBehavior", "Discovery:S3/*"},
+		{"Recon:EC2/PortProbeUnprotectedPort", "Recon:EC2/*"},
+		{"PrivilegeEscalation:IAMUser/AnomalousBehavior", "PrivilegeEscalation:*"},
+		{"Canary:EC2/Stateless.IntegTest", defaultFamily.Name},
+		{"", defaultFamily.Name},
+	}
+	for _, c := range cases {
+		f := nextSteps(c.typ)
+		if f.Name != c.want {
+			t.Errorf("%q: family %q, want %q", c.typ, f.Name, c.want)
+		}
+		if len(f.Steps) == 0 {
+			t.Errorf("%q: no steps", c.typ)
+		}
+	}
+}
+
+func TestActivity(t *testing.T) {
+	start := time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC)
+	a := NewActivity(start, start.Add(48*time.Minute), 48)
+	a.Add("cloudtrail", start)
+	a.Add("cloudtrail", start.Add(90*time.Second))
+	a.Add("cloudtrail", start.Add(48*time.Minute)) // the end: the last bucket
+	a.Add("vpcflow", start.Add(-time.Second))      // outside
+	if got := a.BySource["cloudtrail"]; got[0] != 1 || got[1] != 1 || got[47] != 1 {
+		t.Errorf("buckets %v", got)
+	}
+	if a.Outside != 1 || a.BySource["vpcflow"] != nil {
+		t.Errorf("outside %d, vpcflow %v", a.Outside, a.BySource["vpcflow"])
+	}
+	cv := chart(a, start.Add(24*time.Minute))
+	if len(cv.Lanes) != 1 || len(cv.Lanes[0].Bars) != 3 || cv.Lanes[0].Peak != 1 || !cv.HasMark || cv.MarkX != "480.0" {
+		t.Errorf("chart %+v", cv)
+	}
+	if chart(NewActivity(start, start, 0), time.Time{}) != nil {
+		t.Error("an empty activity draws a chart")
 	}
 }

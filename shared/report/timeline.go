@@ -146,14 +146,22 @@ func eventTime(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-type timed struct {
+// group is one row of a timeline table: the events alike in source,
+// action, actor, target, source IP, outcome and tags, collapsed, with
+// their count and first and last times. The fields shown are the first
+// event's (its message stands for the others').
+type group struct {
 	eventRow
-	t   time.Time
-	ok  bool
-	idx int
+	Count       int
+	First, Last string
+	// Mapping is the ATT&CK tactic when it is known.
+	Mapping  *mapping
+	t, tLast time.Time
+	ok       bool
+	idx      int
 }
 
-func byTime(a, b timed) bool {
+func byTime(a, b *group) bool {
 	if a.ok != b.ok {
 		return a.ok
 	}
@@ -163,9 +171,10 @@ func byTime(a, b timed) bool {
 	return a.idx < b.idx
 }
 
-// priority orders key events: the scope's writes, denials, logins, new
-// credentials and flows first, then the scope's other actions, then the
-// rest of the account's writes, denials, logins, credentials and flows.
+// priority orders key events for the cap: the scope's writes, denials,
+// logins, new credentials and flows first, then the scope's other actions,
+// then the rest of the account's writes, denials, logins, credentials and
+// flows.
 func priority(tags []string) int {
 	scope := len(tags) > 0 && tags[0] == TagScope
 	switch {
@@ -178,11 +187,124 @@ func priority(tags []string) int {
 	}
 }
 
-// timeline splits the events into key events (any tag makes one; ordered
-// by priority, then time) and the other events nearest the finding's first
-// seen time (in time order), each capped. The ints are how many were left
-// out.
-func timeline(d Data, f Finding) (key []eventRow, keyMore int, other []eventRow, otherMore int) {
+// collapse groups rows alike (groupKey) in the order of their first
+// event.
+func collapse(rows []eventRow) []*group {
+	byKey := map[string]*group{}
+	var out []*group
+	for i, r := range rows {
+		t, ok := eventTime(r.Datetime)
+		k := groupKey(r)
+		g := byKey[k]
+		if g == nil {
+			g = &group{eventRow: r, First: r.Datetime, Last: r.Datetime, t: t, tLast: t, ok: ok, idx: i}
+			if m, ok := eventMapping(r.Event); ok {
+				g.Mapping = &m
+			}
+			byKey[k] = g
+			out = append(out, g)
+		}
+		g.Count++
+		if !ok {
+			continue
+		}
+		if !g.ok || t.Before(g.t) {
+			// The earliest event is the one the row shows.
+			g.eventRow, g.First, g.t, g.ok = r, r.Datetime, t, true
+			if !g.tLast.After(t) {
+				g.tLast, g.Last = t, r.Datetime
+			}
+		}
+		if t.After(g.tLast) {
+			g.tLast, g.Last = t, r.Datetime
+		}
+	}
+	return out
+}
+
+func groupKey(r eventRow) string {
+	return strings.Join([]string{r.Source, r.Action, r.Actor, r.Target, r.SrcIP, r.Outcome, strings.Join(r.Tags, ",")}, "\x00")
+}
+
+// timelineView is the two timeline tables.
+type timelineView struct {
+	Key, Other []*group
+	// KeyEvents and OtherEvents count the events the rows stand for;
+	// KeyMore and OtherMore the rows left out, KeyMoreEvents and
+	// OtherMoreEvents their events.
+	KeyEvents, OtherEvents         int
+	KeyMore, OtherMore             int
+	KeyMoreEvents, OtherMoreEvents int
+}
+
+// timeline splits the events into key events (any tag makes one) and the
+// others, collapses each, and caps them: the key rows kept are the
+// highest priority (then earliest), the other rows kept the nearest the
+// finding's first seen time. Both tables are shown in time order.
+func timeline(d Data, f Finding) timelineView {
+	var keyR, otherR []eventRow
+	ids := scopeIDs(d, f)
+	for _, e := range d.Events {
+		row := eventRow{Event: e, Tags: Classify(e, ids, f.RemoteIPs)}
+		if len(row.Tags) > 0 {
+			keyR = append(keyR, row)
+		} else {
+			otherR = append(otherR, row)
+		}
+	}
+	var tv timelineView
+	key := collapse(keyR)
+	sort.SliceStable(key, func(i, j int) bool {
+		pi, pj := priority(key[i].Tags), priority(key[j].Tags)
+		if pi != pj {
+			return pi < pj
+		}
+		return byTime(key[i], key[j])
+	})
+	maxKey := orDefault(d.MaxKeyEvents, DefaultMaxKeyEvents)
+	if len(key) > maxKey {
+		for _, g := range key[maxKey:] {
+			tv.KeyMore++
+			tv.KeyMoreEvents += g.Count
+		}
+		key = key[:maxKey]
+	}
+	sort.SliceStable(key, func(i, j int) bool { return byTime(key[i], key[j]) })
+	other := collapse(otherR)
+	maxOther := orDefault(d.MaxOtherEvents, DefaultMaxOtherEvents)
+	if len(other) > maxOther {
+		// Keep the ones nearest the finding (its first seen time, else the
+		// window's start).
+		ref := f.FirstSeen
+		if ref.IsZero() {
+			ref = d.Manifest.Window.Start
+		}
+		sort.SliceStable(other, func(i, j int) bool {
+			if other[i].ok != other[j].ok {
+				return other[i].ok
+			}
+			return absDur(other[i].t.Sub(ref)) < absDur(other[j].t.Sub(ref))
+		})
+		for _, g := range other[maxOther:] {
+			tv.OtherMore++
+			tv.OtherMoreEvents += g.Count
+		}
+		other = other[:maxOther]
+	}
+	sort.SliceStable(other, func(i, j int) bool { return byTime(other[i], other[j]) })
+	for _, g := range key {
+		tv.KeyEvents += g.Count
+	}
+	for _, g := range other {
+		tv.OtherEvents += g.Count
+	}
+	tv.Key, tv.Other = key, other
+	return tv
+}
+
+// scopeIDs are the IDs an event must name to be in scope: the scope's and
+// the finding's resource.
+func scopeIDs(d Data, f Finding) []string {
 	var ids []string
 	for _, s := range d.Scope {
 		ids = append(ids, s.IDs...)
@@ -190,53 +312,7 @@ func timeline(d Data, f Finding) (key []eventRow, keyMore int, other []eventRow,
 	if f.ResourceID != "" {
 		ids = append(ids, f.ResourceID)
 	}
-	var keyT, otherT []timed
-	for i, e := range d.Events {
-		t, ok := eventTime(e.Datetime)
-		row := timed{eventRow{Event: e, Tags: Classify(e, ids, f.RemoteIPs)}, t, ok, i}
-		if len(row.Tags) > 0 {
-			keyT = append(keyT, row)
-		} else {
-			otherT = append(otherT, row)
-		}
-	}
-	sort.SliceStable(keyT, func(i, j int) bool {
-		gi, gj := priority(keyT[i].Tags), priority(keyT[j].Tags)
-		if gi != gj {
-			return gi < gj
-		}
-		return byTime(keyT[i], keyT[j])
-	})
-	maxKey := orDefault(d.MaxKeyEvents, DefaultMaxKeyEvents)
-	if len(keyT) > maxKey {
-		keyMore = len(keyT) - maxKey
-		keyT = keyT[:maxKey]
-	}
-	maxOther := orDefault(d.MaxOtherEvents, DefaultMaxOtherEvents)
-	if len(otherT) > maxOther {
-		// Keep the ones nearest the finding (its first seen time, else the
-		// window's start).
-		ref := f.FirstSeen
-		if ref.IsZero() {
-			ref = d.Manifest.Window.Start
-		}
-		sort.SliceStable(otherT, func(i, j int) bool {
-			if otherT[i].ok != otherT[j].ok {
-				return otherT[i].ok
-			}
-			return absDur(otherT[i].t.Sub(ref)) < absDur(otherT[j].t.Sub(ref))
-		})
-		otherMore = len(otherT) - maxOther
-		otherT = otherT[:maxOther]
-	}
-	sort.SliceStable(otherT, func(i, j int) bool { return byTime(otherT[i], otherT[j]) })
-	for _, r := range keyT {
-		key = append(key, r.eventRow)
-	}
-	for _, r := range otherT {
-		other = append(other, r.eventRow)
-	}
-	return key, keyMore, other, otherMore
+	return ids
 }
 
 func absDur(d time.Duration) time.Duration {
