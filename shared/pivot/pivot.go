@@ -43,8 +43,10 @@
 //     whose key is used from an address that is not the instance's is a
 //     derived key: not an AWS service name, not one of the instance's
 //     addresses, not a private (VPC) address, and not through a VPC
-//     endpoint (vpcEndpointId) — which rules out calls through a NAT
-//     gateway or an endpoint.
+//     endpoint (vpcEndpointId) of the instance's own account — which rules
+//     out calls through a NAT gateway or its own endpoint. A call through
+//     an endpoint another account owns (vpcEndpointAccountId) is from
+//     outside, whatever its (private) address.
 //   - Bounds: an identity deeper than Bounds.Depth, or past
 //     Bounds.MaxIdentities derived identities, is a Lead, recorded with
 //     its provenance and not followed: never a silent stop.
@@ -178,8 +180,11 @@ type candidate struct {
 	errCode  string
 	request  json.RawMessage
 	response json.RawMessage
-	endpoint bool // through a VPC endpoint
-	used     bool
+	endpoint bool // through a VPC endpoint of the caller's own account
+	// endpointAccount is the account of another's VPC endpoint the call
+	// came through.
+	endpointAccount string
+	used            bool
 }
 
 // Deriver derives identities from CloudTrail records. Feed it every
@@ -321,10 +326,27 @@ func (d *Deriver) Observe(e *ctlog.Event, artifact string) {
 		}
 		d.seen[e.EventID] = true
 	}
+	var extra struct {
+		VPCEndpointID        string `json:"vpcEndpointId"`
+		VPCEndpointAccountID string `json:"vpcEndpointAccountId"`
+		UserIdentity         struct {
+			SessionContext struct {
+				SourceIdentity string `json:"sourceIdentity"`
+			} `json:"sessionContext"`
+		} `json:"userIdentity"`
+	}
+	if len(e.Raw) > 0 {
+		_ = json.Unmarshal(e.Raw, &extra) // a field that is not there is absent
+	}
+	// Through a VPC endpoint of the instance's own account: the instance's
+	// network. An endpoint another account owns (vpcEndpointAccountId) is
+	// not: the session's key was taken to that account's network.
+	endpoint := extra.VPCEndpointID != ""
+	foreignEndpoint := endpoint && extra.VPCEndpointAccountID != "" && extra.VPCEndpointAccountID != firstOf(e.UserIdentity.AccountID, e.RecipientAccountID)
 	instanceOutside := false
 	if len(d.instances) > 0 {
 		if _, _, session := splitSession(e.UserIdentity.ARN); session != "" {
-			if _, ok := d.instances[session]; ok && outsideAddress(e.SourceIPAddress, d.instanceIP) {
+			if _, ok := d.instances[session]; ok && (foreignEndpoint || (!endpoint && outsideAddress(e.SourceIPAddress, d.instanceIP))) {
 				instanceOutside = true
 			}
 		}
@@ -337,21 +359,10 @@ func (d *Deriver) Observe(e *ctlog.Event, artifact string) {
 			Region: e.AWSRegion, AccountID: e.RecipientAccountID, SourceIP: e.SourceIPAddress, Artifact: artifact},
 		caller: e.UserIdentity, errCode: e.ErrorCode,
 		request: e.RequestParameters, response: e.ResponseElements,
+		endpoint: endpoint && !foreignEndpoint, srcIdent: clean(extra.UserIdentity.SessionContext.SourceIdentity),
 	}
-	var extra struct {
-		VPCEndpointID string `json:"vpcEndpointId"`
-		UserIdentity  struct {
-			SessionContext struct {
-				SourceIdentity string `json:"sourceIdentity"`
-			} `json:"sessionContext"`
-		} `json:"userIdentity"`
-	}
-	if len(e.Raw) > 0 && json.Unmarshal(e.Raw, &extra) == nil {
-		c.endpoint = extra.VPCEndpointID != ""
-		c.srcIdent = clean(extra.UserIdentity.SessionContext.SourceIdentity)
-	}
-	if c.endpoint && !derivingEvents[e.EventName] {
-		return // through a VPC endpoint: the instance's own network
+	if foreignEndpoint {
+		c.endpointAccount = extra.VPCEndpointAccountID
 	}
 	d.cands = append(d.cands, c)
 	d.resolved = false
@@ -543,6 +554,9 @@ func (d *Deriver) derive(c *candidate, n int) bool {
 			id.ARN = c.caller.ARN
 			id.AccountID = c.caller.AccountID
 			id.Note = "the instance's role session used from " + c.prov.SourceIP + ", an address that is not the instance's"
+			if c.endpointAccount != "" {
+				id.Note = "the instance's role session used through a VPC endpoint of account " + c.endpointAccount + ", not the instance's"
+			}
 			made = append(made, id)
 		}
 	}

@@ -144,6 +144,19 @@ func TestDeriveRealRecords(t *testing.T) {
 			scope:  incident.Scope{Instances: []string{"i-786a3A8B5C0d92eF4"}, PublicIPs: []string{"18.236.253.47"}},
 		},
 		{
+			name: "the instance's session through its own account's VPC endpoint derives nothing",
+			events: withFields(t, stratus(t, "aws.credential-access.ec2-steal-instance-credentials"),
+				map[string]any{"sourceIPAddress": "10.0.9.7", "vpcEndpointId": "vpce-0aa1b2c3d4e5f6071", "vpcEndpointAccountId": "017622104382"}),
+			scope: incident.Scope{Instances: []string{"i-786a3A8B5C0d92eF4"}, PrivateIPs: []string{"10.0.1.4"}},
+		},
+		{
+			name: "the instance's session through another account's VPC endpoint is a stolen key, private address or not",
+			events: withFields(t, stratus(t, "aws.credential-access.ec2-steal-instance-credentials"),
+				map[string]any{"sourceIPAddress": "10.0.9.7", "vpcEndpointId": "vpce-0aa1b2c3d4e5f6071", "vpcEndpointAccountId": "999988887777"}),
+			scope: incident.Scope{Instances: []string{"i-786a3A8B5C0d92eF4"}, PrivateIPs: []string{"10.0.1.4"}},
+			want:  []got{{"accessKey:ASIAP5CT9NN8EYVU1FXV", "instance:i-786a3A8B5C0d92eF4", "", 1}},
+		},
+		{
 			name:   "records of another key derive nothing",
 			events: stratus(t, "aws.persistence.iam-create-admin-user"),
 			scope:  incident.Scope{AccessKeys: []string{"AKIAIOSFODNN7EXAMPLE"}},
@@ -173,6 +186,29 @@ func TestDeriveRealRecords(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withFields sets top-level fields of every record of the instance's
+// session (a call through a VPC endpoint: its private address, the
+// endpoint and the endpoint's account).
+func withFields(t *testing.T, events []*ctlog.Event, fields map[string]any) []*ctlog.Event {
+	t.Helper()
+	var out []*ctlog.Event
+	for _, e := range events {
+		if e.UserIdentity.Type != "AssumedRole" {
+			out = append(out, e)
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(e.Raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range fields {
+			m[k] = v
+		}
+		out = append(out, reparse(t, m))
+	}
+	return out
 }
 
 func TestDeriveChain(t *testing.T) {
