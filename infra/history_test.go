@@ -9,6 +9,7 @@ import (
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/incident"
+	"github.com/custody-ir/custody/shared/pivot"
 )
 
 // maxHistoryEvents is Step Functions' quota of events in one Standard
@@ -266,6 +267,8 @@ func TestHistoryStaysUnderTheQuota(t *testing.T) {
 		// A pivot pass is one plan item (PivotCollect), run at most
 		// custody:pivotDepth times (PivotDerive stops the loop there).
 		"$.pivot.state.items": {Count: 1, Inner: map[string]mapItems{"$.result.shards": {Count: collect.MaxPivotShards}}},
+		// The IAM passes over the chain's principals: one per account.
+		"$.pivot.state.then": {Count: pivot.MaxPrincipalAccounts},
 	}
 	depth := DefaultConfig().PivotDepth
 	// Derive runs before each pass and once after the last; each pass is

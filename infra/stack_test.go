@@ -430,7 +430,7 @@ func TestStateMachineDefinition(t *testing.T) {
 		t.Errorf("StartAt = %v", def["StartAt"])
 	}
 	wantTop := []string{"Triage", "InputRejected", "TriageFailed", "AlreadyCollected?", "Duplicate", "Collect",
-		"PivotStart", "PivotDerive", "PivotFailed", "PivotMore?", "PivotCollect",
+		"PivotStart", "PivotDerive", "PivotFailed", "PivotMore?", "PivotCollect", "PivotThen?", "PivotPrincipals",
 		"SecondPass?", "CollectDynamoDBFromCloudTrail", "SecondPassFailed", "NoSecondPass", "Seal", "SealFailed", "Sealed"}
 	for _, n := range wantTop {
 		if states[n] == nil {
@@ -592,8 +592,21 @@ func TestStateMachineDefinition(t *testing.T) {
 			t.Errorf("PivotFailed = %s", jsonString(f))
 		}
 		more := states["PivotMore?"].(map[string]any)
-		if jsonString(more["Choices"]) != `[{"IsPresent":true,"Next":"PivotCollect","Variable":"$.pivot.state.items[0]"}]` || more["Default"] != "SecondPass?" {
+		if jsonString(more["Choices"]) != `[{"IsPresent":true,"Next":"PivotCollect","Variable":"$.pivot.state.items[0]"}]` || more["Default"] != "PivotThen?" {
 			t.Errorf("PivotMore? = %s", jsonString(more))
+		}
+		then := states["PivotThen?"].(map[string]any)
+		if jsonString(then["Choices"]) != `[{"IsPresent":true,"Next":"PivotPrincipals","Variable":"$.pivot.state.then[0]"}]` || then["Default"] != "SecondPass?" {
+			t.Errorf("PivotThen? = %s", jsonString(then))
+		}
+		pm := states["PivotPrincipals"].(map[string]any)
+		if pm["ItemsPath"] != "$.pivot.state.then" || pm["ResultPath"] != "$.pivot.state.principals" || pm["Next"] != "SecondPass?" {
+			t.Errorf("PivotPrincipals = %s", jsonString(pm))
+		}
+		iamTask := path(pm, "ItemProcessor", "States", "CollectIAMPivot").(map[string]any)
+		checkTask(t, "CollectIAMPivot", iamTask, "CollectIAMFunction")
+		if jsonString(iamTask["Catch"]) != `[{"ErrorEquals":["States.ALL"],"Next":"PivotPrincipalsFailed","ResultPath":"$.error"}]` {
+			t.Errorf("CollectIAMPivot = %s", jsonString(iamTask))
 		}
 		m := states["PivotCollect"].(map[string]any)
 		if m["ItemsPath"] != "$.pivot.state.items" || m["ResultPath"] != "$.pivot.last" || m["Next"] != "PivotDerive" || m["MaxConcurrency"] != 1.0 {

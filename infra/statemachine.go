@@ -325,7 +325,7 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 	noSecond.Next(sealTask)
 	secondPass.When(awsstepfunctions.Condition_IsPresent(sp("$.incident.secondPass[0]")), secondTask, nil)
 	secondPass.Otherwise(noSecond)
-	already.Otherwise(collect.Next(s.pivotLoop(collectorFns["cloudtrail"], shardFns["cloudtrail"], secondPass)))
+	already.Otherwise(collect.Next(s.pivotLoop(collectorFns["cloudtrail"], shardFns["cloudtrail"], collectorFns["iam"], secondPass)))
 
 	definition := awsstepfunctions.Chain_Start(triageTask).Next(already)
 
@@ -367,7 +367,13 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 // (custody:pivotDepth passes at most). A failed pass is a failed
 // collector that PivotDerive records; a failed PivotDerive is one too
 // (PivotFailed): either way the run goes on to next and seals partial.
-func (s *custodyStack) pivotLoop(fn, shardFn custodyFunction, next awsstepfunctions.IChainable) awsstepfunctions.IChainable {
+//
+// When the loop is done, PivotPrincipals runs the IAM collector (iamFn)
+// over what the chain derived, once per account PivotDerive lists in
+// $.pivot.state.then (functions/iam/pivot.go), into
+// $.pivot.state.principals, which Seal lists; a failed one is a failed
+// collector there.
+func (s *custodyStack) pivotLoop(fn, shardFn, iamFn custodyFunction, next awsstepfunctions.IChainable) awsstepfunctions.IChainable {
 	st := s.stack
 	sp := func(id string) *string { return jsii.String(id) }
 	start := awsstepfunctions.NewPass(st, sp("PivotStart"), &awsstepfunctions.PassProps{
@@ -417,8 +423,34 @@ func (s *custodyStack) pivotLoop(fn, shardFn custodyFunction, next awsstepfuncti
 	pass.ItemProcessor(s.fanOut(collector{Name: "cloudtrail", State: "CollectCloudTrailPivot"}, fn, shardFn, passFailed), nil)
 	pass.Next(derive)
 
+	principalFailed := awsstepfunctions.NewPass(st, sp("PivotPrincipalsFailed"), &awsstepfunctions.PassProps{
+		StateName: sp("PivotPrincipalsFailed"),
+		Parameters: &map[string]any{
+			"collector.$": "$.item.collector",
+			"status":      "failed",
+			"error.$":     "$.error",
+		},
+	})
+	principal := s.invoke("CollectIAMPivot", iamFn, nil)
+	principal.AddCatch(principalFailed, &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: sp("$.error")})
+	principals := awsstepfunctions.NewMap(st, sp("PivotPrincipals"), &awsstepfunctions.MapProps{
+		StateName: sp("PivotPrincipals"),
+		ItemsPath: sp("$.pivot.state.then"),
+		ItemSelector: &map[string]any{
+			"incident.$": "$.incident",
+			"item.$":     "$$.Map.Item.Value",
+		},
+		MaxConcurrency: jsii.Number(4),
+		ResultPath:     sp("$.pivot.state.principals"),
+	})
+	principals.ItemProcessor(principal, nil)
+	principals.Next(next)
+	then := awsstepfunctions.NewChoice(st, sp("PivotThen"), &awsstepfunctions.ChoiceProps{StateName: sp("PivotThen?")})
+	then.When(awsstepfunctions.Condition_IsPresent(sp("$.pivot.state.then[0]")), principals, nil)
+	then.Otherwise(next)
+
 	more := awsstepfunctions.NewChoice(st, sp("PivotMore"), &awsstepfunctions.ChoiceProps{StateName: sp("PivotMore?")})
 	more.When(awsstepfunctions.Condition_IsPresent(sp("$.pivot.state.items[0]")), pass, nil)
-	more.Otherwise(next)
+	more.Otherwise(then)
 	return start.Next(derive).Next(more)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -176,5 +177,54 @@ func TestCollectOrgTrail(t *testing.T) {
 	}
 	if a := arts[artifactKey(inc, "extract.jsonl.gz")]; a.Records != 41 {
 		t.Errorf("extract %d records, want 41", a.Records)
+	}
+}
+
+// noTrails is an account with no trail of its own (a member whose
+// organization trail AWS would show as a shadow trail; the emulator shows
+// nothing).
+type noTrails struct{}
+
+func (noTrails) DescribeTrails(context.Context, *cloudtrail.DescribeTrailsInput, ...func(*cloudtrail.Options)) (*cloudtrail.DescribeTrailsOutput, error) {
+	return &cloudtrail.DescribeTrailsOutput{}, nil
+}
+
+func (noTrails) GetTrailStatus(context.Context, *cloudtrail.GetTrailStatusInput, ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailStatusOutput, error) {
+	return nil, errors.New("no trail")
+}
+
+// TestHubOrganizationTrail: a member's invocation reads the organization
+// trail the hub's own account owns; the hub's own invocation does not
+// describe its trails twice.
+func TestHubOrganizationTrail(t *testing.T) {
+	e := setup(t, true)
+	steal := stratus(t, "aws.credential-access.ec2-steal-instance-credentials")
+	s1, _ := split(t, steal, "2024-08-02T08:23:30Z")
+	orgKey := strings.Replace(logKey(account, "20240802T0825Z", "Org"), "/AWSLogs/", "/AWSLogs/o-a1b2c3d4e5/", 1)
+	e.seed(t, orgKey, logFile(t, s1), nil)
+	for _, tc := range []struct {
+		name, hub string
+		records   int64
+	}{
+		{"a member's case", "999999999999", 41},
+		{"the hub's own case", account, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := e.collector()
+			c.Trails, c.HubTrails, c.HubAccountID = noTrails{}, orgTrails{e.trails}, tc.hub
+			inc := testIncident(incident.Scope{Principals: []string{christopheA}})
+			inc.CaseID += "-" + tc.hub
+			r := e.run(t, c, inc)
+			arts := byKey(r)
+			_, copied := arts[artifactKey(inc, "logs/"+orgKey)]
+			if copied != (tc.records > 0) || arts[artifactKey(inc, "extract.jsonl.gz")].Records != tc.records {
+				t.Errorf("copied %v, extract %d records, want %d: %v", copied, arts[artifactKey(inc, "extract.jsonl.gz")].Records, tc.records, keys(arts))
+			}
+			for _, g := range r.Gaps {
+				if tc.records > 0 && strings.Contains(g.Reason, "multi-region") {
+					t.Errorf("gap %q: the hub's organization trail is multi-region", g.Reason)
+				}
+			}
+		})
 	}
 }

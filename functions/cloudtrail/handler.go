@@ -93,6 +93,13 @@ type Collector struct {
 	// beside the trails DescribeTrails names: in an organization the trail
 	// and its bucket are the management and log archive accounts'.
 	OrgTrail string
+	// HubTrails, when set, are the hub's own trails (HubAccountID's): an
+	// organization trail the hub's account owns (the management account's,
+	// or a delegated administrator's) logs every member, so a member's
+	// invocation reads it too, as AWS shows it to members as a shadow trail
+	// (and an emulator does not).
+	HubTrails    trailReader
+	HubAccountID string
 	// LogsReadWith is what Logs reads with (the hub's own role, which the
 	// log archive's bucket policy admits), recorded on the copies and
 	// extracts; nil: the invocation's.
@@ -197,6 +204,7 @@ func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *co
 		return err
 	}
 	locs = c.withOrgTrail(locs)
+	locs = c.withHubOrgTrails(ctx, out, locs, account)
 	var read []*location
 	for _, loc := range locs {
 		ok, err := c.collectLocation(ctx, out, inc, loc, account, region)
@@ -335,6 +343,50 @@ func (c *Collector) withOrgTrail(locs []*location) []*location {
 	// always is, and the hub is told this one is the organization's.
 	return append(locs, &location{bucket: bucket, prefix: prefix, org: true, global: true, multiRegion: true,
 		trails: []string{"the organization trail (custody:organizationTrailBucket)"}})
+}
+
+// withHubOrgTrails adds the hub's own organization trails to locs when
+// the invocation reads another account (a location already named is
+// marked an organization's). A hub DescribeTrails that fails is a warning:
+// the member's own trails and the configured one are still read.
+func (c *Collector) withHubOrgTrails(ctx context.Context, out *collect.Output, locs []*location, account string) []*location {
+	if c.HubTrails == nil || c.HubAccountID == "" || account == c.HubAccountID {
+		return locs
+	}
+	resp, err := c.HubTrails.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
+	if err != nil {
+		out.Warn("the hub's own trails (an organization trail of account %s) not described: %s", c.HubAccountID, firstLine(err))
+		return locs
+	}
+	for _, t := range resp.TrailList {
+		bucket := aws.ToString(t.S3BucketName)
+		if !aws.ToBool(t.IsOrganizationTrail) || bucket == "" {
+			continue
+		}
+		prefix := strings.Trim(aws.ToString(t.S3KeyPrefix), "/")
+		if prefix != "" {
+			prefix += "/"
+		}
+		name := firstOf(aws.ToString(t.TrailARN), aws.ToString(t.Name)) + " (the hub's organization trail)"
+		var loc *location
+		for _, l := range locs {
+			if l.bucket == bucket && l.prefix == prefix {
+				loc = l
+			}
+		}
+		if loc == nil {
+			loc = &location{bucket: bucket, prefix: prefix}
+			locs = append(locs, loc)
+		}
+		loc.trails = append(loc.trails, name)
+		loc.org = true
+		loc.global = loc.global || aws.ToBool(t.IncludeGlobalServiceEvents)
+		loc.multiRegion = loc.multiRegion || aws.ToBool(t.IsMultiRegionTrail)
+		if k := aws.ToString(t.KmsKeyId); k != "" {
+			loc.kmsKey = k
+		}
+	}
+	return locs
 }
 
 // collectLocation lists the logs and digests of one trail location for

@@ -100,6 +100,7 @@ func main() {
 	// keeps it to one case at a time.
 	limiter := rate.NewLimiter(rate.Limit(LookupRate), 1)
 	orgTrail, own := os.Getenv(EnvOrgTrail), reach.Own().ReadWith
+	hubTrails := cloudtrail.NewFromConfig(cfg)
 	h := &Handler{
 		Driver: driver,
 		// The trails and LookupEvents are the finding's account's; the
@@ -110,14 +111,14 @@ func main() {
 			return &Collector{
 				Trails: trails, Logs: objects, Lookup: trails, Limiter: limiter,
 				Pad: pad, AccountID: a.ReadWith.AccountID, Region: a.Config.Region, Now: time.Now,
-				OrgTrail: orgTrail, LogsReadWith: &own, BaselineDays: baselineDays,
+				OrgTrail: orgTrail, HubTrails: hubTrails, HubAccountID: own.AccountID, LogsReadWith: &own, BaselineDays: baselineDays,
 			}
 		},
 		// A member the hub cannot assume into: its trails and LookupEvents
 		// are out of reach, the organization trail is not.
 		Denied: func(a *accounts.Access) collect.Collector {
 			return &Collector{Logs: objects, Limiter: limiter, Pad: pad, Region: a.Config.Region, Now: time.Now,
-				OrgTrail: orgTrail, LogsReadWith: &own, BaselineDays: baselineDays}
+				OrgTrail: orgTrail, HubTrails: hubTrails, HubAccountID: own.AccountID, LogsReadWith: &own, BaselineDays: baselineDays}
 		},
 		Resolver: reach,
 		Bounds:   bounds,

@@ -44,7 +44,7 @@ import (
 // the chain's artifact in the CloudTrail folder.
 const (
 	ChainCollectorName = "cloudtrail-pivot"
-	ChainName          = "pivot/identities.json"
+	ChainName          = pivot.ChainArtifact
 	pivotPrefix        = ChainCollectorName + "-"
 	followFile         = "follow.json"
 )
@@ -97,6 +97,14 @@ type PivotState struct {
 	// lists them (a failure the state machine caught is only here).
 	Results []incident.Result `json:"results"`
 	Done    bool              `json:"done"`
+	// Then, when done, are the passes of other collectors over what the
+	// chain derived: the IAM collector once per account with new
+	// principals (pivot.PrincipalsCollectorPrefix + account). Always a
+	// list, so the state machine's Map over it needs no Choice of its own.
+	Then []incident.PlanItem `json:"then"`
+	// Principals are Then's results, put here by the state machine (the
+	// PivotPrincipals Map); Seal lists them.
+	Principals []incident.Result `json:"principals,omitempty"`
 }
 
 // PivotStep is PivotDerive's answer, at $.pivot: the state, and an empty
@@ -224,6 +232,7 @@ func (h *Handler) derive(ctx context.Context, in Input) (*PivotStep, error) {
 	inc := &in.Incident
 	st := *in.Pivot
 	st.Items = []incident.PlanItem{}
+	st.Then = []incident.PlanItem{}
 	st.Results = append(append([]incident.Result{}, st.Results...), in.Last...)
 	var failed []string
 	for _, r := range in.Last {
@@ -300,12 +309,21 @@ func (h *Handler) derive(ctx context.Context, in Input) (*PivotStep, error) {
 	if len(next) > 0 {
 		cc.notFollowed = next
 	}
+	principalAccounts := pivot.PrincipalAccounts(cc.chain, inc.Scope)
+	if len(principalAccounts) > pivot.MaxPrincipalAccounts {
+		cc.principalsLeft = principalAccounts[pivot.MaxPrincipalAccounts:]
+		principalAccounts = principalAccounts[:pivot.MaxPrincipalAccounts]
+	}
 	res, err := h.Driver.Run(ctx, cc, collect.Input{Incident: *inc, Item: incident.PlanItem{Collector: ChainCollectorName}})
 	if err != nil {
 		return nil, err
 	}
 	step.State.Results = append(step.State.Results, res)
 	step.State.Done = true
+	for _, a := range principalAccounts {
+		step.State.Then = append(step.State.Then, incident.PlanItem{Collector: pivot.PrincipalsCollectorPrefix + a,
+			Reason: "the IAM principals (keys, users, roles of sessions) the chain derived in account " + a})
+	}
 	return step, nil
 }
 
@@ -403,6 +421,9 @@ type chainCollector struct {
 	records     int64
 	failed      []string
 	notFollowed []pivot.Identity
+	// principalsLeft are accounts with derived principals past
+	// pivot.MaxPrincipalAccounts: no IAM pass describes them.
+	principalsLeft []string
 }
 
 // Name implements collect.Collector.
@@ -442,6 +463,10 @@ func (c *chainCollector) Collect(ctx context.Context, inc *incident.Incident, ou
 	if n := len(c.chain.Leads); n > 0 {
 		out.Warn("%d leads not followed (past custody:pivotDepth %d or custody:pivotMaxIdentities %d, or nothing exact to follow): see %s",
 			n, c.chain.Bounds.Depth, c.chain.Bounds.MaxIdentities, ChainName)
+	}
+	if len(c.principalsLeft) > 0 {
+		out.Warn("the chain derived IAM principals in %d more accounts than the %d the IAM collector describes (%s): read them there by hand",
+			len(c.principalsLeft), pivot.MaxPrincipalAccounts, strings.Join(c.principalsLeft, ", "))
 	}
 	if len(c.failed) > 0 {
 		out.Warn("pivot stopped after %s failed: the records of the identities it followed may be missing, and what they made is not derived (%d derived identities not followed): see %s",

@@ -268,6 +268,15 @@ func testPivotChain(t *testing.T, budget collect.Budget, wantExtracts map[string
 	if len(st.Results) != 4 || st.Results[3].Collector != ChainCollectorName {
 		t.Errorf("state results %+v", st.Results)
 	}
+	// Then: the IAM collector in each account with derived principals
+	// (the sessions' roles, hop 3's key).
+	var then []string
+	for _, it := range st.Then {
+		then = append(then, it.Collector)
+	}
+	if want := []string{"iam-pivot-111122223333", "iam-pivot-" + pivotA}; !slices.Equal(then, want) {
+		t.Errorf("then %v, want %v", then, want)
+	}
 }
 
 func TestRegionsOfTheTrail(t *testing.T) {

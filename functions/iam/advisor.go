@@ -188,11 +188,11 @@ func (c *PrincipalCollector) storeAdvisor(ctx context.Context, inc *incident.Inc
 			}
 		}
 	}
-	if _, err := out.PutJSON(ctx, j.p.Folder+"/access-advisor.json", doc, meta); err != nil {
+	if _, err := out.PutJSON(ctx, c.artifact(j.p.Folder+"/access-advisor.json"), doc, meta); err != nil {
 		return err
 	}
 	xmeta := out.Meta("iam:GetServiceLastAccessedDetails", req, origin)
-	w, err := out.CreateGzip(j.p.Folder+"/access-advisor.jsonl.gz", xmeta)
+	w, err := out.CreateGzip(c.artifact(j.p.Folder+"/access-advisor.jsonl.gz"), xmeta)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
+	"github.com/custody-ir/custody/shared/pivot"
 )
 
 // collectorName is the collector's name in the Plan, the state machine and
@@ -70,10 +71,29 @@ type PrincipalCollector struct {
 	// AccountID is the account this deployment collects in. Empty: read
 	// from the Lambda context; where neither is known, the incident's.
 	AccountID string
+	// Pass, when set, is the pass over the principals a pivot chain
+	// derived (pivot.go): the collector's name in the manifest
+	// (iam-pivot-<account>) and the folder under iam/ its artifacts go
+	// to, so nothing of the first pass is written again.
+	Pass *PivotPass
 }
 
-// Name implements collect.Collector.
-func (c *PrincipalCollector) Name() string { return collectorName }
+// Name implements collect.Collector: "iam", or the pivot pass's name.
+func (c *PrincipalCollector) Name() string {
+	if c.Pass != nil {
+		return c.Pass.Name
+	}
+	return collectorName
+}
+
+// artifact is an artifact's name for this pass: unchanged in the first,
+// under the pass's folder in a pivot pass.
+func (c *PrincipalCollector) artifact(name string) string {
+	if c.Pass != nil {
+		return c.Pass.Folder + "/" + name
+	}
+	return name
+}
 
 // Source implements collect.Collector.
 func (c *PrincipalCollector) Source() string { return evidence.SourceIAM }
@@ -226,10 +246,21 @@ func refused(out *collect.Output, op, what string, err error) error {
 type Handler struct {
 	Driver    *collect.Driver
 	Collector collect.Collector
+	// Pivot builds the pass over the principals a pivot chain derived
+	// (pivot.go); nil: such an item fails naming it.
+	Pivot func(*PivotPass) collect.Collector
 }
 
-// Handle runs the collector through the shared driver.
+// Handle runs the collector through the shared driver: the first pass, or
+// a pivot pass (item iam-pivot-<account>).
 func (h *Handler) Handle(ctx context.Context, in collect.Input) (incident.Result, error) {
+	if strings.HasPrefix(in.Item.Collector, pivot.PrincipalsCollectorPrefix) {
+		c, err := h.pivotPass(ctx, &in)
+		if err != nil {
+			return incident.Result{}, err
+		}
+		return h.Driver.Run(ctx, c, in)
+	}
 	return h.Driver.Run(ctx, h.Collector, in)
 }
 

@@ -225,7 +225,7 @@ func (c *PrincipalCollector) identity(ctx context.Context, out *collect.Output, 
 	}
 	meta := out.Meta(identityAPI, req, originOf(p.String()+" (from "+joinVia(p)+")"))
 	meta.Records = 1
-	_, err = out.PutJSON(ctx, p.Folder+"/identity.json", doc, meta)
+	_, err = out.PutJSON(ctx, c.artifact(p.Folder+"/identity.json"), doc, meta)
 	return err
 }
 

@@ -49,13 +49,18 @@ func main() {
 	if err != nil {
 		log.Fatalf("iam: %v", err)
 	}
+	build := func(pass *PivotPass) collect.Build {
+		return func(a *accounts.Access) collect.Collector {
+			client := iam.NewFromConfig(a.Config)
+			return &PrincipalCollector{IAM: client, Advisor: client, AdvisorTimeout: timeout, Now: time.Now, AccountID: a.ReadWith.AccountID, Pass: pass}
+		}
+	}
 	h := &Handler{
 		Driver: driver,
-		// The principal is the finding's account's.
-		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
-			client := iam.NewFromConfig(a.Config)
-			return &PrincipalCollector{IAM: client, Advisor: client, AdvisorTimeout: timeout, Now: time.Now, AccountID: a.ReadWith.AccountID}
-		}),
+		// The principal is the finding's account's; a pivot pass's, the
+		// account its principals are in (the pass's scope).
+		Collector: collect.Reached(reach, reach.Own(), build(nil)),
+		Pivot:     func(p *PivotPass) collect.Collector { return collect.Reached(reach, reach.Own(), build(p)) },
 	}
 	lambda.Start(h.Handle)
 }

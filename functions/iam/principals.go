@@ -214,7 +214,7 @@ func (c *PrincipalCollector) accessKey(ctx context.Context, out *collect.Output,
 		t := resp.AccessKeyLastUsed.LastUsedDate.UTC()
 		meta.FirstEvent, meta.LastEvent = &t, &t
 	}
-	if _, err := out.PutJSON(ctx, "access-key-"+id+"-last-used.json", doc, meta); err != nil {
+	if _, err := out.PutJSON(ctx, c.artifact("access-key-"+id+"-last-used.json"), doc, meta); err != nil {
 		return "", err
 	}
 	return aws.ToString(resp.UserName), nil

@@ -55,6 +55,10 @@ type Input struct {
 type PivotResults struct {
 	Results []incident.Result `json:"results,omitempty"`
 	Failed  *incident.Result  `json:"failed,omitempty"`
+	// Principals are the IAM collector's passes over the principals the
+	// chain derived (iam-pivot-<account>), as the PivotPrincipals Map
+	// returned them (a failed one as its Catch made it).
+	Principals []incident.Result `json:"principals,omitempty"`
 }
 
 // Output is what Seal returns and announces.
@@ -124,6 +128,7 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 	}
 	if p := in.Pivot; p != nil {
 		results = append(append([]incident.Result{}, results...), p.Results...)
+		results = append(results, p.Principals...)
 		if p.Failed != nil && p.Failed.Collector != "" {
 			results = append(results, *p.Failed)
 		}

@@ -1,0 +1,77 @@
+package main
+
+// The pivot pass: the IAM evidence of the principals the attacker made.
+// When the CloudTrail pivot loop ends (functions/cloudtrail/pivot.go), its
+// chain (cloudtrail/pivot/identities.json) names the keys, users and role
+// sessions the case's identities created or received; for each account
+// with some the case's own scope does not name, the state machine asks
+// for iam-pivot-<account>. This function reads the chain, scopes the
+// incident to those principals (pivot.PrincipalScope), and collects them
+// as the first pass does — key last use, identity and policies, Access
+// Advisor — in that account (the member role, as for any collector), its
+// artifacts under iam/pivot-<account>/.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/faults"
+	"github.com/custody-ir/custody/shared/finding"
+	"github.com/custody-ir/custody/shared/pivot"
+	"github.com/custody-ir/custody/shared/s3logs"
+)
+
+// maxChainBytes bounds the chain read (pivot.MaxMaxIdentities identities
+// of a few hundred bytes each, with room): a larger one is cut and fails
+// to decode rather than filling memory.
+const maxChainBytes = 16 << 20
+
+// PivotPass is one pass over a pivot chain's principals.
+type PivotPass struct {
+	// Name is the collector's name: iam-pivot-<account>.
+	Name string
+	// Account is the account the principals are in.
+	Account string
+	// Folder is the pass's folder under iam/: pivot-<account>.
+	Folder string
+}
+
+// pivotPass scopes in to the principals the run's chain derived in the
+// item's account and returns the collector of that pass.
+func (h *Handler) pivotPass(ctx context.Context, in *collect.Input) (collect.Collector, error) {
+	name := in.Item.Collector
+	account := strings.TrimPrefix(name, pivot.PrincipalsCollectorPrefix)
+	if !finding.ValidAccountID(account) {
+		return nil, faults.Invalid("item.collector", "%q does not end in a 12-digit account ID", name)
+	}
+	if h.Pivot == nil || h.Driver.Results == nil {
+		return nil, &faults.CollectorError{Collector: name, Err: errors.New("this function runs no pivot pass")}
+	}
+	key, err := evidence.ArtifactKey(in.Incident.CaseID, in.Incident.RunID, evidence.SourceCloudTrail, pivot.ChainArtifact)
+	if err != nil {
+		return nil, faults.Invalid("incident", "%v", err)
+	}
+	obj, err := h.Driver.Results.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.Driver.Bucket), Key: aws.String(key)})
+	if err != nil {
+		if s3logs.Missing(err) {
+			return nil, &faults.CollectorError{Collector: name, Err: fmt.Errorf("no pivot chain at %s", key)}
+		}
+		return nil, faults.Classify("read "+key, err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
+	}
+	defer obj.Body.Close()
+	var ch pivot.Chain
+	if err := json.NewDecoder(io.LimitReader(obj.Body, maxChainBytes)).Decode(&ch); err != nil {
+		return nil, &faults.EvidenceError{Key: key, Err: fmt.Errorf("decode: %w", err)}
+	}
+	in.Incident.Scope = pivot.PrincipalScope(ch, account, in.Incident.Scope.Region, in.Incident.Scope)
+	return h.Pivot(&PivotPass{Name: name, Account: account, Folder: "pivot-" + account}), nil
+}
