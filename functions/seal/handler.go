@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -72,9 +73,11 @@ type Output struct {
 	FailedCollectors  []string       `json:"failedCollectors,omitempty"`
 	// Seal is the signed seal statement over the manifest.
 	Seal *Signed `json:"seal"`
-	// SealActions are Seal's own AWS calls after the manifest was
-	// stored (its signature and the puts of the seal files): they cannot
-	// be in the manifest, so the notification carries them.
+	// SealActions are Seal's own AWS calls after its action log closed
+	// (the puts of that log and of the manifest, the signature, the puts
+	// of the seal files): they cannot be in the manifest, so the
+	// notification carries them. Only the Publish that carries them is in
+	// neither.
 	SealActions []awsconfig.Action `json:"sealActions,omitempty"`
 }
 
@@ -87,8 +90,9 @@ type Handler struct {
 	// Trail lists CloudTrail's public keys, to validate the digests of
 	// the run's CloudTrail copies.
 	Trail publicKeyLister
-	// Actions, when set, records Seal's AWS calls (awsconfig.ActionLog on
-	// its clients' configuration).
+	// Actions, when set, is the log Seal's calls are recorded in (bound to
+	// each invocation's context, reset at its start; its Account names the
+	// function's own account); a fresh one each invocation when nil.
 	Actions *awsconfig.ActionLog
 	// Signer signs the seal statement with the key SigningKeyARN names.
 	Signer        signer
@@ -104,9 +108,16 @@ type Handler struct {
 // Handle seals one run.
 func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 	inc := in.Incident
-	if h.Actions != nil {
-		h.Actions.Reset()
+	// Seal's own calls: every one until the manifest is written goes in
+	// its action log (actions/seal.jsonl, listed in the manifest); the
+	// rest (that log's put, the manifest's, the signature) in the
+	// notification, which is the only thing after them.
+	actions := h.Actions
+	if actions == nil {
+		actions = awsconfig.NewActionLog()
 	}
+	actions.Reset()
+	ctx = awsconfig.WithActionLog(ctx, actions)
 	if h.Signer == nil || h.SigningKeyARN == "" {
 		return nil, &faults.EvidenceError{Key: "manifest.json", Err: errors.New("no signing key configured (CUSTODY_SIGNING_KEY_ARN): a manifest is not sealed unsigned")}
 	}
@@ -147,6 +158,15 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		sort.Slice(m.Artifacts, func(i, j int) bool { return m.Artifacts[i].Key < m.Artifacts[j].Key })
 	}
 
+	// Seal's log closes here, before the manifest that lists it.
+	mark := actions.Len()
+	if art, err := collect.StoreActions(ctx, h.Writer, inc.CaseID, inc.RunID, "seal.jsonl", "seal", h.Version, actions.Actions()); err != nil {
+		m.Warnings = append(m.Warnings, "seal: action log not stored: "+err.Error())
+	} else {
+		m.Artifacts = append(m.Artifacts, art)
+		sort.Slice(m.Artifacts, func(i, j int) bool { return m.Artifacts[i].Key < m.Artifacts[j].Key })
+	}
+
 	body, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, &faults.EvidenceError{Key: "manifest.json", Err: err}
@@ -174,16 +194,10 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		return nil, faults.Classify("store manifest", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
 	}
 	out := h.output(m, art, runPrefix)
-	mark := 0
-	if h.Actions != nil {
-		mark = h.Actions.Len()
-	}
 	if out.Seal, err = h.sign(ctx, m, art, runPrefix); err != nil {
 		return nil, err
 	}
-	if h.Actions != nil {
-		out.SealActions = h.Actions.Since(mark)
-	}
+	out.SealActions = actions.Since(mark)
 	if err := h.notify(ctx, out); err != nil {
 		return nil, err
 	}

@@ -45,7 +45,15 @@ func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Con
 	if os.Getenv(EnvEmulator) == "1" {
 		base = append(base, config.WithAPIOptions([]func(*middleware.Stack) error{faults.MarkEmulatorAnswers}))
 	}
-	return config.LoadDefaultConfig(ctx, append(base, opts...)...)
+	cfg, err := config.LoadDefaultConfig(ctx, append(base, opts...)...)
+	if err != nil {
+		return cfg, err
+	}
+	// Every client built from it records its calls into the action log
+	// bound to the call's context (WithActionLog): one place for every
+	// function, collector and command, not one per client.
+	cfg.APIOptions = append(cfg.APIOptions, RecordActions)
+	return cfg, nil
 }
 
 // S3Options adapts an S3 client to an emulator endpoint (path-style

@@ -228,6 +228,11 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("collectors under faults %q, clean %q", got.collectors, want.collectors)
 		}
 		for _, src := range evidence.Sources {
+			if src == evidence.SourceActions {
+				// Custody's own calls: faults add retries, and each
+				// retried attempt its log.
+				continue
+			}
 			if !maps.Equal(want.records[src], got.records[src]) {
 				t.Errorf("%s: artifacts and records under faults:\n%v\nclean:\n%v", src, got.records[src], want.records[src])
 			}
