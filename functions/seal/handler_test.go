@@ -603,3 +603,39 @@ func TestSealEntities(t *testing.T) {
 		t.Errorf("a baseline record is on the timeline")
 	}
 }
+
+// TestSealListsRetriedAttemptsActionLogs: an action log no result names
+// (an attempt the state machine retried stored it before the attempt that
+// stored the result) is listed too, hashed by Seal, so verify finds
+// nothing unlisted.
+func TestSealListsRetriedAttemptsActionLogs(t *testing.T) {
+	ctx := context.Background()
+	client := emu.FreshLockedBucket(t, testBucket)
+	n := newNotifications(t)
+	inc := openRun(t, client, false)
+	runPrefix, _ := evidence.RunPrefix(inc.CaseID, inc.RunID)
+	retried := runPrefix + "actions/guardduty-attempt2.jsonl"
+	body := `{"service":"GuardDuty","operation":"GetFindings","httpStatus":400}` + "\n" + `{"service":"S3","operation":"PutObject","httpStatus":200}` + "\n"
+	if _, err := newWriter(t, client).Put(ctx, retried, strings.NewReader(body), evidence.PutMeta{Source: evidence.SourceActions, API: "custody:ActionLog"}); err != nil {
+		t.Fatal(err)
+	}
+	h := newHandler(t, client, n)
+	out, err := h.Handle(ctx, Input{Incident: *inc, Results: []incident.Result{{Collector: "guardduty", Status: incident.StatusOK}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := evidence.ParseManifest(s3test.Body(t, client, testBucket, out.ManifestKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *evidence.Artifact
+	for i, a := range m.Artifacts {
+		if a.Key == retried {
+			got = &m.Artifacts[i]
+		}
+	}
+	b, v := s3test.Object(t, client, testBucket, retried)
+	if got == nil || got.SHA256 != sha256Hex(b) || got.VersionID != v || got.Records != 2 || got.Source != evidence.SourceActions {
+		t.Errorf("retried attempt's log in the manifest: %+v", got)
+	}
+}
