@@ -22,8 +22,9 @@ import (
 type Action struct {
 	Service   string `json:"service"`
 	Operation string `json:"operation"`
-	// Account is the account the call went to (the credentials'), when
-	// known.
+	// Account is the account whose credentials made the call (a member's
+	// assumed role, or the function's own), when known: the account whose
+	// CloudTrail records custody as the caller.
 	Account string `json:"account,omitempty"`
 	Region  string `json:"region,omitempty"`
 	// Params are the call's parameters, secrets and bodies removed.
