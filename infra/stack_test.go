@@ -308,6 +308,52 @@ func TestBucketPolicyDenies(t *testing.T) {
 	}
 }
 
+// TestLegalHoldPolicy: only the investigator and break-glass roles may
+// put a legal hold, and only break-glass may put one OFF (a template
+// assertion: moto enforces no bucket policy).
+func TestLegalHoldPolicy(t *testing.T) {
+	s := defaultStack(t)
+	var holds []map[string]any
+	for _, r := range s.resources("AWS::S3::BucketPolicy") {
+		if !strings.Contains(jsonString(path(props(r), "Bucket")), "EvidenceBucket") {
+			continue
+		}
+		for _, st := range list(path(props(r), "PolicyDocument", "Statement")) {
+			st := st.(map[string]any)
+			if st["Effect"] == "Deny" && slices.Contains(list(st["Action"]), any("s3:PutObjectLegalHold")) {
+				holds = append(holds, st)
+			}
+		}
+	}
+	if len(holds) != 2 {
+		t.Fatalf("%d denies of s3:PutObjectLegalHold, want 2: %s", len(holds), jsonString(holds))
+	}
+	var all, release map[string]any
+	for _, st := range holds {
+		if path(st, "Condition", "StringEquals", "s3:object-lock-legal-hold") == "OFF" {
+			release = st
+		} else {
+			all = st
+		}
+	}
+	if all == nil || release == nil {
+		t.Fatalf("want one deny for everyone else and one for a release: %s", jsonString(holds))
+	}
+	exempt := jsonString(path(all, "Condition", "ArnNotEquals", "aws:PrincipalArn"))
+	if !strings.Contains(exempt, ":role/CustodyInvestigator") || !strings.Contains(exempt, ":role/CustodyBreakGlass") || strings.Count(exempt, ":role/") != 2 {
+		t.Errorf("hold exemptions %s, want the investigator and break-glass roles", exempt)
+	}
+	exempt = jsonString(path(release, "Condition", "ArnNotEquals", "aws:PrincipalArn"))
+	if !strings.Contains(exempt, ":role/CustodyBreakGlass") || strings.Count(exempt, ":role/") != 1 {
+		t.Errorf("release exemptions %s, want break-glass only", exempt)
+	}
+	for _, st := range holds {
+		if path(st, "Principal", "AWS") != "*" {
+			t.Errorf("deny principal = %v", st["Principal"])
+		}
+	}
+}
+
 func TestFindingRule(t *testing.T) {
 	for _, tc := range []struct {
 		name string

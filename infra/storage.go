@@ -244,6 +244,37 @@ func newEvidenceBucket(stack awscdk.Stack, cfg Config, key awskms.Key, logs awss
 			"StringNotEquals": map[string]any{"s3:x-amz-server-side-encryption-aws-kms-key-id": key.KeyArn()},
 		},
 	}))
+	// Legal holds (custody hold): S3 has one action, s3:PutObjectLegalHold,
+	// for setting a hold and for releasing one, so the policy tells them
+	// apart by the request's s3:object-lock-legal-hold (ON or OFF), a
+	// condition key the Service Authorization Reference lists for it.
+	// Only the investigator and break-glass roles touch holds at all;
+	// only break-glass releases one, since a released hold lets a version
+	// be deleted once its retention runs out. (Should S3 not supply the key,
+	// StringEquals on a missing key matches nothing and the first deny is
+	// what holds: release by the investigator stays possible, and the
+	// investigator's CloudTrail data events are the record.)
+	b.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("OnlyTheInvestigatorAndBreakGlassTouchHolds"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: everyone,
+		Actions:    jsii.Strings("s3:PutObjectLegalHold"),
+		Resources:  &[]*string{objects},
+		Conditions: &map[string]any{
+			"ArnNotEquals": map[string]any{"aws:PrincipalArn": []any{roleArn(stack, cfg.InvestigatorRoleName), roleArn(stack, cfg.BreakGlassRoleName)}},
+		},
+	}))
+	b.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("OnlyBreakGlassReleasesAHold"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: everyone,
+		Actions:    jsii.Strings("s3:PutObjectLegalHold"),
+		Resources:  &[]*string{objects},
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"s3:object-lock-legal-hold": "OFF"},
+			"ArnNotEquals": map[string]any{"aws:PrincipalArn": roleArn(stack, cfg.BreakGlassRoleName)},
+		},
+	}))
 	// The investigator reads everything and places legal holds; nothing else.
 	b.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("InvestigatorReadsAndHolds"),

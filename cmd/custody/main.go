@@ -29,6 +29,9 @@
 //	    the account and region a deploy would reach
 //	custody start ... | custody cases list|show|download ...
 //	    start an investigation in, and read the cases of, a deployed stack
+//	custody hold [-release] [-bucket B] [-json] CASEID
+//	    a legal hold on every version of a case's objects (or, as the
+//	    break-glass role only, its release)
 //	custody help
 //	    every command, its flags and exit statuses
 //
@@ -54,7 +57,8 @@
 //	   access denied): nothing was verified
 //	5  changed: an artifact's size or SHA-256 differs from the manifest's,
 //	   or a CloudTrail copy no longer validates against CloudTrail's digest
-//	   as it did when sealed (re-checked offline, case folders only)
+//	   as it did when sealed (re-checked offline, in a case folder and in
+//	   the bucket alike)
 //	6  missing: an artifact (file, object version) is gone, or a run has
 //	   no manifest
 //	7  unlisted only: everything listed verifies, but the case holds files
@@ -126,6 +130,10 @@ Against the account of your AWS profile (or AWS_ENDPOINT_URL):
   cases download [-bucket B] [-out DIR] CASEID
       the cases of the deployed evidence bucket (default: the Custody stack's EvidenceBucketName output):
       each run's status, finding, seal time, artifacts and gaps; download writes OUT/<caseId>/ for verify
+  hold [-bucket B] [-json] CASEID
+  hold -release [-break-glass-role NAME] [-bucket B] [-json] CASEID
+      put an Object Lock legal hold on every version of every object of the case (idempotent: counts
+      what it changed and what was held already); -release removes it, as the break-glass role only
   verify [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
       re-read every artifact of every run of a case against its manifests
   help
@@ -136,7 +144,8 @@ Exit status:
   1  usage: bad flags, unreadable file
   2  set-up: a tool is missing (named with its install command), no credentials, the emulator,
      build, deploy or seed failed
-  3  the input is refused (Triage, or validate: input or seed folder), naming the field
+  3  the input is refused (Triage, or validate: input or seed folder), naming the field;
+     hold -release by anyone but the break-glass role
   4  the workflow failed, a deploy check failed; readiness: a check fails
   5  the downloaded run does not verify; readiness: none fails but some could not be read
   verify: 5 changed, 6 missing, 7 unlisted only, 8 manifest, 9 unlocked, 10 signature (README: The commands behind them)
@@ -167,6 +176,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return operator.Cases(ctx, args[1:], operator.DefaultConfig, stdout, stderr)
 	case "start":
 		return operator.Start(ctx, args[1:], operator.DefaultConfig, stdout, stderr)
+	case "hold":
+		return operator.Hold(ctx, args[1:], operator.DefaultConfig, stdout, stderr)
 	case "demo", "demo-org", "investigate", "deploy-check":
 	default:
 		fmt.Fprintf(stderr, "custody: unknown command %q (custody help lists them)\n", args[0])

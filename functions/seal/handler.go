@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -76,9 +78,11 @@ type Output struct {
 	FailedCollectors  []string       `json:"failedCollectors,omitempty"`
 	// Seal is the signed seal statement over the manifest.
 	Seal *Signed `json:"seal"`
-	// SealActions are Seal's own AWS calls after the manifest was
-	// stored (its signature and the puts of the seal files): they cannot
-	// be in the manifest, so the notification carries them.
+	// SealActions are Seal's own AWS calls after its action log closed
+	// (the puts of that log and of the manifest, the signature, the puts
+	// of the seal files): they cannot be in the manifest, so the
+	// notification carries them. Only the Publish that carries them is in
+	// neither.
 	SealActions []awsconfig.Action `json:"sealActions,omitempty"`
 }
 
@@ -91,8 +95,9 @@ type Handler struct {
 	// Trail lists CloudTrail's public keys, to validate the digests of
 	// the run's CloudTrail copies.
 	Trail publicKeyLister
-	// Actions, when set, records Seal's AWS calls (awsconfig.ActionLog on
-	// its clients' configuration).
+	// Actions, when set, is the log Seal's calls are recorded in (bound to
+	// each invocation's context, reset at its start; its Account names the
+	// function's own account); a fresh one each invocation when nil.
 	Actions *awsconfig.ActionLog
 	// Signer signs the seal statement with the key SigningKeyARN names.
 	Signer        signer
@@ -108,9 +113,16 @@ type Handler struct {
 // Handle seals one run.
 func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 	inc := in.Incident
-	if h.Actions != nil {
-		h.Actions.Reset()
+	// Seal's own calls: every one until the manifest is written goes in
+	// its action log (actions/seal.jsonl, listed in the manifest); the
+	// rest (that log's put, the manifest's, the signature) in the
+	// notification, which is the only thing after them.
+	actions := h.Actions
+	if actions == nil {
+		actions = awsconfig.NewActionLog()
 	}
+	actions.Reset()
+	ctx = awsconfig.WithActionLog(ctx, actions)
 	if h.Signer == nil || h.SigningKeyARN == "" {
 		return nil, &faults.EvidenceError{Key: "manifest.json", Err: errors.New("no signing key configured (CUSTODY_SIGNING_KEY_ARN): a manifest is not sealed unsigned")}
 	}
@@ -152,6 +164,30 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		sort.Slice(m.Artifacts, func(i, j int) bool { return m.Artifacts[i].Key < m.Artifacts[j].Key })
 	}
 
+	// The action logs of retried attempts, which no result names.
+	if arts, err := h.retriedActionLogs(ctx, runPrefix, m); err != nil {
+		m.Warnings = append(m.Warnings, "seal: retried attempts' action logs not listed: "+err.Error())
+	} else {
+		m.Artifacts = append(m.Artifacts, arts...)
+	}
+	key, err := evidence.ManifestKey(inc.CaseID, inc.RunID)
+	if err != nil {
+		return nil, faults.Invalid("incident", "%v", err)
+	}
+	// Seal's log closes here, before the manifest that lists it; a Seal
+	// retried after the manifest was stored stores none (no manifest could
+	// list it), and announces all its calls instead.
+	mark := 0
+	if _, _, err := h.sealed(ctx, key); err != nil {
+		mark = actions.Len()
+		if art, err := collect.StoreActions(ctx, h.Writer, inc.CaseID, inc.RunID, "seal.jsonl", "seal", h.Version, actions.Actions()); err != nil {
+			m.Warnings = append(m.Warnings, "seal: action log not stored: "+err.Error())
+		} else {
+			m.Artifacts = append(m.Artifacts, art)
+		}
+	}
+	sort.Slice(m.Artifacts, func(i, j int) bool { return m.Artifacts[i].Key < m.Artifacts[j].Key })
+
 	body, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, &faults.EvidenceError{Key: "manifest.json", Err: err}
@@ -160,10 +196,6 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		// A manifest that breaks its own schema is a bug; refuse to seal
 		// with it rather than publish a broken chain of custody.
 		return nil, &faults.EvidenceError{Key: "manifest.json", Err: fmt.Errorf("manifest fails its schema: %w", err)}
-	}
-	key, err := evidence.ManifestKey(inc.CaseID, inc.RunID)
-	if err != nil {
-		return nil, faults.Invalid("incident", "%v", err)
 	}
 	art, err := h.Writer.Put(ctx, key, strings.NewReader(string(body)), evidence.PutMeta{
 		Source: evidence.SourceCase, API: "custody:Seal", Collector: "seal", CollectorVersion: h.Version,
@@ -179,16 +211,10 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		return nil, faults.Classify("store manifest", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
 	}
 	out := h.output(m, art, runPrefix)
-	mark := 0
-	if h.Actions != nil {
-		mark = h.Actions.Len()
-	}
 	if out.Seal, err = h.sign(ctx, m, art, runPrefix); err != nil {
 		return nil, err
 	}
-	if h.Actions != nil {
-		out.SealActions = h.Actions.Since(mark)
-	}
+	out.SealActions = actions.Since(mark)
 	if err := h.notify(ctx, out); err != nil {
 		return nil, err
 	}
@@ -362,4 +388,56 @@ func (h *Handler) notify(ctx context.Context, out *Output) error {
 		})
 	}
 	return nil
+}
+
+// retriedActionLogs are the action logs under the run's actions/ that no
+// artifact of m names: those of attempts the state machine retried
+// (throttling, a transient error), stored by the driver under
+// <name>-attemptN.jsonl before the attempt that stored the result. Seal
+// hashes each as it streams, so the manifest vouches for them too.
+func (h *Handler) retriedActionLogs(ctx context.Context, runPrefix string, m *evidence.Manifest) ([]evidence.Artifact, error) {
+	listed := map[string]bool{}
+	for _, a := range m.Artifacts {
+		listed[a.Key] = true
+	}
+	prefix := runPrefix + evidence.SourceActions + "/"
+	var out []evidence.Artifact
+	p := s3.NewListObjectsV2Paginator(h.Objects, &s3.ListObjectsV2Input{Bucket: aws.String(h.Bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			if listed[key] || !strings.HasSuffix(key, ".jsonl") {
+				continue
+			}
+			obj, err := h.Objects.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.Bucket), Key: aws.String(key)})
+			if err != nil {
+				return nil, err
+			}
+			sum, lines := sha256.New(), &lineCounter{}
+			n, err := io.Copy(io.MultiWriter(sum, lines), obj.Body)
+			obj.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, evidence.Artifact{
+				Key: key, VersionID: aws.ToString(obj.VersionId), Size: n, SHA256: hex.EncodeToString(sum.Sum(nil)),
+				ContentType: aws.ToString(obj.ContentType), Source: evidence.SourceActions, API: "custody:ActionLog",
+				Origin:  &evidence.Origin{Description: "the AWS calls of an attempt the state machine retried, listed by Seal"},
+				Records: lines.n, CollectedAt: aws.ToTime(obj.LastModified).UTC(), Collector: "seal", CollectorVersion: h.Version,
+			})
+		}
+	}
+	return out, nil
+}
+
+// lineCounter counts the lines written to it.
+type lineCounter struct{ n int64 }
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.n += int64(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
 }

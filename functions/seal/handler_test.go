@@ -302,7 +302,7 @@ func TestSeal(t *testing.T) {
 				}
 			}
 			// And the analysis Seal builds from them.
-			for _, a := range []string{"timeline.jsonl", "timeline.csv", "untimed.jsonl", "entities.json", "report.md", "report.html"} {
+			for _, a := range []string{"timeline.jsonl", "timeline.csv", "untimed.jsonl", "entities.json", "report.md", "report.html", "actions/seal.jsonl"} {
 				want = append(want, run+a)
 			}
 			sort.Strings(want)
@@ -385,7 +385,14 @@ func TestSealTwice(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second seal: %v", err)
 	}
-	if !reflect.DeepEqual(second, first) {
+	// Each attempt's own calls are its own (the second's log, finding the
+	// first's there, is stored beside it); the rest is the same seal.
+	if len(second.SealActions) == 0 || !strings.HasSuffix(fmt.Sprint(second.SealActions[len(second.SealActions)-1].Params["Key"]), "public-key.pem") {
+		t.Errorf("second seal's own calls %+v, want them ending with the seal files'", second.SealActions)
+	}
+	firstSeal, secondSeal := *first, *second
+	firstSeal.SealActions, secondSeal.SealActions = nil, nil
+	if !reflect.DeepEqual(secondSeal, firstSeal) {
 		t.Errorf("second seal announced %+v, want the stored manifest %+v", second, first)
 	}
 	vs, err := client.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(testBucket), Prefix: aws.String(first.ManifestKey)})
@@ -396,8 +403,17 @@ func TestSealTwice(t *testing.T) {
 		t.Errorf("manifest versions %d, want the first seal's only", len(vs.Versions))
 	}
 	msgs := n.messages(t)
-	if len(msgs) != 2 || msgs[0] != msgs[1] {
-		t.Errorf("notifications %q, want the same announcement twice (at least once)", msgs)
+	var notes []Output
+	for _, m := range msgs {
+		var o Output
+		if err := json.Unmarshal([]byte(m), &o); err != nil {
+			t.Fatal(err)
+		}
+		o.SealActions = nil
+		notes = append(notes, o)
+	}
+	if len(notes) != 2 || !reflect.DeepEqual(notes[0], notes[1]) {
+		t.Errorf("notifications %q, want the same announcement twice (at least once), but for each attempt's own calls", msgs)
 	}
 }
 
@@ -598,5 +614,41 @@ func TestSealEntities(t *testing.T) {
 	}
 	if len(v.Baseline) != 1 {
 		t.Errorf("baseline %v", v.Baseline)
+	}
+}
+
+// TestSealListsRetriedAttemptsActionLogs: an action log no result names
+// (an attempt the state machine retried stored it before the attempt that
+// stored the result) is listed too, hashed by Seal, so verify finds
+// nothing unlisted.
+func TestSealListsRetriedAttemptsActionLogs(t *testing.T) {
+	ctx := context.Background()
+	client := emu.FreshLockedBucket(t, testBucket)
+	n := newNotifications(t)
+	inc := openRun(t, client, false)
+	runPrefix, _ := evidence.RunPrefix(inc.CaseID, inc.RunID)
+	retried := runPrefix + "actions/guardduty-attempt2.jsonl"
+	body := `{"service":"GuardDuty","operation":"GetFindings","httpStatus":400}` + "\n" + `{"service":"S3","operation":"PutObject","httpStatus":200}` + "\n"
+	if _, err := newWriter(t, client).Put(ctx, retried, strings.NewReader(body), evidence.PutMeta{Source: evidence.SourceActions, API: "custody:ActionLog"}); err != nil {
+		t.Fatal(err)
+	}
+	h := newHandler(t, client, n)
+	out, err := h.Handle(ctx, Input{Incident: *inc, Results: []incident.Result{{Collector: "guardduty", Status: incident.StatusOK}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := evidence.ParseManifest(s3test.Body(t, client, testBucket, out.ManifestKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *evidence.Artifact
+	for i, a := range m.Artifacts {
+		if a.Key == retried {
+			got = &m.Artifacts[i]
+		}
+	}
+	b, v := s3test.Object(t, client, testBucket, retried)
+	if got == nil || got.SHA256 != sha256Hex(b) || got.VersionID != v || got.Records != 2 || got.Source != evidence.SourceActions {
+		t.Errorf("retried attempt's log in the manifest: %+v", got)
 	}
 }

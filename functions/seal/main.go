@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/version"
@@ -28,8 +29,9 @@ func main() {
 	if err != nil {
 		log.Fatalf("seal: aws config: %v", err)
 	}
+	// awsconfig.Load's clients record into the log Handle binds.
 	actions := awsconfig.NewActionLog()
-	cfg.APIOptions = append(cfg.APIOptions, actions.Record)
+	actions.Account = os.Getenv(accounts.EnvAccountID)
 	client := s3.NewFromConfig(cfg, awsconfig.S3Options)
 	h := &Handler{
 		Objects:       client,

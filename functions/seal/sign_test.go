@@ -57,7 +57,6 @@ func TestSealSigns(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Actions = awsconfig.NewActionLog()
-	cfg.APIOptions = append(cfg.APIOptions, h.Actions.Record)
 	h.Signer = kms.NewFromConfig(cfg)
 	out, err := h.Handle(ctx, Input{Incident: *inc, Results: []incident.Result{{Collector: "guardduty", Status: incident.StatusOK}}})
 	if err != nil {
@@ -66,14 +65,21 @@ func TestSealSigns(t *testing.T) {
 	if out.Seal == nil {
 		t.Fatal("no seal in the output")
 	}
+	runPrefix, _ := evidence.RunPrefix(inc.CaseID, inc.RunID)
+	// After Seal's action log closed: its put, the manifest's, the
+	// signature and the seal files' puts.
 	var ops []string
 	for _, a := range out.SealActions {
-		ops = append(ops, a.Service+":"+a.Operation)
+		op := a.Service + ":" + a.Operation
+		if k, _ := a.Params["Key"].(string); k != "" {
+			op += " " + strings.TrimPrefix(k, runPrefix)
+		}
+		ops = append(ops, op)
 	}
-	if strings.Join(ops, ",") != "KMS:GetPublicKey,KMS:Sign" {
-		t.Errorf("seal actions %v, want KMS:GetPublicKey,KMS:Sign", ops)
+	want := []string{"S3:PutObject actions/seal.jsonl", "S3:PutObject manifest.json", "KMS:GetPublicKey", "KMS:Sign"}
+	if len(ops) < len(want) || strings.Join(ops[:len(want)], ",") != strings.Join(want, ",") {
+		t.Errorf("seal actions %v, want %v then the seal files' puts", ops, want)
 	}
-	runPrefix, _ := evidence.RunPrefix(inc.CaseID, inc.RunID)
 	stmtBytes := s3test.Body(t, client, testBucket, runPrefix+attest.StatementFile)
 	sig := s3test.Body(t, client, testBucket, runPrefix+attest.SignatureFile)
 	pemBytes := s3test.Body(t, client, testBucket, runPrefix+attest.PublicKeyFile)
@@ -122,8 +128,8 @@ func TestSealSigns(t *testing.T) {
 	if err := json.Unmarshal([]byte(msgs[0]), &note); err != nil {
 		t.Fatal(err)
 	}
-	if len(note.SealActions) != 2 {
-		t.Errorf("the notification carries %d of Seal's calls, want 2", len(note.SealActions))
+	if len(note.SealActions) != len(out.SealActions) {
+		t.Errorf("the notification carries %d of Seal's calls, want %d", len(note.SealActions), len(out.SealActions))
 	}
 	if note.Seal == nil || note.Seal.Signature != out.Seal.Signature || note.Seal.KeyARN != h.SigningKeyARN {
 		t.Errorf("notification seal %+v, want %+v", note.Seal, out.Seal)
@@ -133,9 +139,27 @@ func TestSealSigns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range m.Artifacts {
+	var sealLog *evidence.Artifact
+	for i, a := range m.Artifacts {
 		if strings.Contains(a.Key, "/seal/") {
 			t.Errorf("manifest lists %s: the seal is over the manifest", a.Key)
+		}
+		if a.Key == runPrefix+"actions/seal.jsonl" {
+			sealLog = &m.Artifacts[i]
+		}
+	}
+	// Seal's own calls before the manifest are an artifact it lists:
+	// reading the results and writing the timeline among them.
+	if sealLog == nil || sealLog.Source != evidence.SourceActions {
+		t.Fatalf("the manifest does not list Seal's action log: %+v", m.Artifacts)
+	}
+	logBody := s3test.Body(t, client, testBucket, sealLog.Key)
+	if sealLog.SHA256 != sha256Hex(logBody) || int64(bytes.Count(logBody, []byte("\n"))) != sealLog.Records {
+		t.Errorf("Seal's action log %+v does not match its %d bytes", sealLog, len(logBody))
+	}
+	for _, op := range []string{`"operation":"ListObjectsV2"`, `"operation":"PutObject"`} {
+		if !bytes.Contains(logBody, []byte(op)) {
+			t.Errorf("Seal's action log has no %s:\n%s", op, logBody)
 		}
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/finding"
@@ -93,12 +95,24 @@ type Handler struct {
 	Config  incident.Config
 	Version string
 	Now     func() time.Time
+	// ActionLogs stores each run's Triage calls as actions/triage.jsonl,
+	// listed in Triage's result (every call through clients of an
+	// awsconfig.Load configuration); Account names the function's own
+	// account in it.
+	ActionLogs bool
+	Account    string
 }
 
 // Handle parses and validates the input, opens the run (or reports a
 // duplicate) and records the input and the incident.
 func (h *Handler) Handle(ctx context.Context, req Request) (*Response, error) {
 	now := h.Now().UTC()
+	var actions *awsconfig.ActionLog
+	if h.ActionLogs {
+		actions = awsconfig.NewActionLog()
+		actions.Account = h.Account
+		ctx = awsconfig.WithActionLog(ctx, actions)
+	}
 	raw := []byte(req.Input)
 	in, err := finding.Parse(raw)
 	if err != nil {
@@ -176,10 +190,21 @@ func (h *Handler) Handle(ctx context.Context, req Request) (*Response, error) {
 		return nil, h.evidenceErr(caseKey, err)
 	}
 
+	warnings := []string{}
+	if actions != nil {
+		// The log closes before the result that lists it (the result's
+		// own put is not in it).
+		a, err := collect.StoreActions(ctx, h.Writer, inc.CaseID, inc.RunID, "triage.jsonl", "triage", h.Version, actions.Actions())
+		if err != nil {
+			warnings = append(warnings, "action log not stored: "+err.Error())
+		} else {
+			artifacts = append(artifacts, a)
+		}
+	}
 	resultKey, _ := evidence.ResultKey(inc.CaseID, inc.RunID, "triage")
 	res := evidence.CollectorResult{
 		Collector: "triage", CollectorVersion: h.Version, Status: incident.StatusOK,
-		Artifacts: artifacts, Gaps: []evidence.Gap{}, Warnings: []string{}, Snapshots: []evidence.Snapshot{},
+		Artifacts: artifacts, Gaps: []evidence.Gap{}, Warnings: warnings, Snapshots: []evidence.Snapshot{},
 		StartedAt: now, FinishedAt: h.Now().UTC(),
 	}
 	if _, err := h.Writer.PutJSON(ctx, resultKey, res, h.meta("custody:CollectorResult", nil)); err != nil && !errors.Is(err, evidence.ErrExists) {

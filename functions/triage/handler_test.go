@@ -465,6 +465,40 @@ func TestRetryAfterCrash(t *testing.T) {
 	}
 }
 
+// TestTriageActionLog: Triage's own calls (the run marker, the input, the
+// incident, the case record) are its action log, listed in its result.
+func TestTriageActionLog(t *testing.T) {
+	client := emu.FreshLockedBucket(t, testBucket)
+	h := newHandler(t, client, newFakeFindings(t))
+	h.ActionLogs, h.Account = true, "123456789012"
+	if _, err := h.Handle(context.Background(), Request{Input: readCorpus(t, envelopeFile), Execution: "exec-1"}); err != nil {
+		t.Fatal(err)
+	}
+	const run = "cases/gd-b4b01b60fc24a199139f8f5f490edd81/runs/r20171208T153249865Z/"
+	var res evidence.CollectorResult
+	if err := json.Unmarshal(s3test.Body(t, client, testBucket, run+"results/triage.json"), &res); err != nil {
+		t.Fatal(err)
+	}
+	var log *evidence.Artifact
+	for i, a := range res.Artifacts {
+		if a.Key == run+"actions/triage.jsonl" {
+			log = &res.Artifacts[i]
+		}
+	}
+	if log == nil || log.Source != evidence.SourceActions || log.Records != 4 {
+		t.Fatalf("triage result %+v: want its action log of 4 puts", res.Artifacts)
+	}
+	body := string(s3test.Body(t, client, testBucket, log.Key))
+	for _, k := range []string{"run.json", "input.json", "incident.json", "case.json"} {
+		if !strings.Contains(body, `"operation":"PutObject"`) || !strings.Contains(body, k+`"`) {
+			t.Errorf("the action log names no put of %s:\n%s", k, body)
+		}
+	}
+	if !strings.Contains(body, `"account":"123456789012"`) || !strings.Contains(body, `"requestId":"`) {
+		t.Errorf("the action log names no account or request ID:\n%s", body)
+	}
+}
+
 // TestConfiguredTablesAndSecondPass: tables the deployment names join the
 // scope and bring the DynamoDB collector; CloudTrail in the plan brings the
 // second pass over the tables its extract names.

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
@@ -43,6 +44,9 @@ func main() {
 		Config:   conf,
 		Version:  version.String(),
 		Now:      time.Now,
+		// awsconfig.Load's clients record every call into the run's log.
+		ActionLogs: true,
+		Account:    os.Getenv(accounts.EnvAccountID),
 	}
 	lambda.Start(h) // Invoke: the payload decoded by the handler (payload.go)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 
+	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/finding"
@@ -190,7 +191,8 @@ func (r *Resolver) For(ctx context.Context, caseID, account, region string) (*Ac
 	if _, err := creds.Retrieve(ctx); err != nil {
 		return nil, &AssumeError{AccountID: account, Region: region, RoleARN: roleARN, Denied: faults.Is(err, faults.Denied) || regionDisabled(err), Err: err}
 	}
-	cfg := r.Hub.Copy()
+	// Its calls are the member's in the action log.
+	cfg := awsconfig.InAccount(r.Hub.Copy(), account)
 	cfg.Region = region
 	cfg.Credentials = creds
 	a := &Access{Config: cfg, Member: true,

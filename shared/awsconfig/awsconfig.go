@@ -1,6 +1,7 @@
 // Package awsconfig builds the AWS SDK configuration every function and
-// command shares: the adaptive retryer, and the emulator endpoint when
-// AWS_ENDPOINT_URL names one.
+// command shares: the adaptive retryer, the emulator endpoint when
+// AWS_ENDPOINT_URL names one, and the action log of every call
+// (actionlog.go).
 package awsconfig
 
 import (
@@ -31,6 +32,8 @@ const EnvEmulator = "CUSTODY_EMULATOR"
 // what faults.Retryables does (faults.Of's Transient). With EnvEmulator
 // set, the emulator's answers for operations it lacks are marked
 // (faults.MarkEmulatorAnswers): not retried, and a gap, not a failure.
+// Every client built from it records its calls (RecordActions) into the
+// action log its caller binds to the call's context, if any.
 func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
 	base := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
@@ -45,7 +48,15 @@ func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Con
 	if os.Getenv(EnvEmulator) == "1" {
 		base = append(base, config.WithAPIOptions([]func(*middleware.Stack) error{faults.MarkEmulatorAnswers}))
 	}
-	return config.LoadDefaultConfig(ctx, append(base, opts...)...)
+	cfg, err := config.LoadDefaultConfig(ctx, append(base, opts...)...)
+	if err != nil {
+		return cfg, err
+	}
+	// Every client built from it records its calls into the action log
+	// bound to the call's context (WithActionLog): one place for every
+	// function, collector and command, not one per client.
+	cfg.APIOptions = append(cfg.APIOptions, RecordActions)
+	return cfg, nil
 }
 
 // S3Options adapts an S3 client to an emulator endpoint (path-style

@@ -22,6 +22,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
@@ -226,6 +227,13 @@ type Driver struct {
 	// Budget is how much one invocation takes on before a ShardCollector
 	// fans out (Output.Budget); zero, or no Results, never fans out.
 	Budget Budget
+	// ActionLogs stores each invocation's action log (actions.go): every
+	// AWS call it made through clients of an awsconfig.Load
+	// configuration. DriverFromEnv sets it.
+	ActionLogs bool
+	// Account is the function's own account, named in the action log for
+	// the calls of clients not made for another (awsconfig.InAccount).
+	Account string
 }
 
 func (d *Driver) now() time.Time {
@@ -302,6 +310,7 @@ func (d *Driver) Run(ctx context.Context, c Collector, in Input) (result inciden
 	case in.Shard != nil:
 		return d.shard(ctx, c, in)
 	}
+	ctx, actions := d.bindActions(ctx)
 	inc := &in.Incident
 	key, keyErr := evidence.ResultKey(inc.CaseID, inc.RunID, c.Name())
 	if keyErr == nil {
@@ -324,7 +333,7 @@ func (d *Driver) Run(ctx context.Context, c Collector, in Input) (result inciden
 	}
 
 	out := d.output(inc, c)
-	res, cause, err := d.collect(ctx, c, out, func() error {
+	res, cause, err := d.collect(ctx, c, out, actions, func() error {
 		if inc.CaseID == "" || inc.RunID == "" {
 			return faults.Invalid("incident", "caseId and runId are required")
 		}
@@ -364,7 +373,10 @@ func (d *Driver) Run(ctx context.Context, c Collector, in Input) (result inciden
 // invocation (objects this attempt stored stay in the bucket). The named
 // error itself is returned, not a wrapper around it: the state machine
 // matches the Go type name, and a fmt.Errorf wrapper is "wrapError".
-func (d *Driver) collect(ctx context.Context, c Collector, out *Output, fn func() error) (res *evidence.CollectorResult, cause, err error) {
+//
+// Either way the invocation's action log is stored (StoreActions) and,
+// when a result is, listed in it.
+func (d *Driver) collect(ctx context.Context, c Collector, out *Output, actions *awsconfig.ActionLog, fn func() error) (res *evidence.CollectorResult, cause, err error) {
 	started := d.now().UTC()
 	cerr := func() (err error) {
 		defer func() {
@@ -375,11 +387,14 @@ func (d *Driver) collect(ctx context.Context, c Collector, out *Output, fn func(
 		return fn()
 	}()
 	var retry *faults.ThrottledError
-	if errors.As(cerr, &retry) {
-		return nil, nil, retry
-	}
 	var transient *faults.TransientError
-	if errors.As(cerr, &transient) {
+	if errors.As(cerr, &retry) || errors.As(cerr, &transient) {
+		// This attempt's calls are stored too, for the next attempt to
+		// find its own name beside them; a failure to is the retry's.
+		_, _ = d.storeActions(ctx, out.inc, actionLogName(out, c.Name(), false), c.Name(), actions)
+		if retry != nil {
+			return nil, nil, retry
+		}
 		return nil, nil, transient
 	}
 	res = &evidence.CollectorResult{
@@ -394,8 +409,45 @@ func (d *Driver) collect(ctx context.Context, c Collector, out *Output, fn func(
 			res.Status, res.Error = incident.StatusFailed, "collect: FanOut from a collector that cannot collect shards"
 		}
 	}
+	if err := d.addActions(ctx, res, out.inc, actionLogName(out, c.Name(), false), actions); err != nil {
+		return nil, nil, err
+	}
 	sortResult(res)
 	return res, cerr, nil
+}
+
+// storeActions stores the invocation's action log, when there is a
+// writer and an incident to store it in.
+func (d *Driver) storeActions(ctx context.Context, inc *incident.Incident, name, collector string, actions *awsconfig.ActionLog) (*evidence.Artifact, error) {
+	if d.Writer == nil || actions == nil || inc.CaseID == "" || inc.RunID == "" {
+		return nil, nil
+	}
+	a, err := StoreActions(ctx, d.Writer, inc.CaseID, inc.RunID, name, collector, d.Version, actions.Actions())
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// addActions stores the action log and lists it in res. Throttling or a
+// transient error is returned, for the state machine to retry the
+// invocation; any other failure is a warning on res, since the evidence
+// the collector wrote is no less evidence for it.
+func (d *Driver) addActions(ctx context.Context, res *evidence.CollectorResult, inc *incident.Incident, name string, actions *awsconfig.ActionLog) error {
+	a, err := d.storeActions(ctx, inc, name, res.Collector, actions)
+	var retry *faults.ThrottledError
+	var transient *faults.TransientError
+	switch {
+	case errors.As(err, &retry):
+		return retry
+	case errors.As(err, &transient):
+		return transient
+	case err != nil:
+		res.Warnings = append(res.Warnings, "action log not stored: "+err.Error())
+	case a != nil:
+		res.Artifacts = append(res.Artifacts, *a)
+	}
+	return nil
 }
 
 // store writes a collector's result at key.

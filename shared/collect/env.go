@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/version"
@@ -17,7 +18,9 @@ const EnvBucket = "EVIDENCE_BUCKET"
 // DriverFromEnv is the driver a collector Lambda runs: it writes evidence
 // to the bucket EnvBucket names with objects, answers a repeated
 // invocation from the result stored there, and lets a ShardCollector fan
-// out past the budget EnvShardBytes and EnvShardObjects set. A missing
+// out past the budget EnvShardBytes and EnvShardObjects set; each
+// invocation stores its action log, naming the calls of the hub's own
+// clients as made in accounts.EnvAccountID. A missing
 // bucket or a bad budget is a ConfigurationError naming the setting.
 func DriverFromEnv(getenv func(string) string, objects *s3.Client) (*Driver, error) {
 	bucket := getenv(EnvBucket)
@@ -30,6 +33,6 @@ func DriverFromEnv(getenv func(string) string, objects *s3.Client) (*Driver, err
 	}
 	return &Driver{
 		Writer: evidence.NewWriter(objects, bucket), Version: version.String(), Now: time.Now,
-		Results: objects, Bucket: bucket, Budget: budget,
+		Results: objects, Bucket: bucket, Budget: budget, ActionLogs: true, Account: getenv(accounts.EnvAccountID),
 	}, nil
 }

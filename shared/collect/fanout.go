@@ -262,6 +262,7 @@ func (d *Driver) readPlan(ctx context.Context, inc *incident.Incident, name stri
 
 // shard runs one piece of a fanned-out collector and stores its result.
 func (d *Driver) shard(ctx context.Context, c Collector, in Input) (incident.Result, error) {
+	ctx, actions := d.bindActions(ctx)
 	inc, ref := &in.Incident, *in.Shard
 	sc, ok := c.(ShardCollector)
 	if !ok {
@@ -291,7 +292,7 @@ func (d *Driver) shard(ctx context.Context, c Collector, in Input) (incident.Res
 	}
 	out := d.output(inc, c)
 	out.shard = &ref
-	res, _, err := d.collect(ctx, c, out, func() error { return sc.CollectShard(ctx, inc, p.Shards[ref.Index-1], out) })
+	res, _, err := d.collect(ctx, c, out, actions, func() error { return sc.CollectShard(ctx, inc, p.Shards[ref.Index-1], out) })
 	if err != nil {
 		return incident.Result{}, err
 	}
@@ -314,6 +315,7 @@ func shardSummary(key string, ref incident.ShardRef, r *evidence.CollectorResult
 // merge folds a fanned-out collector's plan and shard results into its
 // one result.
 func (d *Driver) merge(ctx context.Context, c Collector, in Input) (incident.Result, error) {
+	ctx, actions := d.bindActions(ctx)
 	inc := &in.Incident
 	key, err := evidence.ResultKey(inc.CaseID, inc.RunID, c.Name())
 	if err != nil {
@@ -372,6 +374,9 @@ func (d *Driver) merge(ctx context.Context, c Collector, in Input) (incident.Res
 	if len(failed) > 0 {
 		res.Status, res.Error = incident.StatusFailed, fmt.Sprintf("%d of %d shards failed (their pieces of the source are not collected): %s",
 			len(failed), len(p.Shards), strings.Join(failed, "; "))
+	}
+	if err := d.addActions(ctx, &res, inc, actionLogName(nil, c.Name(), true), actions); err != nil {
+		return incident.Result{}, err
 	}
 	sortResult(&res)
 	if err := d.store(ctx, key, c.Name(), &res); err != nil {

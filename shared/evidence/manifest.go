@@ -14,11 +14,14 @@ const (
 	SourceInspector  = "inspector"
 	SourceEC2        = "ec2"
 	SourceCase       = "case"
+	// SourceActions is custody's own action log: every AWS call one
+	// invocation made (actions/<collector>.jsonl).
+	SourceActions = "actions"
 )
 
 // Sources lists every valid source, in the manifest schema's order.
 var Sources = []string{SourceGuardDuty, SourceCloudTrail, SourceVPCFlow, SourceS3Access,
-	SourceCloudWatch, SourceDynamoDB, SourceIAM, SourceInspector, SourceEC2, SourceCase}
+	SourceCloudWatch, SourceDynamoDB, SourceIAM, SourceInspector, SourceEC2, SourceCase, SourceActions}
 
 // Artifact is one object in the evidence bucket and how it came to be.
 type Artifact struct {

@@ -201,6 +201,13 @@ func Bucket(ctx context.Context, client BucketAPI, bucket, caseID string, ann An
 		if err != nil {
 			return nil, &SetupError{Err: err}
 		}
+		// CloudTrail's own chain over the run's copies, as for a local
+		// download, on the versions the manifest lists.
+		files := &bucketFiles{ctx: ctx, client: client, bucket: bucket, versions: map[string]string{}}
+		for _, a := range m.Artifacts {
+			files.versions[a.Key] = a.VersionID
+		}
+		run.CloudTrail = checkCloudTrail(files, runPrefix)
 		rep.Unlocked = append(run.Report.Unlocked, rep.Unlocked...)
 		run.Report = rep
 		for _, a := range m.Artifacts {
@@ -337,4 +344,51 @@ func isNotFound(err error) bool {
 		return s == http.StatusNotFound || (s == http.StatusBadRequest && ae != nil && ae.ErrorCode() == "InvalidArgument")
 	}
 	return false
+}
+
+// bucketFiles are a case's objects in the bucket: the version the manifest
+// lists of each key (the one whose SHA-256 was just checked), else the
+// latest.
+type bucketFiles struct {
+	ctx      context.Context
+	client   BucketAPI
+	bucket   string
+	versions map[string]string
+}
+
+func (b *bucketFiles) open(key string) (io.ReadCloser, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)}
+	if v := b.versions[key]; v != "" {
+		in.VersionId = aws.String(v)
+	}
+	out, err := b.client.GetObject(b.ctx, in)
+	if isNotFound(err) {
+		return nil, fmt.Errorf("%s: %w", key, fs.ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("GetObject %s: %w", key, err)
+	}
+	return out.Body, nil
+}
+
+func (b *bucketFiles) read(key string, max int64) ([]byte, error) {
+	body, err := b.open(key)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, max+1))
+	if err == nil && int64(len(data)) > max {
+		err = fmt.Errorf("%s is more than it can be (%d bytes)", key, max)
+	}
+	return data, err
+}
+
+func (b *bucketFiles) inflatedSHA256(key string) (string, error) {
+	body, err := b.open(key)
+	if err != nil {
+		return "", err
+	}
+	defer body.Close()
+	return inflatedSHA256(body)
 }

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"strings"
 	"testing"
@@ -33,6 +34,17 @@ func lockedBucket(t *testing.T) *s3.Client {
 // written. It returns the manifest as stored (key, version, SHA-256).
 func sealedCase(t *testing.T, client *s3.Client, edit func([]evidence.Artifact)) (evidence.Artifact, []evidence.Artifact) {
 	t.Helper()
+	files := map[string][]byte{}
+	for rel, body := range testFiles {
+		files[rel] = []byte(body)
+	}
+	return sealedFiles(t, client, files, edit)
+}
+
+// sealedFiles is sealedCase with files (relative to the run folder) as
+// the run's evidence.
+func sealedFiles(t *testing.T, client *s3.Client, files map[string][]byte, edit func([]evidence.Artifact)) (evidence.Artifact, []evidence.Artifact) {
+	t.Helper()
 	ctx := context.Background()
 	w := evidence.NewWriter(client, testBucket, evidence.WithTempDir(t.TempDir()))
 	meta := func(src string) evidence.PutMeta {
@@ -45,13 +57,13 @@ func sealedCase(t *testing.T, client *s3.Client, edit func([]evidence.Artifact))
 		t.Fatalf("put %s: %v", caseKey, err)
 	}
 	arts = append(arts, a)
-	for rel, body := range testFiles {
+	for rel, body := range files {
 		key := "cases/" + testCase + "/runs/" + run1 + "/" + rel
 		src := evidence.SourceCase
 		if s, _, ok := strings.Cut(rel, "/"); ok && evidence.ValidSource(s) {
 			src = s
 		}
-		a, err := w.Put(ctx, key, strings.NewReader(body), meta(src))
+		a, err := w.Put(ctx, key, bytes.NewReader(body), meta(src))
 		if err != nil {
 			t.Fatalf("put %s: %v", key, err)
 		}
@@ -189,5 +201,41 @@ func TestBucketSetupError(t *testing.T) {
 		func(context.Context) (BucketAPI, error) { return client, nil })
 	if code != ExitSetup || !strings.Contains(stderr.String(), "list versions") {
 		t.Errorf("exit %d, stderr %q; want %d", code, stderr.String(), ExitSetup)
+	}
+}
+
+// TestBucketCloudTrailRecheck: an s3:// verify re-runs CloudTrail's digest
+// validation on the versions the manifest lists, as a local one does: a
+// sealed case passes with the same line; a copy replaced, its hash
+// rewritten in a re-signed manifest, fails on CloudTrail's own signature.
+func TestBucketCloudTrailRecheck(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		forge  bool
+		code   int
+		stdout string
+	}{
+		{"sealed", false, ExitOK, "cloudtrail digests: 1 digest(s), 1 log file(s): 1 valid"},
+		{"a copy forged, the manifest re-signed", true, ExitChanged, "valid when sealed, changed now"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := lockedBucket(t)
+			files, logRel := ctFiles(t, nil)
+			if tc.forge {
+				var gz bytes.Buffer
+				zw := gzip.NewWriter(&gz)
+				zw.Write([]byte(`{"Records":[]}`))
+				zw.Close()
+				files[logRel] = gz.Bytes()
+			}
+			sealedFiles(t, client, files, nil)
+			var stdout, stderr bytes.Buffer
+			code := Main(ctx, []string{"s3://" + testBucket + "/cases/" + testCase}, &stdout, &stderr,
+				func(context.Context) (BucketAPI, error) { return client, nil })
+			if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) {
+				t.Errorf("exit %d, want %d with %q:\n%s%s", code, tc.code, tc.stdout, stdout.String(), stderr.String())
+			}
+		})
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -50,11 +49,21 @@ func (c *CloudTrailCheck) line() string {
 		c.Digests, c.Logs, strings.Join(parts, ", "), strings.Join(c.Fingerprints, ", "))
 }
 
-// checkCloudTrail re-runs the digest validation of run folder runDir
-// (case files under root); nil when Seal validated nothing.
-func checkCloudTrail(root, runDir string) *CloudTrailCheck {
-	vpath := filepath.Join(runDir, "cloudtrail", "digest-validation.json")
-	vb, err := readCapped(vpath, maxManifest)
+// caseFiles reads a case's files by their bucket keys: a local download
+// (dirFiles) or the bucket itself (bucketFiles), so that both forms of
+// verify re-check the same things.
+type caseFiles interface {
+	// read is the file at key, at most max bytes; an error matching
+	// fs.ErrNotExist when there is none.
+	read(key string, max int64) ([]byte, error)
+	// inflatedSHA256 is the hex SHA-256 of the gzip file at key's content.
+	inflatedSHA256(key string) (string, error)
+}
+
+// checkCloudTrail re-runs the digest validation of the run whose folder
+// is the key prefix runPrefix; nil when Seal validated nothing.
+func checkCloudTrail(files caseFiles, runPrefix string) *CloudTrailCheck {
+	vb, err := files.read(runPrefix+"cloudtrail/digest-validation.json", maxManifest)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -69,7 +78,7 @@ func checkCloudTrail(root, runDir string) *CloudTrailCheck {
 		return c
 	}
 	var in ctdigest.Input
-	if kb, err := readCapped(filepath.Join(runDir, "cloudtrail", "digest-public-keys.json"), maxSealFile*16); err == nil {
+	if kb, err := files.read(runPrefix+"cloudtrail/digest-public-keys.json", maxSealFile*16); err == nil {
 		if err := json.Unmarshal(kb, &in.Keys); err != nil {
 			c.Problems = append(c.Problems, "digest-public-keys.json: "+err.Error())
 		}
@@ -77,13 +86,11 @@ func checkCloudTrail(root, runDir string) *CloudTrailCheck {
 		c.Problems = append(c.Problems, err.Error())
 	}
 	for _, d := range sealed.Digests {
-		p, err := evidence.LocalPath(root, d.CopyKey)
+		b, err := files.read(d.CopyKey, 16<<20)
 		if err != nil {
-			c.Problems = append(c.Problems, err.Error())
-			continue
-		}
-		b, err := readCapped(p, 16<<20)
-		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				c.Problems = append(c.Problems, err.Error())
+			}
 			b = nil // a missing copy does not validate: reported below
 		}
 		in.Digests = append(in.Digests, ctdigest.DigestFile{Bucket: d.Bucket, Key: d.Key, Stored: b, Signature: d.Signature, CopyKey: d.CopyKey})
@@ -91,10 +98,7 @@ func checkCloudTrail(root, runDir string) *CloudTrailCheck {
 	want := map[string]string{}
 	for _, l := range sealed.Logs {
 		want[l.Key] = l.Status
-		sum := ""
-		if p, err := evidence.LocalPath(root, l.CopyKey); err == nil {
-			sum, _ = inflatedSHA256(p)
-		}
+		sum, _ := files.inflatedSHA256(l.CopyKey)
 		in.Logs = append(in.Logs, ctdigest.LogCopy{Bucket: l.Bucket, Key: l.Key, SHA256: sum, CopyKey: l.CopyKey})
 	}
 	rep := ctdigest.Validate(in)
@@ -120,6 +124,30 @@ func checkCloudTrail(root, runDir string) *CloudTrailCheck {
 	return c
 }
 
+// dirFiles are a local download's files (evidence.LocalPath under root).
+type dirFiles struct{ root string }
+
+func (d dirFiles) read(key string, max int64) ([]byte, error) {
+	p, err := evidence.LocalPath(d.root, key)
+	if err != nil {
+		return nil, err
+	}
+	return readCapped(p, max)
+}
+
+func (d dirFiles) inflatedSHA256(key string) (string, error) {
+	p, err := evidence.LocalPath(d.root, key)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return inflatedSHA256(f)
+}
+
 func digestBytes(ds []ctdigest.DigestFile, key string) []byte {
 	for _, d := range ds {
 		if d.Key == key {
@@ -129,14 +157,9 @@ func digestBytes(ds []ctdigest.DigestFile, key string) []byte {
 	return nil
 }
 
-// inflatedSHA256 is the hex SHA-256 of a gzip file's content, streamed.
-func inflatedSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
+// inflatedSHA256 is the hex SHA-256 of a gzip stream's content, streamed.
+func inflatedSHA256(r io.Reader) (string, error) {
+	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return "", err
 	}

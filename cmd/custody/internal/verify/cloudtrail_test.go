@@ -23,6 +23,31 @@ func ctCase(t *testing.T, logContent []byte) (caseDir, logPath string) {
 	out := t.TempDir()
 	caseDir = filepath.Join(out, testCase)
 	run := "cases/" + testCase + "/runs/" + run1 + "/"
+	files, logRel := ctFiles(t, logContent)
+	var arts []evidence.Artifact
+	for rel, b := range files {
+		p := filepath.Join(caseDir, "runs", run1, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		arts = append(arts, artifact(run+rel, b, "v-"+rel))
+	}
+	if err := os.WriteFile(filepath.Join(caseDir, "runs", run1, "manifest.json"), testManifest(t, run1, arts), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := testKeys(t)
+	signRun(t, caseDir, run1, key)
+	return caseDir, filepath.Join(caseDir, "runs", run1, filepath.FromSlash(logRel))
+}
+
+// ctFiles are the CloudTrail files of ctCase, relative to the run folder,
+// and the log copy's name among them.
+func ctFiles(t *testing.T, logContent []byte) (files map[string][]byte, logRel string) {
+	t.Helper()
+	run := "cases/" + testCase + "/runs/" + run1 + "/"
 	const bucket = "trail-logs"
 	logKey := "AWSLogs/123456789012/CloudTrail/us-east-1/2024/08/02/123456789012_CloudTrail_us-east-1_20240802T0825Z_abcdef.json.gz"
 	raw, err := os.ReadFile("../../../../shared/ctdigest/testdata/aws.initial-access.console-login-without-mfa.json")
@@ -51,29 +76,12 @@ func ctCase(t *testing.T, logContent []byte) (caseDir, logPath string) {
 		Logs:    []ctdigest.LogCopy{{Bucket: bucket, Key: logKey, SHA256: hex.EncodeToString(sum[:]), CopyKey: run + "cloudtrail/logs/" + logKey}}})
 	vb, _ := json.Marshal(rep)
 	kb, _ := json.Marshal([]ctdigest.PublicKey{s.PublicKey()})
-	files := map[string][]byte{
+	return map[string][]byte{
 		"cloudtrail/digest/" + w.Key:         w.Stored,
 		"cloudtrail/logs/" + logKey:          gz.Bytes(),
 		"cloudtrail/digest-validation.json":  vb,
 		"cloudtrail/digest-public-keys.json": kb,
-	}
-	var arts []evidence.Artifact
-	for rel, b := range files {
-		p := filepath.Join(caseDir, "runs", run1, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		arts = append(arts, artifact(run+rel, b, "v-"+rel))
-	}
-	if err := os.WriteFile(filepath.Join(caseDir, "runs", run1, "manifest.json"), testManifest(t, run1, arts), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	key, _ := testKeys(t)
-	signRun(t, caseDir, run1, key)
-	return caseDir, filepath.Join(caseDir, "runs", run1, "cloudtrail", "logs", filepath.FromSlash(logKey))
+	}, "cloudtrail/logs/" + logKey
 }
 
 // TestCloudTrailRecheck: verify re-runs CloudTrail's digest validation

@@ -111,7 +111,9 @@ func Dir(caseDir string, ann Announced, trust Trust) (*Result, error) {
 		run.Seal = trust.check(func(name string) ([]byte, error) {
 			return readCapped(filepath.Join(runDir, filepath.FromSlash(name)), maxSealFile)
 		}, caseID, runID, data, "")
-		run.CloudTrail = checkCloudTrail(root, runDir)
+		if runPrefix, err := evidence.RunPrefix(caseID, runID); err == nil {
+			run.CloudTrail = checkCloudTrail(dirFiles{root}, runPrefix)
+		}
 		run.ManifestProblems = append(run.ManifestProblems, checkManifest(caseID, runID, m)...)
 		rep, err := evidence.VerifyDir(root, m)
 		if err != nil {

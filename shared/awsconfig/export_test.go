@@ -1,0 +1,4 @@
+package awsconfig
+
+// Redacted is redacted, for the tests.
+var Redacted = redacted
