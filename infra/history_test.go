@@ -267,8 +267,9 @@ func TestHistoryStaysUnderTheQuota(t *testing.T) {
 		// A pivot pass is one plan item (PivotCollect), run at most
 		// custody:pivotDepth times (PivotDerive stops the loop there).
 		"$.pivot.state.items": {Count: 1, Inner: map[string]mapItems{"$.result.shards": {Count: collect.MaxPivotShards}}},
-		// The IAM passes over the chain's principals: one per account.
-		"$.pivot.state.then": {Count: pivot.MaxPrincipalAccounts},
+		// The passes over what the chain derived: an IAM and an S3
+		// access-log pass per account, each at most MaxPrincipalAccounts.
+		"$.pivot.state.then": {Count: 2 * pivot.MaxPrincipalAccounts},
 	}
 	depth := DefaultConfig().PivotDepth
 	// Derive runs before each pass and once after the last; each pass is

@@ -649,6 +649,10 @@ func TestStateMachineDefinition(t *testing.T) {
 		if pm["ItemsPath"] != "$.pivot.state.then" || pm["ResultPath"] != "$.pivot.state.principals" || pm["Next"] != "SecondPass?" {
 			t.Errorf("PivotPrincipals = %s", jsonString(pm))
 		}
+		if r := jsonString(path(pm, "ItemProcessor", "States", "PivotRoute", "Choices")); r != `[{"Next":"CollectIAMPivot","StringMatches":"iam-pivot-*","Variable":"$.item.collector"},{"Next":"CollectS3AccessPivot","StringMatches":"s3access-pivot-*","Variable":"$.item.collector"}]` {
+			t.Errorf("PivotRoute = %s", r)
+		}
+		checkTask(t, "CollectS3AccessPivot", path(pm, "ItemProcessor", "States", "CollectS3AccessPivot").(map[string]any), "CollectS3AccessFunction")
 		iamTask := path(pm, "ItemProcessor", "States", "CollectIAMPivot").(map[string]any)
 		checkTask(t, "CollectIAMPivot", iamTask, "CollectIAMFunction")
 		if jsonString(iamTask["Catch"]) != `[{"ErrorEquals":["States.ALL"],"Next":"PivotPrincipalsFailed","ResultPath":"$.error"}]` {

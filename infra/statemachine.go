@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/custody-ir/custody/shared/pivot"
 )
 
 // collector is one evidence source: a plan item whose "collector" is Name is
@@ -325,7 +327,7 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 	noSecond.Next(sealTask)
 	secondPass.When(awsstepfunctions.Condition_IsPresent(sp("$.incident.secondPass[0]")), secondTask, nil)
 	secondPass.Otherwise(noSecond)
-	already.Otherwise(collect.Next(s.pivotLoop(collectorFns["cloudtrail"], shardFns["cloudtrail"], collectorFns["iam"], secondPass)))
+	already.Otherwise(collect.Next(s.pivotLoop(collectorFns["cloudtrail"], shardFns["cloudtrail"], collectorFns["iam"], collectorFns["s3access"], secondPass)))
 
 	definition := awsstepfunctions.Chain_Start(triageTask).Next(already)
 
@@ -368,12 +370,14 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 // collector that PivotDerive records; a failed PivotDerive is one too
 // (PivotFailed): either way the run goes on to next and seals partial.
 //
-// When the loop is done, PivotPrincipals runs the IAM collector (iamFn)
-// over what the chain derived, once per account PivotDerive lists in
-// $.pivot.state.then (functions/iam/pivot.go), into
+// When the loop is done, PivotPrincipals runs, for each item PivotDerive
+// lists in $.pivot.state.then, the IAM collector (iamFn) over the
+// principals the chain derived in one account (functions/iam/pivot.go) or
+// the S3 access-log collector (s3Fn) over the buckets the derived
+// identities used there (functions/s3access/pivot.go), into
 // $.pivot.state.principals, which Seal lists; a failed one is a failed
 // collector there.
-func (s *custodyStack) pivotLoop(fn, shardFn, iamFn custodyFunction, next awsstepfunctions.IChainable) awsstepfunctions.IChainable {
+func (s *custodyStack) pivotLoop(fn, shardFn, iamFn, s3Fn custodyFunction, next awsstepfunctions.IChainable) awsstepfunctions.IChainable {
 	st := s.stack
 	sp := func(id string) *string { return jsii.String(id) }
 	start := awsstepfunctions.NewPass(st, sp("PivotStart"), &awsstepfunctions.PassProps{
@@ -433,6 +437,15 @@ func (s *custodyStack) pivotLoop(fn, shardFn, iamFn custodyFunction, next awsste
 	})
 	principal := s.invoke("CollectIAMPivot", iamFn, nil)
 	principal.AddCatch(principalFailed, &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: sp("$.error")})
+	access := s.invoke("CollectS3AccessPivot", s3Fn, nil)
+	access.AddCatch(principalFailed, &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: sp("$.error")})
+	route := awsstepfunctions.NewChoice(st, sp("PivotRoute"), &awsstepfunctions.ChoiceProps{StateName: sp("PivotRoute")})
+	route.When(awsstepfunctions.Condition_StringMatches(sp("$.item.collector"), sp(pivot.PrincipalsCollectorPrefix+"*")), principal, nil)
+	route.When(awsstepfunctions.Condition_StringMatches(sp("$.item.collector"), sp(pivot.S3AccessCollectorPrefix+"*")), access, nil)
+	route.Otherwise(awsstepfunctions.NewPass(st, sp("PivotUnknownCollector"), &awsstepfunctions.PassProps{
+		StateName:  sp("PivotUnknownCollector"),
+		Parameters: &map[string]any{"collector.$": "$.item.collector", "status": "skipped"},
+	}))
 	principals := awsstepfunctions.NewMap(st, sp("PivotPrincipals"), &awsstepfunctions.MapProps{
 		StateName: sp("PivotPrincipals"),
 		ItemsPath: sp("$.pivot.state.then"),
@@ -443,7 +456,7 @@ func (s *custodyStack) pivotLoop(fn, shardFn, iamFn custodyFunction, next awsste
 		MaxConcurrency: jsii.Number(4),
 		ResultPath:     sp("$.pivot.state.principals"),
 	})
-	principals.ItemProcessor(principal, nil)
+	principals.ItemProcessor(route, nil)
 	principals.Next(next)
 	then := awsstepfunctions.NewChoice(st, sp("PivotThen"), &awsstepfunctions.ChoiceProps{StateName: sp("PivotThen?")})
 	then.When(awsstepfunctions.Condition_IsPresent(sp("$.pivot.state.then[0]")), principals, nil)

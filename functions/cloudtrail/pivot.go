@@ -260,6 +260,7 @@ func (h *Handler) derive(ctx context.Context, in Input) (*PivotStep, error) {
 		}
 	}
 	d := pivot.NewDeriver(inc.Scope, h.Bounds)
+	touches := newBucketTouches()
 	var extracts []string
 	var records int64
 	for _, r := range results {
@@ -267,7 +268,10 @@ func (h *Handler) derive(ctx context.Context, in Input) (*PivotStep, error) {
 			if !isExtract(a) {
 				continue
 			}
-			n, err := h.eachRecord(ctx, a, func(e *ctlog.Event) { d.Observe(e, a.Key) })
+			n, err := h.eachRecord(ctx, a, func(e *ctlog.Event) {
+				d.Observe(e, a.Key)
+				touches.observe(e)
+			})
 			if err != nil {
 				return nil, err
 			}
@@ -314,6 +318,14 @@ func (h *Handler) derive(ctx context.Context, in Input) (*PivotStep, error) {
 		cc.principalsLeft = principalAccounts[pivot.MaxPrincipalAccounts:]
 		principalAccounts = principalAccounts[:pivot.MaxPrincipalAccounts]
 	}
+	s3Follows := touches.follows(d.Derived(1), inc.Scope)
+	if len(s3Follows) > pivot.MaxPrincipalAccounts {
+		for _, f := range s3Follows[pivot.MaxPrincipalAccounts:] {
+			cc.s3Left = append(cc.s3Left, f.Account)
+		}
+		s3Follows = s3Follows[:pivot.MaxPrincipalAccounts]
+	}
+	cc.s3Follows, cc.touchesDropped = s3Follows, touches.dropped
 	res, err := h.Driver.Run(ctx, cc, collect.Input{Incident: *inc, Item: incident.PlanItem{Collector: ChainCollectorName}})
 	if err != nil {
 		return nil, err
@@ -324,6 +336,11 @@ func (h *Handler) derive(ctx context.Context, in Input) (*PivotStep, error) {
 		step.State.Then = append(step.State.Then, incident.PlanItem{Collector: pivot.PrincipalsCollectorPrefix + a,
 			Reason: "the IAM principals (keys, users, roles of sessions) the chain derived in account " + a})
 	}
+	s3Items, err := h.storeS3Follows(ctx, inc, s3Follows)
+	if err != nil {
+		return nil, err
+	}
+	step.State.Then = append(step.State.Then, s3Items...)
 	return step, nil
 }
 
@@ -424,6 +441,12 @@ type chainCollector struct {
 	// principalsLeft are accounts with derived principals past
 	// pivot.MaxPrincipalAccounts: no IAM pass describes them.
 	principalsLeft []string
+	// s3Follows are the S3 access-log passes asked for; s3Left the
+	// accounts past the bound; touchesDropped the S3 calls not
+	// remembered past maxBucketTouches.
+	s3Follows      []pivot.S3Follow
+	s3Left         []string
+	touchesDropped int
 }
 
 // Name implements collect.Collector.
@@ -463,6 +486,17 @@ func (c *chainCollector) Collect(ctx context.Context, inc *incident.Incident, ou
 	if n := len(c.chain.Leads); n > 0 {
 		out.Warn("%d leads not followed (past custody:pivotDepth %d or custody:pivotMaxIdentities %d, or nothing exact to follow): see %s",
 			n, c.chain.Bounds.Depth, c.chain.Bounds.MaxIdentities, ChainName)
+	}
+	for _, f := range c.s3Follows {
+		for _, u := range f.Unmatched {
+			out.Warn("S3 access logs of account %s: %s: not followed there", f.Account, u)
+		}
+	}
+	if len(c.s3Left) > 0 {
+		out.Warn("the derived identities used buckets in %d more accounts than the %d whose access logs are read (%s)", len(c.s3Left), pivot.MaxPrincipalAccounts, strings.Join(c.s3Left, ", "))
+	}
+	if c.touchesDropped > 0 {
+		out.Warn("%d S3 calls of the extracts past the %d remembered were not checked for the buckets the derived identities used", c.touchesDropped, maxBucketTouches)
 	}
 	if len(c.principalsLeft) > 0 {
 		out.Warn("the chain derived IAM principals in %d more accounts than the %d the IAM collector describes (%s): read them there by hand",

@@ -17,6 +17,7 @@ import (
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/incident"
 	"github.com/custody-ir/custody/shared/logs/s3access"
+	"github.com/custody-ir/custody/shared/pivot"
 	"github.com/custody-ir/custody/shared/s3logs"
 )
 
@@ -79,10 +80,27 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 type Collector struct {
 	S3     bucketAPI
 	Config Config
+	// Pass, when set, is the pass over the buckets the identities a pivot
+	// chain derived touched (pivot.go): only their lines are kept.
+	Pass *PivotPass
 }
 
-// Name implements collect.Collector.
-func (c *Collector) Name() string { return CollectorName }
+// Name implements collect.Collector: "s3access", or the pivot pass's.
+func (c *Collector) Name() string {
+	if c.Pass != nil {
+		return c.Pass.Name
+	}
+	return CollectorName
+}
+
+// artifact is an artifact's name for this pass: unchanged in the first,
+// under the pass's folder in a pivot pass.
+func (c *Collector) artifact(name string) string {
+	if c.Pass != nil {
+		return c.Pass.Folder + "/" + name
+	}
+	return name
+}
 
 // Source implements collect.Collector.
 func (c *Collector) Source() string { return evidence.SourceS3Access }
@@ -123,6 +141,13 @@ func (c *Collector) Collect(ctx context.Context, inc *incident.Incident, out *co
 			all = append(all, w.Objects...)
 		}
 		if len(collect.Split(all, logObjectSize, b)) > 1 {
+			if c.Pass != nil {
+				// A pivot pass runs as one invocation: the state
+				// machine's history is proven for it unsharded.
+				out.Gap(fmt.Sprintf("the access logs of the %d buckets the derived identities touched are more than one invocation's budget: their lines were not read", len(works)),
+					"read those buckets' access logs by hand for the requesters in "+PivotFollowFile+", or raise custody:shardBytes / custody:shardObjects")
+				return nil
+			}
 			// Too much for one invocation: the objects go to shards.
 			return out.FanOut(pieces(works, b)...)
 		}
@@ -234,7 +259,7 @@ func (c *Collector) bucket(ctx context.Context, inc *incident.Incident, out *col
 	meta := out.Meta("s3:GetBucket*", map[string]any{"Bucket": bucket, "calls": snapshotAPIs},
 		&evidence.Origin{Bucket: bucket, Description: "bucket configuration"})
 	meta.Records = 1
-	if _, err := out.PutJSON(ctx, "config-"+bucket+".json", snap, meta); err != nil {
+	if _, err := out.PutJSON(ctx, c.artifact("config-"+bucket+".json"), snap, meta); err != nil {
 		return nil, err
 	}
 	if denied := deniedCalls(snap); len(denied) > 0 {
@@ -340,7 +365,7 @@ func (c *Collector) copyExtract(ctx context.Context, inc *incident.Incident, out
 			fresh = append(fresh, o.Object)
 		}
 	}
-	_, err := s3logs.CopyAll(ctx, out, fresh, "logs/"+w.Target, copyConcurrency, func(o s3logs.Object) evidence.PutMeta {
+	_, err := s3logs.CopyAll(ctx, out, fresh, c.artifact("logs/"+w.Target), copyConcurrency, func(o s3logs.Object) evidence.PutMeta {
 		m := out.Meta("s3:CopyObject", map[string]any{"Bucket": o.Bucket, "Key": o.Key}, nil)
 		if !o.KeyTime.IsZero() {
 			// The time the key names (delivery time, or the event day).
@@ -374,12 +399,19 @@ func (c *Collector) extract(ctx context.Context, inc *incident.Incident, out *co
 		"window": map[string]string{"start": inc.Window.Start.Format(time.RFC3339), "end": inc.Window.End.Format(time.RFC3339)},
 		"pad":    w.Pad.String(),
 	}, &evidence.Origin{Bucket: w.Target, Description: fmt.Sprintf("server access log lines of bucket %s from %d objects under %s", bucket, len(w.Objects), where)})
-	stream, err := out.CreateGzip(out.PartName("extract-"+bucket+".jsonl.gz"), meta)
+	if c.Pass != nil {
+		meta.Request["requesters"] = c.Pass.Requesters
+		meta.Origin.Description += ", only the lines of the requesters the pivot chain derived"
+	}
+	stream, err := out.CreateGzip(c.artifact(out.PartName("extract-"+bucket+".jsonl.gz")), meta)
 	if err != nil {
 		return err
 	}
 	var total s3logs.Stats
-	keep := func(r s3logs.Record) bool { return r.Value.(extractRecord).Bucket == bucket }
+	keep := func(r s3logs.Record) bool {
+		rec := r.Value.(extractRecord)
+		return rec.Bucket == bucket && (c.Pass == nil || c.Pass.requester(rec.Requester))
+	}
 	for _, o := range w.Objects {
 		object := "s3://" + o.Bucket + "/" + o.Key
 		decode := s3logs.NumberedLines(func(n int, line []byte) (s3logs.Record, error) {
@@ -432,9 +464,20 @@ func (c *Collector) extract(ctx context.Context, inc *incident.Incident, out *co
 type Handler struct {
 	Driver    *collect.Driver
 	Collector collect.Collector
+	// Pivot builds the pass over the buckets a pivot chain's identities
+	// touched (pivot.go); nil: such an item fails naming it.
+	Pivot func(*PivotPass) collect.Collector
 }
 
-// Handle runs the collector through the shared driver.
+// Handle runs the collector through the shared driver: the first pass, or
+// a pivot pass (item s3access-pivot-<account>).
 func (h *Handler) Handle(ctx context.Context, in collect.Input) (incident.Result, error) {
+	if strings.HasPrefix(in.Item.Collector, pivot.S3AccessCollectorPrefix) {
+		c, err := h.pivotPass(ctx, &in)
+		if err != nil {
+			return incident.Result{}, err
+		}
+		return h.Driver.Run(ctx, c, in)
+	}
 	return h.Driver.Run(ctx, h.Collector, in)
 }

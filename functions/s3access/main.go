@@ -37,14 +37,19 @@ func main() {
 	if err != nil {
 		log.Fatalf("s3access: %v", err)
 	}
+	build := func(pass *PivotPass) collect.Build {
+		return func(a *accounts.Access) collect.Collector {
+			return &Collector{S3: s3.NewFromConfig(a.Config, awsconfig.S3Options), Config: cfg, Pass: pass}
+		}
+	}
 	h := &Handler{
 		Driver: driver,
 		// The buckets and their logging settings are the finding's
 		// account's; the copies into the evidence bucket are the hub's
 		// (the log bucket's policy must let the hub read it).
-		Collector: collect.Reached(reach, reach.Own(), func(a *accounts.Access) collect.Collector {
-			return &Collector{S3: s3.NewFromConfig(a.Config, awsconfig.S3Options), Config: cfg}
-		}),
+		Collector: collect.Reached(reach, reach.Own(), build(nil)),
+		// A pivot pass: the buckets of the account its follow list names.
+		Pivot: func(p *PivotPass) collect.Collector { return collect.Reached(reach, reach.Own(), build(p)) },
 	}
 	lambda.Start(h.Handle)
 }

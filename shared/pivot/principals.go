@@ -104,3 +104,70 @@ func appendNew(s []string, v string) []string {
 	}
 	return append(s, v)
 }
+
+// S3AccessCollectorPrefix names the S3 access-log collector's pass over
+// the buckets the derived identities touched, one per account:
+// s3access-pivot-<account>.
+const S3AccessCollectorPrefix = "s3access-pivot-"
+
+// S3FollowFile is the pass's follow list in its results folder
+// (evidence.ShardFileKey(case, run, S3AccessCollectorPrefix+account,
+// S3FollowFile)), written by PivotDerive.
+const S3FollowFile = "follow.json"
+
+// MaxS3Buckets bounds the buckets one S3 access-log pass reads.
+const MaxS3Buckets = 50
+
+// S3Follow is an S3 access-log pass's follow list: the buckets of one
+// account the derived identities' CloudTrail records name, and the
+// requesters (IAM ARNs, as server access logs name them) whose lines are
+// theirs.
+type S3Follow struct {
+	Account    string   `json:"account"`
+	Buckets    []string `json:"buckets"`
+	Requesters []string `json:"requesters"`
+	// Unmatched says which derived identities cannot be told apart in an
+	// access log, and why.
+	Unmatched []string `json:"unmatched,omitempty"`
+}
+
+// S3Requesters are the requester ARNs a server access log names the
+// derived identities by, and the ones it cannot name apart. A log line
+// carries the requester's ARN but no access key: a role session is its
+// session ARN (exact to the session name: another session of the role
+// with the same name cannot be told apart, which the chain's session
+// names make rare), a user the attacker created is the user's ARN; a key
+// made for an existing user is that user's ARN, the user's own calls too,
+// so it is listed in Unmatched, not followed (its CloudTrail data events,
+// which carry the key, are in the CloudTrail extracts).
+func S3Requesters(ids []Identity) (requesters, unmatched []string) {
+	whole := map[string]bool{} // users followed whole: their keys are theirs
+	for _, i := range ids {
+		if i.Kind == KindUser && i.Depth > 0 {
+			whole[i.UserName] = true
+		}
+	}
+	for _, i := range ids {
+		if i.Depth == 0 {
+			continue
+		}
+		switch {
+		case strings.Contains(i.ARN, ":assumed-role/"):
+			requesters = appendNew(requesters, i.ARN)
+		case i.Kind == KindUser || i.Kind == KindConsole:
+			arn := i.ARN
+			if arn == "" && i.UserName != "" && len(i.AccountID) == 12 {
+				arn = "arn:aws:iam::" + i.AccountID + ":user/" + i.UserName
+			}
+			if arn != "" && i.Kind == KindUser {
+				requesters = appendNew(requesters, arn)
+			} else if arn != "" {
+				unmatched = appendNew(unmatched, i.ID+": console sessions of an existing user are that user's ARN in an access log")
+			}
+		case i.Kind == KindAccessKey && strings.HasPrefix(i.AccessKeyID, "AKIA") && !whole[i.UserName]:
+			unmatched = appendNew(unmatched, i.ID+": a key of user "+i.UserName+" is the user's ARN in an access log, as the user's own keys are")
+		}
+	}
+	slices.Sort(requesters)
+	return requesters, unmatched
+}

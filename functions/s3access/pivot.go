@@ -1,0 +1,88 @@
+package main
+
+// The pivot pass: the server access log lines of what the attacker's new
+// identities did in S3. When the CloudTrail pivot loop ends
+// (functions/cloudtrail/pivot.go), PivotDerive writes, for each account
+// whose buckets the derived identities' CloudTrail records name, a follow
+// list (pivot.S3Follow: the buckets, and the requester ARNs an access log
+// names those identities by) and asks for s3access-pivot-<account>. This
+// function reads it and collects those buckets as the first pass does —
+// configuration, log objects copied, an extract — keeping only the lines
+// of those requesters, under s3access/pivot-<account>/, in one invocation
+// (no shards: past the budget it is a gap).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/custody-ir/custody/shared/collect"
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/faults"
+	"github.com/custody-ir/custody/shared/finding"
+	"github.com/custody-ir/custody/shared/pivot"
+	"github.com/custody-ir/custody/shared/s3logs"
+)
+
+// PivotFollowFile names the pass's follow list in texts.
+const PivotFollowFile = "results/s3access-pivot-<account>/" + pivot.S3FollowFile
+
+// PivotPass is one pass over the buckets a pivot chain's identities
+// touched in one account.
+type PivotPass struct {
+	// Name is the collector's name: s3access-pivot-<account>.
+	Name string
+	// Folder is the pass's folder under s3access/: pivot-<account>.
+	Folder string
+	// Requesters are the IAM ARNs whose lines are kept.
+	Requesters []string
+	set        map[string]bool
+}
+
+func (p *PivotPass) requester(arn string) bool {
+	if p.set == nil {
+		p.set = map[string]bool{}
+		for _, r := range p.Requesters {
+			p.set[r] = true
+		}
+	}
+	return p.set[arn]
+}
+
+// pivotPass scopes in to the follow list PivotDerive stored for the item's
+// account and returns the collector of that pass.
+func (h *Handler) pivotPass(ctx context.Context, in *collect.Input) (collect.Collector, error) {
+	name := in.Item.Collector
+	account := strings.TrimPrefix(name, pivot.S3AccessCollectorPrefix)
+	if !finding.ValidAccountID(account) {
+		return nil, faults.Invalid("item.collector", "%q does not end in a 12-digit account ID", name)
+	}
+	if h.Pivot == nil || h.Driver.Results == nil {
+		return nil, &faults.CollectorError{Collector: name, Err: errors.New("this function runs no pivot pass")}
+	}
+	key, err := evidence.ShardFileKey(in.Incident.CaseID, in.Incident.RunID, name, pivot.S3FollowFile)
+	if err != nil {
+		return nil, faults.Invalid("incident", "%v", err)
+	}
+	obj, err := h.Driver.Results.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.Driver.Bucket), Key: aws.String(key)})
+	if err != nil {
+		if s3logs.Missing(err) {
+			return nil, &faults.CollectorError{Collector: name, Err: fmt.Errorf("no follow list at %s", key)}
+		}
+		return nil, faults.Classify("read "+key, err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
+	}
+	defer obj.Body.Close()
+	var f pivot.S3Follow
+	if err := json.NewDecoder(io.LimitReader(obj.Body, 4<<20)).Decode(&f); err != nil {
+		return nil, &faults.EvidenceError{Key: key, Err: fmt.Errorf("decode: %w", err)}
+	}
+	in.Incident.Scope.AccountID = account
+	in.Incident.Scope.Buckets = f.Buckets
+	return h.Pivot(&PivotPass{Name: name, Folder: "pivot-" + account, Requesters: f.Requesters}), nil
+}
