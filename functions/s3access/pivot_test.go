@@ -38,7 +38,9 @@ func TestPivotPass(t *testing.T) {
 			inc.CaseID += "-" + strings.ReplaceAll(tc.test, " ", "-")
 			h := newHandler(t, client, DefaultPad)
 			h.Driver.Results, h.Driver.Bucket = client, testBucket
-			h.Pivot = func(p *PivotPass) collect.Collector { return &Collector{S3: client, Config: Config{Pad: DefaultPad}, Pass: p} }
+			h.Pivot = func(p *PivotPass) collect.Collector {
+				return &Collector{S3: client, Config: Config{Pad: DefaultPad}, Pass: p}
+			}
 			key, err := evidence.ShardFileKey(inc.CaseID, inc.RunID, name, pivot.S3FollowFile)
 			if err != nil {
 				t.Fatal(err)
