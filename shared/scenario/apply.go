@@ -297,6 +297,11 @@ func (a *applier) buckets(ctx context.Context, files *seedFiles) error {
 
 func (a *applier) createBucket(ctx context.Context, b Bucket) error {
 	in := &s3.CreateBucketInput{Bucket: aws.String(b.Name)}
+	if r := a.c.s3.Options().Region; r != "" && r != "us-east-1" {
+		// Outside us-east-1, S3 (and the emulator) refuses a bucket
+		// without its region as the location constraint.
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(r)}
+	}
 	if b.ObjectLock {
 		in.ObjectLockEnabledForBucket = aws.Bool(true)
 	}

@@ -916,4 +916,43 @@ func TestPivotOrganizationEndToEnd(t *testing.T) {
 			t.Errorf("a CloudTrail gap with the organization trail read: %s", g.Reason)
 		}
 	}
+	// What the chain derived in dev: the IAM pass described its
+	// principals, and the S3 access-log pass kept backup-svc's one line in
+	// the window of the bucket its GetObject names (not dev-admin's, not
+	// the one after the window).
+	status := map[string]string{}
+	for _, c := range s.Manifest.Collectors {
+		status[c.Name] = c.Status
+	}
+	for _, name := range []string{"iam-pivot-444444444444", "s3access-pivot-444444444444"} {
+		if status[name] != "ok" {
+			t.Errorf("collector %s: %q, want ok (collectors %v)", name, status[name], status)
+		}
+	}
+	var lines []map[string]any
+	for _, a := range s.Manifest.Artifacts {
+		if a.Source != evidence.SourceS3Access || !strings.HasSuffix(a.Key, "/s3access/pivot-444444444444/extract-dev-data.jsonl.gz") {
+			continue
+		}
+		f, err := os.Open(filepath.Join(caseDir, strings.TrimPrefix(a.Key, "cases/"+s.Manifest.CaseID+"/")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(zr)
+		for dec.More() {
+			var l map[string]any
+			if err := dec.Decode(&l); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, l)
+		}
+		f.Close()
+	}
+	if len(lines) != 1 || lines[0]["requester"] != "arn:aws:iam::444444444444:user/backup-svc" {
+		t.Errorf("dev-data's access-log lines in the pivot pass: %v, want backup-svc's one", lines)
+	}
 }

@@ -98,6 +98,15 @@ b_run = rec(10, "2024-08-02T09:32:00Z", "ec2.amazonaws.com", "RunInstances", "us
             {"instanceType": "p3.16xlarge", "minCount": 1, "maxCount": 1}, read_only=False)
 a_gst = rec(11, "2024-08-02T09:20:00Z", "sts.amazonaws.com", "GetSessionToken", "eu-west-2", IP, CAROL, PROD,
             {"durationSeconds": 43200}, {"credentials": creds("ASIAPORGSESSTOKEN001", "Aug 2, 2024, 9:20:00 PM")})
+def s3get(n, time, ip, who, key):
+    """An S3 data event (GetObject) on dev-data, as CloudTrail logs it in
+    the bucket's region."""
+    return rec(n, time, "s3.amazonaws.com", "GetObject", "eu-west-2", ip, who, DEV,
+               {"bucketName": "dev-data", "Host": "dev-data.s3.eu-west-2.amazonaws.com", "key": key},
+               managementEvent=False, eventCategory="Data", eventType="AwsApiCall",
+               resources=[{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::dev-data/" + key},
+                          {"accountId": DEV, "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::dev-data"}])
+b_get = s3get(13, "2024-08-02T09:33:00Z", BACKUP_IP, BACKUP, "exports/customers.csv")
 t_di = rec(12, "2024-08-02T09:25:00Z", "ec2.amazonaws.com", "DescribeInstances", "ap-southeast-2", TOKEN_IP, TOKEN, PROD)
 
 # Noise: another principal's session of the same role, a legitimate
@@ -110,6 +119,7 @@ n_cak = rec(24, "2024-08-02T09:18:00Z", "iam.amazonaws.com", "CreateAccessKey", 
 o_ar, o_ar_owner = assume(25, "2024-08-02T04:00:00Z", OPS, "carol-x", "ASIAPORGSAMENAME0001", OPS_IP)
 o_di = rec(27, "2024-08-02T09:40:00Z", "ec2.amazonaws.com", "DescribeInstances", "eu-west-1", OPS_IP, SAMENAME, DEV)
 d_di = rec(28, "2024-08-02T09:33:00Z", "ec2.amazonaws.com", "DescribeInstances", "eu-west-1", "198.51.100.30", DEVADMIN, DEV)
+d_get = s3get(30, "2024-08-02T09:34:00Z", "198.51.100.30", DEVADMIN, "exports/report.pdf")
 p_di = rec(29, "2024-08-02T09:35:00Z", "ec2.amazonaws.com", "DescribeInstances", "eu-west-2", OPS_IP, OPS, PROD)
 
 # Out-of-window twins of the attacker's identities' records.
@@ -134,6 +144,7 @@ put(DEV, "eu-west-2", "0915", a_ar_owner, n_ar_owner, s_gci)
 put(DEV, "eu-west-2", "1025", w2)
 put(DEV, "us-east-1", "0920", s_lb, s_cu, s_cak, n_cak)
 put(DEV, "eu-west-1", "0935", b_di, n_di, d_di)
+put(DEV, "eu-west-2", "0940", b_get, d_get)
 put(DEV, "eu-west-1", "0945", o_di)
 put(DEV, "eu-west-1", "1205", w4)
 put(DEV, "us-west-2", "0935", b_dsg, b_run)
@@ -147,10 +158,29 @@ for (account, region, stamp), records in sorted(files.items()):
         f.write(json.dumps({"Records": sorted(records, key=lambda r: r["eventTime"])}, indent=1).encode())
 
 # The answer key: the attacker's in-window records (for the recall check).
-attacker = [a_gci, a_ar, a_ar_owner, s_gci, s_lb, s_cu, s_cak, b_di, b_dsg, b_run, a_gst, t_di]
+attacker = [a_gci, a_ar, a_ar_owner, s_gci, s_lb, s_cu, s_cak, b_di, b_dsg, b_run, a_gst, t_di, b_get]
 with open(os.path.join(HERE, "expected.json"), "w") as f:
     json.dump({"attackerInWindow": sorted(r["eventID"] for r in attacker),
                "notAttackers": sorted(r["eventID"] for r in
-                                      [n_ar, n_ar_owner, n_di, n_cak, o_ar, o_ar_owner, o_di, d_di, p_di, w1, w2, w3, w4, w5])},
+                                      [n_ar, n_ar_owner, n_di, n_cak, o_ar, o_ar_owner, o_di, d_di, p_di, d_get, w1, w2, w3, w4, w5])},
               f, indent=1)
     f.write("\n")
+
+# dev-data's server access log (simple keys, delivered to dev-access-logs):
+# the lines of the same two GetObjects, and backup-svc's again after the
+# window. The line layout is the OpenSearch sample's
+# (shared/logs/s3access/testdata/opensearch-catalog), values rewritten.
+def access_line(time, ip, requester, request_id, key):
+    return ("078d85edf7268fb4814b1b4fc9f4c64adfde218b6b489a38ecf1b269f14f3c7a dev-data [%s +0000] %s %s %s "
+            "REST.GET.OBJECT %s \"GET /%s HTTP/1.1\" 200 - 4096 4096 12 11 \"-\" \"%s\" - "
+            "2X+mJdbKRF1u5wwyvOiS0+gMBel7tzKXNnihWszj/jiy347Vui/ky/7IeQxWz8eJ5/r3agqA3yo= SigV4 ECDHE-RSA-AES128-GCM-SHA256 "
+            "AuthHeader dev-data.s3.eu-west-2.amazonaws.com TLSv1.2 - -") % (time, ip, requester, request_id, key, key, UA)
+logs = [
+    access_line("02/Aug/2024:09:33:00", BACKUP_IP, BACKUP["arn"], "PORG0000000013", "exports/customers.csv"),
+    access_line("02/Aug/2024:09:34:00", "198.51.100.30", DEVADMIN["arn"], "PORG0000000030", "exports/report.pdf"),
+    access_line("02/Aug/2024:10:40:00", BACKUP_IP, BACKUP["arn"], "PORG0000000036", "exports/orders.csv"),
+]
+d = os.path.join(HERE, "accounts", "dev", "s3", "dev-access-logs", "dev-data")
+os.makedirs(d, exist_ok=True)
+with open(os.path.join(d, "2024-08-02-10-45-00-PIVOTORG00000001"), "w") as f:
+    f.write("\n".join(logs) + "\n")
