@@ -82,6 +82,11 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 			Actions: jsii.Strings("sns:Publish"), Resources: &[]*string{s.topic.TopicArn()},
 		}))
 	}
+	// custody rollback CASE invokes the function (its role holds the
+	// writes that undo, and the evidence bucket takes the record from it).
+	awscdk.NewCfnOutput(s.stack, jsii.String("ContainFunctionName"), &awscdk.CfnOutputProps{
+		Value: f.fn.FunctionName(), Description: jsii.String("custody rollback CASE invokes it"),
+	})
 	suppressWildcards(f, "IAM allows containment the EC2 Describe calls on * (no resource-level permissions); its writes are on the finding's resources, known only at run time, "+
 		"and conditioned on their tags: never a resource tagged with the protected tag, and only custody's own isolation group's rules.",
 		append(wild, objectWildcard(casesPrefix),

@@ -50,7 +50,7 @@ func main() {
 	h.IAM = iam.NewFromConfig(cfg)
 	s3c := s3.NewFromConfig(cfg, awsconfig.S3Options)
 	h.Writer = evidence.NewWriter(s3c, os.Getenv("EVIDENCE_BUCKET"))
-	h.Reader = s3c
+	h.Reader, h.Bucket = s3c, os.Getenv("EVIDENCE_BUCKET")
 	h.Notifier = sns.NewFromConfig(cfg)
 	h.Version = version.String()
 	h.Now = time.Now

@@ -33,6 +33,9 @@ const (
 	// ActionReject: the responder rejected, or the wait timed out:
 	// record that nothing was applied.
 	ActionReject = "reject"
+	// ActionRollback: undo what the run applied (custody rollback CASE
+	// invokes the function with it).
+	ActionRollback = "rollback"
 )
 
 // StatusRejected is an awaiting action that was never applied: rejected,
@@ -162,6 +165,25 @@ func (h *Handler) request(ctx context.Context, in Input, prefix string) (*Output
 // in the state (the approver's answer is recorded, never applied from).
 func (h *Handler) applyApproved(ctx context.Context, in Input, prefix string) (*Output, error) {
 	actions := slices.Clone(in.Actions)
+	// Only what the stored plan planned in approve mode is applied: an
+	// invocation with other actions (not the state machine's) changes
+	// nothing it did not plan.
+	var stored Plan
+	if found, err := h.readRecord(ctx, h.Bucket, prefix+"containment/"+PlanFile, &stored); err != nil {
+		return nil, err
+	} else if !found {
+		return nil, faults.Invalid("plan", "no stored plan at %scontainment/%s: nothing to approve", prefix, PlanFile)
+	}
+	inPlan := func(a Action) bool {
+		return slices.ContainsFunc(stored.Actions, func(p Action) bool {
+			return p.Class == a.Class && p.Target == a.Target && p.User == a.User && p.Mode == ModeApprove && p.Status == StatusPlanned
+		})
+	}
+	for i := range actions {
+		if actions[i].Status == StatusAwaiting && !inPlan(actions[i]) {
+			return nil, faults.Invalid("actions", "%s %s is not in the stored plan as awaiting approval", actions[i].Class, actions[i].Target)
+		}
+	}
 	for i := range actions {
 		if actions[i].Status == StatusAwaiting {
 			actions[i].Status = StatusPlanned

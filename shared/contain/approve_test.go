@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/custody-ir/custody/shared/incident"
 )
 
 // TestContainApprovalFlow: approve mode plans and waits; the request
@@ -48,7 +50,7 @@ func TestContainApprovalFlow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w.h.Notifier, w.h.TopicARN, w.h.Reader = snsc, aws.ToString(topic.TopicArn), w.s3
+			w.h.Notifier, w.h.TopicARN, w.h.Reader, w.h.Bucket = snsc, aws.ToString(topic.TopicArn), w.s3, testBucket
 			before := w.eniGroups(t, w.instance)
 
 			planned, err := w.h.Handle(ctx, Input{Incident: w.incident()})
@@ -70,6 +72,14 @@ func TestContainApprovalFlow(t *testing.T) {
 				t.Errorf("pending key %q", req.PendingKey)
 			}
 			in.Token = ""
+			// An invocation naming an action the stored plan did not
+			// plan in approve mode changes nothing.
+			forged := in
+			forged.Action = ActionApply
+			forged.Actions = append(slices.Clone(in.Actions), Action{Class: ClassEC2, Mode: ModeApprove, Target: w.protected, Status: StatusAwaiting, Before: &State{}})
+			if _, err := w.h.Handle(ctx, forged); err == nil || !strings.Contains(err.Error(), "not in the stored plan") {
+				t.Errorf("apply with an unplanned action: %v", err)
+			}
 			out, err := tc.decide(w, ctx, in)
 			if err != nil {
 				t.Fatal(err)
@@ -88,7 +98,8 @@ func TestContainApprovalFlow(t *testing.T) {
 				if p := w.storedPlan(t, ApprovedFile); len(p.Actions) == 0 {
 					t.Error("approved.json holds no actions")
 				}
-				rec, err := w.h.RollbackRun(ctx, testBucket, "case-1", "run-1", "alice")
+				// What custody rollback invokes the function with.
+				rec, err := w.h.Handle(ctx, Input{Action: ActionRollback, Incident: incident.Incident{CaseID: "case-1", RunID: "run-1"}, By: "alice"})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -169,6 +169,8 @@ type Input struct {
 	Approval *Decision `json:"approval,omitempty"`
 	// Error is the caught rejection or timeout (reject).
 	Error *StepError `json:"error,omitempty"`
+	// By names who asked for a rollback (rollback).
+	By string `json:"by,omitempty"`
 }
 
 // Output is the function's result: the plan with what was applied.
@@ -205,8 +207,10 @@ type Handler struct {
 	// ApprovalTimeout is how long an approval is waited for (the state's
 	// TimeoutSeconds; here for the notice's text).
 	ApprovalTimeout time.Duration
-	// Reader reads the applied records a rollback restores from.
+	// Reader reads the stored plan and the applied records a rollback
+	// restores from, in Bucket.
 	Reader recordReader
+	Bucket string
 }
 
 // Handle runs one containment step for the sealed run: plan (the Contain
@@ -216,6 +220,15 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 	prefix, err := evidence.RunPrefix(inc.CaseID, inc.RunID)
 	if err != nil {
 		return nil, faults.Invalid("incident", "%v", err)
+	}
+	if in.Action == ActionRollback {
+		// A rollback acts only on what this run recorded as applied, all
+		// of it in this account.
+		rec, err := h.RollbackRun(ctx, h.Bucket, inc.CaseID, inc.RunID, in.By)
+		if err != nil {
+			return nil, err
+		}
+		return &Output{PlanKey: prefix + "containment/" + PlanFile, Actions: rec.Actions, RecordKey: prefix + "containment/" + RollbackFile}, nil
 	}
 	if inc.Scope.AccountID != h.AccountID {
 		return nil, &ContainError{Op: "plan", Err: fmt.Errorf("the case is account %q's, this function acts in %q only: not contained", inc.Scope.AccountID, h.AccountID)}
