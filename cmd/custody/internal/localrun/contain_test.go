@@ -32,7 +32,7 @@ import (
 // nothing; in approve mode it waits, custody approve (through the gate,
 // the local shim for the task token) applies the plan and custody
 // rollback restores it; a protected instance is left alone and a custody
-// reject changes nothing. Each step is checked in the case and in EC2 and
+// reject changes nothing; with no decision in time the plan is rejected. Each step is checked in the case and in EC2 and
 // IAM. The real callback path (the task token, the approver role's IAM)
 // is proved on the template only (infra/contain_test.go).
 func TestContainmentEndToEnd(t *testing.T) {
@@ -334,6 +334,36 @@ func TestContainmentEndToEnd(t *testing.T) {
 		}
 		if code := operator.Decide(ctx, "approve", []string{caseID}, gate, io.Discard, io.Discard); code == 0 {
 			t.Error("an approval after the rejection was sent")
+		}
+	})
+
+	t.Run("no decision in time rejects, nothing changes", func(t *testing.T) {
+		// The deployed wait is a day; this run's definition waits 3 s
+		// (the interpreter times the task out as Step Functions does).
+		var def map[string]any
+		if err := json.Unmarshal(env.Defn, &def); err != nil {
+			t.Fatal(err)
+		}
+		def["States"].(map[string]any)["AwaitApproval"].(map[string]any)["TimeoutSeconds"] = 3
+		short, err := json.Marshal(def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deployed := env.Defn
+		env.Defn = short
+		defer func() { env.Defn = deployed }()
+		in := bytes.ReplaceAll(input, []byte("16afba5c5c43e07c9e3e5e2e544e95df"), []byte("c0ffee0000000000000000000000c444"))
+		_, done := waiting(in)
+		out := finish(done)
+		var rejected contain.Record
+		if !record(out.CaseID, out.RunID, contain.RejectedFile, &rejected) || rejected.Error != "States.Timeout" || !strings.Contains(rejected.Reason, "no decision within") {
+			t.Fatalf("rejected.json: %+v", rejected)
+		}
+		if g := groups(); !mapsEqual(g, original) {
+			t.Errorf("timed out, yet the ENIs changed: %v", g)
+		}
+		if st := keyStatus(); st != "Active" {
+			t.Errorf("timed out: key %s", st)
 		}
 	})
 }
