@@ -174,6 +174,15 @@ func (h *Handler) applyApproved(ctx context.Context, in Input, prefix string) (*
 	} else if !found {
 		return nil, faults.Invalid("plan", "no stored plan at %scontainment/%s: nothing to approve", prefix, PlanFile)
 	}
+	// Decided already: never applied twice, never after a rejection.
+	for _, name := range []string{ApprovedFile, RejectedFile} {
+		var rec Record
+		if found, err := h.readRecord(ctx, h.Bucket, prefix+"containment/"+name, &rec); err != nil {
+			return nil, err
+		} else if found {
+			return nil, faults.Invalid("approval", "case %s run %s was decided already (%s): nothing applied", in.Incident.CaseID, in.Incident.RunID, name)
+		}
+	}
 	inPlan := func(a Action) bool {
 		return slices.ContainsFunc(stored.Actions, func(p Action) bool {
 			return p.Class == a.Class && p.Target == a.Target && p.User == a.User && p.Mode == ModeApprove && p.Status == StatusPlanned

@@ -84,6 +84,13 @@ func TestContainApprovalFlow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Decided: a second apply (or one after a rejection) changes
+			// nothing.
+			again := in
+			again.Action, again.Approval = ActionApply, &Decision{Decision: "approved", By: "mallory"}
+			if _, err := w.h.Handle(ctx, again); err == nil || !strings.Contains(err.Error(), "decided already") {
+				t.Errorf("an apply after the decision: %v", err)
+			}
 			got := w.eniGroups(t, w.instance)
 			keys := w.keyStatus(t, "mallory")
 			if tc.applied {
