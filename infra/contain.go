@@ -28,6 +28,9 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 	f := s.newCustodyFunction("ContainFunction", "contain", containSizing, env)
 	// The plan and the record of what changed go into the sealed run.
 	s.allowObjects(f, []string{"s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"}, casesPrefix)
+	// Apply and rollback read records that may not exist yet (approved.json,
+	// rollback.json): without ListBucket S3 answers those 403, not 404.
+	s.allowList(f, casesPrefix)
 	s.allowKey(f, "s3")
 	protKey, protValue, _ := strings.Cut(cfg.ContainmentProtectedTag, "=")
 	// A protected resource is refused by IAM as well as skipped by the plan.

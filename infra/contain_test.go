@@ -264,10 +264,20 @@ func TestApprovalStates(t *testing.T) {
 			if trust := jsonString(path(props(role), "AssumeRolePolicyDocument")); !strings.Contains(trust, tc.trust) {
 				t.Errorf("the approver role trusts %s, want %s", trust, tc.trust)
 			}
-			// The contain function notifies; it never decides.
+			// The contain function notifies; it never decides. It reads
+			// records that may not exist (so lists, for a 404 not a 403).
+			fnActs := map[string]bool{}
 			for _, st := range s.statements(t, "ContainFunctionRole") {
 				if js := jsonString(st["Action"]); strings.Contains(js, "states:") {
 					t.Errorf("the contain function holds %s", js)
+				}
+				for _, a := range list(st["Action"]) {
+					fnActs[a.(string)] = true
+				}
+			}
+			for _, want := range []string{"sns:Publish", "s3:GetObject", "s3:ListBucket"} {
+				if !fnActs[want] {
+					t.Errorf("the contain function lacks %s", want)
 				}
 			}
 			msgs := assertions.Annotations_FromStack(s.stack).FindError(jsii.String("*"),
