@@ -1,3 +1,9 @@
+// Package contain is custody's opt-in containment, run only after a run
+// is sealed: it plans (with every resource's before-state, stored in the
+// case before anything changes), applies per each class's mode, asks for
+// and records an approval, and rolls back from the recorded state after
+// checking for drift. functions/contain runs it in Lambda; the operator's
+// rollback command invokes that function.
 package contain
 
 import (
