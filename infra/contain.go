@@ -191,11 +191,12 @@ func (s *custodyStack) newApproverRole(cfg Config) awsiam.Role {
 		Description: jsii.String("custody: approves or rejects a containment plan (custody approve|reject CASE)"),
 		AssumedBy:   trusted,
 	})
-	// Checked in the Service Authorization Reference (AWS Step Functions):
-	// SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat take only an
-	// activity as resource type, and a .waitForTaskToken task of a service
-	// integration is no activity: its token cannot be scoped to a state
-	// machine or execution, so Resource is *. What keeps the token from
+	// The Service Authorization Reference (Actions, resources, and
+	// condition keys for AWS Step Functions) gives SendTaskSuccess,
+	// SendTaskFailure and SendTaskHeartbeat an activity as their only
+	// resource type, and a .waitForTaskToken task of a service integration
+	// is no activity: its token cannot be scoped to a state machine or an
+	// execution, so Resource is *. What keeps the token from
 	// being a bearer credential is who holds the action: this role only
 	// (infra/contain_test.go asserts no other role has states:SendTask*).
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
