@@ -55,6 +55,13 @@ const (
 	CtxContainAccessKey        = "custody:containAccessKey"
 	CtxContainRole             = "custody:containRole"
 	CtxContainmentProtectedTag = "custody:containmentProtectedTag"
+	// Approval (a class in approve mode): how long the workflow waits for
+	// a responder's decision before it rejects, and who may assume the
+	// approver role (empty: the account's own principals that IAM allows
+	// sts:AssumeRole on it, i.e. its administrators).
+	CtxApprovalTimeout    = "custody:approvalTimeout"
+	CtxApproverPrincipals = "custody:approverPrincipals"
+	CtxApproverRoleName   = "custody:approverRoleName"
 )
 
 // Containment modes accepted in the custody:contain* keys.
@@ -162,6 +169,15 @@ type Config struct {
 	// ContainmentProtectedTag is key=value: a resource so tagged is never
 	// contained.
 	ContainmentProtectedTag string
+	// ApprovalTimeout is a Go duration (whole seconds): the AwaitApproval
+	// state's TimeoutSeconds; past it the plan is rejected.
+	ApprovalTimeout string
+	// ApproverPrincipals are the IAM principal ARNs the approver role
+	// trusts (empty: the account).
+	ApproverPrincipals []string
+	// ApproverRoleName names the approver role, the only one that may send
+	// an approval task's result.
+	ApproverRoleName string
 }
 
 // DefaultConfig is what an empty context gives; cdk.json repeats these values
@@ -187,6 +203,9 @@ func DefaultConfig() Config {
 		ContainRole:          "off",
 		// functions/contain's DefaultProtectedTag (a main package: named here).
 		ContainmentProtectedTag: "custody:protected=true",
+		// shared/contain's DefaultApprovalTimeout.
+		ApprovalTimeout:  "24h",
+		ApproverRoleName: "CustodyApprover",
 	}
 }
 
@@ -273,9 +292,10 @@ func configFrom(get func(string) any) (Config, error) {
 		}
 	}
 	for key, dst := range map[string]*[]string{
-		CtxLogArchiveBuckets: &c.LogArchiveBuckets,
-		CtxLogArchiveKeys:    &c.LogArchiveKeys,
-		CtxForwarderRegions:  &c.ForwarderRegions,
+		CtxLogArchiveBuckets:  &c.LogArchiveBuckets,
+		CtxLogArchiveKeys:     &c.LogArchiveKeys,
+		CtxForwarderRegions:   &c.ForwarderRegions,
+		CtxApproverPrincipals: &c.ApproverPrincipals,
 	} {
 		if v := get(key); v != nil {
 			if *dst, err = toStrings(v); err != nil {
@@ -300,6 +320,8 @@ func configFrom(get func(string) any) (Config, error) {
 		CtxContainAccessKey:        &c.ContainAccessKey,
 		CtxContainRole:             &c.ContainRole,
 		CtxContainmentProtectedTag: &c.ContainmentProtectedTag,
+		CtxApprovalTimeout:         &c.ApprovalTimeout,
+		CtxApproverRoleName:        &c.ApproverRoleName,
 	} {
 		if v := get(key); v != nil {
 			s, ok := v.(string)
@@ -381,8 +403,35 @@ func (c Config) Validate() error {
 	if k, v, ok := strings.Cut(c.ContainmentProtectedTag, "="); !ok || k == "" || v == "" {
 		return fmt.Errorf("context %s: %q is not key=value", CtxContainmentProtectedTag, c.ContainmentProtectedTag)
 	}
+	if _, err := c.ApprovalWait(); err != nil {
+		return err
+	}
+	for _, p := range c.ApproverPrincipals {
+		if !strings.HasPrefix(p, "arn:") || strings.Contains(p, "*") {
+			return fmt.Errorf("context %s: %q is not an IAM principal ARN (no wildcards)", CtxApproverPrincipals, p)
+		}
+	}
+	if n := c.ApproverRoleName; n == "" || strings.ContainsAny(n, " :*") {
+		return fmt.Errorf("context %s: %q is not an IAM role name", CtxApproverRoleName, n)
+	}
 	_, err := typePattern(c.FindingTypeInclude, c.FindingTypeExclude)
 	return err
+}
+
+// ApprovalWait is ApprovalTimeout parsed: whole seconds, from a minute to
+// Step Functions' one-year limit on a standard execution.
+func (c Config) ApprovalWait() (time.Duration, error) {
+	d, err := time.ParseDuration(c.ApprovalTimeout)
+	if err != nil || d < time.Minute || d > 365*24*time.Hour || d%time.Second != 0 {
+		return 0, fmt.Errorf("context %s: %q is not a Go duration of whole seconds from 1m to 8760h", CtxApprovalTimeout, c.ApprovalTimeout)
+	}
+	return d, nil
+}
+
+// ApprovalOn reports whether some class is in approve mode: only then
+// does the template hold the approval states and the approver role.
+func (c Config) ApprovalOn() bool {
+	return c.ContainEC2 == "approve" || c.ContainAccessKey == "approve" || c.ContainRole == "approve"
 }
 
 // ContainmentOn reports whether any containment class is not off: only
@@ -398,6 +447,7 @@ func (c Config) ContainEnv() map[string]string {
 		"CUSTODY_CONTAIN_ACCESS_KEY": c.ContainAccessKey,
 		"CUSTODY_CONTAIN_ROLE":       c.ContainRole,
 		"CUSTODY_PROTECTED_TAG":      c.ContainmentProtectedTag,
+		"CUSTODY_APPROVAL_TIMEOUT":   c.ApprovalTimeout,
 	}
 }
 

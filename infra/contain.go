@@ -3,8 +3,10 @@ package main
 import (
 	"strings"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
@@ -26,6 +28,9 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 	f := s.newCustodyFunction("ContainFunction", "contain", containSizing, env)
 	// The plan and the record of what changed go into the sealed run.
 	s.allowObjects(f, []string{"s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"}, casesPrefix)
+	// Apply and rollback read records that may not exist yet (approved.json,
+	// rollback.json): without ListBucket S3 answers those 403, not 404.
+	s.allowList(f, casesPrefix)
 	s.allowKey(f, "s3")
 	protKey, protValue, _ := strings.Cut(cfg.ContainmentProtectedTag, "=")
 	// A protected resource is refused by IAM as well as skipped by the plan.
@@ -71,6 +76,20 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 		add([]string{"iam:ListRoleTags", "iam:GetRolePolicy"}, []*string{iamARN("role/*")}, nil)
 		add([]string{"iam:PutRolePolicy", "iam:DeleteRolePolicy"}, []*string{iamARN("role/*")}, notProtected("aws:ResourceTag"))
 	}
+	if cfg.ApprovalOn() {
+		// The approval notice goes to the stack's topic (encrypted with the
+		// evidence key, used through SNS only).
+		f.fn.AddEnvironment(jsii.String("CASE_TOPIC_ARN"), s.topic.TopicArn(), nil)
+		s.allowKey(f, "sns")
+		f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("sns:Publish"), Resources: &[]*string{s.topic.TopicArn()},
+		}))
+	}
+	// custody rollback CASE invokes the function (its role holds the
+	// writes that undo, and the evidence bucket takes the record from it).
+	awscdk.NewCfnOutput(s.stack, jsii.String("ContainFunctionName"), &awscdk.CfnOutputProps{
+		Value: f.fn.FunctionName(), Description: jsii.String("custody rollback CASE invokes it"),
+	})
 	suppressWildcards(f, "IAM allows containment the EC2 Describe calls on * (no resource-level permissions); its writes are on the finding's resources, known only at run time, "+
 		"and conditioned on their tags: never a resource tagged with the protected tag, and only custody's own isolation group's rules.",
 		append(wild, objectWildcard(casesPrefix),
@@ -80,8 +99,10 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 
 // containStates is Seal -> Contain -> Sealed: run only after the seal
 // succeeded, with its failure caught into ContainmentFailed (recorded in
-// the output) so it never touches the seal.
-func (s *custodyStack) containStates(f custodyFunction, sealed awsstepfunctions.IChainable) awsstepfunctions.IChainable {
+// the output) so it never touches the seal. With a class in approve mode,
+// Contain's awaiting answer goes on to the approval states
+// (approvalStates); every one of their ends is Sealed.
+func (s *custodyStack) containStates(cfg Config, f custodyFunction, sealed awsstepfunctions.IChainable) awsstepfunctions.IChainable {
 	sp := func(id string) *string { return jsii.String(id) }
 	task := s.invokeInto("Contain", f, awsstepfunctions.TaskInput_FromObject(&map[string]any{
 		"incident.$": "$.incident",
@@ -90,9 +111,124 @@ func (s *custodyStack) containStates(f custodyFunction, sealed awsstepfunctions.
 		StateName: sp("ContainmentFailed"),
 		Comment:   sp("Containment failed after the seal; the run stays sealed, and the error is in $.containmentError."),
 	})
-	task.AddCatch(failed, &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: sp("$.containmentError")})
+	catch := &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: sp("$.containmentError")}
+	task.AddCatch(failed, catch)
 	failed.Next(sealed)
-	return task.Next(sealed)
+	if !cfg.ApprovalOn() {
+		return task.Next(sealed)
+	}
+	return task.Next(s.approvalStates(cfg, f, sealed, failed, catch))
+}
+
+// approvalStates wait for a responder when Contain left actions awaiting
+// approval: AwaitApproval invokes the function with the task token (it
+// stores the pending record and sends the notice) and waits, at most the
+// approval timeout, for SendTaskSuccess (ContainApproved applies the
+// plan) or SendTaskFailure (ContainRejected records that nothing
+// changed). A timeout, and a failed request, are rejections too. The plan
+// applied is the one in the state ($.containment.actions), never the
+// approver's answer, which is only recorded.
+func (s *custodyStack) approvalStates(cfg Config, f custodyFunction, sealed, failed awsstepfunctions.IChainable, catch *awsstepfunctions.CatchProps) awsstepfunctions.IChainable {
+	sp := func(id string) *string { return jsii.String(id) }
+	wait, _ := cfg.ApprovalWait() // validated with the config
+	await := awsstepfunctionstasks.NewLambdaInvoke(s.stack, sp("AwaitApproval"), &awsstepfunctionstasks.LambdaInvokeProps{
+		StateName:          sp("AwaitApproval"),
+		Comment:            sp("Waits for custody approve|reject (the approver role's SendTaskSuccess/SendTaskFailure); a timeout rejects."),
+		LambdaFunction:     f.fn,
+		IntegrationPattern: awsstepfunctions.IntegrationPattern_WAIT_FOR_TASK_TOKEN,
+		Payload: awsstepfunctions.TaskInput_FromObject(&map[string]any{
+			"action":     "request",
+			"incident.$": "$.incident",
+			"actions.$":  "$.containment.actions",
+			"token":      awsstepfunctions.JsonPath_TaskToken(),
+		}),
+		RetryOnServiceExceptions: jsii.Bool(false),
+		TaskTimeout:              awsstepfunctions.Timeout_Duration(awscdk.Duration_Seconds(jsii.Number(wait.Seconds()))),
+		ResultPath:               sp("$.approval"),
+	})
+	withRetry(await)
+	decided := func(id, action string, extra map[string]any) awsstepfunctionstasks.LambdaInvoke {
+		payload := map[string]any{"action": action, "incident.$": "$.incident", "actions.$": "$.containment.actions"}
+		for k, v := range extra {
+			payload[k] = v
+		}
+		t := s.invokeInto(id, f, awsstepfunctions.TaskInput_FromObject(&payload), "$.containmentDecision")
+		t.AddCatch(failed, catch)
+		return t
+	}
+	approved := decided("ContainApproved", "apply", map[string]any{"approval.$": "$.approval"})
+	rejected := decided("ContainRejected", "reject", map[string]any{"error.$": "$.approvalError"})
+	await.AddCatch(rejected, &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: sp("$.approvalError")})
+	approved.Next(sealed)
+	rejected.Next(sealed)
+	choice := awsstepfunctions.NewChoice(s.stack, sp("AwaitingApproval"), &awsstepfunctions.ChoiceProps{StateName: sp("AwaitingApproval?")})
+	choice.When(awsstepfunctions.Condition_BooleanEquals(sp("$.containment.awaiting"), jsii.Bool(true)), await.Next(approved), nil)
+	choice.Otherwise(sealed)
+	return choice
+}
+
+// newApproverRole is the one role that may send an approval task's
+// result (states:SendTaskSuccess and SendTaskFailure): nil without a
+// class in approve mode. It trusts the principals of
+// custody:approverPrincipals, or the account (its administrators, whom
+// IAM allows sts:AssumeRole on it); it reads the case folders (where the
+// pending record holds the task token) and nothing else.
+func (s *custodyStack) newApproverRole(cfg Config) awsiam.Role {
+	if !cfg.ApprovalOn() {
+		return nil
+	}
+	st := s.stack
+	var trusted awsiam.IPrincipal = awsiam.NewAccountRootPrincipal()
+	if len(cfg.ApproverPrincipals) > 0 {
+		var ps []awsiam.IPrincipal
+		for _, p := range cfg.ApproverPrincipals {
+			ps = append(ps, awsiam.NewArnPrincipal(jsii.String(p)))
+		}
+		trusted = awsiam.NewCompositePrincipal(ps...)
+	}
+	role := awsiam.NewRole(st, jsii.String("ApproverRole"), &awsiam.RoleProps{
+		RoleName:    jsii.String(cfg.ApproverRoleName),
+		Description: jsii.String("custody: approves or rejects a containment plan (custody approve|reject CASE)"),
+		AssumedBy:   trusted,
+	})
+	// The Service Authorization Reference (Actions, resources, and
+	// condition keys for AWS Step Functions) gives SendTaskSuccess,
+	// SendTaskFailure and SendTaskHeartbeat an activity as their only
+	// resource type, and a .waitForTaskToken task of a service integration
+	// is no activity: its token cannot be scoped to a state machine or an
+	// execution, so Resource is *. What keeps the token from
+	// being a bearer credential is who holds the action: this role only
+	// (infra/contain_test.go asserts no other role has states:SendTask*).
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("states:SendTaskSuccess", "states:SendTaskFailure"),
+		Resources: jsii.Strings("*"),
+	}))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:GetObject"),
+		Resources: &[]*string{s.bucket.ArnForObjects(jsii.String(casesPrefix + "*"))},
+	}))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("s3:ListBucket"), Resources: &[]*string{s.bucket.BucketArn()},
+		Conditions: &map[string]any{"StringLike": map[string]any{"s3:prefix": []any{casesPrefix + "*"}}},
+	}))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("kms:Decrypt"), Resources: &[]*string{s.key.KeyArn()},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": "s3." + *st.Region() + ".amazonaws.com"}},
+	}))
+	// custody approve finds the bucket through the stack's outputs.
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("cloudformation:DescribeStacks"), Resources: &[]*string{st.StackId()},
+	}))
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("IAM allows the approver states:SendTaskSuccess/SendTaskFailure on * (a callback task's token has no resource type to scope to; only this role holds the actions), " +
+			"and s3:GetObject on cases/* (the pending record of any case)."),
+		AppliesTo: &[]any{jsii.String("Resource::*"), objectWildcard(casesPrefix)},
+	}}, jsii.Bool(true))
+	awscdk.NewCfnOutput(st, jsii.String("ApproverRoleArn"), &awscdk.CfnOutputProps{
+		Value: role.RoleArn(), Description: jsii.String("Assume it to run custody approve|reject CASE"),
+	})
+	return role
 }
 
 // jsiiRegex is a cdk-nag appliesTo pattern.

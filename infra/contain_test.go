@@ -8,7 +8,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// containOn is every class in auto: the most the template can hold.
+// containOn is every mode at once: the most the template can hold.
 var containOn = map[string]any{CtxContainEC2: "auto", CtxContainAccessKey: "dry-run", CtxContainRole: "approve"}
 
 func TestContainOffLeavesNoTrace(t *testing.T) {
@@ -47,7 +47,10 @@ func TestContainRunsOnlyAfterSeal(t *testing.T) {
 		t.Errorf("Seal's Catch: %s", js)
 	}
 	contain := states["Contain"].(map[string]any)
-	if contain["Next"] != "Sealed" || !strings.Contains(jsonString(contain["Catch"]), `"Next":"ContainmentFailed"`) {
+	// With a class in approve mode (containOn's role class), Contain goes
+	// on to the approval choice, whose default is Sealed.
+	if c, _ := states["AwaitingApproval?"].(map[string]any); contain["Next"] != "AwaitingApproval?" || c["Default"] != "Sealed" ||
+		!strings.Contains(jsonString(contain["Catch"]), `"Next":"ContainmentFailed"`) {
 		t.Errorf("Contain: %s", jsonString(contain))
 	}
 	if f := states["ContainmentFailed"].(map[string]any); f["Next"] != "Sealed" {
@@ -140,6 +143,10 @@ func TestContainConfig(t *testing.T) {
 		{map[string]any{CtxContainEC2: "dry-run"}, "", true},
 		{map[string]any{CtxContainRole: "yes"}, CtxContainRole, false},
 		{map[string]any{CtxContainmentProtectedTag: "nokey"}, CtxContainmentProtectedTag, false},
+		{map[string]any{CtxApprovalTimeout: "30s"}, CtxApprovalTimeout, false},
+		{map[string]any{CtxApprovalTimeout: "soon"}, CtxApprovalTimeout, false},
+		{map[string]any{CtxApproverPrincipals: []any{"arn:aws:iam::123456789012:role/*"}}, CtxApproverPrincipals, false},
+		{map[string]any{CtxContainRole: "approve", CtxApprovalTimeout: "90m"}, "", true},
 	} {
 		c, err := configFrom(func(k string) any { return tc.ctx[k] })
 		if tc.wantErr != "" {
@@ -151,5 +158,133 @@ func TestContainConfig(t *testing.T) {
 		if err != nil || c.ContainmentOn() != tc.on {
 			t.Errorf("%v: on %v err %v, want on %v", tc.ctx, c.ContainmentOn(), err, tc.on)
 		}
+	}
+}
+
+// TestApprovalStates: the waitForTaskToken state, its timeout and the
+// approver role exist only when some class is in approve mode; only the
+// approver role may send a task's result (so the token stored in the case
+// is no bearer credential); every path, the rejected and timed-out ones
+// too, ends Sealed. Proved on the template only: the emulator's step
+// runner has no task tokens (the local run shims AwaitApproval).
+func TestApprovalStates(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ctx     map[string]any
+		approve bool
+		timeout float64
+		trust   string
+	}{
+		{"dry-run and auto: no approval states", map[string]any{CtxContainEC2: "dry-run", CtxContainAccessKey: "auto"}, false, 0, ""},
+		{"approve, default timeout", map[string]any{CtxContainEC2: "approve"}, true, 86400, ":root"},
+		{"approve, 2h, a named approver", map[string]any{CtxContainAccessKey: "approve", CtxApprovalTimeout: "2h",
+			CtxApproverPrincipals: []any{"arn:aws:iam::123456789012:role/IncidentLead"}}, true, 7200, "role/IncidentLead"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := synth(t, tc.ctx)
+			def := s.definition(t)
+			if bad := unsealedPaths(def); len(bad) > 0 {
+				t.Errorf("unsealed paths:\n  %s", strings.Join(bad, "\n  "))
+			}
+			states := def["States"].(map[string]any)
+			await, ok := states["AwaitApproval"].(map[string]any)
+			tpl := jsonString(s.raw)
+			if !tc.approve {
+				if ok || strings.Contains(tpl, "waitForTaskToken") || strings.Contains(tpl, "ApproverRole") || strings.Contains(tpl, "states:SendTask") {
+					t.Error("no class in approve mode, yet the template holds the approval states or role")
+				}
+				return
+			}
+			if !ok {
+				t.Fatal("approve mode without an AwaitApproval state")
+			}
+			if res := jsonString(await["Resource"]); !strings.Contains(res, "lambda:invoke.waitForTaskToken") {
+				t.Errorf("AwaitApproval's resource %s", res)
+			}
+			if await["TimeoutSeconds"] != tc.timeout {
+				t.Errorf("AwaitApproval's TimeoutSeconds %v, want %v", await["TimeoutSeconds"], tc.timeout)
+			}
+			if p := jsonString(await["Parameters"]); !strings.Contains(p, `"token.$":"$$.Task.Token"`) || !strings.Contains(p, `"action":"request"`) {
+				t.Errorf("AwaitApproval's payload %s", p)
+			}
+			// A rejection, a timeout and a failed request are all caught
+			// into ContainRejected, which records and goes on to Sealed.
+			if c := jsonString(await["Catch"]); !strings.Contains(c, `"States.ALL"`) || !strings.Contains(c, `"Next":"ContainRejected"`) {
+				t.Errorf("AwaitApproval's Catch %s", c)
+			}
+			for _, name := range []string{"ContainApproved", "ContainRejected"} {
+				st := states[name].(map[string]any)
+				if st["Next"] != "Sealed" || !strings.Contains(jsonString(st["Catch"]), `"Next":"ContainmentFailed"`) {
+					t.Errorf("%s: %s", name, jsonString(st))
+				}
+			}
+			if await["Next"] != "ContainApproved" {
+				t.Errorf("AwaitApproval's Next %v", await["Next"])
+			}
+			// The execution outlives the wait: a plan still waiting is
+			// rejected and recorded before the execution times out.
+			if ts, _ := def["TimeoutSeconds"].(float64); ts <= tc.timeout+3600 {
+				t.Errorf("execution TimeoutSeconds %v, not past the approval wait %v", def["TimeoutSeconds"], tc.timeout)
+			}
+			// Only the approver role holds states:SendTask*.
+			holders := map[string]bool{}
+			for _, p := range s.resources("AWS::IAM::Policy") {
+				if strings.Contains(jsonString(path(props(p), "PolicyDocument")), "states:SendTask") {
+					for _, r := range list(props(p)["Roles"]) {
+						holders[jsonString(r)] = true
+					}
+				}
+			}
+			for _, r := range s.resources("AWS::IAM::Role") {
+				if strings.Contains(jsonString(props(r)["Policies"]), "states:SendTask") || len(list(props(r)["ManagedPolicyArns"])) > 0 &&
+					strings.Contains(jsonString(props(r)["ManagedPolicyArns"]), "StepFunctions") {
+					t.Errorf("a role holds states:SendTask* inline or managed: %s", jsonString(props(r)["RoleName"]))
+				}
+			}
+			if len(holders) != 1 || !strings.Contains(jsonString(holders), "ApproverRole") {
+				t.Errorf("roles holding states:SendTask*: %v, want the approver role only", holders)
+			}
+			acts := map[string]bool{}
+			for _, st := range s.statements(t, "ApproverRole") {
+				for _, a := range list(st["Action"]) {
+					acts[a.(string)] = true
+				}
+			}
+			for _, want := range []string{"states:SendTaskSuccess", "states:SendTaskFailure", "s3:GetObject"} {
+				if !acts[want] {
+					t.Errorf("the approver role lacks %s", want)
+				}
+			}
+			for a := range acts {
+				if strings.HasPrefix(a, "s3:Put") || strings.HasPrefix(a, "s3:Delete") || a == "states:*" || a == "*" {
+					t.Errorf("the approver role holds %s", a)
+				}
+			}
+			_, role := s.one(t, "AWS::IAM::Role", "ApproverRole")
+			if trust := jsonString(path(props(role), "AssumeRolePolicyDocument")); !strings.Contains(trust, tc.trust) {
+				t.Errorf("the approver role trusts %s, want %s", trust, tc.trust)
+			}
+			// The contain function notifies; it never decides. It reads
+			// records that may not exist (so lists, for a 404 not a 403).
+			fnActs := map[string]bool{}
+			for _, st := range s.statements(t, "ContainFunctionRole") {
+				if js := jsonString(st["Action"]); strings.Contains(js, "states:") {
+					t.Errorf("the contain function holds %s", js)
+				}
+				for _, a := range list(st["Action"]) {
+					fnActs[a.(string)] = true
+				}
+			}
+			for _, want := range []string{"sns:Publish", "s3:GetObject", "s3:ListBucket"} {
+				if !fnActs[want] {
+					t.Errorf("the contain function lacks %s", want)
+				}
+			}
+			msgs := assertions.Annotations_FromStack(s.stack).FindError(jsii.String("*"),
+				assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+			for _, m := range *msgs {
+				t.Errorf("unsuppressed: %s", jsonString(m))
+			}
+		})
 	}
 }

@@ -153,6 +153,7 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 		objectWildcard(casesPrefix))
 
 	sm := s.newStateMachine(triage, seal, collectorFns, shardFns, s.newContainFunction(cfg))
+	s.newApproverRole(cfg)
 	s.newReadinessSchedule()
 	_, findingDLQ := newFindingRule(stack, cfg, sm)
 	_, alertDLQ := newBucketPolicyChangeRule(stack, s.bucket, s.topic)

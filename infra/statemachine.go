@@ -2,6 +2,7 @@ package main
 
 import (
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
@@ -318,7 +319,7 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 		awsstepfunctions.NewSucceed(st, sp("Duplicate"), &awsstepfunctions.SucceedProps{StateName: sp("Duplicate")}), nil)
 	sealed := awsstepfunctions.NewSucceed(st, sp("Sealed"), &awsstepfunctions.SucceedProps{StateName: sp("Sealed")})
 	if contain != nil {
-		sealTask.Next(s.containStates(*contain, sealed))
+		sealTask.Next(s.containStates(s.cfg, *contain, sealed))
 	} else {
 		sealTask.Next(sealed)
 	}
@@ -341,7 +342,7 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 		// shards 8 at a time, 15 min each (collect.MaxShards 200: ~6 h at
 		// worst). The history's 25,000 events bound the shards too:
 		// history_test.go computes the worst case from this definition.
-		Timeout: awscdk.Duration_Hours(jsii.Number(24)),
+		Timeout: s.executionTimeout(),
 		Logs: &awsstepfunctions.LogOptions{
 			Destination:          logGroup,
 			Level:                awsstepfunctions.LogLevel_ALL,
@@ -358,6 +359,18 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 		},
 	}}, jsii.Bool(true))
 	return sm
+}
+
+// executionTimeout is a day of collection, plus the approval wait when a
+// containment class waits for approval: a plan still waiting must time
+// out (and be recorded as rejected) before the execution does.
+func (s *custodyStack) executionTimeout() awscdk.Duration {
+	d := 24 * time.Hour
+	if s.cfg.ApprovalOn() {
+		wait, _ := s.cfg.ApprovalWait()
+		d += wait + time.Hour
+	}
+	return awscdk.Duration_Seconds(jsii.Number(d.Seconds()))
 }
 
 // pivotLoop is the pivot pass (functions/cloudtrail/pivot.go): after the

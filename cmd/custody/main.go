@@ -32,6 +32,10 @@
 //	custody hold [-release] [-bucket B] [-json] CASEID
 //	    a legal hold on every version of a case's objects (or, as the
 //	    break-glass role only, its release)
+//	custody approve|reject [-run RUNID] [-reason TEXT] CASEID
+//	    decide a containment plan that awaits approval (as the approver role)
+//	custody rollback [-run RUNID] CASEID
+//	    undo what containment applied, from its recorded before-state
 //	custody help
 //	    every command, its flags and exit statuses
 //
@@ -134,6 +138,14 @@ Against the account of your AWS profile (or AWS_ENDPOINT_URL):
   hold -release [-break-glass-role NAME] [-bucket B] [-json] CASEID
       put an Object Lock legal hold on every version of every object of the case (idempotent: counts
       what it changed and what was held already); -release removes it, as the break-glass role only
+  approve [-bucket B] [-run RUNID] [-reason TEXT] CASEID
+  reject [-bucket B] [-run RUNID] [-reason TEXT] CASEID
+      decide the case's containment plan that awaits approval: sends its task token's result
+      (states:SendTaskSuccess/SendTaskFailure: run it as the stack's approver role, CustodyApprover);
+      against a local run, set AWS_ENDPOINT_URL to the gate the run prints
+  rollback [-bucket B] [-function NAME] [-run RUNID] CASEID
+      undo what containment applied: invokes the contain function, which refuses on drift (exit 4,
+      nothing changed), restores the recorded before-state and records containment/rollback.json
   verify [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
       re-read every artifact of every run of a case against its manifests
   help
@@ -178,6 +190,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return operator.Start(ctx, args[1:], operator.DefaultConfig, stdout, stderr)
 	case "hold":
 		return operator.Hold(ctx, args[1:], operator.DefaultConfig, stdout, stderr)
+	case "approve", "reject":
+		return operator.Decide(ctx, args[0], args[1:], operator.DefaultConfig, stdout, stderr)
+	case "rollback":
+		return operator.Rollback(ctx, args[1:], operator.DefaultConfig, stdout, stderr)
 	case "demo", "demo-org", "investigate", "deploy-check":
 	default:
 		fmt.Fprintf(stderr, "custody: unknown command %q (custody help lists them)\n", args[0])

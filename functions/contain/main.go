@@ -2,7 +2,8 @@
 // sealed: for each action class its mode (off, dry-run, approve, auto)
 // decides whether it plans, and whether it applies. The plan, with every
 // resource's before-state, is written into the case through the evidence
-// writer before anything changes. main wires; handler.go thinks.
+// writer before anything changes. main wires; shared/contain thinks (the
+// operator's rollback command runs the same code).
 //
 // Environment:
 //
@@ -14,6 +15,8 @@
 //	                                another account is not contained
 //	CUSTODY_PROTECTED_TAG           key=value of the tag that exempts a
 //	                                resource (default custody:protected=true)
+//	CUSTODY_APPROVAL_TIMEOUT        how long an approval is waited for (24h)
+//	CASE_TOPIC_ARN                  where the approval notice goes
 package main
 
 import (
@@ -26,14 +29,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/custody-ir/custody/shared/awsconfig"
+	"github.com/custody-ir/custody/shared/contain"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/version"
 )
 
 func main() {
-	h, err := FromEnv(os.Getenv)
+	h, err := contain.FromEnv(os.Getenv)
 	if err != nil {
 		log.Fatalf("contain: %v", err)
 	}
@@ -43,7 +48,10 @@ func main() {
 	}
 	h.EC2 = ec2.NewFromConfig(cfg)
 	h.IAM = iam.NewFromConfig(cfg)
-	h.Writer = evidence.NewWriter(s3.NewFromConfig(cfg, awsconfig.S3Options), os.Getenv("EVIDENCE_BUCKET"))
+	s3c := s3.NewFromConfig(cfg, awsconfig.S3Options)
+	h.Writer = evidence.NewWriter(s3c, os.Getenv("EVIDENCE_BUCKET"))
+	h.Reader, h.Bucket = s3c, os.Getenv("EVIDENCE_BUCKET")
+	h.Notifier = sns.NewFromConfig(cfg)
 	h.Version = version.String()
 	h.Now = time.Now
 	lambda.Start(h.Handle)

@@ -70,10 +70,51 @@ async function invoke(functionRef, payload) {
   return reply.ok;
 }
 
+// The interpreter has no task tokens: $$.Task.Token is this placeholder
+// in the context, and each .waitForTaskToken task replaces it with a
+// fresh token, registers that with the local runner, invokes the function
+// with it, and polls the runner for the answer (SendTaskSuccess or
+// SendTaskFailure, sent to the gate). The interpreter's own TimeoutSeconds
+// on the task times the wait out (States.Timeout), as Step Functions does.
+const TOKEN_PLACEHOLDER = 'custody-local-task-token';
+const base = invokeURL.replace(/\/invoke$/, '');
+const stopPolling = new AbortController();
+
+function withToken(v, token) {
+  if (v === TOKEN_PLACEHOLDER) return token;
+  if (Array.isArray(v)) return v.map((x) => withToken(x, token));
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withToken(x, token)]));
+  }
+  return v;
+}
+
+async function waitForToken(params) {
+  const token = `local-${crypto.randomUUID()}`;
+  const payload = withToken(params.Payload, token);
+  const q = `token=${encodeURIComponent(token)}`;
+  const started = await fetch(`${base}/task/start?${q}`, { method: 'POST', body: JSON.stringify(payload) });
+  if (!started.ok) throw Object.assign(new Error(`local runner: ${started.status}`), { name: 'Runtime.InvokeError' });
+  await invoke(params.FunctionName, payload);
+  while (!stopPolling.signal.aborted) {
+    const resp = await fetch(`${base}/task/result?${q}`, { signal: stopPolling.signal });
+    if (resp.status === 200) {
+      const reply = await resp.json();
+      if (reply.error) throw Object.assign(new Error(reply.error.errorMessage), { name: reply.error.errorType });
+      return reply.ok;
+    }
+    if (resp.status !== 204) throw Object.assign(new Error(`local runner: ${resp.status}`), { name: 'Runtime.InvokeError' });
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw Object.assign(new Error('the execution ended'), { name: 'States.Runtime' });
+}
+
 const handlers = {};
 for (const [name, state] of Object.entries(taskStates(definition.States))) {
   const resource = String(state.Resource);
-  if (resource.startsWith('arn:aws:states:::lambda:invoke')) {
+  if (resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken') {
+    handlers[name] = (params) => waitForToken(params);
+  } else if (resource.startsWith('arn:aws:states:::lambda:invoke')) {
     // The SDK-integration form: the effective input is {FunctionName, Payload}.
     handlers[name] = async (params) => ({ Payload: await invoke(params.FunctionName, params.Payload) });
   } else if (resource.includes(':lambda:') && resource.includes(':function:')) {
@@ -91,6 +132,7 @@ const execution = machine.run(input, {
   context: {
     Execution: { Id: executionArn ?? 'local', Name: name, Input: input, StartTime: new Date().toISOString() },
     StateMachine: { Id: 'local', Name: 'custody' },
+    Task: { Token: TOKEN_PLACEHOLDER },
   },
 });
 
@@ -112,4 +154,6 @@ try {
 // Not process.exit: on a pipe, stdout is written asynchronously, and
 // exiting at once cuts a large last line (the Result) at the pipe's buffer.
 // Node exits with this status once everything is written.
+// A task still waiting (its state timed out) stops polling.
+stopPolling.abort();
 process.exitCode = status;

@@ -311,6 +311,12 @@ func (p *Pool) Invoke(ctx context.Context, nameOrARN string, payload []byte) ([]
 	return r.Invoke(ctx, payload)
 }
 
+// Has reports whether nameOrARN is a function of the pool.
+func (p *Pool) Has(nameOrARN string) bool {
+	_, ok := p.byKey[nameOrARN]
+	return ok
+}
+
 // ServeHTTP lets the ASL runner invoke a function: POST /invoke?fn=<name or
 // ARN> with the payload as body. It answers 200 with {"ok": <response>} or
 // {"error": {"errorType", "errorMessage"}}.

@@ -2,6 +2,8 @@ package localrun
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/custody-ir/custody/cmd/custody/internal/lambdart"
 	"github.com/custody-ir/custody/shared/ctdigest"
 )
 
@@ -38,6 +41,117 @@ type Gate struct {
 	faults  faultState
 	// publicKeys are served as cloudtrail:ListPublicKeys (ServePublicKeys).
 	publicKeys []ctdigest.PublicKey
+	// pool runs lambda:Invoke of the deployed custody functions (RunInvokes).
+	pool *lambdart.Pool
+	// tasks answers states:SendTaskSuccess and SendTaskFailure for the
+	// local run's waiting tasks (AnswerTasks).
+	tasks *TaskTokens
+}
+
+// RunInvokes makes the gate run a lambda:Invoke of a function in pool
+// with its host build, as the state machine's tasks are: the emulator's
+// Lambda cannot run Go code (custody rollback invokes the contain
+// function).
+func (g *Gate) RunInvokes(pool *lambdart.Pool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.pool = pool
+}
+
+var invocationPath = regexp.MustCompile(`^/2015-03-31/functions/([^/]+)/invocations$`)
+
+// invoke answers a lambda:Invoke (RequestResponse) of a pool function as
+// Lambda does: 200 with the response, or with X-Amz-Function-Error and
+// the error's {errorType, errorMessage}.
+func (g *Gate) invoke(w http.ResponseWriter, r *http.Request) bool {
+	m := invocationPath.FindStringSubmatch(r.URL.Path)
+	if r.Method != http.MethodPost || m == nil {
+		return false
+	}
+	g.mu.Lock()
+	pool := g.pool
+	g.mu.Unlock()
+	name, err := url.PathUnescape(m[1])
+	if pool == nil || err != nil || !pool.Has(name) {
+		return false
+	}
+	payload, err := io.ReadAll(io.LimitReader(r.Body, 6<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return true
+	}
+	out, err := pool.Invoke(r.Context(), name, payload)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
+	if err != nil {
+		var fe *lambdart.FunctionError
+		if !errors.As(err, &fe) {
+			fe = &lambdart.FunctionError{ErrorType: "Runtime.InvokeError", ErrorMessage: err.Error()}
+		}
+		w.Header().Set("X-Amz-Function-Error", "Unhandled")
+		b, _ := json.Marshal(fe)
+		_, _ = w.Write(b)
+		return true
+	}
+	_, _ = w.Write(out)
+	return true
+}
+
+// AnswerTasks makes the gate answer SendTaskSuccess and SendTaskFailure
+// (which the emulator cannot: its state machines never ran these tasks)
+// by handing them to tasks.
+func (g *Gate) AnswerTasks(tasks *TaskTokens) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.tasks = tasks
+}
+
+// sendTask answers a SendTaskSuccess or SendTaskFailure (awsJson1_0) from
+// the local run's waiting tasks, with Step Functions' own error shape for
+// a token no task waits on.
+func (g *Gate) sendTask(w http.ResponseWriter, r *http.Request) bool {
+	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
+	if !ok || (op != "SendTaskSuccess" && op != "SendTaskFailure") {
+		return false
+	}
+	g.mu.Lock()
+	tasks := g.tasks
+	g.mu.Unlock()
+	if tasks == nil {
+		return false
+	}
+	reply := func(status int, body string) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
+	var in struct {
+		TaskToken string `json:"taskToken"`
+		Output    string `json:"output"`
+		Error     string `json:"error"`
+		Cause     string `json:"cause"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
+		reply(http.StatusBadRequest, `{"__type":"com.amazonaws.swf.service.v2.model#InvalidToken","message":"the request is not JSON"}`)
+		return true
+	}
+	var err error
+	if op == "SendTaskSuccess" {
+		if !json.Valid([]byte(in.Output)) {
+			reply(http.StatusBadRequest, `{"__type":"com.amazonaws.swf.service.v2.model#InvalidOutput","message":"the output is not JSON"}`)
+			return true
+		}
+		err = tasks.Succeed(in.TaskToken, json.RawMessage(in.Output))
+	} else {
+		err = tasks.Fail(in.TaskToken, in.Error, in.Cause)
+	}
+	if err != nil {
+		msg, _ := json.Marshal(err.Error())
+		reply(http.StatusBadRequest, `{"__type":"com.amazonaws.swf.service.v2.model#TaskDoesNotExist","message":`+string(msg)+`}`)
+		return true
+	}
+	reply(http.StatusOK, `{}`)
+	return true
 }
 
 // StartGate starts a gate to the emulator at target on a free loopback
@@ -78,7 +192,7 @@ var roleAccount = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/`)
 func (g *Gate) handler(proxy http.Handler) http.Handler {
 	forward := g.conditionalCopy(proxy)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if g.listPublicKeys(w, r) {
+		if g.listPublicKeys(w, r) || g.sendTask(w, r) || g.invoke(w, r) {
 			return
 		}
 		var form url.Values

@@ -111,6 +111,9 @@ type Env struct {
 	Gate *Gate
 	// Context is the deploy context (the seed folder's context.json).
 	Context map[string]string
+	// Tasks holds the run's waiting .waitForTaskToken tasks (an approval),
+	// answered through the gate.
+	Tasks *TaskTokens
 
 	log     io.Writer // progress
 	toolLog io.Writer // CDK CLI and handler output
@@ -145,6 +148,9 @@ func Setup(ctx context.Context, root string, log, toolLog io.Writer, deployConte
 	if e.Gate, err = StartGate(e.Emulator.Endpoint); err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
+	e.Tasks = NewTaskTokens()
+	e.Tasks.OnWait = e.waiting
+	e.Gate.AnswerTasks(e.Tasks)
 	if e.Deploy, err = DeployStack(ctx, root, e.Emulator, e.Config, filepath.Join(e.work, "cdk.out"), toolLog, e.step, deployContext); err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
@@ -163,6 +169,7 @@ func Setup(ctx context.Context, root string, log, toolLog io.Writer, deployConte
 	if e.Pool, err = lambdart.NewPool(e.Functions); err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
+	e.Gate.RunInvokes(e.Pool)
 	return e, nil
 }
 
@@ -232,7 +239,7 @@ func (e *Env) Execute(ctx context.Context, input []byte, pool *lambdart.Pool) (*
 	}
 	e.step("running the state machine %s", e.Machine)
 	execArn := strings.Replace(e.Machine, ":stateMachine:", ":execution:", 1) + ":local-" + time.Now().UTC().Format("20060102T150405.000000000Z")
-	ex, err := RunStateMachine(ctx, e.Root, e.Defn, input, execArn, pool, progress(e.log), e.toolLog)
+	ex, err := RunStateMachine(ctx, e.Root, e.Defn, input, execArn, pool, e.Tasks, progress(e.log), e.toolLog)
 	if err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
@@ -252,9 +259,19 @@ func (e *Env) Execute(ctx context.Context, input []byte, pool *lambdart.Pool) (*
 			CaseID string `json:"caseId"`
 			RunID  string `json:"runId"`
 		} `json:"incident"`
+		// With containment on, Seal's answer is at $.seal.
+		Seal *struct {
+			CaseID      string `json:"caseId"`
+			RunID       string `json:"runId"`
+			Status      string `json:"status"`
+			ManifestKey string `json:"manifestKey"`
+		} `json:"seal"`
 	}
 	if err := json.Unmarshal(ex.Output, &out); err != nil {
 		return nil, exitErr(ExitFailed, "the workflow's output is not Seal's: %v", err)
+	}
+	if s := out.Seal; s != nil {
+		out.CaseID, out.RunID, out.Status, out.ManifestKey = s.CaseID, s.RunID, s.Status, s.ManifestKey
 	}
 	o := &Outcome{Duplicate: out.Duplicate, CaseID: out.CaseID, RunID: out.RunID, Status: out.Status}
 	if out.Duplicate && out.Incident != nil {
@@ -266,6 +283,20 @@ func (e *Env) Execute(ctx context.Context, input []byte, pool *lambdart.Pool) (*
 		return nil, exitErr(ExitFailed, "the workflow ended without sealing the run (no manifest in its output): %s", truncate(ex.Output, 300))
 	}
 	return o, nil
+}
+
+// waiting says how to answer a task that waits for approval: custody
+// approve|reject against the gate, which hands the answer to the task.
+func (e *Env) waiting(token string, payload json.RawMessage) {
+	var p struct {
+		Incident struct {
+			CaseID string `json:"caseId"`
+		} `json:"incident"`
+	}
+	_ = json.Unmarshal(payload, &p)
+	e.step("containment awaits approval of case %s; in another shell:", p.Incident.CaseID)
+	e.step("  AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=%s custody approve %s   (or: custody reject %s)",
+		e.Gate.URL, emulator.Region, p.Incident.CaseID, p.Incident.CaseID)
 }
 
 // refuseUnrunnable refuses, with Triage's error and exit 3, an input the

@@ -48,8 +48,10 @@ type Execution struct {
 
 // RunStateMachine executes definition with input in aws-local-stepfunctions
 // (cmd/custody/sfn/run.mjs under root), every Task state running its
-// function in pool. Each event is passed to onEvent as it happens.
-func RunStateMachine(ctx context.Context, root string, definition, input []byte, executionArn string, pool *lambdart.Pool, onEvent func(Event), stderr io.Writer) (*Execution, error) {
+// function in pool. Each event is passed to onEvent as it happens. A
+// .waitForTaskToken task waits for its answer in tasks (nil: such a task
+// fails the run).
+func RunStateMachine(ctx context.Context, root string, definition, input []byte, executionArn string, pool *lambdart.Pool, tasks *TaskTokens, onEvent func(Event), stderr io.Writer) (*Execution, error) {
 	script := filepath.Join(root, "cmd", "custody", "sfn", "run.mjs")
 	if _, err := os.Stat(filepath.Join(root, "node_modules", "aws-local-stepfunctions")); err != nil {
 		return nil, fmt.Errorf("aws-local-stepfunctions is not installed under %s: run: npm ci", root)
@@ -77,6 +79,9 @@ func RunStateMachine(ctx context.Context, root string, definition, input []byte,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /invoke", pool)
+	if tasks != nil {
+		mux.Handle("/task/", tasks.handler())
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	defer srv.Close()

@@ -1,8 +1,9 @@
-package main
+package contain
 
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/custody-ir/custody/shared/faults"
 )
@@ -16,6 +17,14 @@ const (
 	EnvProtectedTag = "CUSTODY_PROTECTED_TAG"
 	// EnvAccountID is the account the function acts in (the stack's).
 	EnvAccountID = "CUSTODY_ACCOUNT_ID"
+	// EnvApprovalTimeout is how long an approval is waited for (a Go
+	// duration; infra sets it from custody:approvalTimeout).
+	EnvApprovalTimeout = "CUSTODY_APPROVAL_TIMEOUT"
+	// EnvTopic is the stack's topic, where the approval notice goes.
+	EnvTopic = "CASE_TOPIC_ARN"
+	// DefaultApprovalTimeout: a day, so a finding at night waits for the
+	// morning's responder.
+	DefaultApprovalTimeout = 24 * time.Hour
 	// DefaultProtectedTag exempts a resource from every action.
 	DefaultProtectedTag = "custody:protected=true"
 )
@@ -40,5 +49,14 @@ func FromEnv(getenv func(string) string) (*Handler, error) {
 		return nil, &faults.ConfigurationError{Setting: EnvProtectedTag, Reason: fmt.Sprintf("%q is not key=value", tag)}
 	}
 	h.ProtectedKey, h.ProtectedValue = k, v
+	h.TopicARN = getenv(EnvTopic)
+	h.ApprovalTimeout = DefaultApprovalTimeout
+	if v := getenv(EnvApprovalTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, &faults.ConfigurationError{Setting: EnvApprovalTimeout, Reason: fmt.Sprintf("%q is not a positive Go duration", v)}
+		}
+		h.ApprovalTimeout = d
+	}
 	return h, nil
 }

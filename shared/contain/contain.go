@@ -1,4 +1,10 @@
-package main
+// Package contain is custody's opt-in containment, run only after a run
+// is sealed: it plans (with every resource's before-state, stored in the
+// case before anything changes), applies per each class's mode, asks for
+// and records an approval, and rolls back from the recorded state after
+// checking for drift. functions/contain runs it in Lambda; the operator's
+// rollback command invokes that function.
+package contain
 
 import (
 	"context"
@@ -157,13 +163,33 @@ func (e *DriftError) Error() string {
 
 // Input is what the state machine hands the function after Seal.
 type Input struct {
+	// Action is one of the Action* constants ("" is ActionPlan).
+	Action   string            `json:"action,omitempty"`
 	Incident incident.Incident `json:"incident"`
+	// Actions are the planned actions, from Contain's output: request,
+	// apply and reject act on these, never on an approver's answer.
+	Actions []Action `json:"actions,omitempty"`
+	// Token is the task token of the AwaitApproval state (request).
+	Token string `json:"token,omitempty"`
+	// Approval is the approver's answer (apply).
+	Approval *Decision `json:"approval,omitempty"`
+	// Error is the caught rejection or timeout (reject).
+	Error *StepError `json:"error,omitempty"`
+	// By names who asked for a rollback (rollback).
+	By string `json:"by,omitempty"`
 }
 
 // Output is the function's result: the plan with what was applied.
 type Output struct {
 	PlanKey string   `json:"planKey"`
 	Actions []Action `json:"actions"`
+	// Awaiting: some action waits for an approval (the state machine's
+	// AwaitingApproval? choice reads it).
+	Awaiting bool `json:"awaiting"`
+	// PendingKey is the approval request's record (request).
+	PendingKey string `json:"pendingKey,omitempty"`
+	// RecordKey is approved.json or rejected.json (apply, reject).
+	RecordKey string `json:"recordKey,omitempty"`
 }
 
 // Handler plans, applies and rolls back containment.
@@ -181,19 +207,56 @@ type Handler struct {
 	ProtectedKey, ProtectedValue string
 	Version                      string
 	Now                          func() time.Time
+	// Notifier and TopicARN send the approval notice.
+	Notifier notifier
+	TopicARN string
+	// ApprovalTimeout is how long an approval is waited for (the state's
+	// TimeoutSeconds; here for the notice's text).
+	ApprovalTimeout time.Duration
+	// Reader reads the stored plan and the applied records a rollback
+	// restores from, in Bucket.
+	Reader recordReader
+	Bucket string
 }
 
-// Handle plans every enabled action for the sealed run, writes the plan
-// into the case, then applies the auto-mode actions.
+// Handle runs one containment step for the sealed run: plan (the Contain
+// state), request, apply or reject (the approval states).
 func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 	inc := in.Incident
 	prefix, err := evidence.RunPrefix(inc.CaseID, inc.RunID)
 	if err != nil {
 		return nil, faults.Invalid("incident", "%v", err)
 	}
+	if in.Action == ActionRollback {
+		// A rollback acts only on what this run recorded as applied, all
+		// of it in this account.
+		rec, err := h.RollbackRun(ctx, h.Bucket, inc.CaseID, inc.RunID, in.By)
+		if err != nil {
+			return nil, err
+		}
+		return &Output{PlanKey: prefix + "containment/" + PlanFile, Actions: rec.Actions, RecordKey: prefix + "containment/" + RollbackFile}, nil
+	}
 	if inc.Scope.AccountID != h.AccountID {
 		return nil, &ContainError{Op: "plan", Err: fmt.Errorf("the case is account %q's, this function acts in %q only: not contained", inc.Scope.AccountID, h.AccountID)}
 	}
+	switch in.Action {
+	case "", ActionPlan:
+		return h.plan(ctx, in, prefix)
+	case ActionRequest:
+		return h.request(ctx, in, prefix)
+	case ActionApply:
+		return h.applyApproved(ctx, in, prefix)
+	case ActionReject:
+		return h.reject(ctx, in, prefix)
+	}
+	return nil, faults.Invalid("action", "%q is not a containment action", in.Action)
+}
+
+// plan plans every enabled action, writes the plan into the case, then
+// applies the auto-mode actions; the approve-mode ones are marked
+// awaiting-approval.
+func (h *Handler) plan(ctx context.Context, in Input, prefix string) (*Output, error) {
+	inc := in.Incident
 	actions, err := h.Plan(ctx, inc.Scope)
 	if err != nil {
 		return nil, err
@@ -212,11 +275,11 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		case a.Mode == ModeAuto:
 			h.Apply(ctx, a)
 		case a.Mode == ModeApprove:
-			// The approval callback is not built yet: nothing changes.
+			// Applied only once a responder approves (AwaitApproval).
 			a.Status = StatusAwaiting
 		}
 	}
-	out := &Output{PlanKey: key, Actions: actions}
+	out := &Output{PlanKey: key, Actions: actions, Awaiting: len(awaiting(actions)) > 0}
 	if slices.ContainsFunc(actions, func(a Action) bool { return a.Status == StatusApplied || a.Status == StatusFailed }) {
 		appliedKey := prefix + "containment/applied.json"
 		if _, err := h.Writer.PutJSON(ctx, appliedKey, Plan{CaseID: inc.CaseID, RunID: inc.RunID, At: h.Now().UTC(), Actions: actions},
@@ -582,6 +645,15 @@ func (h *Handler) revokeRole(ctx context.Context, a *Action) error {
 // Rollback restores an applied action's before-state, after checking the
 // resource is still as containment left it (a DriftError if not).
 func (h *Handler) Rollback(ctx context.Context, a *Action) error {
+	if err := h.drift(ctx, a); err != nil {
+		return err
+	}
+	return h.restore(ctx, a)
+}
+
+// drift is a DriftError when the resource of an applied action is no
+// longer as containment left it; it changes nothing.
+func (h *Handler) drift(ctx context.Context, a *Action) error {
 	if a.Status != StatusApplied || a.Before == nil || a.After == nil {
 		return faults.Invalid("action", "%s %s was not applied: nothing to roll back", a.Class, a.Target)
 	}
@@ -596,11 +668,6 @@ func (h *Handler) Rollback(ctx context.Context, a *Action) error {
 				return &DriftError{Target: a.Target, Detail: fmt.Sprintf("%s has groups %v, containment left %v", eni, now[eni], want)}
 			}
 		}
-		for eni, groups := range a.Before.ENIGroups {
-			if err := h.setGroups(ctx, a.Target, eni, eni == a.Before.PrimaryENI, groups); err != nil {
-				return err
-			}
-		}
 	case ClassAccessKey:
 		listed, err := h.IAM.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(a.User)})
 		if err != nil {
@@ -611,6 +678,25 @@ func (h *Handler) Rollback(ctx context.Context, a *Action) error {
 				return &DriftError{Target: a.Target, Detail: fmt.Sprintf("status is %s, containment left %s", k.Status, a.After.KeyStatus)}
 			}
 		}
+	}
+	return nil
+}
+
+// restore puts an applied action's recorded before-state back.
+func (h *Handler) restore(ctx context.Context, a *Action) error {
+	switch a.Class {
+	case ClassEC2:
+		for eni, groups := range a.Before.ENIGroups {
+			if err := h.setGroups(ctx, a.Target, eni, eni == a.Before.PrimaryENI, groups); err != nil {
+				return err
+			}
+		}
+		after, err := h.eniGroups(ctx, a.Target)
+		if err != nil {
+			return err
+		}
+		a.After = &State{ENIGroups: after}
+	case ClassAccessKey:
 		if _, err := h.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
 			UserName: aws.String(a.User), AccessKeyId: aws.String(a.Target), Status: iamtypesStatus(a.Before.KeyStatus),
 		}); err != nil {
@@ -621,12 +707,14 @@ func (h *Handler) Rollback(ctx context.Context, a *Action) error {
 				return err
 			}
 		}
+		a.After = &State{KeyStatus: a.Before.KeyStatus, PolicyPresent: a.Before.PolicyPresent}
 	case ClassRole:
 		if !a.Before.PolicyPresent {
 			if _, err := h.IAM.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(a.Target), PolicyName: aws.String(RoleDenyPolicy)}); err != nil && !notFound(err) {
 				return err
 			}
 		}
+		a.After = &State{PolicyPresent: a.Before.PolicyPresent}
 	}
 	a.Status = StatusRolledBack
 	return nil

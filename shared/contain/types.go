@@ -1,4 +1,4 @@
-package main
+package contain
 
 import iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
