@@ -20,7 +20,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -409,24 +408,12 @@ func (h *Handler) storedResult(ctx context.Context, inc *incident.Incident, name
 	return &r, nil
 }
 
-// readJSON decodes the evidence-bucket object at key; false when there is
-// none.
+// readJSON decodes the run's object at key; false when there is none.
 func (h *Handler) readJSON(ctx context.Context, key string, v any) (bool, error) {
 	if h.Driver.Results == nil {
 		return false, errors.New("cloudtrail: the driver reads no stored results")
 	}
-	obj, err := h.Driver.Results.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.Driver.Bucket), Key: aws.String(key)})
-	if err != nil {
-		if s3logs.Missing(err) {
-			return false, nil
-		}
-		return false, faults.Classify("read "+key, err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
-	}
-	defer obj.Body.Close()
-	if err := json.NewDecoder(obj.Body).Decode(v); err != nil {
-		return false, &faults.EvidenceError{Key: key, Err: fmt.Errorf("decode: %w", err)}
-	}
-	return true, nil
+	return h.Driver.ReadJSON(ctx, key, v)
 }
 
 // chainCollector writes the chain as an artifact of the run, in its own

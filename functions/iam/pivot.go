@@ -13,27 +13,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/finding"
 	"github.com/custody-ir/custody/shared/pivot"
-	"github.com/custody-ir/custody/shared/s3logs"
 )
-
-// maxChainBytes bounds the chain read (pivot.MaxMaxIdentities identities
-// of a few hundred bytes each, with room): a larger one is cut and fails
-// to decode rather than filling memory.
-const maxChainBytes = 16 << 20
 
 // PivotPass is one pass over a pivot chain's principals.
 type PivotPass struct {
@@ -60,17 +49,13 @@ func (h *Handler) pivotPass(ctx context.Context, in *collect.Input) (collect.Col
 	if err != nil {
 		return nil, faults.Invalid("incident", "%v", err)
 	}
-	obj, err := h.Driver.Results.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.Driver.Bucket), Key: aws.String(key)})
-	if err != nil {
-		if s3logs.Missing(err) {
-			return nil, &faults.CollectorError{Collector: name, Err: fmt.Errorf("no pivot chain at %s", key)}
-		}
-		return nil, faults.Classify("read "+key, err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
-	}
-	defer obj.Body.Close()
 	var ch pivot.Chain
-	if err := json.NewDecoder(io.LimitReader(obj.Body, maxChainBytes)).Decode(&ch); err != nil {
-		return nil, &faults.EvidenceError{Key: key, Err: fmt.Errorf("decode: %w", err)}
+	ok, err := h.Driver.ReadJSON(ctx, key, &ch)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &faults.CollectorError{Collector: name, Err: fmt.Errorf("no pivot chain at %s", key)}
 	}
 	in.Incident.Scope = pivot.PrincipalScope(ch, account, in.Incident.Scope.Region, in.Incident.Scope)
 	return h.Pivot(&PivotPass{Name: name, Account: account, Folder: "pivot-" + account}), nil

@@ -13,21 +13,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
 	"github.com/custody-ir/custody/shared/finding"
 	"github.com/custody-ir/custody/shared/pivot"
-	"github.com/custody-ir/custody/shared/s3logs"
 )
 
 // PivotFollowFile names the pass's follow list in texts.
@@ -70,17 +64,13 @@ func (h *Handler) pivotPass(ctx context.Context, in *collect.Input) (collect.Col
 	if err != nil {
 		return nil, faults.Invalid("incident", "%v", err)
 	}
-	obj, err := h.Driver.Results.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.Driver.Bucket), Key: aws.String(key)})
-	if err != nil {
-		if s3logs.Missing(err) {
-			return nil, &faults.CollectorError{Collector: name, Err: fmt.Errorf("no follow list at %s", key)}
-		}
-		return nil, faults.Classify("read "+key, err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
-	}
-	defer obj.Body.Close()
 	var f pivot.S3Follow
-	if err := json.NewDecoder(io.LimitReader(obj.Body, 4<<20)).Decode(&f); err != nil {
-		return nil, &faults.EvidenceError{Key: key, Err: fmt.Errorf("decode: %w", err)}
+	ok, err := h.Driver.ReadJSON(ctx, key, &f)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &faults.CollectorError{Collector: name, Err: fmt.Errorf("no follow list at %s", key)}
 	}
 	in.Incident.Scope.AccountID = account
 	in.Incident.Scope.Buckets = f.Buckets

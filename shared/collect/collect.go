@@ -272,7 +272,7 @@ func (d *Driver) open(ctx context.Context, key string) (io.ReadCloser, error) {
 // stored returns the result an earlier attempt stored, or nil.
 func (d *Driver) stored(ctx context.Context, key string) (*evidence.CollectorResult, error) {
 	var r evidence.CollectorResult
-	ok, err := d.readJSON(ctx, key, &r)
+	ok, err := d.ReadJSON(ctx, key, &r)
 	if err != nil || !ok {
 		return nil, err
 	}

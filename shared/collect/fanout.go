@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"reflect"
 	"strconv"
@@ -253,7 +254,7 @@ func (d *Driver) readPlan(ctx context.Context, inc *incident.Incident, name stri
 		return nil, "", err
 	}
 	var p plan
-	ok, err := d.readJSON(ctx, key, &p)
+	ok, err := d.ReadJSON(ctx, key, &p)
 	if err != nil || !ok {
 		return nil, key, err
 	}
@@ -385,14 +386,21 @@ func (d *Driver) merge(ctx context.Context, c Collector, in Input) (incident.Res
 	return summary(key, &res)
 }
 
-// readJSON decodes the object at key into v; false when there is none.
-func (d *Driver) readJSON(ctx context.Context, key string, v any) (bool, error) {
+// maxRunJSON bounds a run's bookkeeping object read back (a result, a
+// plan, a follow list, the pivot chain): a larger one is cut and fails to
+// decode rather than filling memory.
+const maxRunJSON = 64 << 20
+
+// ReadJSON decodes the run's bookkeeping object at key (a stored result or
+// plan, a pivot follow list or chain) into v, read through Results; false
+// when there is none (or the driver reads no stored objects).
+func (d *Driver) ReadJSON(ctx context.Context, key string, v any) (bool, error) {
 	body, err := d.open(ctx, key)
 	if err != nil || body == nil {
 		return false, err
 	}
 	defer body.Close()
-	if err := json.NewDecoder(body).Decode(v); err != nil {
+	if err := json.NewDecoder(io.LimitReader(body, maxRunJSON)).Decode(v); err != nil {
 		return false, &faults.EvidenceError{Key: key, Err: fmt.Errorf("decode: %w", err)}
 	}
 	return true, nil
