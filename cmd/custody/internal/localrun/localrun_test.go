@@ -881,23 +881,9 @@ func TestPivotOrganizationEndToEnd(t *testing.T) {
 		if a.Source != evidence.SourceCloudTrail || a.API == "s3:CopyObject" || !strings.HasSuffix(a.Key, ".jsonl.gz") {
 			continue
 		}
-		f, err := os.Open(filepath.Join(caseDir, strings.TrimPrefix(a.Key, "cases/"+s.Manifest.CaseID+"/")))
-		if err != nil {
-			t.Fatal(err)
+		for _, r := range caseLines(t, caseDir, s.Manifest.CaseID, a.Key) {
+			got[fmt.Sprint(r["eventID"])] = true
 		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := json.NewDecoder(zr)
-		for dec.More() {
-			var r struct{ EventID string }
-			if err := dec.Decode(&r); err != nil {
-				t.Fatal(err)
-			}
-			got[r.EventID] = true
-		}
-		f.Close()
 	}
 	want := map[string]bool{}
 	for _, id := range key.AttackerInWindow {
@@ -934,25 +920,34 @@ func TestPivotOrganizationEndToEnd(t *testing.T) {
 		if a.Source != evidence.SourceS3Access || !strings.HasSuffix(a.Key, "/s3access/pivot-444444444444/extract-dev-data.jsonl.gz") {
 			continue
 		}
-		f, err := os.Open(filepath.Join(caseDir, strings.TrimPrefix(a.Key, "cases/"+s.Manifest.CaseID+"/")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := json.NewDecoder(zr)
-		for dec.More() {
-			var l map[string]any
-			if err := dec.Decode(&l); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, l)
-		}
-		f.Close()
+		lines = append(lines, caseLines(t, caseDir, s.Manifest.CaseID, a.Key)...)
 	}
 	if len(lines) != 1 || lines[0]["requester"] != "arn:aws:iam::444444444444:user/backup-svc" {
 		t.Errorf("dev-data's access-log lines in the pivot pass: %v, want backup-svc's one", lines)
 	}
+}
+
+// caseLines reads the JSON Lines of a gzip'd artifact (key) of a case
+// downloaded to caseDir.
+func caseLines(t *testing.T, caseDir, caseID, key string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(filepath.Join(caseDir, strings.TrimPrefix(key, "cases/"+caseID+"/")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	dec := json.NewDecoder(zr)
+	for dec.More() {
+		var l map[string]any
+		if err := dec.Decode(&l); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, l)
+	}
+	return out
 }
