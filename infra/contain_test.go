@@ -40,8 +40,8 @@ func TestContainRunsOnlyAfterSeal(t *testing.T) {
 		}
 	}
 	seal := states["Seal"].(map[string]any)
-	if seal["Next"] != "Contain" || seal["ResultPath"] != "$.seal" {
-		t.Errorf("Seal: Next %v ResultPath %v, want Contain and $.seal", seal["Next"], seal["ResultPath"])
+	if seal["Next"] != "Contain" || seal["ResultPath"] != "$.sealed" {
+		t.Errorf("Seal: Next %v ResultPath %v, want Contain and $.sealed", seal["Next"], seal["ResultPath"])
 	}
 	if js := jsonString(seal["Catch"]); !strings.Contains(js, "SealFailed") || strings.Contains(js, "Contain") {
 		t.Errorf("Seal's Catch: %s", js)

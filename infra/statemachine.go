@@ -306,7 +306,7 @@ func (s *custodyStack) newStateMachine(triage, seal custodyFunction, collectorFn
 	// Contain reads; off, it replaces the state as it always has.
 	sealResult := ""
 	if contain != nil {
-		sealResult = "$.seal"
+		sealResult = "$.sealed"
 	}
 	sealTask := s.invokeInto("Seal", seal, sealInput, sealResult)
 	sealTask.AddCatch(awsstepfunctions.NewFail(st, sp("SealFailed"), &awsstepfunctions.FailProps{

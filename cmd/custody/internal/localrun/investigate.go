@@ -259,18 +259,19 @@ func (e *Env) Execute(ctx context.Context, input []byte, pool *lambdart.Pool) (*
 			CaseID string `json:"caseId"`
 			RunID  string `json:"runId"`
 		} `json:"incident"`
-		// With containment on, Seal's answer is at $.seal.
-		Seal *struct {
+		// With containment on, Seal's answer is at $.sealed (Seal's own
+		// answer has a "seal" field: its signature).
+		Sealed *struct {
 			CaseID      string `json:"caseId"`
 			RunID       string `json:"runId"`
 			Status      string `json:"status"`
 			ManifestKey string `json:"manifestKey"`
-		} `json:"seal"`
+		} `json:"sealed"`
 	}
 	if err := json.Unmarshal(ex.Output, &out); err != nil {
 		return nil, exitErr(ExitFailed, "the workflow's output is not Seal's: %v", err)
 	}
-	if s := out.Seal; s != nil {
+	if s := out.Sealed; s != nil {
 		out.CaseID, out.RunID, out.Status, out.ManifestKey = s.CaseID, s.RunID, s.Status, s.ManifestKey
 	}
 	o := &Outcome{Duplicate: out.Duplicate, CaseID: out.CaseID, RunID: out.RunID, Status: out.Status}
