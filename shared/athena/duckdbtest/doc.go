@@ -1,0 +1,4 @@
+// Package duckdbtest runs the README's Athena example queries over case
+// extracts with DuckDB. It is a package of its own so that only its tests
+// pay DuckDB's cgo build.
+package duckdbtest
