@@ -127,9 +127,12 @@ func (s *custodyStack) newAthena(logs awss3.Bucket) awsiam.ManagedPolicy {
 // https://docs.aws.amazon.com/athena/latest/ug/partition-projection-setting-up.html
 func tableParameters(bucket, dir string) map[string]any {
 	return map[string]any{
+		// No has_encrypted_data: it marks CSE-KMS data; S3 decrypts
+		// SSE-KMS objects itself and the table needs no property for it
+		// (https://docs.aws.amazon.com/athena/latest/ug/creating-tables-based-on-encrypted-datasets-in-s3.html).
+		// No compressionType either: the folders mix .jsonl.gz extracts and
+		// the plain timeline, and Athena picks the codec by file extension.
 		"classification":            "json",
-		"compressionType":           "gzip",
-		"has_encrypted_data":        "true",
 		"projection.enabled":        "true",
 		"projection.case_id.type":   "injected",
 		"projection.run_id.type":    "injected",

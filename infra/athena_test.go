@@ -53,6 +53,9 @@ func TestAthenaTables(t *testing.T) {
 					t.Errorf("%s = %v, want %s", k, params[k], v)
 				}
 			}
+			if params["has_encrypted_data"] != nil {
+				t.Error("has_encrypted_data marks CSE-KMS data; the evidence is SSE-KMS")
+			}
 			tpl := jsonString(params["storage.location.template"])
 			if !strings.Contains(tpl, "EvidenceBucket") || !strings.Contains(tpl, "/cases/${case_id}/runs/${run_id}/athena/"+want.Dir+"/") {
 				t.Errorf("storage.location.template = %s", tpl)
