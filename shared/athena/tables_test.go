@@ -13,12 +13,12 @@ import (
 	"github.com/custody-ir/custody/shared/logs/s3access"
 )
 
-// Extracts are, per table, the files of this repository that hold lines as
+// extracts are, per table, the files of this repository that hold lines as
 // the writers write them: the collectors' own lines (testdata/extracts,
 // written by functions/vpcflow's and functions/s3access's
 // TestAthenaExtractGolden), CloudTrail records as the timeline's corpus
 // keeps them, and the timeline's golden output.
-var Extracts = map[string][]string{
+var extracts = map[string][]string{
 	"custody_cloudtrail": {
 		"../timeline/testdata/extracts/cloudtrail_stratus.derived.jsonl",
 		"../timeline/testdata/extracts/cloudtrail_opensearch.derived.jsonl",
@@ -156,7 +156,7 @@ func paths(prefix string, ty Type) []string {
 func TestColumnsAreTheExtractsFields(t *testing.T) {
 	for _, tb := range Tables {
 		t.Run(tb.Name, func(t *testing.T) {
-			files := Extracts[tb.Name]
+			files := extracts[tb.Name]
 			if len(files) == 0 {
 				t.Fatal("no extracts to check the table against")
 			}
