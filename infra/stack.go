@@ -84,7 +84,8 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 	if cfg.CopySnapshotsToHub {
 		s.snapshotKey = newSnapshotKey(stack, cfg)
 	}
-	s.bucket = newEvidenceBucket(stack, cfg, s.key, newAccessLogBucket(stack))
+	accessLogs := newAccessLogBucket(stack)
+	s.bucket = newEvidenceBucket(stack, cfg, s.key, accessLogs)
 	s.topic = newCaseTopic(stack, s.key)
 
 	// Triage: reads the case's run markers, writes the case and run marker
@@ -170,6 +171,13 @@ func NewCustodyStack(scope constructs.Construct, id string, props *CustodyStackP
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("CaseTopicArn"), &awscdk.CfnOutputProps{
 		Value: s.topic.TopicArn(), Description: jsii.String("One message per sealed run"),
+	})
+	athenaPolicy := s.newAthena(accessLogs)
+	awscdk.NewCfnOutput(stack, jsii.String("AthenaWorkGroupName"), &awscdk.CfnOutputProps{
+		Value: jsii.String(AthenaWorkGroupName), Description: jsii.String("The Athena workgroup of the case queries (README: Querying a case with Athena)"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("AthenaQueryPolicyArn"), &awscdk.CfnOutputProps{
+		Value: athenaPolicy.ManagedPolicyArn(), Description: jsii.String("Attach to a responder to query cases with Athena: workgroup, tables, cases/, results, the key through S3"),
 	})
 	signingKeyOutputs(stack, signingKey)
 	return stack

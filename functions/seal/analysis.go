@@ -135,6 +135,15 @@ func (h *Handler) analyse(ctx context.Context, inc incident.Incident, m *evidenc
 		}
 	}
 
+	// The Athena tables' folders: the extracts and the timeline again,
+	// each table's alone (athena.go).
+	if _, err := files[timelineFile].Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	copies, warnings := h.athenaCopies(ctx, inc, m, files[timelineFile], stats.TotalEvents)
+	arts = append(arts, copies...)
+	m.Warnings = append(m.Warnings, warnings...)
+
 	// A record in two extracts (two trails, two shards) is on the timeline
 	// once; the manifest and the report say so.
 	for _, src := range slices.Sorted(maps.Keys(stats.Duplicates)) {

@@ -30,9 +30,11 @@ type objectLister interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
-// manifestWriter stores the manifest.
+// manifestWriter stores the manifest, the timeline and the Athena copies.
 type manifestWriter interface {
 	Put(ctx context.Context, key string, body io.Reader, meta evidence.PutMeta) (evidence.Artifact, error)
+	Copy(ctx context.Context, srcBucket, srcKey, srcVersion, dstKey string, meta evidence.PutMeta) (evidence.Artifact, error)
+	Bucket() string
 }
 
 // publisher announces the sealed run.

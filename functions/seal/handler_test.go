@@ -301,8 +301,9 @@ func TestSeal(t *testing.T) {
 					want = append(want, run+a)
 				}
 			}
-			// And the analysis Seal builds from them.
-			for _, a := range []string{"timeline.jsonl", "timeline.csv", "untimed.jsonl", "entities.json", "report.md", "report.html", "actions/seal.jsonl"} {
+			// And the analysis Seal builds from them, and the timeline's
+			// Athena copy.
+			for _, a := range []string{"timeline.jsonl", "timeline.csv", "untimed.jsonl", "entities.json", "report.md", "report.html", "actions/seal.jsonl", "athena/timeline/timeline.jsonl"} {
 				want = append(want, run+a)
 			}
 			sort.Strings(want)
