@@ -54,6 +54,7 @@ const (
 	CtxContainEC2              = "custody:containEc2"
 	CtxContainAccessKey        = "custody:containAccessKey"
 	CtxContainRole             = "custody:containRole"
+	CtxContainLambda           = "custody:containLambda"
 	CtxContainmentProtectedTag = "custody:containmentProtectedTag"
 	// Approval (a class in approve mode): how long the workflow waits for
 	// a responder's decision before it rejects, and who may assume the
@@ -162,10 +163,10 @@ type Config struct {
 	// records the entity view compares with (0: none).
 	BaselineDays int
 
-	// ContainEC2, ContainAccessKey and ContainRole are the containment
-	// modes (off, dry-run, approve, auto); all off leaves no trace of
-	// containment in the template.
-	ContainEC2, ContainAccessKey, ContainRole string
+	// ContainEC2, ContainAccessKey, ContainRole and ContainLambda are the
+	// containment modes (off, dry-run, approve, auto); all off leaves no
+	// trace of containment in the template.
+	ContainEC2, ContainAccessKey, ContainRole, ContainLambda string
 	// ContainmentProtectedTag is key=value: a resource so tagged is never
 	// contained.
 	ContainmentProtectedTag string
@@ -201,6 +202,7 @@ func DefaultConfig() Config {
 		ContainEC2:           "off",
 		ContainAccessKey:     "off",
 		ContainRole:          "off",
+		ContainLambda:        "off",
 		// functions/contain's DefaultProtectedTag (a main package: named here).
 		ContainmentProtectedTag: "custody:protected=true",
 		// shared/contain's DefaultApprovalTimeout.
@@ -319,6 +321,7 @@ func configFrom(get func(string) any) (Config, error) {
 		CtxContainEC2:              &c.ContainEC2,
 		CtxContainAccessKey:        &c.ContainAccessKey,
 		CtxContainRole:             &c.ContainRole,
+		CtxContainLambda:           &c.ContainLambda,
 		CtxContainmentProtectedTag: &c.ContainmentProtectedTag,
 		CtxApprovalTimeout:         &c.ApprovalTimeout,
 		CtxApproverRoleName:        &c.ApproverRoleName,
@@ -395,7 +398,7 @@ func (c Config) Validate() error {
 	if c.BaselineDays < 0 || c.BaselineDays > 90 {
 		return fmt.Errorf("context %s: %d is not a whole number of days from 0 to 90", CtxBaselineDays, c.BaselineDays)
 	}
-	for key, m := range map[string]string{CtxContainEC2: c.ContainEC2, CtxContainAccessKey: c.ContainAccessKey, CtxContainRole: c.ContainRole} {
+	for key, m := range c.containModes() {
 		if !slices.Contains(containModes, m) {
 			return fmt.Errorf("context %s: %q is not a containment mode: use %s", key, m, strings.Join(containModes, ", "))
 		}
@@ -431,13 +434,29 @@ func (c Config) ApprovalWait() (time.Duration, error) {
 // ApprovalOn reports whether some class is in approve mode: only then
 // does the template hold the approval states and the approver role.
 func (c Config) ApprovalOn() bool {
-	return c.ContainEC2 == "approve" || c.ContainAccessKey == "approve" || c.ContainRole == "approve"
+	for _, m := range c.containModes() {
+		if m == "approve" {
+			return true
+		}
+	}
+	return false
+}
+
+// containModes is each action class's mode by its context key.
+func (c Config) containModes() map[string]string {
+	return map[string]string{CtxContainEC2: c.ContainEC2, CtxContainAccessKey: c.ContainAccessKey, CtxContainRole: c.ContainRole,
+		CtxContainLambda: c.ContainLambda}
 }
 
 // ContainmentOn reports whether any containment class is not off: only
 // then does the template hold the containment state, function and role.
 func (c Config) ContainmentOn() bool {
-	return c.ContainEC2 != "off" || c.ContainAccessKey != "off" || c.ContainRole != "off"
+	for _, m := range c.containModes() {
+		if m != "off" {
+			return true
+		}
+	}
+	return false
 }
 
 // ContainEnv is the containment modes as functions/contain reads them.
@@ -446,6 +465,7 @@ func (c Config) ContainEnv() map[string]string {
 		"CUSTODY_CONTAIN_EC2":        c.ContainEC2,
 		"CUSTODY_CONTAIN_ACCESS_KEY": c.ContainAccessKey,
 		"CUSTODY_CONTAIN_ROLE":       c.ContainRole,
+		"CUSTODY_CONTAIN_LAMBDA":     c.ContainLambda,
 		"CUSTODY_PROTECTED_TAG":      c.ContainmentProtectedTag,
 		"CUSTODY_APPROVAL_TIMEOUT":   c.ApprovalTimeout,
 	}

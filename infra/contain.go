@@ -76,6 +76,13 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 		add([]string{"iam:ListRoleTags", "iam:GetRolePolicy"}, []*string{iamARN("role/*")}, nil)
 		add([]string{"iam:PutRolePolicy", "iam:DeleteRolePolicy"}, []*string{iamARN("role/*")}, notProtected("aws:ResourceTag"))
 	}
+	if cfg.ContainLambda != "off" {
+		// A function's tags come with GetFunction; the writes are the
+		// reservation only, and Lambda's ABAC gives PutFunctionConcurrency
+		// and DeleteFunctionConcurrency aws:ResourceTag.
+		add([]string{"lambda:GetFunction", "lambda:GetFunctionConcurrency"}, []*string{arn("lambda", "function:*")}, nil)
+		add([]string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"}, []*string{arn("lambda", "function:*")}, notProtected("aws:ResourceTag"))
+	}
 	if cfg.ApprovalOn() {
 		// The approval notice goes to the stack's topic (encrypted with the
 		// evidence key, used through SNS only).
@@ -93,7 +100,8 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 	suppressWildcards(f, "IAM allows containment the EC2 Describe calls on * (no resource-level permissions); its writes are on the finding's resources, known only at run time, "+
 		"and conditioned on their tags: never a resource tagged with the protected tag, and only custody's own isolation group's rules.",
 		append(wild, objectWildcard(casesPrefix),
-			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(ec2|iam):.*:(vpc|security-group|instance|network-interface|user|role)\/\*$/g`))...)
+			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(ec2|iam):.*:(vpc|security-group|instance|network-interface|user|role)\/\*$/g`),
+			jsiiRegex(`/^Resource::arn:<AWS::Partition>:lambda:.*:function:\*$/g`))...)
 	return &f
 }
 

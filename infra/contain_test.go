@@ -9,12 +9,12 @@ import (
 )
 
 // containOn is every mode at once: the most the template can hold.
-var containOn = map[string]any{CtxContainEC2: "auto", CtxContainAccessKey: "dry-run", CtxContainRole: "approve"}
+var containOn = map[string]any{CtxContainEC2: "auto", CtxContainAccessKey: "dry-run", CtxContainRole: "approve", CtxContainLambda: "auto"}
 
 func TestContainOffLeavesNoTrace(t *testing.T) {
 	s := defaultStack(t)
 	tpl := jsonString(s.raw)
-	for _, absent := range []string{"ContainFunction", `"Contain"`, "ContainmentFailed", "ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "CUSTODY_CONTAIN"} {
+	for _, absent := range []string{"ContainFunction", `"Contain"`, "ContainmentFailed", "ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "lambda:PutFunctionConcurrency", "CUSTODY_CONTAIN"} {
 		if strings.Contains(tpl, absent) {
 			t.Errorf("containment off, yet the template holds %s", absent)
 		}
@@ -69,6 +69,7 @@ var containWrites = map[string]bool{
 	"ec2:ModifyInstanceAttribute": true, "ec2:ModifyNetworkInterfaceAttribute": true,
 	"iam:UpdateAccessKey": true, "iam:PutUserPolicy": true, "iam:DeleteUserPolicy": true,
 	"iam:PutRolePolicy": true, "iam:DeleteRolePolicy": true,
+	"lambda:PutFunctionConcurrency": true, "lambda:DeleteFunctionConcurrency": true,
 }
 
 func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
@@ -86,7 +87,10 @@ func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
 			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:PutRolePolicy", "iam:DeleteAccessKey"}},
 		{"roles only", map[string]any{CtxContainRole: "auto", CtxContainmentProtectedTag: "keep=yes"},
 			[]string{"iam:PutRolePolicy"},
-			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey"}},
+			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "lambda:PutFunctionConcurrency"}},
+		{"lambda only", map[string]any{CtxContainLambda: "approve"},
+			[]string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunction"},
+			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "lambda:UpdateFunctionCode", "lambda:DeleteFunction"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := synth(t, tc.ctx)
@@ -106,7 +110,8 @@ func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
 					// on a protected one by IAM too.
 					scoped := map[string]bool{"ec2:ModifyNetworkInterfaceAttribute": strings.Contains(res, "network-interface"),
 						"ec2:ModifyInstanceAttribute": strings.Contains(res, "instance/"),
-						"iam:UpdateAccessKey":         true, "iam:PutUserPolicy": true, "iam:PutRolePolicy": true}
+						"iam:UpdateAccessKey":         true, "iam:PutUserPolicy": true, "iam:PutRolePolicy": true,
+						"lambda:PutFunctionConcurrency": true, "lambda:DeleteFunctionConcurrency": true}
 					if scoped[a] {
 						prot := "custody:protected"
 						if v, ok := tc.ctx[CtxContainmentProtectedTag]; ok {
@@ -147,6 +152,8 @@ func TestContainConfig(t *testing.T) {
 		{map[string]any{CtxApprovalTimeout: "soon"}, CtxApprovalTimeout, false},
 		{map[string]any{CtxApproverPrincipals: []any{"arn:aws:iam::123456789012:role/*"}}, CtxApproverPrincipals, false},
 		{map[string]any{CtxContainRole: "approve", CtxApprovalTimeout: "90m"}, "", true},
+		{map[string]any{CtxContainLambda: "auto"}, "", true},
+		{map[string]any{CtxContainLambda: "on"}, CtxContainLambda, false},
 	} {
 		c, err := configFrom(func(k string) any { return tc.ctx[k] })
 		if tc.wantErr != "" {

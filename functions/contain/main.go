@@ -11,6 +11,7 @@
 //	CUSTODY_CONTAIN_EC2             mode of EC2 instance isolation
 //	CUSTODY_CONTAIN_ACCESS_KEY      mode of access key deactivation
 //	CUSTODY_CONTAIN_ROLE            mode of role session revocation
+//	CUSTODY_CONTAIN_LAMBDA          mode of Lambda function throttling
 //	CUSTODY_ACCOUNT_ID              the account it acts in; a case of
 //	                                another account is not contained
 //	CUSTODY_PROTECTED_TAG           key=value of the tag that exempts a
@@ -28,6 +29,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -48,6 +50,7 @@ func main() {
 	}
 	h.EC2 = ec2.NewFromConfig(cfg)
 	h.IAM = iam.NewFromConfig(cfg)
+	h.Lambda = awslambda.NewFromConfig(cfg)
 	s3c := s3.NewFromConfig(cfg, awsconfig.S3Options)
 	h.Writer = evidence.NewWriter(s3c, os.Getenv("EVIDENCE_BUCKET"))
 	h.Reader, h.Bucket = s3c, os.Getenv("EVIDENCE_BUCKET")

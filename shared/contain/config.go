@@ -14,6 +14,7 @@ const (
 	EnvEC2          = "CUSTODY_CONTAIN_EC2"
 	EnvAccessKey    = "CUSTODY_CONTAIN_ACCESS_KEY"
 	EnvRole         = "CUSTODY_CONTAIN_ROLE"
+	EnvLambda       = "CUSTODY_CONTAIN_LAMBDA"
 	EnvProtectedTag = "CUSTODY_PROTECTED_TAG"
 	// EnvAccountID is the account the function acts in (the stack's).
 	EnvAccountID = "CUSTODY_ACCOUNT_ID"
@@ -33,7 +34,7 @@ const (
 // bad value is a ConfigurationError naming the variable.
 func FromEnv(getenv func(string) string) (*Handler, error) {
 	h := &Handler{Modes: map[Class]Mode{}, AccountID: getenv(EnvAccountID)}
-	for env, class := range map[string]Class{EnvEC2: ClassEC2, EnvAccessKey: ClassAccessKey, EnvRole: ClassRole} {
+	for env, class := range map[string]Class{EnvEC2: ClassEC2, EnvAccessKey: ClassAccessKey, EnvRole: ClassRole, EnvLambda: ClassLambda} {
 		m, err := ParseMode(getenv(env))
 		if err != nil {
 			return nil, &faults.ConfigurationError{Setting: env, Reason: err.Error()}

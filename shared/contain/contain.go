@@ -57,6 +57,8 @@ const (
 	ClassEC2       Class = "ec2-isolate"
 	ClassAccessKey Class = "access-key-deactivate"
 	ClassRole      Class = "role-revoke-sessions"
+	// ClassLambda reserves a function's concurrency at 0.
+	ClassLambda Class = "lambda-zero-concurrency"
 )
 
 // Status is where an action stands.
@@ -91,6 +93,10 @@ type State struct {
 	KeyStatus string `json:"keyStatus,omitempty"`
 	// PolicyPresent: whether custody's inline deny exists.
 	PolicyPresent bool `json:"policyPresent"`
+	// ReservedConcurrency: for a function, its reserved concurrency; nil
+	// (absent) when none was reserved, which rollback restores by
+	// removing the reservation.
+	ReservedConcurrency *int32 `json:"reservedConcurrency,omitempty"`
 }
 
 // Action is one planned change and, once applied, what it did.
@@ -196,6 +202,7 @@ type Output struct {
 type Handler struct {
 	EC2    ec2API
 	IAM    iamAPI
+	Lambda lambdaAPI
 	Writer planWriter
 	// Modes per class; a missing class is off.
 	Modes map[Class]Mode
@@ -322,6 +329,15 @@ func (h *Handler) Plan(ctx context.Context, scope incident.Scope) ([]Action, err
 	if m := h.mode(ClassRole); m != ModeOff {
 		for _, role := range scope.RoleNames {
 			a, err := h.planRole(ctx, role, m)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+	}
+	if m := h.mode(ClassLambda); m != ModeOff {
+		for _, fn := range scope.Functions {
+			a, err := h.planFunction(ctx, fn, m)
 			if err != nil {
 				return nil, err
 			}
@@ -541,6 +557,8 @@ func (h *Handler) Apply(ctx context.Context, a *Action) {
 		err = h.deactivate(ctx, a)
 	case ClassRole:
 		err = h.revokeRole(ctx, a)
+	case ClassLambda:
+		err = h.throttle(ctx, a)
 	default:
 		err = fmt.Errorf("unknown class %q", a.Class)
 	}
@@ -678,6 +696,8 @@ func (h *Handler) drift(ctx context.Context, a *Action) error {
 				return &DriftError{Target: a.Target, Detail: fmt.Sprintf("status is %s, containment left %s", k.Status, a.After.KeyStatus)}
 			}
 		}
+	case ClassLambda:
+		return h.functionDrift(ctx, a)
 	}
 	return nil
 }
@@ -715,6 +735,10 @@ func (h *Handler) restore(ctx context.Context, a *Action) error {
 			}
 		}
 		a.After = &State{PolicyPresent: a.Before.PolicyPresent}
+	case ClassLambda:
+		if err := h.restoreFunction(ctx, a); err != nil {
+			return err
+		}
 	}
 	a.Status = StatusRolledBack
 	return nil
