@@ -55,6 +55,7 @@ const (
 	CtxContainAccessKey        = "custody:containAccessKey"
 	CtxContainRole             = "custody:containRole"
 	CtxContainLambda           = "custody:containLambda"
+	CtxContainS3Bucket         = "custody:containS3Bucket"
 	CtxContainmentProtectedTag = "custody:containmentProtectedTag"
 	// Approval (a class in approve mode): how long the workflow waits for
 	// a responder's decision before it rejects, and who may assume the
@@ -163,10 +164,10 @@ type Config struct {
 	// records the entity view compares with (0: none).
 	BaselineDays int
 
-	// ContainEC2, ContainAccessKey, ContainRole and ContainLambda are the
-	// containment modes (off, dry-run, approve, auto); all off leaves no
-	// trace of containment in the template.
-	ContainEC2, ContainAccessKey, ContainRole, ContainLambda string
+	// ContainEC2, ContainAccessKey, ContainRole, ContainLambda and
+	// ContainS3Bucket are the containment modes (off, dry-run, approve,
+	// auto); all off leaves no trace of containment in the template.
+	ContainEC2, ContainAccessKey, ContainRole, ContainLambda, ContainS3Bucket string
 	// ContainmentProtectedTag is key=value: a resource so tagged is never
 	// contained.
 	ContainmentProtectedTag string
@@ -203,6 +204,7 @@ func DefaultConfig() Config {
 		ContainAccessKey:     "off",
 		ContainRole:          "off",
 		ContainLambda:        "off",
+		ContainS3Bucket:      "off",
 		// functions/contain's DefaultProtectedTag (a main package: named here).
 		ContainmentProtectedTag: "custody:protected=true",
 		// shared/contain's DefaultApprovalTimeout.
@@ -322,6 +324,7 @@ func configFrom(get func(string) any) (Config, error) {
 		CtxContainAccessKey:        &c.ContainAccessKey,
 		CtxContainRole:             &c.ContainRole,
 		CtxContainLambda:           &c.ContainLambda,
+		CtxContainS3Bucket:         &c.ContainS3Bucket,
 		CtxContainmentProtectedTag: &c.ContainmentProtectedTag,
 		CtxApprovalTimeout:         &c.ApprovalTimeout,
 		CtxApproverRoleName:        &c.ApproverRoleName,
@@ -445,7 +448,7 @@ func (c Config) ApprovalOn() bool {
 // containModes is each action class's mode by its context key.
 func (c Config) containModes() map[string]string {
 	return map[string]string{CtxContainEC2: c.ContainEC2, CtxContainAccessKey: c.ContainAccessKey, CtxContainRole: c.ContainRole,
-		CtxContainLambda: c.ContainLambda}
+		CtxContainLambda: c.ContainLambda, CtxContainS3Bucket: c.ContainS3Bucket}
 }
 
 // ContainmentOn reports whether any containment class is not off: only
@@ -466,6 +469,7 @@ func (c Config) ContainEnv() map[string]string {
 		"CUSTODY_CONTAIN_ACCESS_KEY": c.ContainAccessKey,
 		"CUSTODY_CONTAIN_ROLE":       c.ContainRole,
 		"CUSTODY_CONTAIN_LAMBDA":     c.ContainLambda,
+		"CUSTODY_CONTAIN_S3_BUCKET":  c.ContainS3Bucket,
 		"CUSTODY_PROTECTED_TAG":      c.ContainmentProtectedTag,
 		"CUSTODY_APPROVAL_TIMEOUT":   c.ApprovalTimeout,
 	}

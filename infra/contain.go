@@ -25,6 +25,8 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 	// The stack's own account: a member account's case is not contained
 	// (its names would be this account's resources).
 	env["CUSTODY_ACCOUNT_ID"] = *s.stack.Account()
+	// A bucket policy's ARNs are the stack's partition's.
+	env["CUSTODY_PARTITION"] = *s.stack.Partition()
 	f := s.newCustodyFunction("ContainFunction", "contain", containSizing, env)
 	// The plan and the record of what changed go into the sealed run.
 	s.allowObjects(f, []string{"s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"}, casesPrefix)
@@ -83,6 +85,20 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 		add([]string{"lambda:GetFunction", "lambda:GetFunctionConcurrency"}, []*string{arn("lambda", "function:*")}, nil)
 		add([]string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"}, []*string{arn("lambda", "function:*")}, notProtected("aws:ResourceTag"))
 	}
+	if cfg.ContainS3Bucket != "off" {
+		// S3 gives these bucket actions no aws:ResourceTag condition, so
+		// the protected tag is kept by the plan (GetBucketTagging); the
+		// evidence bucket is refused by IAM too. DeletePublicAccessBlock
+		// is authorized as s3:PutBucketPublicAccessBlock.
+		buckets := []*string{jsii.String("arn:" + *s.stack.Partition() + ":s3:::*")}
+		add([]string{"s3:GetBucketTagging", "s3:GetBucketPolicy", "s3:GetBucketPublicAccessBlock"}, buckets, nil)
+		add([]string{"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock"}, buckets, nil)
+		f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Effect:  awsiam.Effect_DENY,
+			Actions: jsii.Strings("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock"), Resources: &[]*string{s.bucket.BucketArn()},
+		}))
+		wild = append(wild, "Resource::arn:<AWS::Partition>:s3:::*")
+	}
 	if cfg.ApprovalOn() {
 		// The approval notice goes to the stack's topic (encrypted with the
 		// evidence key, used through SNS only).
@@ -98,7 +114,8 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 		Value: f.fn.FunctionName(), Description: jsii.String("custody rollback CASE invokes it"),
 	})
 	suppressWildcards(f, "IAM allows containment the EC2 Describe calls on * (no resource-level permissions); its writes are on the finding's resources, known only at run time, "+
-		"and conditioned on their tags: never a resource tagged with the protected tag, and only custody's own isolation group's rules.",
+		"and conditioned on their tags: never a resource tagged with the protected tag, and only custody's own isolation group's rules. "+
+		"The S3 bucket writes (policy, public access block) are on any bucket: S3 has no tag condition for them, so the plan skips a protected bucket, and IAM denies them on the evidence bucket.",
 		append(wild, objectWildcard(casesPrefix),
 			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(ec2|iam):.*:(vpc|security-group|instance|network-interface|user|role)\/\*$/g`),
 			jsiiRegex(`/^Resource::arn:<AWS::Partition>:lambda:.*:function:\*$/g`))...)

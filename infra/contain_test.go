@@ -9,12 +9,12 @@ import (
 )
 
 // containOn is every mode at once: the most the template can hold.
-var containOn = map[string]any{CtxContainEC2: "auto", CtxContainAccessKey: "dry-run", CtxContainRole: "approve", CtxContainLambda: "auto"}
+var containOn = map[string]any{CtxContainEC2: "auto", CtxContainAccessKey: "dry-run", CtxContainRole: "approve", CtxContainLambda: "auto", CtxContainS3Bucket: "auto"}
 
 func TestContainOffLeavesNoTrace(t *testing.T) {
 	s := defaultStack(t)
 	tpl := jsonString(s.raw)
-	for _, absent := range []string{"ContainFunction", `"Contain"`, "ContainmentFailed", "ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "lambda:PutFunctionConcurrency", "CUSTODY_CONTAIN"} {
+	for _, absent := range []string{"ContainFunction", `"Contain"`, "ContainmentFailed", "ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "lambda:PutFunctionConcurrency", "s3:PutBucketPublicAccessBlock", "CUSTODY_CONTAIN"} {
 		if strings.Contains(tpl, absent) {
 			t.Errorf("containment off, yet the template holds %s", absent)
 		}
@@ -70,6 +70,7 @@ var containWrites = map[string]bool{
 	"iam:UpdateAccessKey": true, "iam:PutUserPolicy": true, "iam:DeleteUserPolicy": true,
 	"iam:PutRolePolicy": true, "iam:DeleteRolePolicy": true,
 	"lambda:PutFunctionConcurrency": true, "lambda:DeleteFunctionConcurrency": true,
+	"s3:PutBucketPolicy": true, "s3:DeleteBucketPolicy": true, "s3:PutBucketPublicAccessBlock": true,
 }
 
 func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
@@ -91,15 +92,23 @@ func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
 		{"lambda only", map[string]any{CtxContainLambda: "approve"},
 			[]string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunction"},
 			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "lambda:UpdateFunctionCode", "lambda:DeleteFunction"}},
+		{"s3 only", map[string]any{CtxContainS3Bucket: "dry-run"},
+			[]string{"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock", "s3:GetBucketTagging"},
+			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "lambda:PutFunctionConcurrency", "s3:DeleteBucket", "s3:PutBucketAcl"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := synth(t, tc.ctx)
 			actions := map[string]bool{}
+			denied := map[string]string{}
 			for _, st := range s.statements(t, "ContainFunctionRole") {
 				res := jsonString(st["Resource"])
 				for _, a := range list(st["Action"]) {
 					a := a.(string)
 					actions[a] = true
+					if st["Effect"] == "Deny" {
+						denied[a] = res
+						continue
+					}
 					if !containWrites[a] {
 						continue
 					}
@@ -128,6 +137,15 @@ func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
 					t.Errorf("missing %s", a)
 				}
 			}
+			// S3 has no tag condition on a bucket's policy writes: IAM
+			// refuses them on the evidence bucket instead.
+			if tc.ctx[CtxContainS3Bucket] != nil {
+				for _, a := range []string{"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock"} {
+					if !strings.Contains(denied[a], "EvidenceBucket") {
+						t.Errorf("%s not denied on the evidence bucket: %q", a, denied[a])
+					}
+				}
+			}
 			for _, a := range tc.absent {
 				if actions[a] {
 					t.Errorf("has %s, which no enabled class needs", a)
@@ -154,6 +172,8 @@ func TestContainConfig(t *testing.T) {
 		{map[string]any{CtxContainRole: "approve", CtxApprovalTimeout: "90m"}, "", true},
 		{map[string]any{CtxContainLambda: "auto"}, "", true},
 		{map[string]any{CtxContainLambda: "on"}, CtxContainLambda, false},
+		{map[string]any{CtxContainS3Bucket: "approve"}, "", true},
+		{map[string]any{CtxContainS3Bucket: "yes"}, CtxContainS3Bucket, false},
 	} {
 		c, err := configFrom(func(k string) any { return tc.ctx[k] })
 		if tc.wantErr != "" {

@@ -12,6 +12,8 @@
 //	CUSTODY_CONTAIN_ACCESS_KEY      mode of access key deactivation
 //	CUSTODY_CONTAIN_ROLE            mode of role session revocation
 //	CUSTODY_CONTAIN_LAMBDA          mode of Lambda function throttling
+//	CUSTODY_CONTAIN_S3_BUCKET       mode of S3 bucket blocking
+//	CUSTODY_PARTITION               the stack's partition (bucket policy ARNs)
 //	CUSTODY_ACCOUNT_ID              the account it acts in; a case of
 //	                                another account is not contained
 //	CUSTODY_PROTECTED_TAG           key=value of the tag that exempts a
@@ -54,6 +56,7 @@ func main() {
 	s3c := s3.NewFromConfig(cfg, awsconfig.S3Options)
 	h.Writer = evidence.NewWriter(s3c, os.Getenv("EVIDENCE_BUCKET"))
 	h.Reader, h.Bucket = s3c, os.Getenv("EVIDENCE_BUCKET")
+	h.S3 = s3c
 	h.Notifier = sns.NewFromConfig(cfg)
 	h.Version = version.String()
 	h.Now = time.Now

@@ -59,6 +59,9 @@ const (
 	ClassRole      Class = "role-revoke-sessions"
 	// ClassLambda reserves a function's concurrency at 0.
 	ClassLambda Class = "lambda-zero-concurrency"
+	// ClassS3Bucket blocks a bucket's public access and denies it to the
+	// finding's principals.
+	ClassS3Bucket Class = "s3-bucket-block"
 )
 
 // Status is where an action stands.
@@ -97,6 +100,11 @@ type State struct {
 	// (absent) when none was reserved, which rollback restores by
 	// removing the reservation.
 	ReservedConcurrency *int32 `json:"reservedConcurrency,omitempty"`
+	// BucketPolicy: for a bucket, its policy; nil when it had none.
+	BucketPolicy *string `json:"bucketPolicy,omitempty"`
+	// PublicAccessBlock: for a bucket, its public access block; nil when
+	// it had none.
+	PublicAccessBlock *PublicAccessBlock `json:"publicAccessBlock,omitempty"`
 }
 
 // Action is one planned change and, once applied, what it did.
@@ -116,6 +124,8 @@ type Action struct {
 	IsolationGroup string `json:"isolationGroup,omitempty"`
 	// IssuedBefore is the aws:TokenIssueTime bound of an inline deny.
 	IssuedBefore string `json:"issuedBefore,omitempty"`
+	// Deny are the principal ARNs a bucket's deny statement names.
+	Deny []string `json:"deny,omitempty"`
 }
 
 // Plan is what containment/plan.json holds.
@@ -203,7 +213,11 @@ type Handler struct {
 	EC2    ec2API
 	IAM    iamAPI
 	Lambda lambdaAPI
-	Writer planWriter
+	S3     s3API
+	// Partition is the stack's partition (ARNs in a bucket policy; "aws"
+	// when empty).
+	Partition string
+	Writer    planWriter
 	// Modes per class; a missing class is off.
 	Modes map[Class]Mode
 	// AccountID is the account this function acts in: a case of another
@@ -329,6 +343,16 @@ func (h *Handler) Plan(ctx context.Context, scope incident.Scope) ([]Action, err
 	if m := h.mode(ClassRole); m != ModeOff {
 		for _, role := range scope.RoleNames {
 			a, err := h.planRole(ctx, role, m)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+	}
+	if m := h.mode(ClassS3Bucket); m != ModeOff {
+		deny := denyPrincipals(h.partition(), scope.AccountID, scope.Principals, scope.UserNames)
+		for _, b := range scope.Buckets {
+			a, err := h.planBucket(ctx, b, deny, m)
 			if err != nil {
 				return nil, err
 			}
@@ -559,6 +583,8 @@ func (h *Handler) Apply(ctx context.Context, a *Action) {
 		err = h.revokeRole(ctx, a)
 	case ClassLambda:
 		err = h.throttle(ctx, a)
+	case ClassS3Bucket:
+		err = h.blockBucket(ctx, a)
 	default:
 		err = fmt.Errorf("unknown class %q", a.Class)
 	}
@@ -698,6 +724,8 @@ func (h *Handler) drift(ctx context.Context, a *Action) error {
 		}
 	case ClassLambda:
 		return h.functionDrift(ctx, a)
+	case ClassS3Bucket:
+		return h.bucketDrift(ctx, a)
 	}
 	return nil
 }
@@ -737,6 +765,10 @@ func (h *Handler) restore(ctx context.Context, a *Action) error {
 		a.After = &State{PolicyPresent: a.Before.PolicyPresent}
 	case ClassLambda:
 		if err := h.restoreFunction(ctx, a); err != nil {
+			return err
+		}
+	case ClassS3Bucket:
+		if err := h.restoreBucket(ctx, a); err != nil {
 			return err
 		}
 	}
