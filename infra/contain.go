@@ -68,6 +68,12 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 		add([]string{"ec2:ModifyInstanceAttribute"}, []*string{arn("ec2", "instance/*")}, notProtected("aws:ResourceTag"))
 		add([]string{"ec2:ModifyNetworkInterfaceAttribute"}, []*string{arn("ec2", "network-interface/*")}, notProtected("aws:ResourceTag"))
 		add([]string{"ec2:ModifyInstanceAttribute", "ec2:ModifyNetworkInterfaceAttribute"}, []*string{arn("ec2", "security-group/*")}, nil)
+		// Before isolation the instance leaves its Auto Scaling group and
+		// target groups (their Describe calls have no resource-level
+		// permissions); rollback puts it back.
+		add([]string{"autoscaling:DescribeAutoScalingInstances", "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"}, []*string{jsii.String("*")}, nil)
+		add([]string{"autoscaling:DetachInstances", "autoscaling:AttachInstances"}, []*string{arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/*")}, nil)
+		add([]string{"elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"}, []*string{arn("elasticloadbalancing", "targetgroup/*/*")}, nil)
 		wild = append(wild, "Resource::*")
 	}
 	if cfg.ContainAccessKey != "off" {
@@ -115,10 +121,12 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 	})
 	suppressWildcards(f, "IAM allows containment the EC2 Describe calls on * (no resource-level permissions); its writes are on the finding's resources, known only at run time, "+
 		"and conditioned on their tags: never a resource tagged with the protected tag, and only custody's own isolation group's rules. "+
+		"The Auto Scaling detach and attach and the target deregistration are on any group of the account: the groups are the instance's, known only at run time. "+
 		"The S3 bucket writes (policy, public access block) are on any bucket: S3 has no tag condition for them, so the plan skips a protected bucket, and IAM denies them on the evidence bucket.",
 		append(wild, objectWildcard(casesPrefix),
 			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(ec2|iam):.*:(vpc|security-group|instance|network-interface|user|role)\/\*$/g`),
-			jsiiRegex(`/^Resource::arn:<AWS::Partition>:lambda:.*:function:\*$/g`))...)
+			jsiiRegex(`/^Resource::arn:<AWS::Partition>:lambda:.*:function:\*$/g`),
+			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(autoscaling|elasticloadbalancing):.*:(autoScalingGroup:\*:autoScalingGroupName\/\*|targetgroup\/\*\/\*)$/g`))...)
 	return &f
 }
 

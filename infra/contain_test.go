@@ -14,7 +14,7 @@ var containOn = map[string]any{CtxContainEC2: "auto", CtxContainAccessKey: "dry-
 func TestContainOffLeavesNoTrace(t *testing.T) {
 	s := defaultStack(t)
 	tpl := jsonString(s.raw)
-	for _, absent := range []string{"ContainFunction", `"Contain"`, "ContainmentFailed", "ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "lambda:PutFunctionConcurrency", "s3:PutBucketPublicAccessBlock", "CUSTODY_CONTAIN"} {
+	for _, absent := range []string{"ContainFunction", `"Contain"`, "ContainmentFailed", "ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "lambda:PutFunctionConcurrency", "s3:PutBucketPublicAccessBlock", "autoscaling:DetachInstances", "elasticloadbalancing:DeregisterTargets", "CUSTODY_CONTAIN"} {
 		if strings.Contains(tpl, absent) {
 			t.Errorf("containment off, yet the template holds %s", absent)
 		}
@@ -71,6 +71,8 @@ var containWrites = map[string]bool{
 	"iam:PutRolePolicy": true, "iam:DeleteRolePolicy": true,
 	"lambda:PutFunctionConcurrency": true, "lambda:DeleteFunctionConcurrency": true,
 	"s3:PutBucketPolicy": true, "s3:DeleteBucketPolicy": true, "s3:PutBucketPublicAccessBlock": true,
+	"autoscaling:DetachInstances": true, "autoscaling:AttachInstances": true,
+	"elasticloadbalancing:DeregisterTargets": true, "elasticloadbalancing:RegisterTargets": true,
 }
 
 func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
@@ -81,8 +83,9 @@ func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
 		absent []string
 	}{
 		{"ec2 only", map[string]any{CtxContainEC2: "dry-run"},
-			[]string{"ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateSecurityGroup"},
-			[]string{"iam:UpdateAccessKey", "iam:PutRolePolicy", "iam:PutUserPolicy"}},
+			[]string{"ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateSecurityGroup", "autoscaling:DetachInstances", "autoscaling:AttachInstances",
+				"elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"},
+			[]string{"iam:UpdateAccessKey", "iam:PutRolePolicy", "iam:PutUserPolicy", "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup"}},
 		{"keys only", map[string]any{CtxContainAccessKey: "auto"},
 			[]string{"iam:UpdateAccessKey", "iam:PutUserPolicy"},
 			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:PutRolePolicy", "iam:DeleteAccessKey"}},

@@ -29,7 +29,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -51,6 +53,8 @@ func main() {
 		log.Fatalf("contain: aws config: %v", err)
 	}
 	h.EC2 = ec2.NewFromConfig(cfg)
+	h.AutoScaling = autoscaling.NewFromConfig(cfg)
+	h.ELB = elbv2.NewFromConfig(cfg)
 	h.IAM = iam.NewFromConfig(cfg)
 	h.Lambda = awslambda.NewFromConfig(cfg)
 	s3c := s3.NewFromConfig(cfg, awsconfig.S3Options)

@@ -282,7 +282,10 @@ func (h *Handler) RollbackRun(ctx context.Context, bucket, caseID, runID, by str
 			return nil, err
 		}
 	}
-	for i := range applied {
+	// Undone in the reverse order of apply: an instance is let out of
+	// isolation before it rejoins its target groups and Auto Scaling
+	// group, whose health checks would otherwise fail it.
+	for i := len(applied) - 1; i >= 0; i-- {
 		if err := h.restore(ctx, &applied[i]); err != nil {
 			applied[i].Status, applied[i].Error = StatusFailed, err.Error()
 		}

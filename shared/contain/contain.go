@@ -62,6 +62,11 @@ const (
 	// ClassS3Bucket blocks a bucket's public access and denies it to the
 	// finding's principals.
 	ClassS3Bucket Class = "s3-bucket-block"
+	// ClassASGDetach and ClassTargetDeregister go with EC2 isolation (its
+	// mode): the instance leaves its Auto Scaling group and its target
+	// groups before it is isolated.
+	ClassASGDetach        Class = "ec2-asg-detach"
+	ClassTargetDeregister Class = "ec2-target-deregister"
 )
 
 // Status is where an action stands.
@@ -105,6 +110,10 @@ type State struct {
 	// PublicAccessBlock: for a bucket, its public access block; nil when
 	// it had none.
 	PublicAccessBlock *PublicAccessBlock `json:"publicAccessBlock,omitempty"`
+	// AutoScalingGroup: the instance's Auto Scaling group ("" for none).
+	AutoScalingGroup string `json:"autoScalingGroup,omitempty"`
+	// Targets: the instance's target group registrations.
+	Targets []Target `json:"targets,omitempty"`
 }
 
 // Action is one planned change and, once applied, what it did.
@@ -214,6 +223,10 @@ type Handler struct {
 	IAM    iamAPI
 	Lambda lambdaAPI
 	S3     s3API
+	// AutoScaling and ELB, when set, let EC2 isolation first take the
+	// instance out of its Auto Scaling group and target groups.
+	AutoScaling autoscalingAPI
+	ELB         elbv2API
 	// Partition is the stack's partition (ARNs in a bucket policy; "aws"
 	// when empty).
 	Partition string
@@ -328,6 +341,14 @@ func (h *Handler) Plan(ctx context.Context, scope incident.Scope) ([]Action, err
 			if err != nil {
 				return nil, err
 			}
+			if a.Status == StatusPlanned {
+				// Before the isolation (apply runs in plan order).
+				extra, err := h.planMemberships(ctx, id, m)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, extra...)
+			}
 			out = append(out, a)
 		}
 	}
@@ -368,7 +389,21 @@ func (h *Handler) Plan(ctx context.Context, scope incident.Scope) ([]Action, err
 			out = append(out, a)
 		}
 	}
+	if h.anyOn() {
+		out = append(out, leads(scope)...)
+	}
 	return out, nil
+}
+
+// anyOn reports whether some class plans: only then is there a plan to
+// hold the leads.
+func (h *Handler) anyOn() bool {
+	for _, m := range h.Modes {
+		if m != ModeOff {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Handler) protected(key, value *string) bool {
@@ -585,6 +620,10 @@ func (h *Handler) Apply(ctx context.Context, a *Action) {
 		err = h.throttle(ctx, a)
 	case ClassS3Bucket:
 		err = h.blockBucket(ctx, a)
+	case ClassASGDetach:
+		err = h.detach(ctx, a)
+	case ClassTargetDeregister:
+		err = h.deregister(ctx, a)
 	default:
 		err = fmt.Errorf("unknown class %q", a.Class)
 	}
@@ -726,6 +765,8 @@ func (h *Handler) drift(ctx context.Context, a *Action) error {
 		return h.functionDrift(ctx, a)
 	case ClassS3Bucket:
 		return h.bucketDrift(ctx, a)
+	case ClassASGDetach, ClassTargetDeregister:
+		return h.membershipDrift(ctx, a)
 	}
 	return nil
 }
@@ -769,6 +810,10 @@ func (h *Handler) restore(ctx context.Context, a *Action) error {
 		}
 	case ClassS3Bucket:
 		if err := h.restoreBucket(ctx, a); err != nil {
+			return err
+		}
+	case ClassASGDetach, ClassTargetDeregister:
+		if err := h.restoreMembership(ctx, a); err != nil {
 			return err
 		}
 	}
