@@ -51,11 +51,14 @@ const (
 	CtxBaselineDays            = "custody:baselineDays"
 	// Containment (README, "Containment (opt-in)"): one mode per action
 	// class, off unless set.
-	CtxContainEC2              = "custody:containEc2"
-	CtxContainAccessKey        = "custody:containAccessKey"
-	CtxContainRole             = "custody:containRole"
-	CtxContainLambda           = "custody:containLambda"
-	CtxContainS3Bucket         = "custody:containS3Bucket"
+	CtxContainEC2       = "custody:containEc2"
+	CtxContainAccessKey = "custody:containAccessKey"
+	CtxContainRole      = "custody:containRole"
+	CtxContainLambda    = "custody:containLambda"
+	CtxContainS3Bucket  = "custody:containS3Bucket"
+	// CtxContainEC2SubnetNacl is its own key: its ACL cuts every instance
+	// of the subnet, not only the finding's.
+	CtxContainEC2SubnetNacl    = "custody:containEc2SubnetNacl"
 	CtxContainmentProtectedTag = "custody:containmentProtectedTag"
 	// Approval (a class in approve mode): how long the workflow waits for
 	// a responder's decision before it rejects, and who may assume the
@@ -168,6 +171,8 @@ type Config struct {
 	// ContainS3Bucket are the containment modes (off, dry-run, approve,
 	// auto); all off leaves no trace of containment in the template.
 	ContainEC2, ContainAccessKey, ContainRole, ContainLambda, ContainS3Bucket string
+	// ContainEC2SubnetNACL is the mode of the deny-all subnet ACL.
+	ContainEC2SubnetNACL string
 	// ContainmentProtectedTag is key=value: a resource so tagged is never
 	// contained.
 	ContainmentProtectedTag string
@@ -205,6 +210,7 @@ func DefaultConfig() Config {
 		ContainRole:          "off",
 		ContainLambda:        "off",
 		ContainS3Bucket:      "off",
+		ContainEC2SubnetNACL: "off",
 		// functions/contain's DefaultProtectedTag (a main package: named here).
 		ContainmentProtectedTag: "custody:protected=true",
 		// shared/contain's DefaultApprovalTimeout.
@@ -325,6 +331,7 @@ func configFrom(get func(string) any) (Config, error) {
 		CtxContainRole:             &c.ContainRole,
 		CtxContainLambda:           &c.ContainLambda,
 		CtxContainS3Bucket:         &c.ContainS3Bucket,
+		CtxContainEC2SubnetNacl:    &c.ContainEC2SubnetNACL,
 		CtxContainmentProtectedTag: &c.ContainmentProtectedTag,
 		CtxApprovalTimeout:         &c.ApprovalTimeout,
 		CtxApproverRoleName:        &c.ApproverRoleName,
@@ -448,7 +455,7 @@ func (c Config) ApprovalOn() bool {
 // containModes is each action class's mode by its context key.
 func (c Config) containModes() map[string]string {
 	return map[string]string{CtxContainEC2: c.ContainEC2, CtxContainAccessKey: c.ContainAccessKey, CtxContainRole: c.ContainRole,
-		CtxContainLambda: c.ContainLambda, CtxContainS3Bucket: c.ContainS3Bucket}
+		CtxContainLambda: c.ContainLambda, CtxContainS3Bucket: c.ContainS3Bucket, CtxContainEC2SubnetNacl: c.ContainEC2SubnetNACL}
 }
 
 // ContainmentOn reports whether any containment class is not off: only
@@ -465,13 +472,14 @@ func (c Config) ContainmentOn() bool {
 // ContainEnv is the containment modes as functions/contain reads them.
 func (c Config) ContainEnv() map[string]string {
 	return map[string]string{
-		"CUSTODY_CONTAIN_EC2":        c.ContainEC2,
-		"CUSTODY_CONTAIN_ACCESS_KEY": c.ContainAccessKey,
-		"CUSTODY_CONTAIN_ROLE":       c.ContainRole,
-		"CUSTODY_CONTAIN_LAMBDA":     c.ContainLambda,
-		"CUSTODY_CONTAIN_S3_BUCKET":  c.ContainS3Bucket,
-		"CUSTODY_PROTECTED_TAG":      c.ContainmentProtectedTag,
-		"CUSTODY_APPROVAL_TIMEOUT":   c.ApprovalTimeout,
+		"CUSTODY_CONTAIN_EC2":             c.ContainEC2,
+		"CUSTODY_CONTAIN_ACCESS_KEY":      c.ContainAccessKey,
+		"CUSTODY_CONTAIN_ROLE":            c.ContainRole,
+		"CUSTODY_CONTAIN_LAMBDA":          c.ContainLambda,
+		"CUSTODY_CONTAIN_S3_BUCKET":       c.ContainS3Bucket,
+		"CUSTODY_CONTAIN_EC2_SUBNET_NACL": c.ContainEC2SubnetNACL,
+		"CUSTODY_PROTECTED_TAG":           c.ContainmentProtectedTag,
+		"CUSTODY_APPROVAL_TIMEOUT":        c.ApprovalTimeout,
 	}
 }
 

@@ -84,6 +84,20 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 		add([]string{"iam:ListRoleTags", "iam:GetRolePolicy"}, []*string{iamARN("role/*")}, nil)
 		add([]string{"iam:PutRolePolicy", "iam:DeleteRolePolicy"}, []*string{iamARN("role/*")}, notProtected("aws:ResourceTag"))
 	}
+	if cfg.ContainEC2SubnetNACL != "off" {
+		// The deny-all ACL is created only with its tag; the association is
+		// replaced on a subnet that is not protected (and back, on rollback,
+		// to the subnet's recorded ACL, whichever it is).
+		add([]string{"ec2:DescribeInstances", "ec2:DescribeSubnets", "ec2:DescribeNetworkAcls"}, []*string{jsii.String("*")}, nil)
+		add([]string{"ec2:CreateNetworkAcl"}, []*string{arn("ec2", "vpc/*")}, nil)
+		add([]string{"ec2:CreateNetworkAcl"}, []*string{arn("ec2", "network-acl/*")},
+			&map[string]any{"Null": map[string]any{"aws:RequestTag/custody:isolation-nacl": "false"}})
+		add([]string{"ec2:CreateTags"}, []*string{arn("ec2", "network-acl/*")},
+			&map[string]any{"StringEquals": map[string]any{"ec2:CreateAction": "CreateNetworkAcl"}})
+		add([]string{"ec2:ReplaceNetworkAclAssociation"}, []*string{arn("ec2", "network-acl/*")}, nil)
+		add([]string{"ec2:ReplaceNetworkAclAssociation"}, []*string{arn("ec2", "subnet/*")}, notProtected("aws:ResourceTag"))
+		wild = append(wild, "Resource::*")
+	}
 	if cfg.ContainLambda != "off" {
 		// A function's tags come with GetFunction; the writes are the
 		// reservation only, and Lambda's ABAC gives PutFunctionConcurrency
@@ -122,9 +136,10 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 	suppressWildcards(f, "IAM allows containment the EC2 Describe calls on * (no resource-level permissions); its writes are on the finding's resources, known only at run time, "+
 		"and conditioned on their tags: never a resource tagged with the protected tag, and only custody's own isolation group's rules. "+
 		"The Auto Scaling detach and attach and the target deregistration are on any group of the account: the groups are the instance's, known only at run time. "+
+		"The subnet ACL association is replaced on any ACL (rollback restores the subnet's recorded one), only on an unprotected subnet. "+
 		"The S3 bucket writes (policy, public access block) are on any bucket: S3 has no tag condition for them, so the plan skips a protected bucket, and IAM denies them on the evidence bucket.",
 		append(wild, objectWildcard(casesPrefix),
-			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(ec2|iam):.*:(vpc|security-group|instance|network-interface|user|role)\/\*$/g`),
+			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(ec2|iam):.*:(vpc|security-group|instance|network-interface|network-acl|subnet|user|role)\/\*$/g`),
 			jsiiRegex(`/^Resource::arn:<AWS::Partition>:lambda:.*:function:\*$/g`),
 			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(autoscaling|elasticloadbalancing):.*:(autoScalingGroup:\*:autoScalingGroupName\/\*|targetgroup\/\*\/\*)$/g`))...)
 	return &f

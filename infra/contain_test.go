@@ -9,12 +9,12 @@ import (
 )
 
 // containOn is every mode at once: the most the template can hold.
-var containOn = map[string]any{CtxContainEC2: "auto", CtxContainAccessKey: "dry-run", CtxContainRole: "approve", CtxContainLambda: "auto", CtxContainS3Bucket: "auto"}
+var containOn = map[string]any{CtxContainEC2: "auto", CtxContainAccessKey: "dry-run", CtxContainRole: "approve", CtxContainLambda: "auto", CtxContainS3Bucket: "auto", CtxContainEC2SubnetNacl: "approve"}
 
 func TestContainOffLeavesNoTrace(t *testing.T) {
 	s := defaultStack(t)
 	tpl := jsonString(s.raw)
-	for _, absent := range []string{"ContainFunction", `"Contain"`, "ContainmentFailed", "ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "lambda:PutFunctionConcurrency", "s3:PutBucketPublicAccessBlock", "autoscaling:DetachInstances", "elasticloadbalancing:DeregisterTargets", "CUSTODY_CONTAIN"} {
+	for _, absent := range []string{"ContainFunction", `"Contain"`, "ContainmentFailed", "ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "lambda:PutFunctionConcurrency", "s3:PutBucketPublicAccessBlock", "autoscaling:DetachInstances", "elasticloadbalancing:DeregisterTargets", "ec2:ReplaceNetworkAclAssociation", "CUSTODY_CONTAIN"} {
 		if strings.Contains(tpl, absent) {
 			t.Errorf("containment off, yet the template holds %s", absent)
 		}
@@ -72,6 +72,7 @@ var containWrites = map[string]bool{
 	"lambda:PutFunctionConcurrency": true, "lambda:DeleteFunctionConcurrency": true,
 	"s3:PutBucketPolicy": true, "s3:DeleteBucketPolicy": true, "s3:PutBucketPublicAccessBlock": true,
 	"autoscaling:DetachInstances": true, "autoscaling:AttachInstances": true,
+	"ec2:CreateNetworkAcl": true, "ec2:ReplaceNetworkAclAssociation": true,
 	"elasticloadbalancing:DeregisterTargets": true, "elasticloadbalancing:RegisterTargets": true,
 }
 
@@ -95,6 +96,11 @@ func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
 		{"lambda only", map[string]any{CtxContainLambda: "approve"},
 			[]string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunction"},
 			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "lambda:UpdateFunctionCode", "lambda:DeleteFunction"}},
+		{"subnet ACL only", map[string]any{CtxContainEC2SubnetNacl: "auto"},
+			[]string{"ec2:CreateNetworkAcl", "ec2:ReplaceNetworkAclAssociation", "ec2:DescribeNetworkAcls"},
+			[]string{"ec2:ModifyNetworkInterfaceAttribute", "ec2:DeleteNetworkAcl", "ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry", "iam:UpdateAccessKey"}},
+		{"ec2 isolation holds no ACL write", map[string]any{CtxContainEC2: "auto"}, []string{"ec2:ModifyNetworkInterfaceAttribute"},
+			[]string{"ec2:CreateNetworkAcl", "ec2:ReplaceNetworkAclAssociation"}},
 		{"s3 only", map[string]any{CtxContainS3Bucket: "dry-run"},
 			[]string{"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock", "s3:GetBucketTagging"},
 			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "lambda:PutFunctionConcurrency", "s3:DeleteBucket", "s3:PutBucketAcl"}},
@@ -177,6 +183,8 @@ func TestContainConfig(t *testing.T) {
 		{map[string]any{CtxContainLambda: "on"}, CtxContainLambda, false},
 		{map[string]any{CtxContainS3Bucket: "approve"}, "", true},
 		{map[string]any{CtxContainS3Bucket: "yes"}, CtxContainS3Bucket, false},
+		{map[string]any{CtxContainEC2SubnetNacl: "dry-run"}, "", true},
+		{map[string]any{CtxContainEC2SubnetNacl: "true"}, CtxContainEC2SubnetNacl, false},
 	} {
 		c, err := configFrom(func(k string) any { return tc.ctx[k] })
 		if tc.wantErr != "" {

@@ -13,6 +13,7 @@
 //	CUSTODY_CONTAIN_ROLE            mode of role session revocation
 //	CUSTODY_CONTAIN_LAMBDA          mode of Lambda function throttling
 //	CUSTODY_CONTAIN_S3_BUCKET       mode of S3 bucket blocking
+//	CUSTODY_CONTAIN_EC2_SUBNET_NACL mode of the deny-all subnet ACL
 //	CUSTODY_PARTITION               the stack's partition (bucket policy ARNs)
 //	CUSTODY_ACCOUNT_ID              the account it acts in; a case of
 //	                                another account is not contained
@@ -52,7 +53,8 @@ func main() {
 	if err != nil {
 		log.Fatalf("contain: aws config: %v", err)
 	}
-	h.EC2 = ec2.NewFromConfig(cfg)
+	ec2c := ec2.NewFromConfig(cfg)
+	h.EC2, h.NACL = ec2c, ec2c
 	h.AutoScaling = autoscaling.NewFromConfig(cfg)
 	h.ELB = elbv2.NewFromConfig(cfg)
 	h.IAM = iam.NewFromConfig(cfg)

@@ -67,6 +67,9 @@ const (
 	// groups before it is isolated.
 	ClassASGDetach        Class = "ec2-asg-detach"
 	ClassTargetDeregister Class = "ec2-target-deregister"
+	// ClassSubnetNACL puts a deny-all network ACL on an instance's
+	// subnet: its own mode, since it cuts every instance of the subnet.
+	ClassSubnetNACL Class = "ec2-subnet-nacl"
 )
 
 // Status is where an action stands.
@@ -114,6 +117,10 @@ type State struct {
 	AutoScalingGroup string `json:"autoScalingGroup,omitempty"`
 	// Targets: the instance's target group registrations.
 	Targets []Target `json:"targets,omitempty"`
+	// NetworkACL and NetworkACLAssociation: a subnet's ACL and its
+	// association.
+	NetworkACL            string `json:"networkAcl,omitempty"`
+	NetworkACLAssociation string `json:"networkAclAssociation,omitempty"`
 }
 
 // Action is one planned change and, once applied, what it did.
@@ -135,6 +142,8 @@ type Action struct {
 	IssuedBefore string `json:"issuedBefore,omitempty"`
 	// Deny are the principal ARNs a bucket's deny statement names.
 	Deny []string `json:"deny,omitempty"`
+	// Shared are the subnet's other instances, which its ACL cuts too.
+	Shared []string `json:"shared,omitempty"`
 }
 
 // Plan is what containment/plan.json holds.
@@ -227,6 +236,8 @@ type Handler struct {
 	// instance out of its Auto Scaling group and target groups.
 	AutoScaling autoscalingAPI
 	ELB         elbv2API
+	// NACL is the EC2 client of the subnet ACL step.
+	NACL naclAPI
 	// Partition is the stack's partition (ARNs in a bucket policy; "aws"
 	// when empty).
 	Partition string
@@ -369,6 +380,13 @@ func (h *Handler) Plan(ctx context.Context, scope incident.Scope) ([]Action, err
 			}
 			out = append(out, a)
 		}
+	}
+	if m := h.mode(ClassSubnetNACL); m != ModeOff {
+		as, err := h.planSubnets(ctx, scope.Instances, m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, as...)
 	}
 	if m := h.mode(ClassS3Bucket); m != ModeOff {
 		deny := denyPrincipals(h.partition(), scope.AccountID, scope.Principals, scope.UserNames)
@@ -620,6 +638,8 @@ func (h *Handler) Apply(ctx context.Context, a *Action) {
 		err = h.throttle(ctx, a)
 	case ClassS3Bucket:
 		err = h.blockBucket(ctx, a)
+	case ClassSubnetNACL:
+		err = h.denySubnet(ctx, a)
 	case ClassASGDetach:
 		err = h.detach(ctx, a)
 	case ClassTargetDeregister:
@@ -767,6 +787,8 @@ func (h *Handler) drift(ctx context.Context, a *Action) error {
 		return h.bucketDrift(ctx, a)
 	case ClassASGDetach, ClassTargetDeregister:
 		return h.membershipDrift(ctx, a)
+	case ClassSubnetNACL:
+		return h.subnetDrift(ctx, a)
 	}
 	return nil
 }
@@ -814,6 +836,10 @@ func (h *Handler) restore(ctx context.Context, a *Action) error {
 		}
 	case ClassASGDetach, ClassTargetDeregister:
 		if err := h.restoreMembership(ctx, a); err != nil {
+			return err
+		}
+	case ClassSubnetNACL:
+		if err := h.restoreSubnet(ctx, a); err != nil {
 			return err
 		}
 	}
