@@ -17,6 +17,9 @@
 //	CUSTODY_PARTITION               the stack's partition (bucket policy ARNs)
 //	CUSTODY_ACCOUNT_ID              the account it acts in; a case of
 //	                                another account is not contained
+//	CUSTODY_MEMBER_CONTAIN_ROLE     the member stack's containment role's name;
+//	                                set, a member account's case is contained
+//	                                through it (assumed for the case)
 //	CUSTODY_PROTECTED_TAG           key=value of the tag that exempts a
 //	                                resource (default custody:protected=true)
 //	CUSTODY_APPROVAL_TIMEOUT        how long an approval is waited for (24h)
@@ -30,14 +33,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/contain"
 	"github.com/custody-ir/custody/shared/evidence"
@@ -53,17 +52,15 @@ func main() {
 	if err != nil {
 		log.Fatalf("contain: aws config: %v", err)
 	}
-	ec2c := ec2.NewFromConfig(cfg)
-	h.EC2, h.NACL = ec2c, ec2c
-	h.AutoScaling = autoscaling.NewFromConfig(cfg)
-	h.ELB = elbv2.NewFromConfig(cfg)
-	h.IAM = iam.NewFromConfig(cfg)
-	h.Lambda = awslambda.NewFromConfig(cfg)
+	// The hub's own clients; a member's case gets the member's (Member).
+	h.Use(contain.NewClients(cfg))
 	s3c := s3.NewFromConfig(cfg, awsconfig.S3Options)
 	h.Writer = evidence.NewWriter(s3c, os.Getenv("EVIDENCE_BUCKET"))
 	h.Reader, h.Bucket = s3c, os.Getenv("EVIDENCE_BUCKET")
-	h.S3 = s3c
 	h.Notifier = sns.NewFromConfig(cfg)
+	if role := os.Getenv(contain.EnvMemberRole); role != "" {
+		h.Member = contain.MemberVia(&accounts.Resolver{Hub: cfg, HubAccount: h.AccountID, Partition: h.Partition, MemberRole: role})
+	}
 	h.Version = version.String()
 	h.Now = time.Now
 	lambda.Start(h.Handle)

@@ -144,6 +144,9 @@ type Action struct {
 	Deny []string `json:"deny,omitempty"`
 	// Shared are the subnet's other instances, which its ACL cuts too.
 	Shared []string `json:"shared,omitempty"`
+	// Account and Region are where the resource is (the case's).
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region,omitempty"`
 }
 
 // Plan is what containment/plan.json holds.
@@ -238,6 +241,9 @@ type Handler struct {
 	ELB         elbv2API
 	// NACL is the EC2 client of the subnet ACL step.
 	NACL naclAPI
+	// Member, when set, reaches a member account's containment role: a
+	// member's case is contained there instead of refused.
+	Member MemberFunc
 	// Partition is the stack's partition (ARNs in a bucket policy; "aws"
 	// when empty).
 	Partition string
@@ -281,8 +287,9 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		}
 		return &Output{PlanKey: prefix + "containment/" + PlanFile, Actions: rec.Actions, RecordKey: prefix + "containment/" + RollbackFile}, nil
 	}
-	if inc.Scope.AccountID != h.AccountID {
-		return nil, &ContainError{Op: "plan", Err: fmt.Errorf("the case is account %q's, this function acts in %q only: not contained", inc.Scope.AccountID, h.AccountID)}
+	h, err = h.forAccount(ctx, inc.CaseID, inc.Scope.AccountID, inc.Scope.Region)
+	if err != nil {
+		return nil, err
 	}
 	switch in.Action {
 	case "", ActionPlan:
@@ -409,6 +416,10 @@ func (h *Handler) Plan(ctx context.Context, scope incident.Scope) ([]Action, err
 	}
 	if h.anyOn() {
 		out = append(out, leads(scope)...)
+	}
+	// Rollback finds each action's account (and region) here.
+	for i := range out {
+		out[i].Account, out[i].Region = scope.AccountID, scope.Region
 	}
 	return out, nil
 }
