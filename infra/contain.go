@@ -34,13 +34,36 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 	// rollback.json): without ListBucket S3 answers those 403, not 404.
 	s.allowList(f, casesPrefix)
 	s.allowKey(f, "s3")
+	s.allowContainWrites(cfg, f)
+	if cfg.ApprovalOn() {
+		// The approval notice goes to the stack's topic (encrypted with the
+		// evidence key, used through SNS only).
+		f.fn.AddEnvironment(jsii.String("CASE_TOPIC_ARN"), s.topic.TopicArn(), nil)
+		s.allowKey(f, "sns")
+		f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("sns:Publish"), Resources: &[]*string{s.topic.TopicArn()},
+		}))
+	}
+	// custody rollback CASE invokes the function (its role holds the
+	// writes that undo, and the evidence bucket takes the record from it).
+	awscdk.NewCfnOutput(s.stack, jsii.String("ContainFunctionName"), &awscdk.CfnOutputProps{
+		Value: f.fn.FunctionName(), Description: jsii.String("custody rollback CASE invokes it"),
+	})
+	suppressWildcards(f, "IAM allows containment s3:PutObject, s3:AbortMultipartUpload and s3:GetObject on the evidence bucket's cases/*: every case's containment records.", objectWildcard(casesPrefix))
+	return &f
+}
+
+// allowContainWrites is the calls of the enabled classes, on the
+// stack's account: the hub's contain function's, and the member stack's
+// containment role's (where there is no evidence bucket to deny).
+func (s *custodyStack) allowContainWrites(cfg Config, f custodyFunction) {
 	protKey, protValue, _ := strings.Cut(cfg.ContainmentProtectedTag, "=")
 	// A protected resource is refused by IAM as well as skipped by the plan.
 	notProtected := func(prefix string) *map[string]any {
 		return &map[string]any{"StringNotEquals": map[string]any{prefix + "/" + protKey: protValue}}
 	}
 	arn := func(svc, res string) *string {
-		return jsii.String("arn:" + *s.stack.Partition() + ":" + svc + ":" + *s.stack.Region() + ":" + *s.stack.Account() + ":" + res)
+		return jsii.String("arn:" + *s.stack.Partition() + ":" + svc + ":" + s.region() + ":" + *s.stack.Account() + ":" + res)
 	}
 	iamARN := func(res string) *string {
 		return jsii.String("arn:" + *s.stack.Partition() + ":iam::" + *s.stack.Account() + ":" + res)
@@ -113,36 +136,23 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 		buckets := []*string{jsii.String("arn:" + *s.stack.Partition() + ":s3:::*")}
 		add([]string{"s3:GetBucketTagging", "s3:GetBucketPolicy", "s3:GetBucketPublicAccessBlock"}, buckets, nil)
 		add([]string{"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock"}, buckets, nil)
-		f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Effect:  awsiam.Effect_DENY,
-			Actions: jsii.Strings("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock"), Resources: &[]*string{s.bucket.BucketArn()},
-		}))
+		if s.bucket != nil {
+			f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Effect:  awsiam.Effect_DENY,
+				Actions: jsii.Strings("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock"), Resources: &[]*string{s.bucket.BucketArn()},
+			}))
+		}
 		wild = append(wild, "Resource::arn:<AWS::Partition>:s3:::*")
 	}
-	if cfg.ApprovalOn() {
-		// The approval notice goes to the stack's topic (encrypted with the
-		// evidence key, used through SNS only).
-		f.fn.AddEnvironment(jsii.String("CASE_TOPIC_ARN"), s.topic.TopicArn(), nil)
-		s.allowKey(f, "sns")
-		f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions: jsii.Strings("sns:Publish"), Resources: &[]*string{s.topic.TopicArn()},
-		}))
-	}
-	// custody rollback CASE invokes the function (its role holds the
-	// writes that undo, and the evidence bucket takes the record from it).
-	awscdk.NewCfnOutput(s.stack, jsii.String("ContainFunctionName"), &awscdk.CfnOutputProps{
-		Value: f.fn.FunctionName(), Description: jsii.String("custody rollback CASE invokes it"),
-	})
 	suppressWildcards(f, "IAM allows containment the EC2 Describe calls on * (no resource-level permissions); its writes are on the finding's resources, known only at run time, "+
 		"and conditioned on their tags: never a resource tagged with the protected tag, and only custody's own isolation group's rules. "+
 		"The Auto Scaling detach and attach and the target deregistration are on any group of the account: the groups are the instance's, known only at run time. "+
 		"The subnet ACL association is replaced on any ACL (rollback restores the subnet's recorded one), only on an unprotected subnet. "+
 		"The S3 bucket writes (policy, public access block) are on any bucket: S3 has no tag condition for them, so the plan skips a protected bucket, and IAM denies them on the evidence bucket.",
-		append(wild, objectWildcard(casesPrefix),
+		append(wild,
 			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(ec2|iam):.*:(vpc|security-group|instance|network-interface|network-acl|subnet|user|role)\/\*$/g`),
 			jsiiRegex(`/^Resource::arn:<AWS::Partition>:lambda:.*:function:\*$/g`),
 			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(autoscaling|elasticloadbalancing):.*:(autoScalingGroup:\*:autoScalingGroupName\/\*|targetgroup\/\*\/\*)$/g`))...)
-	return &f
 }
 
 // containStates is Seal -> Contain -> Sealed: run only after the seal
