@@ -58,7 +58,12 @@ const (
 	CtxContainS3Bucket  = "custody:containS3Bucket"
 	// CtxContainEC2SubnetNacl is its own key: its ACL cuts every instance
 	// of the subnet, not only the finding's.
-	CtxContainEC2SubnetNacl    = "custody:containEc2SubnetNacl"
+	CtxContainEC2SubnetNacl = "custody:containEc2SubnetNacl"
+	// CtxMemberContainment puts a containment role in the member stack
+	// (with the enabled classes' calls) and lets the hub's contain
+	// function assume it; off, a member account's case is refused.
+	CtxMemberContainment       = "custody:memberContainment"
+	CtxMemberContainRoleName   = "custody:memberContainRoleName"
 	CtxContainmentProtectedTag = "custody:containmentProtectedTag"
 	// Approval (a class in approve mode): how long the workflow waits for
 	// a responder's decision before it rejects, and who may assume the
@@ -173,6 +178,11 @@ type Config struct {
 	ContainEC2, ContainAccessKey, ContainRole, ContainLambda, ContainS3Bucket string
 	// ContainEC2SubnetNACL is the mode of the deny-all subnet ACL.
 	ContainEC2SubnetNACL string
+	// MemberContainment: the member stack holds a containment role,
+	// MemberContainRoleName, that the hub's contain function assumes for a
+	// member account's case.
+	MemberContainment     bool
+	MemberContainRoleName string
 	// ContainmentProtectedTag is key=value: a resource so tagged is never
 	// contained.
 	ContainmentProtectedTag string
@@ -191,26 +201,27 @@ type Config struct {
 // so an operator sees every knob.
 func DefaultConfig() Config {
 	return Config{
-		SeverityThreshold:    4,
-		LockMode:             LockModeCompliance,
-		RetentionDays:        365,
-		BreakGlassRoleName:   "CustodyBreakGlass",
-		InvestigatorRoleName: "CustodyInvestigator",
-		Lookback:             "6h",
-		Lookahead:            "1h",
-		MaxSpan:              "168h",
-		ShardBytes:           collect.DefaultBudget.Bytes,
-		ShardObjects:         collect.DefaultBudget.Objects,
-		MemberRoleName:       "CustodyMember",
-		PivotDepth:           pivot.DefaultDepth,
-		PivotMaxIdentities:   pivot.DefaultMaxIdentities,
-		BaselineDays:         1,
-		ContainEC2:           "off",
-		ContainAccessKey:     "off",
-		ContainRole:          "off",
-		ContainLambda:        "off",
-		ContainS3Bucket:      "off",
-		ContainEC2SubnetNACL: "off",
+		SeverityThreshold:     4,
+		LockMode:              LockModeCompliance,
+		RetentionDays:         365,
+		BreakGlassRoleName:    "CustodyBreakGlass",
+		InvestigatorRoleName:  "CustodyInvestigator",
+		Lookback:              "6h",
+		Lookahead:             "1h",
+		MaxSpan:               "168h",
+		ShardBytes:            collect.DefaultBudget.Bytes,
+		ShardObjects:          collect.DefaultBudget.Objects,
+		MemberRoleName:        "CustodyMember",
+		PivotDepth:            pivot.DefaultDepth,
+		PivotMaxIdentities:    pivot.DefaultMaxIdentities,
+		BaselineDays:          1,
+		ContainEC2:            "off",
+		ContainAccessKey:      "off",
+		ContainRole:           "off",
+		ContainLambda:         "off",
+		ContainS3Bucket:       "off",
+		ContainEC2SubnetNACL:  "off",
+		MemberContainRoleName: "CustodyMemberContain",
 		// functions/contain's DefaultProtectedTag (a main package: named here).
 		ContainmentProtectedTag: "custody:protected=true",
 		// shared/contain's DefaultApprovalTimeout.
@@ -292,6 +303,15 @@ func configFrom(get func(string) any) (Config, error) {
 			return c, fmt.Errorf("context %s: %w", CtxLogBuckets, err)
 		}
 	}
+	if v := get(CtxMemberContainment); v != nil {
+		switch v {
+		case true, "true":
+			c.MemberContainment = true
+		case false, "false", "":
+		default:
+			return c, fmt.Errorf("context %s: %v is not true or false", CtxMemberContainment, v)
+		}
+	}
 	if v := get(CtxCopySnapshotsToHub); v != nil {
 		switch v {
 		case true, "true":
@@ -332,6 +352,7 @@ func configFrom(get func(string) any) (Config, error) {
 		CtxContainLambda:           &c.ContainLambda,
 		CtxContainS3Bucket:         &c.ContainS3Bucket,
 		CtxContainEC2SubnetNacl:    &c.ContainEC2SubnetNACL,
+		CtxMemberContainRoleName:   &c.MemberContainRoleName,
 		CtxContainmentProtectedTag: &c.ContainmentProtectedTag,
 		CtxApprovalTimeout:         &c.ApprovalTimeout,
 		CtxApproverRoleName:        &c.ApproverRoleName,
@@ -367,7 +388,8 @@ func (c Config) Validate() error {
 	if err := c.validateOrganization(); err != nil {
 		return err
 	}
-	for key, name := range map[string]string{CtxBreakGlassRoleName: c.BreakGlassRoleName, CtxInvestigatorRoleName: c.InvestigatorRoleName, CtxMemberRoleName: c.MemberRoleName} {
+	for key, name := range map[string]string{CtxBreakGlassRoleName: c.BreakGlassRoleName, CtxInvestigatorRoleName: c.InvestigatorRoleName, CtxMemberRoleName: c.MemberRoleName,
+		CtxMemberContainRoleName: c.MemberContainRoleName} {
 		if name == "" || strings.ContainsAny(name, " :*") {
 			return fmt.Errorf("context %s: %q is not an IAM role name", key, name)
 		}

@@ -27,7 +27,15 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 	env["CUSTODY_ACCOUNT_ID"] = *s.stack.Account()
 	// A bucket policy's ARNs are the stack's partition's.
 	env["CUSTODY_PARTITION"] = *s.stack.Partition()
+	if cfg.MemberContainment {
+		// A member's case is contained through the member stack's
+		// containment role (newMemberContainRole), assumed for the case.
+		env["CUSTODY_MEMBER_CONTAIN_ROLE"] = cfg.MemberContainRoleName
+	}
 	f := s.newCustodyFunction("ContainFunction", "contain", containSizing, env)
+	if cfg.MemberContainment {
+		s.allowAssumeRole(f, cfg.MemberContainRoleName)
+	}
 	// The plan and the record of what changed go into the sealed run.
 	s.allowObjects(f, []string{"s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"}, casesPrefix)
 	// Apply and rollback read records that may not exist yet (approved.json,

@@ -185,6 +185,8 @@ func TestContainConfig(t *testing.T) {
 		{map[string]any{CtxContainS3Bucket: "yes"}, CtxContainS3Bucket, false},
 		{map[string]any{CtxContainEC2SubnetNacl: "dry-run"}, "", true},
 		{map[string]any{CtxContainEC2SubnetNacl: "true"}, CtxContainEC2SubnetNacl, false},
+		{map[string]any{CtxMemberContainment: "maybe"}, CtxMemberContainment, false},
+		{map[string]any{CtxMemberContainRoleName: "a b"}, CtxMemberContainRoleName, false},
 	} {
 		c, err := configFrom(func(k string) any { return tc.ctx[k] })
 		if tc.wantErr != "" {
