@@ -405,6 +405,15 @@ func TestMemberContainRole(t *testing.T) {
 			for _, m := range *msgs {
 				t.Errorf("unsuppressed: %s", jsonString(m))
 			}
+			// cfn-lint knows IAM's action names: a misspelled one fails.
+			f := filepath.Join(t.TempDir(), "CustodyMember.template.json")
+			b, _ := json.MarshalIndent(raw, "", " ")
+			if err := os.WriteFile(f, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command("cfn-lint", "--", f).CombinedOutput(); err != nil {
+				t.Errorf("cfn-lint: %v\n%s", err, out)
+			}
 		})
 	}
 }
