@@ -9,7 +9,8 @@ import (
 )
 
 // containOn is every mode at once: the most the template can hold.
-var containOn = map[string]any{CtxContainEC2: "auto", CtxContainAccessKey: "dry-run", CtxContainRole: "approve", CtxContainLambda: "auto", CtxContainS3Bucket: "auto", CtxContainEC2SubnetNacl: "approve"}
+var containOn = map[string]any{CtxContainEC2: "auto", CtxContainAccessKey: "dry-run", CtxContainRole: "approve", CtxContainLambda: "auto", CtxContainS3Bucket: "auto", CtxContainEC2SubnetNacl: "approve",
+	CtxMemberContainment: true}
 
 func TestContainOffLeavesNoTrace(t *testing.T) {
 	s := defaultStack(t)
