@@ -51,9 +51,19 @@ const (
 	CtxBaselineDays            = "custody:baselineDays"
 	// Containment (README, "Containment (opt-in)"): one mode per action
 	// class, off unless set.
-	CtxContainEC2              = "custody:containEc2"
-	CtxContainAccessKey        = "custody:containAccessKey"
-	CtxContainRole             = "custody:containRole"
+	CtxContainEC2       = "custody:containEc2"
+	CtxContainAccessKey = "custody:containAccessKey"
+	CtxContainRole      = "custody:containRole"
+	CtxContainLambda    = "custody:containLambda"
+	CtxContainS3Bucket  = "custody:containS3Bucket"
+	// CtxContainEC2SubnetNacl is its own key: its ACL cuts every instance
+	// of the subnet, not only the finding's.
+	CtxContainEC2SubnetNacl = "custody:containEc2SubnetNacl"
+	// CtxMemberContainment puts a containment role in the member stack
+	// (with the enabled classes' calls) and lets the hub's contain
+	// function assume it; off, a member account's case is refused.
+	CtxMemberContainment       = "custody:memberContainment"
+	CtxMemberContainRoleName   = "custody:memberContainRoleName"
 	CtxContainmentProtectedTag = "custody:containmentProtectedTag"
 	// Approval (a class in approve mode): how long the workflow waits for
 	// a responder's decision before it rejects, and who may assume the
@@ -162,10 +172,17 @@ type Config struct {
 	// records the entity view compares with (0: none).
 	BaselineDays int
 
-	// ContainEC2, ContainAccessKey and ContainRole are the containment
-	// modes (off, dry-run, approve, auto); all off leaves no trace of
-	// containment in the template.
-	ContainEC2, ContainAccessKey, ContainRole string
+	// ContainEC2, ContainAccessKey, ContainRole, ContainLambda and
+	// ContainS3Bucket are the containment modes (off, dry-run, approve,
+	// auto); all off leaves no trace of containment in the template.
+	ContainEC2, ContainAccessKey, ContainRole, ContainLambda, ContainS3Bucket string
+	// ContainEC2SubnetNACL is the mode of the deny-all subnet ACL.
+	ContainEC2SubnetNACL string
+	// MemberContainment: the member stack holds a containment role,
+	// MemberContainRoleName, that the hub's contain function assumes for a
+	// member account's case.
+	MemberContainment     bool
+	MemberContainRoleName string
 	// ContainmentProtectedTag is key=value: a resource so tagged is never
 	// contained.
 	ContainmentProtectedTag string
@@ -184,23 +201,27 @@ type Config struct {
 // so an operator sees every knob.
 func DefaultConfig() Config {
 	return Config{
-		SeverityThreshold:    4,
-		LockMode:             LockModeCompliance,
-		RetentionDays:        365,
-		BreakGlassRoleName:   "CustodyBreakGlass",
-		InvestigatorRoleName: "CustodyInvestigator",
-		Lookback:             "6h",
-		Lookahead:            "1h",
-		MaxSpan:              "168h",
-		ShardBytes:           collect.DefaultBudget.Bytes,
-		ShardObjects:         collect.DefaultBudget.Objects,
-		MemberRoleName:       "CustodyMember",
-		PivotDepth:           pivot.DefaultDepth,
-		PivotMaxIdentities:   pivot.DefaultMaxIdentities,
-		BaselineDays:         1,
-		ContainEC2:           "off",
-		ContainAccessKey:     "off",
-		ContainRole:          "off",
+		SeverityThreshold:     4,
+		LockMode:              LockModeCompliance,
+		RetentionDays:         365,
+		BreakGlassRoleName:    "CustodyBreakGlass",
+		InvestigatorRoleName:  "CustodyInvestigator",
+		Lookback:              "6h",
+		Lookahead:             "1h",
+		MaxSpan:               "168h",
+		ShardBytes:            collect.DefaultBudget.Bytes,
+		ShardObjects:          collect.DefaultBudget.Objects,
+		MemberRoleName:        "CustodyMember",
+		PivotDepth:            pivot.DefaultDepth,
+		PivotMaxIdentities:    pivot.DefaultMaxIdentities,
+		BaselineDays:          1,
+		ContainEC2:            "off",
+		ContainAccessKey:      "off",
+		ContainRole:           "off",
+		ContainLambda:         "off",
+		ContainS3Bucket:       "off",
+		ContainEC2SubnetNACL:  "off",
+		MemberContainRoleName: "CustodyMemberContain",
 		// functions/contain's DefaultProtectedTag (a main package: named here).
 		ContainmentProtectedTag: "custody:protected=true",
 		// shared/contain's DefaultApprovalTimeout.
@@ -282,6 +303,15 @@ func configFrom(get func(string) any) (Config, error) {
 			return c, fmt.Errorf("context %s: %w", CtxLogBuckets, err)
 		}
 	}
+	if v := get(CtxMemberContainment); v != nil {
+		switch v {
+		case true, "true":
+			c.MemberContainment = true
+		case false, "false", "":
+		default:
+			return c, fmt.Errorf("context %s: %v is not true or false", CtxMemberContainment, v)
+		}
+	}
 	if v := get(CtxCopySnapshotsToHub); v != nil {
 		switch v {
 		case true, "true":
@@ -319,6 +349,10 @@ func configFrom(get func(string) any) (Config, error) {
 		CtxContainEC2:              &c.ContainEC2,
 		CtxContainAccessKey:        &c.ContainAccessKey,
 		CtxContainRole:             &c.ContainRole,
+		CtxContainLambda:           &c.ContainLambda,
+		CtxContainS3Bucket:         &c.ContainS3Bucket,
+		CtxContainEC2SubnetNacl:    &c.ContainEC2SubnetNACL,
+		CtxMemberContainRoleName:   &c.MemberContainRoleName,
 		CtxContainmentProtectedTag: &c.ContainmentProtectedTag,
 		CtxApprovalTimeout:         &c.ApprovalTimeout,
 		CtxApproverRoleName:        &c.ApproverRoleName,
@@ -354,7 +388,8 @@ func (c Config) Validate() error {
 	if err := c.validateOrganization(); err != nil {
 		return err
 	}
-	for key, name := range map[string]string{CtxBreakGlassRoleName: c.BreakGlassRoleName, CtxInvestigatorRoleName: c.InvestigatorRoleName, CtxMemberRoleName: c.MemberRoleName} {
+	for key, name := range map[string]string{CtxBreakGlassRoleName: c.BreakGlassRoleName, CtxInvestigatorRoleName: c.InvestigatorRoleName, CtxMemberRoleName: c.MemberRoleName,
+		CtxMemberContainRoleName: c.MemberContainRoleName} {
 		if name == "" || strings.ContainsAny(name, " :*") {
 			return fmt.Errorf("context %s: %q is not an IAM role name", key, name)
 		}
@@ -395,7 +430,7 @@ func (c Config) Validate() error {
 	if c.BaselineDays < 0 || c.BaselineDays > 90 {
 		return fmt.Errorf("context %s: %d is not a whole number of days from 0 to 90", CtxBaselineDays, c.BaselineDays)
 	}
-	for key, m := range map[string]string{CtxContainEC2: c.ContainEC2, CtxContainAccessKey: c.ContainAccessKey, CtxContainRole: c.ContainRole} {
+	for key, m := range c.containModes() {
 		if !slices.Contains(containModes, m) {
 			return fmt.Errorf("context %s: %q is not a containment mode: use %s", key, m, strings.Join(containModes, ", "))
 		}
@@ -431,23 +466,42 @@ func (c Config) ApprovalWait() (time.Duration, error) {
 // ApprovalOn reports whether some class is in approve mode: only then
 // does the template hold the approval states and the approver role.
 func (c Config) ApprovalOn() bool {
-	return c.ContainEC2 == "approve" || c.ContainAccessKey == "approve" || c.ContainRole == "approve"
+	for _, m := range c.containModes() {
+		if m == "approve" {
+			return true
+		}
+	}
+	return false
+}
+
+// containModes is each action class's mode by its context key.
+func (c Config) containModes() map[string]string {
+	return map[string]string{CtxContainEC2: c.ContainEC2, CtxContainAccessKey: c.ContainAccessKey, CtxContainRole: c.ContainRole,
+		CtxContainLambda: c.ContainLambda, CtxContainS3Bucket: c.ContainS3Bucket, CtxContainEC2SubnetNacl: c.ContainEC2SubnetNACL}
 }
 
 // ContainmentOn reports whether any containment class is not off: only
 // then does the template hold the containment state, function and role.
 func (c Config) ContainmentOn() bool {
-	return c.ContainEC2 != "off" || c.ContainAccessKey != "off" || c.ContainRole != "off"
+	for _, m := range c.containModes() {
+		if m != "off" {
+			return true
+		}
+	}
+	return false
 }
 
 // ContainEnv is the containment modes as functions/contain reads them.
 func (c Config) ContainEnv() map[string]string {
 	return map[string]string{
-		"CUSTODY_CONTAIN_EC2":        c.ContainEC2,
-		"CUSTODY_CONTAIN_ACCESS_KEY": c.ContainAccessKey,
-		"CUSTODY_CONTAIN_ROLE":       c.ContainRole,
-		"CUSTODY_PROTECTED_TAG":      c.ContainmentProtectedTag,
-		"CUSTODY_APPROVAL_TIMEOUT":   c.ApprovalTimeout,
+		"CUSTODY_CONTAIN_EC2":             c.ContainEC2,
+		"CUSTODY_CONTAIN_ACCESS_KEY":      c.ContainAccessKey,
+		"CUSTODY_CONTAIN_ROLE":            c.ContainRole,
+		"CUSTODY_CONTAIN_LAMBDA":          c.ContainLambda,
+		"CUSTODY_CONTAIN_S3_BUCKET":       c.ContainS3Bucket,
+		"CUSTODY_CONTAIN_EC2_SUBNET_NACL": c.ContainEC2SubnetNACL,
+		"CUSTODY_PROTECTED_TAG":           c.ContainmentProtectedTag,
+		"CUSTODY_APPROVAL_TIMEOUT":        c.ApprovalTimeout,
 	}
 }
 

@@ -25,20 +25,53 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 	// The stack's own account: a member account's case is not contained
 	// (its names would be this account's resources).
 	env["CUSTODY_ACCOUNT_ID"] = *s.stack.Account()
+	// A bucket policy's ARNs are the stack's partition's.
+	env["CUSTODY_PARTITION"] = *s.stack.Partition()
+	if cfg.MemberContainment {
+		// A member's case is contained through the member stack's
+		// containment role (newMemberContainRole), assumed for the case.
+		env["CUSTODY_MEMBER_CONTAIN_ROLE"] = cfg.MemberContainRoleName
+	}
 	f := s.newCustodyFunction("ContainFunction", "contain", containSizing, env)
+	if cfg.MemberContainment {
+		s.allowAssumeRole(f, cfg.MemberContainRoleName)
+	}
 	// The plan and the record of what changed go into the sealed run.
 	s.allowObjects(f, []string{"s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"}, casesPrefix)
 	// Apply and rollback read records that may not exist yet (approved.json,
 	// rollback.json): without ListBucket S3 answers those 403, not 404.
 	s.allowList(f, casesPrefix)
 	s.allowKey(f, "s3")
+	s.allowContainWrites(cfg, f)
+	if cfg.ApprovalOn() {
+		// The approval notice goes to the stack's topic (encrypted with the
+		// evidence key, used through SNS only).
+		f.fn.AddEnvironment(jsii.String("CASE_TOPIC_ARN"), s.topic.TopicArn(), nil)
+		s.allowKey(f, "sns")
+		f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("sns:Publish"), Resources: &[]*string{s.topic.TopicArn()},
+		}))
+	}
+	// custody rollback CASE invokes the function (its role holds the
+	// writes that undo, and the evidence bucket takes the record from it).
+	awscdk.NewCfnOutput(s.stack, jsii.String("ContainFunctionName"), &awscdk.CfnOutputProps{
+		Value: f.fn.FunctionName(), Description: jsii.String("custody rollback CASE invokes it"),
+	})
+	suppressWildcards(f, "IAM allows containment s3:PutObject, s3:AbortMultipartUpload and s3:GetObject on the evidence bucket's cases/*: every case's containment records.", objectWildcard(casesPrefix))
+	return &f
+}
+
+// allowContainWrites is the calls of the enabled classes, on the
+// stack's account: the hub's contain function's, and the member stack's
+// containment role's (where there is no evidence bucket to deny).
+func (s *custodyStack) allowContainWrites(cfg Config, f custodyFunction) {
 	protKey, protValue, _ := strings.Cut(cfg.ContainmentProtectedTag, "=")
 	// A protected resource is refused by IAM as well as skipped by the plan.
 	notProtected := func(prefix string) *map[string]any {
 		return &map[string]any{"StringNotEquals": map[string]any{prefix + "/" + protKey: protValue}}
 	}
 	arn := func(svc, res string) *string {
-		return jsii.String("arn:" + *s.stack.Partition() + ":" + svc + ":" + *s.stack.Region() + ":" + *s.stack.Account() + ":" + res)
+		return jsii.String("arn:" + *s.stack.Partition() + ":" + svc + ":" + s.region() + ":" + *s.stack.Account() + ":" + res)
 	}
 	iamARN := func(res string) *string {
 		return jsii.String("arn:" + *s.stack.Partition() + ":iam::" + *s.stack.Account() + ":" + res)
@@ -66,6 +99,12 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 		add([]string{"ec2:ModifyInstanceAttribute"}, []*string{arn("ec2", "instance/*")}, notProtected("aws:ResourceTag"))
 		add([]string{"ec2:ModifyNetworkInterfaceAttribute"}, []*string{arn("ec2", "network-interface/*")}, notProtected("aws:ResourceTag"))
 		add([]string{"ec2:ModifyInstanceAttribute", "ec2:ModifyNetworkInterfaceAttribute"}, []*string{arn("ec2", "security-group/*")}, nil)
+		// Before isolation the instance leaves its Auto Scaling group and
+		// target groups (their Describe calls have no resource-level
+		// permissions); rollback puts it back.
+		add([]string{"autoscaling:DescribeAutoScalingInstances", "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"}, []*string{jsii.String("*")}, nil)
+		add([]string{"autoscaling:DetachInstances", "autoscaling:AttachInstances"}, []*string{arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/*")}, nil)
+		add([]string{"elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"}, []*string{arn("elasticloadbalancing", "targetgroup/*/*")}, nil)
 		wild = append(wild, "Resource::*")
 	}
 	if cfg.ContainAccessKey != "off" {
@@ -76,25 +115,52 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 		add([]string{"iam:ListRoleTags", "iam:GetRolePolicy"}, []*string{iamARN("role/*")}, nil)
 		add([]string{"iam:PutRolePolicy", "iam:DeleteRolePolicy"}, []*string{iamARN("role/*")}, notProtected("aws:ResourceTag"))
 	}
-	if cfg.ApprovalOn() {
-		// The approval notice goes to the stack's topic (encrypted with the
-		// evidence key, used through SNS only).
-		f.fn.AddEnvironment(jsii.String("CASE_TOPIC_ARN"), s.topic.TopicArn(), nil)
-		s.allowKey(f, "sns")
-		f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions: jsii.Strings("sns:Publish"), Resources: &[]*string{s.topic.TopicArn()},
-		}))
+	if cfg.ContainEC2SubnetNACL != "off" {
+		// The deny-all ACL is created only with its tag; the association is
+		// replaced on a subnet that is not protected (and back, on rollback,
+		// to the subnet's recorded ACL, whichever it is).
+		add([]string{"ec2:DescribeInstances", "ec2:DescribeSubnets", "ec2:DescribeNetworkAcls"}, []*string{jsii.String("*")}, nil)
+		add([]string{"ec2:CreateNetworkAcl"}, []*string{arn("ec2", "vpc/*")}, nil)
+		add([]string{"ec2:CreateNetworkAcl"}, []*string{arn("ec2", "network-acl/*")},
+			&map[string]any{"Null": map[string]any{"aws:RequestTag/custody:isolation-nacl": "false"}})
+		add([]string{"ec2:CreateTags"}, []*string{arn("ec2", "network-acl/*")},
+			&map[string]any{"StringEquals": map[string]any{"ec2:CreateAction": "CreateNetworkAcl"}})
+		add([]string{"ec2:ReplaceNetworkAclAssociation"}, []*string{arn("ec2", "network-acl/*")}, nil)
+		add([]string{"ec2:ReplaceNetworkAclAssociation"}, []*string{arn("ec2", "subnet/*")}, notProtected("aws:ResourceTag"))
+		wild = append(wild, "Resource::*")
 	}
-	// custody rollback CASE invokes the function (its role holds the
-	// writes that undo, and the evidence bucket takes the record from it).
-	awscdk.NewCfnOutput(s.stack, jsii.String("ContainFunctionName"), &awscdk.CfnOutputProps{
-		Value: f.fn.FunctionName(), Description: jsii.String("custody rollback CASE invokes it"),
-	})
+	if cfg.ContainLambda != "off" {
+		// A function's tags come with GetFunction; the writes are the
+		// reservation only, and Lambda's ABAC gives PutFunctionConcurrency
+		// and DeleteFunctionConcurrency aws:ResourceTag.
+		add([]string{"lambda:GetFunction", "lambda:GetFunctionConcurrency"}, []*string{arn("lambda", "function:*")}, nil)
+		add([]string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"}, []*string{arn("lambda", "function:*")}, notProtected("aws:ResourceTag"))
+	}
+	if cfg.ContainS3Bucket != "off" {
+		// S3 gives these bucket actions no aws:ResourceTag condition, so
+		// the protected tag is kept by the plan (GetBucketTagging); the
+		// evidence bucket is refused by IAM too. DeletePublicAccessBlock
+		// is authorized as s3:PutBucketPublicAccessBlock.
+		buckets := []*string{jsii.String("arn:" + *s.stack.Partition() + ":s3:::*")}
+		add([]string{"s3:GetBucketTagging", "s3:GetBucketPolicy", "s3:GetBucketPublicAccessBlock"}, buckets, nil)
+		add([]string{"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock"}, buckets, nil)
+		if s.bucket != nil {
+			f.role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Effect:  awsiam.Effect_DENY,
+				Actions: jsii.Strings("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock"), Resources: &[]*string{s.bucket.BucketArn()},
+			}))
+		}
+		wild = append(wild, "Resource::arn:<AWS::Partition>:s3:::*")
+	}
 	suppressWildcards(f, "IAM allows containment the EC2 Describe calls on * (no resource-level permissions); its writes are on the finding's resources, known only at run time, "+
-		"and conditioned on their tags: never a resource tagged with the protected tag, and only custody's own isolation group's rules.",
-		append(wild, objectWildcard(casesPrefix),
-			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(ec2|iam):.*:(vpc|security-group|instance|network-interface|user|role)\/\*$/g`))...)
-	return &f
+		"and conditioned on their tags: never a resource tagged with the protected tag, and only custody's own isolation group's rules. "+
+		"The Auto Scaling detach and attach and the target deregistration are on any group of the account: the groups are the instance's, known only at run time. "+
+		"The subnet ACL association is replaced on any ACL (rollback restores the subnet's recorded one), only on an unprotected subnet. "+
+		"The S3 bucket writes (policy, public access block) are on any bucket: S3 has no tag condition for them, so the plan skips a protected bucket, and IAM denies them on the evidence bucket.",
+		append(wild,
+			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(ec2|iam):.*:(vpc|security-group|instance|network-interface|network-acl|subnet|user|role)\/\*$/g`),
+			jsiiRegex(`/^Resource::arn:<AWS::Partition>:lambda:.*:function:\*$/g`),
+			jsiiRegex(`/^Resource::arn:<AWS::Partition>:(autoscaling|elasticloadbalancing):.*:(autoScalingGroup:\*:autoScalingGroupName\/\*|targetgroup\/\*\/\*)$/g`))...)
 }
 
 // containStates is Seal -> Contain -> Sealed: run only after the seal

@@ -9,12 +9,13 @@ import (
 )
 
 // containOn is every mode at once: the most the template can hold.
-var containOn = map[string]any{CtxContainEC2: "auto", CtxContainAccessKey: "dry-run", CtxContainRole: "approve"}
+var containOn = map[string]any{CtxContainEC2: "auto", CtxContainAccessKey: "dry-run", CtxContainRole: "approve", CtxContainLambda: "auto", CtxContainS3Bucket: "auto", CtxContainEC2SubnetNacl: "approve",
+	CtxMemberContainment: true}
 
 func TestContainOffLeavesNoTrace(t *testing.T) {
 	s := defaultStack(t)
 	tpl := jsonString(s.raw)
-	for _, absent := range []string{"ContainFunction", `"Contain"`, "ContainmentFailed", "ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "CUSTODY_CONTAIN"} {
+	for _, absent := range []string{"ContainFunction", `"Contain"`, "ContainmentFailed", "ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "lambda:PutFunctionConcurrency", "s3:PutBucketPublicAccessBlock", "autoscaling:DetachInstances", "elasticloadbalancing:DeregisterTargets", "ec2:ReplaceNetworkAclAssociation", "CUSTODY_CONTAIN"} {
 		if strings.Contains(tpl, absent) {
 			t.Errorf("containment off, yet the template holds %s", absent)
 		}
@@ -69,6 +70,11 @@ var containWrites = map[string]bool{
 	"ec2:ModifyInstanceAttribute": true, "ec2:ModifyNetworkInterfaceAttribute": true,
 	"iam:UpdateAccessKey": true, "iam:PutUserPolicy": true, "iam:DeleteUserPolicy": true,
 	"iam:PutRolePolicy": true, "iam:DeleteRolePolicy": true,
+	"lambda:PutFunctionConcurrency": true, "lambda:DeleteFunctionConcurrency": true,
+	"s3:PutBucketPolicy": true, "s3:DeleteBucketPolicy": true, "s3:PutBucketPublicAccessBlock": true,
+	"autoscaling:DetachInstances": true, "autoscaling:AttachInstances": true,
+	"ec2:CreateNetworkAcl": true, "ec2:ReplaceNetworkAclAssociation": true,
+	"elasticloadbalancing:DeregisterTargets": true, "elasticloadbalancing:RegisterTargets": true,
 }
 
 func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
@@ -79,23 +85,40 @@ func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
 		absent []string
 	}{
 		{"ec2 only", map[string]any{CtxContainEC2: "dry-run"},
-			[]string{"ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateSecurityGroup"},
-			[]string{"iam:UpdateAccessKey", "iam:PutRolePolicy", "iam:PutUserPolicy"}},
+			[]string{"ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateSecurityGroup", "autoscaling:DetachInstances", "autoscaling:AttachInstances",
+				"elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"},
+			[]string{"iam:UpdateAccessKey", "iam:PutRolePolicy", "iam:PutUserPolicy", "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup"}},
 		{"keys only", map[string]any{CtxContainAccessKey: "auto"},
 			[]string{"iam:UpdateAccessKey", "iam:PutUserPolicy"},
 			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:PutRolePolicy", "iam:DeleteAccessKey"}},
 		{"roles only", map[string]any{CtxContainRole: "auto", CtxContainmentProtectedTag: "keep=yes"},
 			[]string{"iam:PutRolePolicy"},
-			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey"}},
+			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "lambda:PutFunctionConcurrency"}},
+		{"lambda only", map[string]any{CtxContainLambda: "approve"},
+			[]string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunction"},
+			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "iam:PutRolePolicy", "lambda:UpdateFunctionCode", "lambda:DeleteFunction"}},
+		{"subnet ACL only", map[string]any{CtxContainEC2SubnetNacl: "auto"},
+			[]string{"ec2:CreateNetworkAcl", "ec2:ReplaceNetworkAclAssociation", "ec2:DescribeNetworkAcls"},
+			[]string{"ec2:ModifyNetworkInterfaceAttribute", "ec2:DeleteNetworkAcl", "ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry", "iam:UpdateAccessKey"}},
+		{"ec2 isolation holds no ACL write", map[string]any{CtxContainEC2: "auto"}, []string{"ec2:ModifyNetworkInterfaceAttribute"},
+			[]string{"ec2:CreateNetworkAcl", "ec2:ReplaceNetworkAclAssociation"}},
+		{"s3 only", map[string]any{CtxContainS3Bucket: "dry-run"},
+			[]string{"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock", "s3:GetBucketTagging"},
+			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "lambda:PutFunctionConcurrency", "s3:DeleteBucket", "s3:PutBucketAcl"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := synth(t, tc.ctx)
 			actions := map[string]bool{}
+			denied := map[string]string{}
 			for _, st := range s.statements(t, "ContainFunctionRole") {
 				res := jsonString(st["Resource"])
 				for _, a := range list(st["Action"]) {
 					a := a.(string)
 					actions[a] = true
+					if st["Effect"] == "Deny" {
+						denied[a] = res
+						continue
+					}
 					if !containWrites[a] {
 						continue
 					}
@@ -106,7 +129,8 @@ func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
 					// on a protected one by IAM too.
 					scoped := map[string]bool{"ec2:ModifyNetworkInterfaceAttribute": strings.Contains(res, "network-interface"),
 						"ec2:ModifyInstanceAttribute": strings.Contains(res, "instance/"),
-						"iam:UpdateAccessKey":         true, "iam:PutUserPolicy": true, "iam:PutRolePolicy": true}
+						"iam:UpdateAccessKey":         true, "iam:PutUserPolicy": true, "iam:PutRolePolicy": true,
+						"lambda:PutFunctionConcurrency": true, "lambda:DeleteFunctionConcurrency": true}
 					if scoped[a] {
 						prot := "custody:protected"
 						if v, ok := tc.ctx[CtxContainmentProtectedTag]; ok {
@@ -121,6 +145,15 @@ func TestContainRoleOnlyWhatEnabledClassesNeed(t *testing.T) {
 			for _, a := range tc.want {
 				if !actions[a] {
 					t.Errorf("missing %s", a)
+				}
+			}
+			// S3 has no tag condition on a bucket's policy writes: IAM
+			// refuses them on the evidence bucket instead.
+			if tc.ctx[CtxContainS3Bucket] != nil {
+				for _, a := range []string{"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock"} {
+					if !strings.Contains(denied[a], "EvidenceBucket") {
+						t.Errorf("%s not denied on the evidence bucket: %q", a, denied[a])
+					}
 				}
 			}
 			for _, a := range tc.absent {
@@ -147,6 +180,14 @@ func TestContainConfig(t *testing.T) {
 		{map[string]any{CtxApprovalTimeout: "soon"}, CtxApprovalTimeout, false},
 		{map[string]any{CtxApproverPrincipals: []any{"arn:aws:iam::123456789012:role/*"}}, CtxApproverPrincipals, false},
 		{map[string]any{CtxContainRole: "approve", CtxApprovalTimeout: "90m"}, "", true},
+		{map[string]any{CtxContainLambda: "auto"}, "", true},
+		{map[string]any{CtxContainLambda: "on"}, CtxContainLambda, false},
+		{map[string]any{CtxContainS3Bucket: "approve"}, "", true},
+		{map[string]any{CtxContainS3Bucket: "yes"}, CtxContainS3Bucket, false},
+		{map[string]any{CtxContainEC2SubnetNacl: "dry-run"}, "", true},
+		{map[string]any{CtxContainEC2SubnetNacl: "true"}, CtxContainEC2SubnetNacl, false},
+		{map[string]any{CtxMemberContainment: "maybe"}, CtxMemberContainment, false},
+		{map[string]any{CtxMemberContainRoleName: "a b"}, CtxMemberContainRoleName, false},
 	} {
 		c, err := configFrom(func(k string) any { return tc.ctx[k] })
 		if tc.wantErr != "" {

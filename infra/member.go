@@ -109,16 +109,55 @@ func NewMemberStack(scope constructs.Construct, id string, props *MemberStackPro
 	awscdk.NewCfnOutput(stack, jsii.String("MemberRoleArn"), &awscdk.CfnOutputProps{
 		Value: role.RoleArn(), Description: jsii.String("The role custody's hub assumes in this account"),
 	})
+	if cfg.MemberContainment && cfg.ContainmentOn() {
+		newMemberContainRole(s, hubAccount.ValueAsString(),
+			jsii.String("arn:"+partition+":iam::"+*hubAccount.ValueAsString()+":role/"+*hubStack.ValueAsString()+"-ContainFunctionRole*"))
+	}
 	return stack
+}
+
+// newMemberContainRole is the member's containment role
+// (custody:memberContainRoleName): only with custody:memberContainment and
+// some class on. It trusts only the hub's contain function role
+// (aws:PrincipalArn), within the organization when custody:organizationId
+// is set, and holds the calls of the enabled classes only, conditioned as
+// in the hub: the collectors' role stays read-only.
+func newMemberContainRole(s *custodyStack, hubAccount, containRole *string) {
+	cfg := s.cfg
+	conditions := map[string]any{"ArnLike": map[string]any{"aws:PrincipalArn": containRole}}
+	if cfg.OrganizationID != "" {
+		conditions["StringEquals"] = map[string]any{"aws:PrincipalOrgID": cfg.OrganizationID}
+	}
+	role := awsiam.NewRole(s.stack, jsii.String("ContainRole"), &awsiam.RoleProps{
+		RoleName:           jsii.String(cfg.MemberContainRoleName),
+		Description:        jsii.String("custody: the hub's contain function contains this account's resources for a case (session named for the case)"),
+		AssumedBy:          awsiam.NewAccountPrincipal(hubAccount).WithConditions(&conditions).WithSessionTags(),
+		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
+	})
+	role.AssumeRolePolicy().AddStatements(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("sts:SetSourceIdentity"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAccountPrincipal(hubAccount)},
+		Conditions: &conditions,
+	}))
+	s.allowContainWrites(cfg, custodyFunction{role: role})
+	awscdk.NewCfnOutput(s.stack, jsii.String("MemberContainRoleArn"), &awscdk.CfnOutputProps{
+		Value: role.RoleArn(), Description: jsii.String("The role custody's contain function assumes in this account"),
+	})
 }
 
 // allowAssumeMember lets a hub collector assume the member role in any
 // account (of the organization, when custody:organizationId is set), with
 // the case as session name, tag and source identity.
 func (s *custodyStack) allowAssumeMember(f custodyFunction) {
+	s.allowAssumeRole(f, s.cfg.MemberRoleName)
+}
+
+// allowAssumeRole lets f assume the member stack's role name in any
+// account (of the organization, when custody:organizationId is set).
+func (s *custodyStack) allowAssumeRole(f custodyFunction, name string) {
 	props := &awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"),
-		Resources: jsii.Strings("arn:" + *s.stack.Partition() + ":iam::*:role/" + s.cfg.MemberRoleName),
+		Resources: jsii.Strings("arn:" + *s.stack.Partition() + ":iam::*:role/" + name),
 	}
 	if s.cfg.OrganizationID != "" {
 		props.Conditions = &map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": s.cfg.OrganizationID}}

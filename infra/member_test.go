@@ -299,3 +299,146 @@ func TestHubWithForwardersReadsEveryRegion(t *testing.T) {
 		t.Error("the EC2 collector's grants are still the hub region's only")
 	}
 }
+
+// memberContainRole is the member stack's containment role, or nil.
+func memberContainRole(raw map[string]any) (role map[string]any, stmts []any) {
+	var id string
+	for k, r := range raw["Resources"].(map[string]any) {
+		if path(r, "Type") == "AWS::IAM::Role" && path(r, "Properties", "RoleName") == "CustodyMemberContain" {
+			role, id = r.(map[string]any), k
+		}
+	}
+	if role == nil {
+		return nil, nil
+	}
+	for _, r := range raw["Resources"].(map[string]any) {
+		if path(r, "Type") == "AWS::IAM::Policy" && strings.Contains(jsonString(path(r, "Properties", "Roles")), `"`+id+`"`) {
+			stmts = append(stmts, list(path(r, "Properties", "PolicyDocument", "Statement"))...)
+		}
+	}
+	return role, stmts
+}
+
+func TestMemberContainRole(t *testing.T) {
+	hub := map[string]any{CtxHubAccount: "999999999999"}
+	with := func(kv ...any) map[string]any {
+		m := map[string]any{CtxHubAccount: "999999999999"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name    string
+		ctx     map[string]any
+		present bool
+		want    []string
+		absent  []string
+	}{
+		{"default: absent", hub, false, nil, nil},
+		{"containment on, member containment off: absent", with(CtxContainEC2, "auto"), false, nil, nil},
+		{"member containment on, every class off: absent", with(CtxMemberContainment, true), false, nil, nil},
+		{"roles only", with(CtxMemberContainment, true, CtxContainRole, "approve"), true,
+			[]string{"iam:PutRolePolicy", "iam:DeleteRolePolicy"},
+			[]string{"iam:UpdateAccessKey", "ec2:ModifyNetworkInterfaceAttribute", "s3:PutBucketPolicy", "lambda:PutFunctionConcurrency"}},
+		{"every class", with(CtxMemberContainment, "true", CtxContainEC2, "auto", CtxContainAccessKey, "auto", CtxContainRole, "auto",
+			CtxContainLambda, "auto", CtxContainS3Bucket, "auto", CtxContainEC2SubnetNacl, "dry-run", CtxOrganizationID, "o-abcdef1234"), true,
+			[]string{"ec2:ModifyNetworkInterfaceAttribute", "iam:UpdateAccessKey", "lambda:PutFunctionConcurrency", "s3:PutBucketPolicy", "ec2:ReplaceNetworkAclAssociation", "autoscaling:DetachInstances"},
+			[]string{"ec2:TerminateInstances", "iam:DeleteAccessKey", "s3:DeleteBucket", "ec2:DeleteNetworkAcl"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stack, raw := synthMember(t, tc.ctx)
+			role, stmts := memberContainRole(raw)
+			if !tc.present {
+				if role != nil || strings.Contains(jsonString(raw), "MemberContainRoleArn") {
+					t.Fatalf("containment role present: %s", jsonString(role))
+				}
+				return
+			}
+			if role == nil {
+				t.Fatal("no containment role")
+			}
+			for _, st := range list(path(role, "Properties", "AssumeRolePolicyDocument", "Statement")) {
+				if p := jsonString(path(st, "Principal")); !strings.Contains(p, `{"Ref":"HubAccountId"}`) || strings.Contains(p, `"*"`) {
+					t.Errorf("trust principal %s", p)
+				}
+				arn := jsonString(path(st, "Condition", "ArnLike", "aws:PrincipalArn"))
+				if !strings.Contains(arn, "-ContainFunctionRole*") || strings.Contains(arn, "Collect") {
+					t.Errorf("trust condition %s: want only the hub's contain function role", arn)
+				}
+				if org := path(st, "Condition", "StringEquals", "aws:PrincipalOrgID"); (tc.ctx[CtxOrganizationID] != nil) != (org == "o-abcdef1234") {
+					t.Errorf("aws:PrincipalOrgID = %v", org)
+				}
+			}
+			actions := map[string]bool{}
+			for _, st := range stmts {
+				res := jsonString(path(st, "Resource"))
+				for _, a := range list(path(st, "Action")) {
+					a := a.(string)
+					actions[a] = true
+					if containWrites[a] && (res == `"*"` || strings.Contains(res, `["*"]`)) {
+						t.Errorf("%s on *: %s", a, jsonString(st))
+					}
+				}
+			}
+			for _, a := range tc.want {
+				if !actions[a] {
+					t.Errorf("missing %s", a)
+				}
+			}
+			for _, a := range tc.absent {
+				if actions[a] {
+					t.Errorf("has %s, which no enabled class needs", a)
+				}
+			}
+			// The collectors' role stays read-only: no containment write.
+			for k, r := range raw["Resources"].(map[string]any) {
+				if path(r, "Type") == "AWS::IAM::Policy" && strings.Contains(jsonString(path(r, "Properties", "Roles")), "CollectorRole") {
+					for _, a := range []string{"iam:PutRolePolicy", "iam:UpdateAccessKey", "s3:PutBucketPolicy"} {
+						if strings.Contains(jsonString(r), a) {
+							t.Errorf("collector policy %s holds %s", k, a)
+						}
+					}
+				}
+			}
+			msgs := assertions.Annotations_FromStack(stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+			for _, m := range *msgs {
+				t.Errorf("unsuppressed: %s", jsonString(m))
+			}
+			// cfn-lint knows IAM's action names: a misspelled one fails.
+			f := filepath.Join(t.TempDir(), "CustodyMember.template.json")
+			b, _ := json.MarshalIndent(raw, "", " ")
+			if err := os.WriteFile(f, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command("cfn-lint", "--", f).CombinedOutput(); err != nil {
+				t.Errorf("cfn-lint: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+func TestHubContainMayAssumeOnlyTheMemberContainRole(t *testing.T) {
+	for _, member := range []bool{false, true} {
+		s := synth(t, map[string]any{CtxContainRole: "auto", CtxMemberContainment: member})
+		var assume []map[string]any
+		for _, st := range s.statements(t, "ContainFunctionRole") {
+			for _, a := range list(st["Action"]) {
+				if a == "sts:AssumeRole" {
+					assume = append(assume, st)
+				}
+			}
+		}
+		tpl := jsonString(s.raw)
+		if !member {
+			if len(assume) != 0 || strings.Contains(tpl, "CUSTODY_MEMBER_CONTAIN_ROLE") {
+				t.Errorf("member containment off, yet the contain function may assume %s", jsonString(assume))
+			}
+			continue
+		}
+		if len(assume) != 1 || !strings.HasSuffix(strings.Trim(jsonString(assume[0]["Resource"]), `"]}`), ":iam::*:role/CustodyMemberContain") ||
+			!strings.Contains(tpl, `"CUSTODY_MEMBER_CONTAIN_ROLE":"CustodyMemberContain"`) {
+			t.Errorf("AssumeRole = %s: want the member containment role only", jsonString(assume))
+		}
+	}
+}

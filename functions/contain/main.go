@@ -11,8 +11,15 @@
 //	CUSTODY_CONTAIN_EC2             mode of EC2 instance isolation
 //	CUSTODY_CONTAIN_ACCESS_KEY      mode of access key deactivation
 //	CUSTODY_CONTAIN_ROLE            mode of role session revocation
+//	CUSTODY_CONTAIN_LAMBDA          mode of Lambda function throttling
+//	CUSTODY_CONTAIN_S3_BUCKET       mode of S3 bucket blocking
+//	CUSTODY_CONTAIN_EC2_SUBNET_NACL mode of the deny-all subnet ACL
+//	CUSTODY_PARTITION               the stack's partition (bucket policy ARNs)
 //	CUSTODY_ACCOUNT_ID              the account it acts in; a case of
 //	                                another account is not contained
+//	CUSTODY_MEMBER_CONTAIN_ROLE     the member stack's containment role's name;
+//	                                set, a member account's case is contained
+//	                                through it (assumed for the case)
 //	CUSTODY_PROTECTED_TAG           key=value of the tag that exempts a
 //	                                resource (default custody:protected=true)
 //	CUSTODY_APPROVAL_TIMEOUT        how long an approval is waited for (24h)
@@ -26,11 +33,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/custody-ir/custody/shared/accounts"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/contain"
 	"github.com/custody-ir/custody/shared/evidence"
@@ -46,12 +52,15 @@ func main() {
 	if err != nil {
 		log.Fatalf("contain: aws config: %v", err)
 	}
-	h.EC2 = ec2.NewFromConfig(cfg)
-	h.IAM = iam.NewFromConfig(cfg)
+	// The hub's own clients; a member's case gets the member's (Member).
+	h.Use(contain.NewClients(cfg))
 	s3c := s3.NewFromConfig(cfg, awsconfig.S3Options)
 	h.Writer = evidence.NewWriter(s3c, os.Getenv("EVIDENCE_BUCKET"))
 	h.Reader, h.Bucket = s3c, os.Getenv("EVIDENCE_BUCKET")
 	h.Notifier = sns.NewFromConfig(cfg)
+	if role := os.Getenv(contain.EnvMemberRole); role != "" {
+		h.Member = contain.MemberVia(&accounts.Resolver{Hub: cfg, HubAccount: h.AccountID, Partition: h.Partition, MemberRole: role})
+	}
 	h.Version = version.String()
 	h.Now = time.Now
 	lambda.Start(h.Handle)

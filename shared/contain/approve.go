@@ -277,13 +277,34 @@ func (h *Handler) RollbackRun(ctx context.Context, bucket, caseID, runID, by str
 	}
 	// Every drift is found before anything changes: a half-restored
 	// case would be worse than either state.
+	// Each action is undone in its own account: a member's through its
+	// containment role (a record from before actions named their account
+	// is this account's).
+	in := func(a *Action) (*Handler, error) {
+		acct := a.Account
+		if acct == "" {
+			acct = h.AccountID
+		}
+		return h.forAccount(ctx, caseID, acct, a.Region)
+	}
 	for i := range applied {
-		if err := h.drift(ctx, &applied[i]); err != nil {
+		hh, err := in(&applied[i])
+		if err != nil {
+			return nil, err
+		}
+		if err := hh.drift(ctx, &applied[i]); err != nil {
 			return nil, err
 		}
 	}
-	for i := range applied {
-		if err := h.restore(ctx, &applied[i]); err != nil {
+	// Undone in the reverse order of apply: an instance is let out of
+	// isolation before it rejoins its target groups and Auto Scaling
+	// group, whose health checks would otherwise fail it.
+	for i := len(applied) - 1; i >= 0; i-- {
+		hh, err := in(&applied[i])
+		if err == nil {
+			err = hh.restore(ctx, &applied[i])
+		}
+		if err != nil {
 			applied[i].Status, applied[i].Error = StatusFailed, err.Error()
 		}
 	}

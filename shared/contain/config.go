@@ -11,9 +11,14 @@ import (
 // Environment variables, one mode per action class (infra/config.go sets
 // them from the custody:contain* context keys).
 const (
-	EnvEC2          = "CUSTODY_CONTAIN_EC2"
-	EnvAccessKey    = "CUSTODY_CONTAIN_ACCESS_KEY"
-	EnvRole         = "CUSTODY_CONTAIN_ROLE"
+	EnvEC2        = "CUSTODY_CONTAIN_EC2"
+	EnvAccessKey  = "CUSTODY_CONTAIN_ACCESS_KEY"
+	EnvRole       = "CUSTODY_CONTAIN_ROLE"
+	EnvLambda     = "CUSTODY_CONTAIN_LAMBDA"
+	EnvS3Bucket   = "CUSTODY_CONTAIN_S3_BUCKET"
+	EnvSubnetNACL = "CUSTODY_CONTAIN_EC2_SUBNET_NACL"
+	// EnvPartition is the stack's partition (bucket policy ARNs).
+	EnvPartition    = "CUSTODY_PARTITION"
 	EnvProtectedTag = "CUSTODY_PROTECTED_TAG"
 	// EnvAccountID is the account the function acts in (the stack's).
 	EnvAccountID = "CUSTODY_ACCOUNT_ID"
@@ -33,7 +38,7 @@ const (
 // bad value is a ConfigurationError naming the variable.
 func FromEnv(getenv func(string) string) (*Handler, error) {
 	h := &Handler{Modes: map[Class]Mode{}, AccountID: getenv(EnvAccountID)}
-	for env, class := range map[string]Class{EnvEC2: ClassEC2, EnvAccessKey: ClassAccessKey, EnvRole: ClassRole} {
+	for env, class := range map[string]Class{EnvEC2: ClassEC2, EnvAccessKey: ClassAccessKey, EnvRole: ClassRole, EnvLambda: ClassLambda, EnvS3Bucket: ClassS3Bucket, EnvSubnetNACL: ClassSubnetNACL} {
 		m, err := ParseMode(getenv(env))
 		if err != nil {
 			return nil, &faults.ConfigurationError{Setting: env, Reason: err.Error()}
@@ -50,6 +55,7 @@ func FromEnv(getenv func(string) string) (*Handler, error) {
 	}
 	h.ProtectedKey, h.ProtectedValue = k, v
 	h.TopicARN = getenv(EnvTopic)
+	h.Partition = getenv(EnvPartition)
 	h.ApprovalTimeout = DefaultApprovalTimeout
 	if v := getenv(EnvApprovalTimeout); v != "" {
 		d, err := time.ParseDuration(v)

@@ -57,6 +57,19 @@ const (
 	ClassEC2       Class = "ec2-isolate"
 	ClassAccessKey Class = "access-key-deactivate"
 	ClassRole      Class = "role-revoke-sessions"
+	// ClassLambda reserves a function's concurrency at 0.
+	ClassLambda Class = "lambda-zero-concurrency"
+	// ClassS3Bucket blocks a bucket's public access and denies it to the
+	// finding's principals.
+	ClassS3Bucket Class = "s3-bucket-block"
+	// ClassASGDetach and ClassTargetDeregister go with EC2 isolation (its
+	// mode): the instance leaves its Auto Scaling group and its target
+	// groups before it is isolated.
+	ClassASGDetach        Class = "ec2-asg-detach"
+	ClassTargetDeregister Class = "ec2-target-deregister"
+	// ClassSubnetNACL puts a deny-all network ACL on an instance's
+	// subnet: its own mode, since it cuts every instance of the subnet.
+	ClassSubnetNACL Class = "ec2-subnet-nacl"
 )
 
 // Status is where an action stands.
@@ -91,6 +104,23 @@ type State struct {
 	KeyStatus string `json:"keyStatus,omitempty"`
 	// PolicyPresent: whether custody's inline deny exists.
 	PolicyPresent bool `json:"policyPresent"`
+	// ReservedConcurrency: for a function, its reserved concurrency; nil
+	// (absent) when none was reserved, which rollback restores by
+	// removing the reservation.
+	ReservedConcurrency *int32 `json:"reservedConcurrency,omitempty"`
+	// BucketPolicy: for a bucket, its policy; nil when it had none.
+	BucketPolicy *string `json:"bucketPolicy,omitempty"`
+	// PublicAccessBlock: for a bucket, its public access block; nil when
+	// it had none.
+	PublicAccessBlock *PublicAccessBlock `json:"publicAccessBlock,omitempty"`
+	// AutoScalingGroup: the instance's Auto Scaling group ("" for none).
+	AutoScalingGroup string `json:"autoScalingGroup,omitempty"`
+	// Targets: the instance's target group registrations.
+	Targets []Target `json:"targets,omitempty"`
+	// NetworkACL and NetworkACLAssociation: a subnet's ACL and its
+	// association.
+	NetworkACL            string `json:"networkAcl,omitempty"`
+	NetworkACLAssociation string `json:"networkAclAssociation,omitempty"`
 }
 
 // Action is one planned change and, once applied, what it did.
@@ -110,6 +140,13 @@ type Action struct {
 	IsolationGroup string `json:"isolationGroup,omitempty"`
 	// IssuedBefore is the aws:TokenIssueTime bound of an inline deny.
 	IssuedBefore string `json:"issuedBefore,omitempty"`
+	// Deny are the principal ARNs a bucket's deny statement names.
+	Deny []string `json:"deny,omitempty"`
+	// Shared are the subnet's other instances, which its ACL cuts too.
+	Shared []string `json:"shared,omitempty"`
+	// Account and Region are where the resource is (the case's).
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region,omitempty"`
 }
 
 // Plan is what containment/plan.json holds.
@@ -196,7 +233,21 @@ type Output struct {
 type Handler struct {
 	EC2    ec2API
 	IAM    iamAPI
-	Writer planWriter
+	Lambda lambdaAPI
+	S3     s3API
+	// AutoScaling and ELB, when set, let EC2 isolation first take the
+	// instance out of its Auto Scaling group and target groups.
+	AutoScaling autoscalingAPI
+	ELB         elbv2API
+	// NACL is the EC2 client of the subnet ACL step.
+	NACL naclAPI
+	// Member, when set, reaches a member account's containment role: a
+	// member's case is contained there instead of refused.
+	Member MemberFunc
+	// Partition is the stack's partition (ARNs in a bucket policy; "aws"
+	// when empty).
+	Partition string
+	Writer    planWriter
 	// Modes per class; a missing class is off.
 	Modes map[Class]Mode
 	// AccountID is the account this function acts in: a case of another
@@ -236,8 +287,9 @@ func (h *Handler) Handle(ctx context.Context, in Input) (*Output, error) {
 		}
 		return &Output{PlanKey: prefix + "containment/" + PlanFile, Actions: rec.Actions, RecordKey: prefix + "containment/" + RollbackFile}, nil
 	}
-	if inc.Scope.AccountID != h.AccountID {
-		return nil, &ContainError{Op: "plan", Err: fmt.Errorf("the case is account %q's, this function acts in %q only: not contained", inc.Scope.AccountID, h.AccountID)}
+	h, err = h.forAccount(ctx, inc.CaseID, inc.Scope.AccountID, inc.Scope.Region)
+	if err != nil {
+		return nil, err
 	}
 	switch in.Action {
 	case "", ActionPlan:
@@ -307,6 +359,14 @@ func (h *Handler) Plan(ctx context.Context, scope incident.Scope) ([]Action, err
 			if err != nil {
 				return nil, err
 			}
+			if a.Status == StatusPlanned {
+				// Before the isolation (apply runs in plan order).
+				extra, err := h.planMemberships(ctx, id, m)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, extra...)
+			}
 			out = append(out, a)
 		}
 	}
@@ -328,7 +388,51 @@ func (h *Handler) Plan(ctx context.Context, scope incident.Scope) ([]Action, err
 			out = append(out, a)
 		}
 	}
+	if m := h.mode(ClassSubnetNACL); m != ModeOff {
+		as, err := h.planSubnets(ctx, scope.Instances, m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, as...)
+	}
+	if m := h.mode(ClassS3Bucket); m != ModeOff {
+		deny := denyPrincipals(h.partition(), scope.AccountID, scope.Principals, scope.UserNames)
+		for _, b := range scope.Buckets {
+			a, err := h.planBucket(ctx, b, deny, m)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+	}
+	if m := h.mode(ClassLambda); m != ModeOff {
+		for _, fn := range scope.Functions {
+			a, err := h.planFunction(ctx, fn, m)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+	}
+	if h.anyOn() {
+		out = append(out, leads(scope)...)
+	}
+	// Rollback finds each action's account (and region) here.
+	for i := range out {
+		out[i].Account, out[i].Region = scope.AccountID, scope.Region
+	}
 	return out, nil
+}
+
+// anyOn reports whether some class plans: only then is there a plan to
+// hold the leads.
+func (h *Handler) anyOn() bool {
+	for _, m := range h.Modes {
+		if m != ModeOff {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Handler) protected(key, value *string) bool {
@@ -541,6 +645,16 @@ func (h *Handler) Apply(ctx context.Context, a *Action) {
 		err = h.deactivate(ctx, a)
 	case ClassRole:
 		err = h.revokeRole(ctx, a)
+	case ClassLambda:
+		err = h.throttle(ctx, a)
+	case ClassS3Bucket:
+		err = h.blockBucket(ctx, a)
+	case ClassSubnetNACL:
+		err = h.denySubnet(ctx, a)
+	case ClassASGDetach:
+		err = h.detach(ctx, a)
+	case ClassTargetDeregister:
+		err = h.deregister(ctx, a)
 	default:
 		err = fmt.Errorf("unknown class %q", a.Class)
 	}
@@ -678,6 +792,14 @@ func (h *Handler) drift(ctx context.Context, a *Action) error {
 				return &DriftError{Target: a.Target, Detail: fmt.Sprintf("status is %s, containment left %s", k.Status, a.After.KeyStatus)}
 			}
 		}
+	case ClassLambda:
+		return h.functionDrift(ctx, a)
+	case ClassS3Bucket:
+		return h.bucketDrift(ctx, a)
+	case ClassASGDetach, ClassTargetDeregister:
+		return h.membershipDrift(ctx, a)
+	case ClassSubnetNACL:
+		return h.subnetDrift(ctx, a)
 	}
 	return nil
 }
@@ -715,6 +837,22 @@ func (h *Handler) restore(ctx context.Context, a *Action) error {
 			}
 		}
 		a.After = &State{PolicyPresent: a.Before.PolicyPresent}
+	case ClassLambda:
+		if err := h.restoreFunction(ctx, a); err != nil {
+			return err
+		}
+	case ClassS3Bucket:
+		if err := h.restoreBucket(ctx, a); err != nil {
+			return err
+		}
+	case ClassASGDetach, ClassTargetDeregister:
+		if err := h.restoreMembership(ctx, a); err != nil {
+			return err
+		}
+	case ClassSubnetNACL:
+		if err := h.restoreSubnet(ctx, a); err != nil {
+			return err
+		}
 	}
 	a.Status = StatusRolledBack
 	return nil

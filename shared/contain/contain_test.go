@@ -372,6 +372,10 @@ func TestContainFromEnv(t *testing.T) {
 		{map[string]string{EnvEC2: "auto", EnvProtectedTag: "keep=yes"}, false, ModeAuto, "keep"},
 		{map[string]string{EnvEC2: "on"}, true, "", ""},
 		{map[string]string{EnvProtectedTag: "nokey"}, true, "", ""},
+		{map[string]string{EnvLambda: "throttle"}, true, "", ""},
+		{map[string]string{EnvS3Bucket: "on"}, true, "", ""},
+		{map[string]string{EnvSubnetNACL: "yes"}, true, "", ""},
+		{map[string]string{EnvLambda: "auto", EnvS3Bucket: "approve", EnvSubnetNACL: "dry-run"}, false, ModeOff, "custody:protected"},
 	} {
 		h, err := FromEnv(func(k string) string { return tc.env[k] })
 		if (err != nil) != tc.wantErr {
