@@ -98,8 +98,10 @@ type PivotState struct {
 	Done    bool              `json:"done"`
 	// Then, when done, are the passes of other collectors over what the
 	// chain derived: the IAM collector once per account with new
-	// principals (pivot.PrincipalsCollectorPrefix + account). Always a
-	// list, so the state machine's Map over it needs no Choice of its own.
+	// principals (pivot.PrincipalsCollectorPrefix + account), and the S3
+	// access-log collector once per account whose buckets the derived
+	// identities used (pivot.S3AccessCollectorPrefix + account). Always a
+	// list: the state machine's PivotThen? tests its first item.
 	Then []incident.PlanItem `json:"then"`
 	// Principals are Then's results, put here by the state machine (the
 	// PivotPrincipals Map); Seal lists them.
