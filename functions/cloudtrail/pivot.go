@@ -476,9 +476,11 @@ func (c *chainCollector) Collect(ctx context.Context, inc *incident.Incident, ou
 		out.Warn("%d leads not followed (past custody:pivotDepth %d or custody:pivotMaxIdentities %d, or nothing exact to follow): see %s",
 			n, c.chain.Bounds.Depth, c.chain.Bounds.MaxIdentities, ChainName)
 	}
-	for _, f := range c.s3Follows {
-		for _, u := range f.Unmatched {
-			out.Warn("S3 access logs of account %s: %s: not followed there", f.Account, u)
+	// Every follow list carries the same identities that an access log
+	// cannot name: said once.
+	if len(c.s3Follows) > 0 {
+		for _, u := range c.s3Follows[0].Unmatched {
+			out.Warn("S3 access logs: %s: not followed there", u)
 		}
 	}
 	if len(c.s3Left) > 0 {

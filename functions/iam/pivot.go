@@ -15,12 +15,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
-	"github.com/custody-ir/custody/shared/finding"
 	"github.com/custody-ir/custody/shared/pivot"
 )
 
@@ -28,8 +26,6 @@ import (
 type PivotPass struct {
 	// Name is the collector's name: iam-pivot-<account>.
 	Name string
-	// Account is the account the principals are in.
-	Account string
 	// Folder is the pass's folder under iam/: pivot-<account>.
 	Folder string
 }
@@ -38,9 +34,9 @@ type PivotPass struct {
 // item's account and returns the collector of that pass.
 func (h *Handler) pivotPass(ctx context.Context, in *collect.Input) (collect.Collector, error) {
 	name := in.Item.Collector
-	account := strings.TrimPrefix(name, pivot.PrincipalsCollectorPrefix)
-	if !finding.ValidAccountID(account) {
-		return nil, faults.Invalid("item.collector", "%q does not end in a 12-digit account ID", name)
+	account, err := pivot.PassAccount(name, pivot.PrincipalsCollectorPrefix)
+	if err != nil {
+		return nil, err
 	}
 	if h.Pivot == nil || h.Driver.Results == nil {
 		return nil, &faults.CollectorError{Collector: name, Err: errors.New("this function runs no pivot pass")}
@@ -58,5 +54,5 @@ func (h *Handler) pivotPass(ctx context.Context, in *collect.Input) (collect.Col
 		return nil, &faults.CollectorError{Collector: name, Err: fmt.Errorf("no pivot chain at %s", key)}
 	}
 	in.Incident.Scope = pivot.PrincipalScope(ch, account, in.Incident.Scope.Region, in.Incident.Scope)
-	return h.Pivot(&PivotPass{Name: name, Account: account, Folder: "pivot-" + account}), nil
+	return h.Pivot(&PivotPass{Name: name, Folder: "pivot-" + account}), nil
 }

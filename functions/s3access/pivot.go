@@ -15,12 +15,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/custody-ir/custody/shared/collect"
 	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/faults"
-	"github.com/custody-ir/custody/shared/finding"
 	"github.com/custody-ir/custody/shared/pivot"
 )
 
@@ -39,23 +37,23 @@ type PivotPass struct {
 	set        map[string]bool
 }
 
-func (p *PivotPass) requester(arn string) bool {
-	if p.set == nil {
-		p.set = map[string]bool{}
-		for _, r := range p.Requesters {
-			p.set[r] = true
-		}
+func newPivotPass(name, account string, requesters []string) *PivotPass {
+	p := &PivotPass{Name: name, Folder: "pivot-" + account, Requesters: requesters, set: map[string]bool{}}
+	for _, r := range requesters {
+		p.set[r] = true
 	}
-	return p.set[arn]
+	return p
 }
+
+func (p *PivotPass) requester(arn string) bool { return p.set[arn] }
 
 // pivotPass scopes in to the follow list PivotDerive stored for the item's
 // account and returns the collector of that pass.
 func (h *Handler) pivotPass(ctx context.Context, in *collect.Input) (collect.Collector, error) {
 	name := in.Item.Collector
-	account := strings.TrimPrefix(name, pivot.S3AccessCollectorPrefix)
-	if !finding.ValidAccountID(account) {
-		return nil, faults.Invalid("item.collector", "%q does not end in a 12-digit account ID", name)
+	account, err := pivot.PassAccount(name, pivot.S3AccessCollectorPrefix)
+	if err != nil {
+		return nil, err
 	}
 	if h.Pivot == nil || h.Driver.Results == nil {
 		return nil, &faults.CollectorError{Collector: name, Err: errors.New("this function runs no pivot pass")}
@@ -74,5 +72,5 @@ func (h *Handler) pivotPass(ctx context.Context, in *collect.Input) (collect.Col
 	}
 	in.Incident.Scope.AccountID = account
 	in.Incident.Scope.Buckets = f.Buckets
-	return h.Pivot(&PivotPass{Name: name, Folder: "pivot-" + account, Requesters: f.Requesters}), nil
+	return h.Pivot(newPivotPass(name, account, f.Requesters)), nil
 }

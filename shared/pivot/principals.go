@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/custody-ir/custody/shared/faults"
+	"github.com/custody-ir/custody/shared/finding"
 	"github.com/custody-ir/custody/shared/incident"
 )
 
@@ -15,6 +17,17 @@ const PrincipalsCollectorPrefix = "iam-pivot-"
 // account): the state machine's history quota is proven with it
 // (infra/history_test.go). Accounts past it are named in a warning.
 const MaxPrincipalAccounts = 20
+
+// PassAccount is the account a post-pivot pass's collector name ends in
+// (prefix + 12 digits); anything else is a *faults.InvalidInputError
+// naming item.collector.
+func PassAccount(collector, prefix string) (string, error) {
+	account, ok := strings.CutPrefix(collector, prefix)
+	if !ok || !finding.ValidAccountID(account) {
+		return "", faults.Invalid("item.collector", "%q is not %s followed by a 12-digit account ID", collector, prefix)
+	}
+	return account, nil
+}
 
 // ChainArtifact is the chain's artifact name in the run's CloudTrail
 // folder (evidence.ArtifactKey(case, run, "cloudtrail", ChainArtifact)).
