@@ -80,10 +80,10 @@ verify: $(CUSTODY) ## CASE=<dir or s3://bucket/cases/<caseId>>: re-check every a
 	@[ -n "$(CASE)" ] || { echo "usage: make verify CASE=<dir or s3://bucket/cases/<caseId>>"; exit 1; }
 	$(CUSTODY) verify "$(CASE)"
 
-bench: deps ## benchmarks (not part of make test): the timeline build at ~200k and ~2M events; the log extracts against gzip -dc, jq and grep at ~100 MB and ~1 GB [CORPUS=<dir>]
+bench: deps-local $(CUSTODY) ## benchmarks (not part of make test): the timeline build at ~200k and ~2M events; the log extracts against gzip -dc, jq and grep at ~100 MB and ~1 GB; the demo's finding-to-sealed time split into deploy and workflow [CORPUS=<dir>]
 	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./shared/timeline/
 	@command -v jq >/dev/null || { echo "jq not found: install it with: apt-get install -y jq"; exit 2; }
-	go run ./cmd/custody-bench $(if $(CORPUS),-corpus "$(CORPUS)")
+	go run ./cmd/custody-bench $(if $(CORPUS),-corpus "$(CORPUS)") -demo $(CUSTODY)
 
 # How long each fuzz target runs in make fuzz.
 FUZZTIME ?= 1m

@@ -8,7 +8,7 @@
 // one. It prints a table and a PASS or FAIL line per requirement, and
 // exits 1 when one fails.
 //
-//	custody-bench [-sizes 100MB,1GB] [-runs 2] [-corpus DIR]
+//	custody-bench [-sizes 100MB,1GB] [-runs 2] [-corpus DIR] [-demo dist/bin/custody]
 //	custody-bench extract-cloudtrail DIR   (the child: prints its counts)
 //	custody-bench extract-vpcflow DIR
 package main
@@ -32,6 +32,7 @@ func main() {
 	runs := flag.Int("runs", 2, "runs of each extract and gzip -dc loop; the fastest counts")
 	corpusDir := flag.String("corpus", "", "folder of the real samples (default: the repository's testdata copies)")
 	tmp := flag.String("tmp", "", "where to generate the inputs (default: the system's temporary folder)")
+	demo := flag.String("demo", "", "also time custody demo with this custody binary (from the working directory, the project root), split into deploy and workflow")
 	flag.Parse()
 	for _, tool := range []struct{ name, fix string }{
 		{"jq", "apt-get install -y jq"}, {"gzip", "apt-get install -y gzip"}, {"grep", "apt-get install -y grep"},
@@ -47,6 +48,9 @@ func main() {
 	}
 	var plan []benchSize
 	for _, s := range strings.Split(*sizes, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue // -sizes "": no extracts (the demo alone)
+		}
 		n, err := parseSize(s)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "custody-bench:", err)
@@ -54,10 +58,23 @@ func main() {
 		}
 		plan = append(plan, benchSize{name: strings.TrimSpace(s), bytes: n})
 	}
-	ok, err := run(roots, plan, *runs, *tmp, os.Stdout)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "custody-bench:", err)
-		os.Exit(2)
+	ok := true
+	if len(plan) > 0 {
+		var err error
+		if ok, err = run(roots, plan, *runs, *tmp, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "custody-bench:", err)
+			os.Exit(2)
+		}
+	}
+	if *demo != "" {
+		wd, err := os.Getwd()
+		if err == nil {
+			err = benchDemo(*demo, wd, *tmp, os.Stdout)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "custody-bench:", err)
+			os.Exit(2)
+		}
 	}
 	if !ok {
 		os.Exit(1)

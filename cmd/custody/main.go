@@ -10,6 +10,8 @@
 //	    log archive, two regions): its finding, then finding-no-member-stack.json
 //	custody investigate -finding FILE [-seed DIR] [-out DIR] [-v] [-faults RATE [-faults-seed N]]
 //	    any input form, any seed folder
+//	    (demo, demo-org and investigate also take -timings FILE: the run's
+//	    phases in seconds, as JSON, for make bench)
 //	custody verify [-key FILE|FINGERPRINT] [-allow-unsigned] [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
 //	    check every run of a case against its manifest: every artifact
 //	    re-read through SHA-256 (on disk, or in the bucket by version ID,
@@ -81,6 +83,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -111,6 +114,7 @@ On this machine, against a local emulator (each starts its own moto_server):
       the organization drill: cmd/custody/scenarios/org (hub, two members, a log archive, two regions)
   investigate -finding FILE [-seed DIR] [-out DIR] [-v]
       any input form, any seed folder
+      (each of the three: -timings FILE writes the phases' seconds as JSON; make bench reads it)
   deploy-check
       cdk deploy the app into a fresh emulator, check its wiring, destroy it
   validate [-seed DIR] FINDING
@@ -216,6 +220,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		verbose := fs.Bool("v", false, "show the CDK CLI's and the handlers' output")
 		faultRate := fs.Float64("faults", 0, "the fault drill: this fraction of the handlers' calls (0 to 1) answered with throttling, 5xx, HTML 502/503, resets, lost or slow answers")
 		faultSeed := fs.Int64("faults-seed", localrun.DefaultFaultSeed, "the fault drill's seed: the same rate and seed inject the same faults")
+		timings := fs.String("timings", "", "write the run's phases (build, emulator, deploy, runtimes, seed, workflow, download+verify) in seconds to this JSON file (make bench reads it)")
 		var also []string
 		switch args[0] {
 		case "demo":
@@ -240,6 +245,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		})
 		if runErr == nil {
 			s.Print(stdout)
+			if *timings != "" {
+				runErr = writeTimings(*timings, s)
+			}
 		}
 	case "deploy-check":
 		runErr = localrun.DeployCheck(ctx, root, stdout)
@@ -253,6 +261,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return localrun.ExitSetup
 	}
 	return localrun.ExitOK
+}
+
+// writeTimings writes the phases of a local run and of each run after it:
+// {"phases": [{"name", "seconds"}…], "then": [[…]…]}.
+func writeTimings(path string, s *localrun.Summary) error {
+	out := struct {
+		Phases []localrun.Phase   `json:"phases"`
+		Then   [][]localrun.Phase `json:"then,omitempty"`
+	}{Phases: s.Timings}
+	for _, t := range s.Then {
+		out.Then = append(out.Then, t.Timings)
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return &localrun.ExitError{Code: localrun.ExitSetup, Err: fmt.Errorf("-timings: %w", err)}
+	}
+	return nil
 }
 
 // projectRoot finds the folder holding go.mod and cdk.json, from the

@@ -93,7 +93,31 @@ type Summary struct {
 	// Faults is what the fault drill injected over all the runs (nil
 	// without a drill).
 	Faults *FaultStats
+	// Timings are the local run's phases in order, set-up first (on the
+	// first Summary; the runs of Then carry their own workflow and
+	// download phases).
+	Timings []Phase
 }
+
+// Phase is one timed step of a local run: the set-up's (build, emulator,
+// deploy, runtimes), the seed's, and each input's workflow (StartExecution
+// to the sealed run) and download-and-verify.
+type Phase struct {
+	Name    string        `json:"name"`
+	Seconds float64       `json:"seconds"`
+	took    time.Duration // Seconds, for printing
+}
+
+// The phase names a bench reads (cmd/custody-bench -demo).
+const (
+	PhaseBuild    = "build"
+	PhaseEmulator = "emulator"
+	PhaseDeploy   = "deploy"
+	PhaseRuntimes = "runtimes"
+	PhaseSeed     = "seed"
+	PhaseWorkflow = "workflow"
+	PhaseFetch    = "download+verify"
+)
 
 // Env is custody deployed into a running emulator, ready to execute inputs.
 type Env struct {
@@ -118,6 +142,14 @@ type Env struct {
 	log     io.Writer // progress
 	toolLog io.Writer // CDK CLI and handler output
 	work    string
+	// phases are the set-up's and the seed's timings, in order.
+	phases []Phase
+}
+
+// timed appends the phase that began at start.
+func timed(phases *[]Phase, name string, start time.Time) {
+	d := time.Since(start)
+	*phases = append(*phases, Phase{Name: name, Seconds: d.Seconds(), took: d})
 }
 
 // Setup builds the handlers, starts the emulator, deploys the app into it
@@ -133,11 +165,14 @@ func Setup(ctx context.Context, root string, log, toolLog io.Writer, deployConte
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
 	e.step("building the handlers for this host")
+	start := time.Now()
 	bins, err := BuildHost(ctx, root, filepath.Join(e.work, "bin"))
 	if err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
+	timed(&e.phases, PhaseBuild, start)
 	e.step("starting the emulator (moto_server)")
+	start = time.Now()
 	if e.Emulator, err = emulator.Start(); err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
@@ -151,6 +186,8 @@ func Setup(ctx context.Context, root string, log, toolLog io.Writer, deployConte
 	e.Tasks = NewTaskTokens()
 	e.Tasks.OnWait = e.waiting
 	e.Gate.AnswerTasks(e.Tasks)
+	timed(&e.phases, PhaseEmulator, start)
+	start = time.Now()
 	if e.Deploy, err = DeployStack(ctx, root, e.Emulator, e.Config, filepath.Join(e.work, "cdk.out"), toolLog, e.step, deployContext); err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
@@ -163,6 +200,8 @@ func Setup(ctx context.Context, root string, log, toolLog io.Writer, deployConte
 	if e.Defn, err = deployedDefinition(ctx, e.Config, e.Machine); err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
+	timed(&e.phases, PhaseDeploy, start)
+	start = time.Now()
 	if e.Functions, err = deployedFunctions(ctx, e.Config, e.Deploy, bins, e.Emulator, e.Gate.URL, toolLog); err != nil {
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
@@ -170,6 +209,7 @@ func Setup(ctx context.Context, root string, log, toolLog io.Writer, deployConte
 		return nil, exitErr(ExitSetup, "%v", err)
 	}
 	e.Gate.RunInvokes(e.Pool)
+	timed(&e.phases, PhaseRuntimes, start)
 	return e, nil
 }
 
@@ -194,6 +234,7 @@ func (e *Env) step(format string, args ...any) { fmt.Fprintf(e.log, "==> "+forma
 // it made, for rewriting the finding.
 func (e *Env) Seed(ctx context.Context, dir string) (*scenario.Seeded, error) {
 	e.step("seeding the scenario from %s", dir)
+	defer timed(&e.phases, PhaseSeed, time.Now())
 	sc, err := scenario.Load(dir)
 	if err != nil {
 		return nil, exitErr(ExitSetup, "seed: %v", err)
@@ -439,6 +480,7 @@ func Investigate(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	first.Timings = append(env.phases, first.Timings...)
 	for _, f := range o.Also {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -462,16 +504,26 @@ func Investigate(ctx context.Context, o Options) (*Summary, error) {
 	return first, nil
 }
 
-// run executes one input and fetches its sealed run.
+// run executes one input and fetches its sealed run, timing both.
 func (e *Env) run(ctx context.Context, input []byte, out string) (*Summary, error) {
+	var phases []Phase
+	start := time.Now()
 	o, err := e.Execute(ctx, input, nil)
 	if err != nil {
 		return nil, err
 	}
+	timed(&phases, PhaseWorkflow, start)
 	if o.Duplicate {
-		return &Summary{Duplicate: true, CaseID: o.CaseID, RunID: o.RunID}, nil
+		return &Summary{Duplicate: true, CaseID: o.CaseID, RunID: o.RunID, Timings: phases}, nil
 	}
-	return e.Fetch(ctx, o.CaseID, o.RunID, out)
+	start = time.Now()
+	s, err := e.Fetch(ctx, o.CaseID, o.RunID, out)
+	if err != nil {
+		return nil, err
+	}
+	timed(&phases, PhaseFetch, start)
+	s.Timings = phases
+	return s, nil
 }
 
 // Print writes the closing summary of the run and of every run after it.
@@ -518,6 +570,13 @@ func (s *Summary) printOne(w io.Writer) {
 	}
 	if html := filepath.Join(filepath.Dir(s.ManifestPath), report.HTMLFile); fileExists(html) {
 		fmt.Fprintf(w, "report   %s (open it in a browser; report.md beside it)\n", html)
+	}
+	if len(s.Timings) > 0 {
+		parts := make([]string, len(s.Timings))
+		for i, p := range s.Timings {
+			parts[i] = fmt.Sprintf("%s %s", p.Name, p.took.Round(100*time.Millisecond))
+		}
+		fmt.Fprintf(w, "took     %s\n", strings.Join(parts, ", "))
 	}
 }
 
