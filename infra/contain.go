@@ -57,6 +57,12 @@ func (s *custodyStack) newContainFunction(cfg Config) *custodyFunction {
 	awscdk.NewCfnOutput(s.stack, jsii.String("ContainFunctionName"), &awscdk.CfnOutputProps{
 		Value: f.fn.FunctionName(), Description: jsii.String("custody rollback CASE invokes it"),
 	})
+	// Each step's containment statement is signed with the containment
+	// key, which names this role in its policy as the only signer (no IAM
+	// statement: as for Seal and the seal key).
+	key := newContainSigningKey(s.stack, cfg, f.role)
+	f.fn.AddEnvironment(jsii.String("CUSTODY_CONTAIN_SIGNING_KEY_ARN"), key.KeyArn(), nil)
+	containSigningKeyOutputs(s.stack, key)
 	suppressWildcards(f, "IAM allows containment s3:PutObject, s3:AbortMultipartUpload and s3:GetObject on the evidence bucket's cases/*: every case's containment records.", objectWildcard(casesPrefix))
 	return &f
 }

@@ -12,7 +12,7 @@
 //	    any input form, any seed folder
 //	    (demo, demo-org and investigate also take -timings FILE: the run's
 //	    phases in seconds, as JSON, for make bench)
-//	custody verify [-key FILE|FINGERPRINT] [-allow-unsigned] [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
+//	custody verify [-key FILE|FINGERPRINT] [-contain-key FILE|FINGERPRINT] [-allow-unsigned] [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] OUT/<caseId> | s3://BUCKET/cases/<caseId>
 //	    check every run of a case against its manifest: every artifact
 //	    re-read through SHA-256 (on disk, or in the bucket by version ID,
 //	    with its Object Lock), and every file or version no manifest lists;
@@ -64,7 +64,8 @@
 //	5  changed: an artifact's size or SHA-256 differs from the manifest's,
 //	   or a CloudTrail copy no longer validates against CloudTrail's digest
 //	   as it did when sealed (re-checked offline, in a case folder and in
-//	   the bucket alike)
+//	   the bucket alike), or a containment record is not as its signed
+//	   statement lists it, or is in no statement (unsigned)
 //	6  missing: an artifact (file, object version) is gone, or a run has
 //	   no manifest
 //	7  unlisted only: everything listed verifies, but the case holds files
@@ -78,7 +79,9 @@
 //	10 signature: a run's signed seal statement does not verify: no seal
 //	   (unless -allow-unsigned), a signature that does not match the
 //	   statement and stored key, a statement naming another manifest (its
-//	   SHA-256 or version), or a key other than the one -key pins
+//	   SHA-256 or version), or a key other than the one -key pins; or a
+//	   run's containment statement does not verify (its signature, no
+//	   public key, a key other than the one -contain-key pins)
 package main
 
 import (

@@ -23,6 +23,9 @@
 //	CUSTODY_PROTECTED_TAG           key=value of the tag that exempts a
 //	                                resource (default custody:protected=true)
 //	CUSTODY_APPROVAL_TIMEOUT        how long an approval is waited for (24h)
+//	CUSTODY_CONTAIN_SIGNING_KEY_ARN the containment key (required): each step's
+//	                                statement over the run's containment
+//	                                records is signed with it (never the seal key)
 //	CASE_TOPIC_ARN                  where the approval notice goes
 package main
 
@@ -33,6 +36,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -56,7 +60,8 @@ func main() {
 	h.Use(contain.NewClients(cfg))
 	s3c := s3.NewFromConfig(cfg, awsconfig.S3Options)
 	h.Writer = evidence.NewWriter(s3c, os.Getenv("EVIDENCE_BUCKET"))
-	h.Reader, h.Bucket = s3c, os.Getenv("EVIDENCE_BUCKET")
+	h.Reader, h.Lister, h.Bucket = s3c, s3c, os.Getenv("EVIDENCE_BUCKET")
+	h.Signer = kms.NewFromConfig(cfg)
 	h.Notifier = sns.NewFromConfig(cfg)
 	if role := os.Getenv(contain.EnvMemberRole); role != "" {
 		h.Member = contain.MemberVia(&accounts.Resolver{Hub: cfg, HubAccount: h.AccountID, Partition: h.Partition, MemberRole: role})

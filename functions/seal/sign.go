@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/custody-ir/custody/shared/attest"
 	"github.com/custody-ir/custody/shared/evidence"
@@ -36,22 +35,16 @@ type Signed struct {
 }
 
 // sign signs the stored manifest: it builds the seal statement from it,
-// has KMS sign the statement (MessageType RAW: KMS hashes it with SHA-256;
-// the emulator ignores DIGEST and would hash a digest again), and stores
+// has KMS sign the statement (attest.Sign, the call the contain function
+// makes with its own key), and stores
 // the statement, the signature and the public key beside the manifest.
 // Every part is deterministic (the statement's time is the manifest's
 // sealedAt, PKCS#1 v1.5 signatures carry no randomness), so a retried Seal
 // writes the same bytes and the writer accepts them as already there.
 func (h *Handler) sign(ctx context.Context, m *evidence.Manifest, manifest evidence.Artifact, runPrefix string) (*Signed, error) {
-	pk, err := h.Signer.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(h.SigningKeyARN)})
+	der, err := attest.PublicKey(ctx, h.Signer, h.SigningKeyARN)
 	if err != nil {
-		return nil, faults.Classify("kms:GetPublicKey", err, h.sealErr(manifest.Key))
-	}
-	if pk.KeyUsage != kmstypes.KeyUsageTypeSignVerify {
-		return nil, &faults.EvidenceError{Key: manifest.Key, Err: fmt.Errorf("signing key %s has key usage %s, want SIGN_VERIFY", h.SigningKeyARN, pk.KeyUsage)}
-	}
-	if _, _, err := attest.ParsePublicKey(pk.PublicKey); err != nil {
-		return nil, &faults.EvidenceError{Key: manifest.Key, Err: fmt.Errorf("signing key %s: %w", h.SigningKeyARN, err)}
+		return nil, h.signErr(err, manifest.Key)
 	}
 	// The configured ARN, not GetPublicKey's KeyId: AWS answers with the
 	// ARN, the emulator with the bare key ID.
@@ -61,18 +54,15 @@ func (h *Handler) sign(ctx context.Context, m *evidence.Manifest, manifest evide
 		ManifestKey: manifest.Key, ManifestSHA256: manifest.SHA256, ManifestVersionID: manifest.VersionID,
 		ManifestSchemaVersion: m.SchemaVersion, SealedAt: m.SealedAt.UTC(),
 		KeyARN: keyARN, SigningAlgorithm: attest.SigningAlgorithm,
-		PublicKeyFingerprint: attest.Fingerprint(pk.PublicKey),
+		PublicKeyFingerprint: attest.Fingerprint(der),
 	}
 	msg, err := st.Marshal()
 	if err != nil {
 		return nil, &faults.EvidenceError{Key: manifest.Key, Err: err}
 	}
-	out, err := h.Signer.Sign(ctx, &kms.SignInput{
-		KeyId: aws.String(h.SigningKeyARN), Message: msg,
-		MessageType: kmstypes.MessageTypeRaw, SigningAlgorithm: kmstypes.SigningAlgorithmSpecRsassaPkcs1V15Sha256,
-	})
+	sig, err := attest.Sign(ctx, h.Signer, h.SigningKeyARN, msg)
 	if err != nil {
-		return nil, faults.Classify("kms:Sign", err, h.sealErr(manifest.Key))
+		return nil, h.signErr(err, manifest.Key)
 	}
 	meta := func(api, contentType string) evidence.PutMeta {
 		return evidence.PutMeta{Source: evidence.SourceCase, API: api, Collector: "seal", CollectorVersion: h.Version,
@@ -84,8 +74,8 @@ func (h *Handler) sign(ctx context.Context, m *evidence.Manifest, manifest evide
 		body                   []byte
 	}{
 		{attest.StatementFile, "custody:SealStatement", evidence.ContentTypeJSON, msg},
-		{attest.SignatureFile, "kms:Sign", "application/octet-stream", out.Signature},
-		{attest.PublicKeyFile, "kms:GetPublicKey", "application/x-pem-file", attest.EncodePEM(pk.PublicKey)},
+		{attest.SignatureFile, "kms:Sign", "application/octet-stream", sig},
+		{attest.PublicKeyFile, "kms:GetPublicKey", "application/x-pem-file", attest.EncodePEM(der)},
 	}
 	stored := make([]evidence.Artifact, len(files))
 	for i, f := range files {
@@ -96,9 +86,19 @@ func (h *Handler) sign(ctx context.Context, m *evidence.Manifest, manifest evide
 	}
 	return &Signed{
 		StatementKey: stored[0].Key, StatementSHA256: stored[0].SHA256, SignatureKey: stored[1].Key, PublicKeyKey: stored[2].Key,
-		Signature: base64.StdEncoding.EncodeToString(out.Signature), SigningAlgorithm: attest.SigningAlgorithm,
+		Signature: base64.StdEncoding.EncodeToString(sig), SigningAlgorithm: attest.SigningAlgorithm,
 		KeyARN: keyARN, PublicKeyFingerprint: st.PublicKeyFingerprint,
 	}, nil
+}
+
+// signErr is a failed KMS call classified (throttled, transient) or an
+// EvidenceError naming the manifest, whose signature failed.
+func (h *Handler) signErr(err error, key string) error {
+	var api *attest.APIError
+	if errors.As(err, &api) {
+		return faults.Classify(api.Op, api.Err, h.sealErr(key))
+	}
+	return &faults.EvidenceError{Key: key, Err: err}
 }
 
 // sealErr names the key whose seal failed: the manifest is stored, its

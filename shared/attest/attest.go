@@ -20,6 +20,11 @@
 // rewrite the case could sign with a key of their own): what proves the
 // seal is that the key's fingerprint (Fingerprint) is the one the stack
 // published at deploy.
+//
+// The containment statement (ContainmentStatement) is the same idea for
+// the records containment writes after the seal, signed by the contain
+// function with a key of its own; Sign and PublicKey are the KMS calls
+// both signers make.
 package attest
 
 import (

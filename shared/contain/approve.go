@@ -139,6 +139,12 @@ func (h *Handler) request(ctx context.Context, in Input, prefix string) (*Output
 	if err := h.put(ctx, key, "custody:ContainRequest", p); err != nil {
 		return nil, err
 	}
+	// Signed before the notice: a request that cannot be signed fails, and
+	// the state machine records it as a rejection (nothing changes).
+	stKey, err := h.sign(ctx, p.CaseID, p.RunID, StepRequest)
+	if err != nil {
+		return nil, err
+	}
 	if h.Notifier != nil && h.TopicARN != "" {
 		var b strings.Builder
 		fmt.Fprintf(&b, "custody: containment of case %s (run %s) awaits approval.\n\nIf approved, it changes:\n", p.CaseID, p.RunID)
@@ -158,7 +164,7 @@ func (h *Handler) request(ctx context.Context, in Input, prefix string) (*Output
 			return nil, faults.Classify("sns:Publish", err, contained("Publish"))
 		}
 	}
-	return &Output{PlanKey: prefix + "containment/" + PlanFile, Actions: in.Actions, Awaiting: true, PendingKey: key}, nil
+	return &Output{PlanKey: prefix + "containment/" + PlanFile, Actions: in.Actions, Awaiting: true, PendingKey: key, StatementKey: stKey}, nil
 }
 
 // applyApproved applies the actions that awaited approval, from the plan
@@ -204,7 +210,12 @@ func (h *Handler) applyApproved(ctx context.Context, in Input, prefix string) (*
 	if err := h.put(ctx, key, "custody:ContainApprove", rec); err != nil {
 		return nil, err
 	}
-	return &Output{PlanKey: prefix + "containment/" + PlanFile, Actions: actions, RecordKey: key}, nil
+	out := &Output{PlanKey: prefix + "containment/" + PlanFile, Actions: actions, RecordKey: key}
+	// Applied and recorded: a failed signature is reported (an
+	// UnsignedError) with what was applied, and undoes nothing.
+	var err error
+	out.StatementKey, err = h.sign(ctx, in.Incident.CaseID, in.Incident.RunID, StepApply)
+	return out, err
 }
 
 // reject records that the awaiting actions were not applied, and why: a
@@ -238,7 +249,10 @@ func (h *Handler) reject(ctx context.Context, in Input, prefix string) (*Output,
 	if err := h.put(ctx, key, "custody:ContainReject", rec); err != nil {
 		return nil, err
 	}
-	return &Output{PlanKey: prefix + "containment/" + PlanFile, Actions: actions, RecordKey: key}, nil
+	out := &Output{PlanKey: prefix + "containment/" + PlanFile, Actions: actions, RecordKey: key}
+	var err error
+	out.StatementKey, err = h.sign(ctx, in.Incident.CaseID, in.Incident.RunID, StepReject)
+	return out, err
 }
 
 // RollbackRun undoes what containment applied in one run (applied.json
@@ -311,6 +325,11 @@ func (h *Handler) RollbackRun(ctx context.Context, bucket, caseID, runID, by str
 	rec := &Record{Plan: Plan{CaseID: caseID, RunID: runID, At: h.Now().UTC(), Actions: applied},
 		Decision: &Decision{Decision: "rollback", By: by, At: h.Now().UTC()}}
 	if err := h.put(ctx, prefix+"containment/"+RollbackFile, "custody:ContainRollback", rec); err != nil {
+		return rec, err
+	}
+	// Restored and recorded: a failed signature is reported (an
+	// UnsignedError) with the record, and restores nothing back.
+	if _, err := h.sign(ctx, caseID, runID, StepRollback); err != nil {
 		return rec, err
 	}
 	return rec, nil

@@ -54,6 +54,11 @@ func FromEnv(getenv func(string) string) (*Handler, error) {
 		return nil, &faults.ConfigurationError{Setting: EnvProtectedTag, Reason: fmt.Sprintf("%q is not key=value", tag)}
 	}
 	h.ProtectedKey, h.ProtectedValue = k, v
+	// Required: containment records are never written unsigned (the
+	// function fails at its start instead).
+	if h.SigningKeyARN = getenv(EnvSigningKey); h.SigningKeyARN == "" {
+		return nil, &faults.ConfigurationError{Setting: EnvSigningKey, Reason: "no containment key: the containment records could not be signed"}
+	}
 	h.TopicARN = getenv(EnvTopic)
 	h.Partition = getenv(EnvPartition)
 	h.ApprovalTimeout = DefaultApprovalTimeout

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -182,9 +183,11 @@ type iamAPI interface {
 	DeleteRolePolicy(ctx context.Context, in *iam.DeleteRolePolicyInput, optFns ...func(*iam.Options)) (*iam.DeleteRolePolicyOutput, error)
 }
 
-// planWriter stores the plan through the evidence writer, so it is hashed.
+// planWriter stores the plan, the records and their signed statements
+// through the evidence writer, so each is hashed and written once.
 type planWriter interface {
 	PutJSON(ctx context.Context, key string, v any, meta evidence.PutMeta) (evidence.Artifact, error)
+	Put(ctx context.Context, key string, body io.Reader, meta evidence.PutMeta) (evidence.Artifact, error)
 }
 
 // DriftError is a rollback refused because the resource is no longer as
@@ -227,6 +230,9 @@ type Output struct {
 	PendingKey string `json:"pendingKey,omitempty"`
 	// RecordKey is approved.json or rejected.json (apply, reject).
 	RecordKey string `json:"recordKey,omitempty"`
+	// StatementKey is the signed containment statement the step wrote
+	// over every record of the run so far.
+	StatementKey string `json:"statementKey,omitempty"`
 }
 
 // Handler plans, applies and rolls back containment.
@@ -265,9 +271,15 @@ type Handler struct {
 	// TimeoutSeconds; here for the notice's text).
 	ApprovalTimeout time.Duration
 	// Reader reads the stored plan and the applied records a rollback
-	// restores from, in Bucket.
+	// restores from, in Bucket; Lister lists the run's containment folder
+	// for the statement.
 	Reader recordReader
+	Lister recordLister
 	Bucket string
+	// Signer signs each step's containment statement with the containment
+	// key SigningKeyARN names (never the seal key).
+	Signer        signer
+	SigningKeyARN string
 }
 
 // Handle runs one containment step for the sealed run: plan (the Contain
@@ -320,6 +332,12 @@ func (h *Handler) plan(ctx context.Context, in Input, prefix string) (*Output, e
 		evidence.PutMeta{Source: evidence.SourceCase, API: "custody:ContainPlan", Collector: "contain", CollectorVersion: h.Version, AcceptIdentical: true}); err != nil {
 		return nil, faults.Classify("store containment plan", err, func(err error) error { return &faults.EvidenceError{Key: key, Err: err} })
 	}
+	// The plan is signed before anything changes: a containment key that
+	// cannot sign stops the step while nothing has changed.
+	stKey, err := h.sign(ctx, inc.CaseID, inc.RunID, StepPlan)
+	if err != nil {
+		return nil, err
+	}
 	for i := range actions {
 		a := &actions[i]
 		switch {
@@ -331,12 +349,17 @@ func (h *Handler) plan(ctx context.Context, in Input, prefix string) (*Output, e
 			a.Status = StatusAwaiting
 		}
 	}
-	out := &Output{PlanKey: key, Actions: actions, Awaiting: len(awaiting(actions)) > 0}
+	out := &Output{PlanKey: key, Actions: actions, Awaiting: len(awaiting(actions)) > 0, StatementKey: stKey}
 	if slices.ContainsFunc(actions, func(a Action) bool { return a.Status == StatusApplied || a.Status == StatusFailed }) {
 		appliedKey := prefix + "containment/applied.json"
 		if _, err := h.Writer.PutJSON(ctx, appliedKey, Plan{CaseID: inc.CaseID, RunID: inc.RunID, At: h.Now().UTC(), Actions: actions},
 			evidence.PutMeta{Source: evidence.SourceCase, API: "custody:ContainApply", Collector: "contain", CollectorVersion: h.Version, AcceptIdentical: true}); err != nil {
 			return out, faults.Classify("store containment record", err, func(err error) error { return &faults.EvidenceError{Key: appliedKey, Err: err} })
+		}
+		// Changed and recorded: a failed signature is reported (an
+		// UnsignedError) with the output, and undoes nothing.
+		if out.StatementKey, err = h.sign(ctx, inc.CaseID, inc.RunID, StepPlan); err != nil {
+			return out, err
 		}
 	}
 	return out, nil

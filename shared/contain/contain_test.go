@@ -16,6 +16,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/custody-ir/custody/shared/emulator"
@@ -113,10 +115,25 @@ func setup(t *testing.T, modes map[Class]Mode) *world {
 	if _, err := w.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("app"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := FromEnv(func(string) string { return "" })
+	// A real RSA signing key in the emulator's KMS: every step's
+	// statement is signed and checkable (checkStatements).
+	kmsc := kms.NewFromConfig(cfg)
+	k, err := kmsc.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecRsa2048, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
 	if err != nil {
 		t.Fatal(err)
 	}
+	keyARN := aws.ToString(k.KeyMetadata.Arn)
+	h, err := FromEnv(func(k string) string {
+		if k == EnvSigningKey {
+			return keyARN
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Signer = kmsc
+	h.Reader, h.Lister, h.Bucket = s3c, s3c, testBucket
 	h.Modes = modes
 	h.AccountID = emulator.AccountID
 	h.EC2, h.IAM = w.ec2, w.iam
@@ -376,8 +393,16 @@ func TestContainFromEnv(t *testing.T) {
 		{map[string]string{EnvS3Bucket: "on"}, true, "", ""},
 		{map[string]string{EnvSubnetNACL: "yes"}, true, "", ""},
 		{map[string]string{EnvLambda: "auto", EnvS3Bucket: "approve", EnvSubnetNACL: "dry-run"}, false, ModeOff, "custody:protected"},
+		// No containment key: nothing could be signed, so the function
+		// does not start.
+		{map[string]string{EnvSigningKey: ""}, true, "", ""},
 	} {
-		h, err := FromEnv(func(k string) string { return tc.env[k] })
+		h, err := FromEnv(func(k string) string {
+			if v, ok := tc.env[k]; ok || k != EnvSigningKey {
+				return v
+			}
+			return "arn:aws:kms:us-east-1:123456789012:key/contain"
+		})
 		if (err != nil) != tc.wantErr {
 			t.Errorf("%v: err %v, want error %v", tc.env, err, tc.wantErr)
 			continue

@@ -20,6 +20,7 @@ import (
 
 	"github.com/custody-ir/custody/cmd/custody/internal/lambdart"
 	"github.com/custody-ir/custody/cmd/custody/internal/operator"
+	"github.com/custody-ir/custody/cmd/custody/internal/verify"
 	"github.com/custody-ir/custody/shared/awsconfig"
 	"github.com/custody-ir/custody/shared/contain"
 	"github.com/custody-ir/custody/shared/evidence"
@@ -144,6 +145,27 @@ func TestContainmentEndToEnd(t *testing.T) {
 		}
 		return true
 	}
+	// signed checks the run's containment statements as custody verify
+	// s3://... does, pinned to the containment key the local run made:
+	// every record covered, each statement's signature good.
+	signed := func(caseID, runID string, records int) {
+		t.Helper()
+		res, err := verify.Bucket(ctx, s3c, env.Bucket, caseID, verify.Announced{}, verify.Trust{
+			Pin: verify.Pin(env.Deploy.SigningKeyFingerprint), ContainPin: verify.Pin(env.Deploy.ContainKeyFingerprint)})
+		if err != nil {
+			t.Fatalf("verify s3://%s/cases/%s: %v", env.Bucket, caseID, err)
+		}
+		for _, r := range res.Runs {
+			if r.RunID != runID {
+				continue
+			}
+			if c := r.Containment; c == nil || !c.Verified || !c.Pinned || c.Records != records {
+				t.Errorf("run %s's containment does not verify (want %d records, pinned to %s): %+v", runID, records, env.Deploy.ContainKeyFingerprint, c)
+			}
+			return
+		}
+		t.Errorf("verify found no run %s in case %s", runID, caseID)
+	}
 	// The operator's commands as the responder runs them against the
 	// local run: the emulator's credentials, the gate's endpoint.
 	gate := func(ctx context.Context) (aws.Config, error) { return gateConfig(ctx, env.Gate.URL) }
@@ -229,6 +251,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 		if record(out.CaseID, out.RunID, contain.ApprovedFile, &none) || record(out.CaseID, out.RunID, contain.AppliedFile, &none) {
 			t.Error("dry-run recorded an apply")
 		}
+		signed(out.CaseID, out.RunID, 1) // plan.json
 	})
 
 	t.Run("approve applies, rollback restores", func(t *testing.T) {
@@ -293,6 +316,8 @@ func TestContainmentEndToEnd(t *testing.T) {
 		if code := operator.Rollback(ctx, []string{caseID}, gate, io.Discard, io.Discard); code == 0 {
 			t.Error("a second rollback succeeded")
 		}
+		// plan, pending, approved, rollback: each signed after its step.
+		signed(out.CaseID, out.RunID, 4)
 	})
 
 	t.Run("a protected instance is left alone; reject changes nothing", func(t *testing.T) {
@@ -335,6 +360,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 		if code := operator.Decide(ctx, "approve", []string{caseID}, gate, io.Discard, io.Discard); code == 0 {
 			t.Error("an approval after the rejection was sent")
 		}
+		signed(out.CaseID, out.RunID, 3) // plan, pending, rejected
 	})
 
 	t.Run("no decision in time rejects, nothing changes", func(t *testing.T) {
@@ -365,6 +391,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 		if st := keyStatus(); st != "Active" {
 			t.Errorf("timed out: key %s", st)
 		}
+		signed(out.CaseID, out.RunID, 3) // plan, pending, rejected
 	})
 }
 

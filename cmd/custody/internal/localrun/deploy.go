@@ -41,6 +41,9 @@ type Deployment struct {
 	FunctionEnv map[string]map[string]string
 	// SigningKeyFingerprint is the seal key's fingerprint, to pin.
 	SigningKeyFingerprint string
+	// ContainKeyFingerprint is the containment key's (with containment
+	// on), to pin with verify's -contain-key.
+	ContainKeyFingerprint string
 }
 
 // Output returns a stack output or an error naming it.

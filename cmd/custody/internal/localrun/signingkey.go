@@ -12,76 +12,111 @@ import (
 
 	"github.com/custody-ir/custody/cmd/custody/internal/verify"
 	"github.com/custody-ir/custody/shared/attest"
+	"github.com/custody-ir/custody/shared/contain"
 	"github.com/custody-ir/custody/shared/evidence"
 )
 
 // EnvSigningKey is Seal's environment variable naming the seal key.
 const EnvSigningKey = "CUSTODY_SIGNING_KEY_ARN"
 
-// ApplySigningKey makes the seal key the emulator's CloudFormation could
-// not: it creates the template's SigningKey without its KeySpec and
-// KeyUsage (a symmetric key, which cannot sign), so the local run creates
-// an RSA_2048 SIGN_VERIFY key through the API, as the template describes
-// it, and points Seal at it (d.FunctionEnv). The key policy is not applied:
-// the emulator enforces none (the infra tests assert it on the template).
-// It returns a line saying what was done, with the key's fingerprint.
+// signingKeys are the template's signing keys, each a function's alone:
+// the template key's logical ID prefix, the function, the environment
+// variable naming it, what it is.
+var signingKeys = []struct {
+	id, function, env, what string
+}{
+	{"SigningKey", "seal", EnvSigningKey, "seal key"},
+	// Only with containment on.
+	{"ContainSigningKey", "contain", contain.EnvSigningKey, "containment key"},
+}
+
+// ApplySigningKey makes the signing keys the emulator's CloudFormation
+// could not: it creates the template's SigningKey (and, with containment
+// on, ContainSigningKey) without its KeySpec and KeyUsage (a symmetric
+// key, which cannot sign), so the local run creates an RSA_2048
+// SIGN_VERIFY key through the API for each, as the template describes it,
+// and points its function at it (d.FunctionEnv): Seal at the seal key, the
+// contain function at the containment key. The key policies are not
+// applied: the emulator enforces none (the infra tests assert them on the
+// template). It returns a line saying what was done, with the keys'
+// fingerprints.
 func ApplySigningKey(ctx context.Context, cfg aws.Config, d *Deployment) (string, error) {
-	ids := d.Template.OfType("AWS::KMS::Key")
-	var spec, usage string
-	for _, id := range ids {
-		props, err := d.Template.Resolve(d.Template.Resources[id].Properties)
-		if err != nil {
-			return "", fmt.Errorf("key %s: %w", id, err)
-		}
-		p, _ := props.(map[string]any)
-		if u, _ := p["KeyUsage"].(string); u == string(kmstypes.KeyUsageTypeSignVerify) {
-			spec, _ = p["KeySpec"].(string)
-			usage = u
-		}
-	}
-	if usage == "" {
-		return "", fmt.Errorf("the template has no %s key for Seal", kmstypes.KeyUsageTypeSignVerify)
-	}
 	client := kms.NewFromConfig(cfg)
-	k, err := client.CreateKey(ctx, &kms.CreateKeyInput{
-		KeySpec: kmstypes.KeySpec(spec), KeyUsage: kmstypes.KeyUsageType(usage),
-		Description: aws.String("custody seal key (created by the local run: the emulator's CloudFormation ignores KeyUsage)"),
-	})
-	if err != nil {
-		return "", fmt.Errorf("create the seal key: %w", err)
+	var lines []string
+	for _, sk := range signingKeys {
+		var spec, usage string
+		for _, id := range d.Template.OfType("AWS::KMS::Key") {
+			if !strings.HasPrefix(id, sk.id) {
+				continue
+			}
+			props, err := d.Template.Resolve(d.Template.Resources[id].Properties)
+			if err != nil {
+				return "", fmt.Errorf("key %s: %w", id, err)
+			}
+			p, _ := props.(map[string]any)
+			if u, _ := p["KeyUsage"].(string); u == string(kmstypes.KeyUsageTypeSignVerify) {
+				spec, _ = p["KeySpec"].(string)
+				usage = u
+			}
+		}
+		if usage == "" {
+			if sk.function == "seal" {
+				return "", fmt.Errorf("the template has no %s key for Seal", kmstypes.KeyUsageTypeSignVerify)
+			}
+			continue
+		}
+		k, err := client.CreateKey(ctx, &kms.CreateKeyInput{
+			KeySpec: kmstypes.KeySpec(spec), KeyUsage: kmstypes.KeyUsageType(usage),
+			Description: aws.String("custody " + sk.what + " (created by the local run: the emulator's CloudFormation ignores KeyUsage)"),
+		})
+		if err != nil {
+			return "", fmt.Errorf("create the %s: %w", sk.what, err)
+		}
+		arn := aws.ToString(k.KeyMetadata.Arn)
+		pk, err := client.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(arn)})
+		if err != nil {
+			return "", fmt.Errorf("%s %s: %w", sk.what, arn, err)
+		}
+		if d.FunctionEnv == nil {
+			d.FunctionEnv = map[string]map[string]string{}
+		}
+		if d.FunctionEnv[sk.function] == nil {
+			d.FunctionEnv[sk.function] = map[string]string{}
+		}
+		d.FunctionEnv[sk.function][sk.env] = arn
+		fp := attest.Fingerprint(pk.PublicKey)
+		if sk.function == "seal" {
+			d.SigningKeyFingerprint = fp
+		} else {
+			d.ContainKeyFingerprint = fp
+		}
+		lines = append(lines, fmt.Sprintf("%s %s %s created through the API (the emulator's CloudFormation ignores KeyUsage); %s signs with it; fingerprint %s",
+			sk.what, spec, arn, sk.function, fp))
 	}
-	arn := aws.ToString(k.KeyMetadata.Arn)
-	pk, err := client.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(arn)})
-	if err != nil {
-		return "", fmt.Errorf("seal key %s: %w", arn, err)
-	}
-	if d.FunctionEnv == nil {
-		d.FunctionEnv = map[string]map[string]string{}
-	}
-	if d.FunctionEnv["seal"] == nil {
-		d.FunctionEnv["seal"] = map[string]string{}
-	}
-	d.FunctionEnv["seal"][EnvSigningKey] = arn
-	d.SigningKeyFingerprint = attest.Fingerprint(pk.PublicKey)
-	return fmt.Sprintf("seal key %s %s created through the API (the emulator's CloudFormation ignores KeyUsage); Seal signs with it; fingerprint %s",
-		spec, arn, d.SigningKeyFingerprint), nil
+	return strings.Join(lines, "\n  "), nil
 }
 
 // checkSeal checks the downloaded run's signed seal statement the way
-// custody verify does, pinned to the seal key this run created; it returns
-// the key's fingerprint.
+// custody verify does, pinned to the seal key this run created, and its
+// containment statements, if any, pinned to the containment key; it
+// returns the seal key's fingerprint.
 func (e *Env) checkSeal(out, caseID, runID string) (string, error) {
 	caseDir, err := evidence.LocalPath(out, strings.TrimSuffix(evidence.CasesRoot+caseID, "/"))
 	if err != nil {
 		return "", err
 	}
-	res, err := verify.Dir(caseDir, verify.Announced{}, verify.Trust{Pin: verify.Pin(e.Deploy.SigningKeyFingerprint)})
+	res, err := verify.Dir(caseDir, verify.Announced{}, verify.Trust{Pin: verify.Pin(e.Deploy.SigningKeyFingerprint), ContainPin: verify.Pin(e.Deploy.ContainKeyFingerprint)})
 	if err != nil {
 		return "", err
 	}
 	for _, r := range res.Runs {
 		if r.RunID != runID {
 			continue
+		}
+		// A contained run's containment statements verify too, pinned to
+		// the containment key this run created.
+		if c := r.Containment; c != nil && !c.Verified {
+			return "", fmt.Errorf("run %s: the containment records do not verify: %s", runID, strings.Join(append(c.SignatureProblems, c.Changed...), "; "))
 		}
 		if r.Seal == nil || !r.Seal.Verified {
 			var probs []string

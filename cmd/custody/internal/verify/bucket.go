@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/custody-ir/custody/shared/attest"
 	"github.com/custody-ir/custody/shared/evidence"
 )
 
@@ -220,6 +221,11 @@ func Bucket(ctx context.Context, client BucketAPI, bucket, caseID string, ann An
 		res.Runs = append(res.Runs, run)
 	}
 
+	for i := range res.Runs {
+		runPrefix := prefix + "runs/" + res.Runs[i].RunID + "/"
+		res.Runs[i].Containment = bucketContainment(ctx, client, bucket, runPrefix, versions, caseID, res.Runs[i].RunID, trust)
+	}
+
 	for _, v := range versions {
 		rel := strings.TrimPrefix(v.key, prefix)
 		if listed[kv{v.key, v.id}] || exempt(rel) {
@@ -391,4 +397,37 @@ func (b *bucketFiles) inflatedSHA256(key string) (string, error) {
 	}
 	defer body.Close()
 	return inflatedSHA256(body)
+}
+
+// bucketContainment checks a run's containment folder in the bucket: every
+// version and delete marker directly under it, each record read by the
+// version its statement names (nil when the run has none).
+func bucketContainment(ctx context.Context, client BucketAPI, bucket, runPrefix string, versions []version, caseID, runID string, trust Trust) *ContainCheck {
+	dir := runPrefix + attest.ContainmentDir
+	var files []containFile
+	for _, v := range versions {
+		name, ok := strings.CutPrefix(v.key, dir)
+		if ok && name != "" && !strings.Contains(name, "/") {
+			files = append(files, containFile{name: name, version: v.id, deleteMarker: v.deleteMarker})
+		}
+	}
+	return checkContainment(files, func(name, version string) ([]byte, error) {
+		in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(dir + name)}
+		if version != "" {
+			in.VersionId = aws.String(version)
+		}
+		out, err := client.GetObject(ctx, in)
+		if isNotFound(err) {
+			return nil, fs.ErrNotExist
+		}
+		if err != nil {
+			return nil, fmt.Errorf("GetObject %s%s: %w", dir, name, err)
+		}
+		defer out.Body.Close()
+		data, err := io.ReadAll(io.LimitReader(out.Body, maxContainFile+1))
+		if err == nil && len(data) > maxContainFile {
+			err = fmt.Errorf("%s%s is larger than a containment record can be (%d bytes)", dir, name, maxContainFile)
+		}
+		return data, err
+	}, caseID, runID, trust.ContainPin, trust.AllowUnsigned)
 }

@@ -137,6 +137,10 @@ func Dir(caseDir string, ann Announced, trust Trust) (*Result, error) {
 		res.Runs = append(res.Runs, run)
 	}
 
+	for i := range res.Runs {
+		res.Runs[i].Containment = dirContainment(filepath.Join(caseDir, "runs", res.Runs[i].RunID, "containment"), caseID, res.Runs[i].RunID, trust)
+	}
+
 	err = filepath.WalkDir(caseDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -251,3 +255,28 @@ func caseRoot(caseDir string, runIDs []string) (caseID, root string, real func(s
 	}
 	return caseID, tmp, real, func() { os.RemoveAll(tmp) }, nil
 }
+
+// dirContainment checks a downloaded run's containment folder (nil when
+// there is none). A folder keeps no version IDs: only bytes are checked.
+func dirContainment(dir, caseID, runID string, trust Trust) *ContainCheck {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return &ContainCheck{Changed: []string{err.Error()}}
+	}
+	var files []containFile
+	for _, e := range entries {
+		if !e.IsDir() {
+			files = append(files, containFile{name: e.Name()})
+		}
+	}
+	return checkContainment(files, func(name, _ string) ([]byte, error) {
+		return readCapped(filepath.Join(dir, name), maxContainFile)
+	}, caseID, runID, trust.ContainPin, trust.AllowUnsigned)
+}
+
+// maxContainFile bounds a containment record read (a plan of many
+// resources is a few hundred KB).
+const maxContainFile = 64 << 20

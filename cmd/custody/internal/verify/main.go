@@ -28,7 +28,7 @@ func DefaultClient(ctx context.Context) (BucketAPI, error) {
 	return s3.NewFromConfig(cfg, awsconfig.S3Options), nil
 }
 
-const usageLine = "usage: custody verify [-key FILE|FINGERPRINT] [-allow-unsigned] [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] <OUT/<caseId> | s3://<bucket>/cases/<caseId>>"
+const usageLine = "usage: custody verify [-key FILE|FINGERPRINT] [-contain-key FILE|FINGERPRINT] [-allow-unsigned] [-run RUNID] [-manifest-sha256 HEX] [-manifest-version ID] [-json] <OUT/<caseId> | s3://<bucket>/cases/<caseId>>"
 
 var hexSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
@@ -49,7 +49,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, client C
 	fs.StringVar(&ann.RunID, "run", "", "the run the -manifest-* values are for (needed when the case has several runs)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	keyArg := fs.String("key", "", "the seal key to trust: its public key file (PEM or DER) or fingerprint (hex SHA-256 of its DER), from the stack output or recorded at deploy")
-	allowUnsigned := fs.Bool("allow-unsigned", false, "accept runs sealed without a signature (cases sealed before custody signed)")
+	containKeyArg := fs.String("contain-key", "", "the containment key to trust (the stack output ContainSigningKeyArn's): its public key file (PEM or DER) or fingerprint")
+	allowUnsigned := fs.Bool("allow-unsigned", false, "accept runs sealed without a signature, and containment records without a statement (cases sealed or contained before custody signed them)")
 	var loc []string
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
@@ -79,7 +80,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, client C
 		fmt.Fprintln(stderr, "custody verify:", err)
 		return ExitUsage
 	}
-	trust := Trust{Pin: pin, AllowUnsigned: *allowUnsigned}
+	containPin, err := ParsePin(*containKeyArg)
+	if err != nil {
+		fmt.Fprintln(stderr, "custody verify:", strings.Replace(err.Error(), "-key", "-contain-key", 1))
+		return ExitUsage
+	}
+	trust := Trust{Pin: pin, AllowUnsigned: *allowUnsigned, ContainPin: containPin}
 	var res *Result
 	if strings.HasPrefix(loc[0], "s3://") {
 		var bucket, caseID string

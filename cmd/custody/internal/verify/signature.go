@@ -35,7 +35,7 @@ type Pin string
 
 var hexFingerprint = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// ParsePin reads -key: a public key file (PEM or DER), or its fingerprint
+// ParsePin reads -key (or -contain-key): a public key file (PEM or DER), or its fingerprint
 // (hex SHA-256 of the DER, colons and an "SHA256:" prefix allowed).
 func ParsePin(arg string) (Pin, error) {
 	if arg == "" {
@@ -144,10 +144,14 @@ func (c *SealCheck) line() string {
 }
 
 // Trust is what verify holds the seals to: the pinned key, and whether a
-// run sealed without a signature (before custody signed) is accepted.
+// run sealed without a signature (before custody signed) is accepted;
+// ContainPin is the pinned containment key (a key of its own: the seal
+// key signs seals only), and AllowUnsigned accepts a containment folder
+// with no statement at all (contained before custody signed containment).
 type Trust struct {
 	Pin           Pin
 	AllowUnsigned bool
+	ContainPin    Pin
 }
 
 func (t Trust) check(read func(string) ([]byte, error), caseID, runID string, manifest []byte, manifestVersion string) *SealCheck {

@@ -13,6 +13,11 @@
 //   - runs/<runId>/seal/statement.json, statement.sig, public-key.pem:
 //     the signed seal statement over the manifest (shared/attest), which
 //     the manifest cannot list; checkSeal verifies them instead;
+//   - runs/<runId>/containment/*: the containment records, written after
+//     the seal, and the statements the contain function signed over them;
+//     checkContainment verifies them instead (each statement's signature,
+//     each record's SHA-256 and version, and that the latest statement
+//     covers every record: one it does not is unsigned, ExitChanged);
 //   - runs/<runId>/results/<collector>.json: the collectors' full results,
 //     which Seal reads to write the manifest; nothing vouches for them;
 //   - runs/<runId>/results/<collector>/<name>.json: a fanned-out collector's
@@ -86,7 +91,10 @@ type Run struct {
 	// CloudTrail is CloudTrail's digest chain over the run's copies,
 	// re-run offline (folders only); nil when Seal validated none.
 	CloudTrail *CloudTrailCheck `json:"cloudtrail,omitempty"`
-	Report     evidence.Report  `json:"report"`
+	// Containment is the check of the run's containment records and their
+	// signed statements; nil when the run has no containment folder.
+	Containment *ContainCheck   `json:"containment,omitempty"`
+	Report      evidence.Report `json:"report"`
 }
 
 // Unlisted is one file or object version no manifest lists.
@@ -102,8 +110,9 @@ func (r *Result) Code() int {
 	var manifest, signature, changed, missing, unlocked bool
 	for _, run := range r.Runs {
 		manifest = manifest || len(run.ManifestProblems) > 0
-		signature = signature || (run.Seal != nil && len(run.Seal.Problems) > 0)
-		changed = changed || len(run.Report.Changed) > 0 || (run.CloudTrail != nil && len(run.CloudTrail.Problems) > 0)
+		signature = signature || (run.Seal != nil && len(run.Seal.Problems) > 0) || (run.Containment != nil && len(run.Containment.SignatureProblems) > 0)
+		changed = changed || len(run.Report.Changed) > 0 || (run.CloudTrail != nil && len(run.CloudTrail.Problems) > 0) ||
+			(run.Containment != nil && len(run.Containment.Changed) > 0)
 		missing = missing || len(run.Report.Missing) > 0 || run.NoManifest
 		unlocked = unlocked || len(run.Report.Unlocked) > 0
 	}
@@ -126,7 +135,7 @@ func (r *Result) Code() int {
 
 // Summary is one line that says what Code means for this case.
 func (r *Result) Summary() string {
-	var artifacts, changed, missing, unlocked, badManifests, unsealed, badSeals, signed int
+	var artifacts, changed, missing, unlocked, badManifests, unsealed, badSeals, signed, contained, badContained int
 	pins := map[string]bool{}
 	pinned := true
 	for _, run := range r.Runs {
@@ -137,6 +146,12 @@ func (r *Result) Summary() string {
 			signed++
 			pins[run.Seal.Fingerprint] = true
 			pinned = pinned && run.Seal.Pinned
+		}
+		if c := run.Containment; c != nil {
+			contained++
+			if len(c.SignatureProblems)+len(c.Changed) > 0 {
+				badContained++
+			}
 		}
 		artifacts += len(run.Report.OK) + len(run.Report.Changed) + len(run.Report.Missing) + len(run.Report.Unlocked)
 		changed += len(run.Report.Changed)
@@ -165,6 +180,9 @@ func (r *Result) Summary() string {
 			sort.Strings(keys)
 			sig += " by key " + strings.Join(keys, ", ") + ", not pinned (-key)"
 		}
+		if contained > 0 {
+			sig += fmt.Sprintf("; containment of %d run(s) checked", contained)
+		}
 		return fmt.Sprintf("case %s verifies: %d run(s), %d artifact(s) intact, %s", r.CaseID, len(r.Runs), artifacts, sig)
 	}
 	var parts []string
@@ -175,6 +193,7 @@ func (r *Result) Summary() string {
 	}
 	add(badManifests, "manifest(s) that do not check")
 	add(badSeals, "signature(s) that do not verify")
+	add(badContained, "run(s) whose containment records do not verify")
 	add(changed, "changed")
 	add(missing, "missing")
 	add(unsealed, "run(s) without a manifest")
@@ -205,6 +224,12 @@ func (r *Result) Print(w io.Writer) {
 		if run.Seal != nil {
 			for _, p := range run.Seal.Problems {
 				fmt.Fprintf(w, "     signature: %s\n", p)
+			}
+		}
+		if l := run.Containment.line(); l != "" {
+			fmt.Fprintf(w, "     %s\n", l)
+			for _, p := range run.Containment.problems() {
+				fmt.Fprintf(w, "     containment: %s\n", p)
 			}
 		}
 		if l := run.CloudTrail.line(); l != "" {
@@ -269,6 +294,11 @@ func exempt(rel string) bool {
 		case attest.StatementFile, attest.SignatureFile, attest.PublicKeyFile:
 			return true
 		}
+	}
+	// The containment records and their statements are written after the
+	// seal; checkContainment verifies them.
+	if len(parts) == 4 && parts[0] == "runs" && parts[2]+"/" == attest.ContainmentDir {
+		return true
 	}
 	return (len(parts) == 4 || len(parts) == 5) && parts[0] == "runs" && parts[2] == "results" && strings.HasSuffix(parts[len(parts)-1], ".json")
 }
