@@ -7,7 +7,7 @@
 //
 // Each source has a normalizer (cloudtrail.go, vpcflow.go, ...) that says at
 // its top which record shapes it reads. Build sorts in bounded memory: each
-// chunk of events is sorted and, but the last, spilled to a gzip'd run on
+// chunk of events is sorted and, but the last, spilled to a compressed run on
 // local disk, and the runs are merged with a heap (an external merge sort).
 package timeline
 
