@@ -1,0 +1,59 @@
+package timeline
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The outputs and the stats do not depend on how many workers normalise
+// the records, nor on where the batches are cut: inputs of several batches
+// each (blank, malformed and untimed lines among them, a truncated gzip
+// stream, a record from two extracts) give the bytes a single worker gives.
+func TestWorkersSameOutput(t *testing.T) {
+	var cw strings.Builder
+	for i := range 3*batchLines + 17 {
+		switch {
+		case i%97 == 0:
+			cw.WriteString("\n")
+		case i%89 == 0:
+			cw.WriteString("not json\n")
+		case i%83 == 0:
+			cw.WriteString(`{"message":"no time"}` + "\n")
+		default:
+			fmt.Fprintf(&cw, `{"timestamp":%d,"message":"m%d"}`+"\n", 1722586990000+int64(i%50)*7, i)
+		}
+	}
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte(strings.Repeat(`{"timestamp":1722586990000,"message":"x"}`+"\n", 3000)))
+	zw.Close()
+	trunc := z.Bytes()[:z.Len()/2]
+	ct := `{"eventTime":"2024-08-02T08:23:10Z","eventID":"e1","recipientAccountId":"1","eventName":"X"}` + "\n"
+	ins := []Input{
+		stringInput("cloudwatch", "cloudwatch/many.jsonl", cw.String()),
+		stringInput("cloudtrail", "cloudtrail/a.jsonl", ct),
+		{Source: "cloudwatch", ArtifactKey: "cloudwatch/trunc.jsonl.gz", Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(trunc)), nil
+		}},
+		stringInput("cloudtrail", "cloudtrail/b.jsonl", ct),
+	}
+	want := build(t, ins, Options{Workers: 1})
+	if want.stats.Duplicates["cloudtrail"] != 1 || want.stats.Untimed["cloudwatch"][ReasonUnreadable] != 1 {
+		t.Fatalf("the inputs are not what the test needs: %+v", want.stats)
+	}
+	for _, o := range []Options{{Workers: 2}, {Workers: 8}, {Workers: 3, ChunkEvents: 500}, {Workers: 1, ChunkEvents: 500, MaxRuns: 2}} {
+		got := build(t, ins, o)
+		if !bytes.Equal(got.jsonl, want.jsonl) || !bytes.Equal(got.csv, want.csv) || !bytes.Equal(got.untimed, want.untimed) {
+			t.Errorf("%+v: output differs from one worker's", o)
+		}
+		got.stats.Runs = want.stats.Runs
+		if !reflect.DeepEqual(got.stats, want.stats) {
+			t.Errorf("%+v: stats %+v, want %+v", o, got.stats, want.stats)
+		}
+	}
+}
