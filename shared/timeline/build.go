@@ -40,6 +40,13 @@ type Options struct {
 	// bounds memory: one chunk is held at a time (the last one, never
 	// spilled, during the merge), and the merge holds one event per run.
 	ChunkEvents int
+	// ChunkBytes bounds a chunk's events' bytes too (default
+	// DefaultChunkBytes): a chunk is spilled at ChunkEvents events or
+	// ChunkBytes bytes, whichever comes first. A count alone bounded memory
+	// only as far as the events are small: 100 k CloudTrail events took a
+	// third more than 100 k flow records, so the heap grew with the share
+	// of large events rather than staying at one bound.
+	ChunkBytes int
 	// MaxRuns is how many runs are merged at once (default DefaultMaxRuns);
 	// beyond it runs are merged into longer runs first.
 	MaxRuns int
@@ -57,6 +64,7 @@ type Options struct {
 // Defaults for Options.
 const (
 	DefaultChunkEvents = 100_000
+	DefaultChunkBytes  = 32 << 20
 	DefaultMaxRuns     = 64
 	DefaultMaxKeys     = 10_000
 	// Other is the key the actions and actors beyond MaxKeys are counted under.
@@ -215,6 +223,7 @@ type chunk struct {
 	entries []entry
 	blocks  [][]byte
 	cur     int // the block being filled
+	size    int // the payloads' bytes
 }
 
 // blockSize is the size of a chunk's payload blocks; a larger payload gets
@@ -227,6 +236,7 @@ func (c *chunk) add(e *Event, rank int32) {
 	off := len(b)
 	b = appendPayload(b, e)
 	c.blocks[c.cur] = b
+	c.size += len(b) - off
 	c.entries = append(c.entries, entry{sec: e.Time.Unix(), nsec: int32(e.Time.Nanosecond()), rank: rank,
 		record: e.Record, sub: e.sub, blk: int32(c.cur), off: int32(off), n: len(b) - off})
 }
@@ -251,7 +261,7 @@ func (c *chunk) sort() { slices.SortFunc(c.entries, compareEntries) }
 func (c *chunk) payload(e *entry) []byte { return c.blocks[e.blk][int(e.off) : int(e.off)+e.n] }
 
 func (c *chunk) reset() {
-	c.entries = c.entries[:0]
+	c.entries, c.size = c.entries[:0], 0
 	for i := range c.blocks {
 		if cap(c.blocks[i]) > blockSize { // a large payload's: not kept
 			c.blocks[i] = make([]byte, 0, blockSize)
@@ -307,13 +317,16 @@ func rankInputs(inputs []Input) ([]int32, []inputName) {
 // without a usable time to untimed (untimed.jsonl, one Untimed per line, in
 // input order). A nil writer is skipped.
 //
-// Memory is bounded by opts.ChunkEvents: events are sorted a chunk at a time
+// Memory is bounded by opts.ChunkEvents and opts.ChunkBytes: events are sorted a chunk at a time
 // and, when there is more than one chunk, each sorted chunk but the last is
 // spilled to a run in tmpDir ("" is os.TempDir()) and the runs are
 // merged with a heap. The runs are removed before Build returns.
 func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Writer, tmpDir string, opts Options) (Stats, error) {
 	if opts.ChunkEvents <= 0 {
 		opts.ChunkEvents = DefaultChunkEvents
+	}
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = DefaultChunkBytes
 	}
 	if opts.MaxRuns < 2 {
 		opts.MaxRuns = DefaultMaxRuns
@@ -395,7 +408,7 @@ type builder struct {
 	tmpDir string
 	stats  Stats
 	chunk  chunk
-	// full: the chunk reached ChunkEvents and is sorted; it is spilled
+	// full: the chunk reached ChunkEvents or ChunkBytes and is sorted; it is spilled
 	// when another event comes (so the last one never is).
 	full       bool
 	runs       []run

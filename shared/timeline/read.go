@@ -284,7 +284,7 @@ func (bd *builder) take(b *batch, in Input, rank int32) error {
 				}
 			}
 			bd.chunk.add(e, rank)
-			if len(bd.chunk.entries) >= bd.opts.ChunkEvents {
+			if len(bd.chunk.entries) >= bd.opts.ChunkEvents || bd.chunk.size >= bd.opts.ChunkBytes {
 				bd.chunk.sort()
 				bd.full = true
 			}
