@@ -2,7 +2,6 @@ package timeline
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"container/heap"
 	"context"
@@ -15,7 +14,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/klauspost/compress/s2"
@@ -365,36 +363,37 @@ func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Wri
 			return b.stats, fmt.Errorf("write untimed: %w", err)
 		}
 	}
-	out := newOutput(outJSONL, outCSV, names)
-	out.stats = &b.stats
 	if len(b.runs) == 0 && !b.full {
 		b.chunk.sort()
-		for i := range b.chunk.entries {
-			e := &b.chunk.entries[i]
-			if err := out.write(e, b.chunk.payload(e)); err != nil {
-				return b.stats, err
+		err := writeOutputs(outJSONL, outCSV, names, &b.stats, func(write func(*entry, []byte) error) error {
+			for i := range b.chunk.entries {
+				e := &b.chunk.entries[i]
+				if err := write(e, b.chunk.payload(e)); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		return b.stats, err
+	}
+	if len(b.chunk.entries) > 0 {
+		// The last chunk is merged from memory: writing it to disk and
+		// reading it back would only cost time.
+		if !b.full {
+			b.chunk.sort()
 		}
-	} else {
-		if len(b.chunk.entries) > 0 {
-			// The last chunk is merged from memory: writing it to disk
-			// and reading it back would only cost time.
-			if !b.full {
-				b.chunk.sort()
-			}
-			b.runs = append(b.runs, run{mem: &b.chunk})
-		}
-		b.stats.Runs = len(b.runs)
-		for len(b.runs) > opts.MaxRuns {
-			if err := b.mergeOnce(ctx); err != nil {
-				return b.stats, err
-			}
-		}
-		if err := merge(ctx, b.runs, out.write); err != nil {
+		b.runs = append(b.runs, run{mem: &b.chunk})
+	}
+	b.stats.Runs = len(b.runs)
+	for len(b.runs) > opts.MaxRuns {
+		if err := b.mergeOnce(ctx); err != nil {
 			return b.stats, err
 		}
 	}
-	return b.stats, out.flush()
+	err := writeOutputs(outJSONL, outCSV, names, &b.stats, func(write func(*entry, []byte) error) error {
+		return merge(ctx, b.runs, write)
+	})
+	return b.stats, err
 }
 
 // run is a sorted run: a file on disk, or the last chunk in memory.
@@ -733,298 +732,6 @@ func merge(ctx context.Context, runs []run, emit func(*entry, []byte) error) err
 		} else {
 			heap.Pop(&h)
 			top.close()
-		}
-	}
-	return nil
-}
-
-// output writes timeline.jsonl and timeline.csv. It writes the bytes
-// encoding/json (an Event, HTML not escaped) and encoding/csv would, with
-// appendJSONString and appendCSVField, from the payload as it is.
-//
-// The same record read from two extracts (CloudTrail's eventID, a flow
-// record's fields: the payload's dedupe key) has the same time in both, so
-// the events of one instant are held until the time moves on, and a
-// record's copies are written as one event with every origin. That is the
-// only thing held: memory is bounded by the events of one instant (of one
-// microsecond for most sources, one second for those that give seconds),
-// never by the timeline.
-type output struct {
-	jb    *bufio.Writer
-	cb    *bufio.Writer
-	names []inputName
-	err   error
-
-	// group is the events at the current time, in order, with their
-	// origins; its payloads and origins are reused from one instant to the
-	// next. stats loses the duplicates it counted when they were read.
-	at    entry
-	group []pending
-	n     int
-	// index finds a key's event among the group once it is large (a
-	// busy second of a source that gives seconds): a scan of each would
-	// be quadratic in the events of the instant.
-	index map[string]int
-	stats *Stats
-}
-
-// indexFrom is the group size from which index is used.
-const indexFrom = 32
-
-// pending is an event held until its instant is over.
-type pending struct {
-	e       entry
-	payload []byte
-	f       [payloadFields][]byte
-	origins []origin
-}
-
-// origin is one copy of a record: its input's rank and its line.
-type origin struct {
-	rank   int32
-	record int64
-}
-
-func newOutput(j, c io.Writer, names []inputName) *output {
-	o := &output{names: names}
-	if j != nil {
-		o.jb = bufio.NewWriterSize(j, 256<<10)
-	}
-	if c != nil {
-		o.cb = bufio.NewWriterSize(c, 256<<10)
-		var row []byte
-		for i, h := range CSVHeader {
-			if i > 0 {
-				row = append(row, ',')
-			}
-			row = appendCSVField(row, []byte(h))
-		}
-		o.cb.Write(append(row, '\n')) // an error stays in cb, seen at flush
-	}
-	return o
-}
-
-// write takes the next event in time order.
-func (o *output) write(e *entry, payload []byte) error {
-	if o.err != nil {
-		return o.err
-	}
-	if o.n > 0 && (e.sec != o.at.sec || e.nsec != o.at.nsec) {
-		if err := o.flushGroup(); err != nil {
-			return err
-		}
-	}
-	o.at = *e
-	var f [payloadFields][]byte
-	if !splitPayload(payload, &f) {
-		o.err = errors.New("timeline: bad event payload") // not reached
-		return o.err
-	}
-	src := o.names[e.rank].source
-	id := f[fieldDedupe]
-	if len(id) > 0 {
-		if i, ok := o.find(src, id); ok {
-			p := &o.group[i]
-			p.origins = append(p.origins, origin{e.rank, e.record})
-			o.uncount(src, &f)
-			return nil
-		}
-	}
-	if o.n == len(o.group) {
-		o.group = append(o.group, pending{})
-	}
-	p := &o.group[o.n]
-	o.n++
-	p.e = *e
-	p.payload = append(p.payload[:0], payload...)
-	splitPayload(p.payload, &p.f) // the copy's fields, as f was the original's
-	p.origins = append(p.origins[:0], origin{e.rank, e.record})
-	if o.n == indexFrom {
-		if o.index == nil {
-			o.index = map[string]int{}
-		}
-		for i := range o.group[:o.n] {
-			if q := &o.group[i]; len(q.f[fieldDedupe]) > 0 {
-				o.index[groupKey(o.names[q.e.rank].source, q.f[fieldDedupe])] = i
-			}
-		}
-	} else if o.n > indexFrom && len(id) > 0 {
-		o.index[groupKey(src, id)] = o.n - 1
-	}
-	return nil
-}
-
-// find is the index in the group of the event of source src with key id.
-func (o *output) find(src string, id []byte) (int, bool) {
-	if o.n >= indexFrom {
-		i, ok := o.index[groupKey(src, id)]
-		return i, ok
-	}
-	for i := range o.group[:o.n] {
-		p := &o.group[i]
-		if o.names[p.e.rank].source == src && bytes.Equal(p.f[fieldDedupe], id) {
-			return i, true
-		}
-	}
-	return 0, false
-}
-
-func groupKey(src string, id []byte) string { return src + "\x00" + string(id) }
-
-// uncount takes a duplicate out of the counts made when it was read.
-func (o *output) uncount(src string, f *[payloadFields][]byte) {
-	s := o.stats
-	if s == nil {
-		return
-	}
-	if s.Duplicates == nil {
-		s.Duplicates = map[string]int64{}
-	}
-	s.Duplicates[src]++
-	s.Events[src]--
-	s.TotalEvents--
-	uncount(s.Actions, string(f[fieldAction]))
-	uncount(s.Actors, string(f[fieldActor]))
-}
-
-// uncount takes back one countKey of k: under k when it has its own
-// count, else under Other (where countKey put it when the map was full).
-func uncount(m map[string]int64, k string) {
-	if k == "" {
-		return
-	}
-	if _, ok := m[k]; !ok {
-		k = Other
-	}
-	if m[k]--; m[k] <= 0 {
-		delete(m, k)
-	}
-}
-
-// flushGroup writes the events held for the current instant.
-func (o *output) flushGroup() error {
-	for i := range o.group[:o.n] {
-		if err := o.emit(&o.group[i]); err != nil {
-			return err
-		}
-	}
-	if o.n >= indexFrom {
-		clear(o.index)
-	}
-	o.n = 0
-	return nil
-}
-
-// emit writes one event, with all its origins.
-func (o *output) emit(p *pending) error {
-	e, f := &p.e, &p.f
-	name := &o.names[e.rank]
-	// Microseconds, as Datetime shows them (a nanosecond source's last
-	// digits are in neither: the order of the lines keeps them).
-	us := e.sec*1_000_000 + int64(e.nsec)/1000
-	if o.jb != nil {
-		// AvailableBuffer: the line is built in the writer's own buffer
-		// when it fits, and not copied again.
-		j := o.jb.AvailableBuffer()
-		j = append(j, `{"datetime":`...)
-		j = appendJSONString(j, f[0])
-		j = append(j, `,"timestamp":`...)
-		j = strconv.AppendInt(j, us, 10)
-		j = append(j, `,"timestamp_desc":`...)
-		j = appendJSONString(j, f[1])
-		j = append(j, `,"message":`...)
-		j = appendJSONString(j, f[2])
-		j = append(j, `,"data_type":`...)
-		j = append(j, name.jsonDataType...)
-		j = append(j, `,"source":`...)
-		j = append(j, name.jsonSource...)
-		j = append(j, `,"action":`...)
-		j = appendJSONString(j, f[3])
-		j = append(j, `,"actor":`...)
-		j = appendJSONString(j, f[4])
-		j = append(j, `,"target":`...)
-		j = appendJSONString(j, f[5])
-		j = append(j, `,"srcIp":`...)
-		j = appendJSONString(j, f[6])
-		j = append(j, `,"outcome":`...)
-		j = appendJSONString(j, f[7])
-		j = append(j, `,"artifact":`...)
-		j = append(j, name.jsonArtifact...)
-		j = append(j, `,"record":`...)
-		j = strconv.AppendInt(j, e.record, 10)
-		j = append(j, `,"origins":[`...)
-		for i, or := range p.origins {
-			if i > 0 {
-				j = append(j, ',')
-			}
-			j = append(j, `{"artifact":`...)
-			j = append(j, o.names[or.rank].jsonArtifact...)
-			j = append(j, `,"record":`...)
-			j = strconv.AppendInt(j, or.record, 10)
-			j = append(j, '}')
-		}
-		j = append(j, "]}\n"...)
-		if _, err := o.jb.Write(j); err != nil {
-			o.err = fmt.Errorf("write timeline.jsonl: %w", err)
-			return o.err
-		}
-	}
-	if o.cb != nil {
-		c := o.cb.AvailableBuffer()
-		c = appendCSVCell(c, f[0])
-		c = append(c, ',')
-		c = strconv.AppendInt(c, us, 10)
-		c = append(c, ',')
-		c = appendCSVCell(c, f[1])
-		c = append(c, ',')
-		c = appendCSVCell(c, f[2])
-		c = append(c, ',')
-		c = append(c, name.csvDataType...)
-		c = append(c, ',')
-		c = append(c, name.csvSource...)
-		for _, x := range f[fieldAction : fieldOutcome+1] {
-			c = append(c, ',')
-			c = appendCSVCell(c, x)
-		}
-		c = append(c, ',')
-		c = append(c, name.csvArtifact...)
-		c = append(c, ',')
-		c = strconv.AppendInt(c, e.record, 10)
-		c = append(c, ',')
-		var cell []byte
-		for i, or := range p.origins {
-			if i > 0 {
-				cell = append(cell, " | "...)
-			}
-			cell = append(cell, o.names[or.rank].artifact...)
-			cell = append(cell, ':')
-			cell = strconv.AppendInt(cell, or.record, 10)
-		}
-		c = appendCSVCell(c, cell)
-		c = append(c, '\n')
-		if _, err := o.cb.Write(c); err != nil {
-			o.err = fmt.Errorf("write timeline.csv: %w", err)
-			return o.err
-		}
-	}
-	return nil
-}
-
-func (o *output) flush() error {
-	if o.err != nil {
-		return o.err
-	}
-	if err := o.flushGroup(); err != nil {
-		return err
-	}
-	if o.jb != nil {
-		if err := o.jb.Flush(); err != nil {
-			return fmt.Errorf("write timeline.jsonl: %w", err)
-		}
-	}
-	if o.cb != nil {
-		if err := o.cb.Flush(); err != nil {
-			return fmt.Errorf("write timeline.csv: %w", err)
 		}
 	}
 	return nil

@@ -104,11 +104,10 @@ func TestOutputMatchesEncoders(t *testing.T) {
 		cw.Flush()
 
 		_, names := rankInputs([]Input{{Source: e.Source, ArtifactKey: e.Artifact}})
-		o := newOutput(&gotJ, &gotC, names)
-		if err := o.write(&entry{sec: sec, nsec: nsec, record: e.Record}, appendPayload(nil, &e)); err != nil {
-			t.Fatal(err)
-		}
-		if err := o.flush(); err != nil {
+		err := writeOutputs(&gotJ, &gotC, names, nil, func(write func(*entry, []byte) error) error {
+			return write(&entry{sec: sec, nsec: nsec, record: e.Record}, appendPayload(nil, &e))
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		if gotJ.String() != wantJ.String() || gotC.String() != wantC.String() {

@@ -3,6 +3,8 @@ package timeline
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -54,6 +56,55 @@ func TestWorkersSameOutput(t *testing.T) {
 		got.stats.Runs = want.stats.Runs
 		if !reflect.DeepEqual(got.stats, want.stats) {
 			t.Errorf("%+v: stats %+v, want %+v", o, got.stats, want.stats)
+		}
+	}
+}
+
+// failAfter is a writer that fails once it has taken n bytes.
+type failAfter struct{ n int }
+
+var errDiskFull = errors.New("disk full")
+
+func (w *failAfter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		return 0, errDiskFull
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// A write error on either output ends Build with that error, from the
+// in-memory sort and from the merge alike, early or late, with the
+// merge and the workers stopped (the race detector and the test's
+// timeout see the rest).
+func TestOutputWriteError(t *testing.T) {
+	var body strings.Builder
+	for i := range 20_000 {
+		fmt.Fprintf(&body, `{"timestamp":%d,"message":"a message of some length %d"}`+"\n", 1722586990000-int64(i%977)*1000, i)
+	}
+	ins := []Input{stringInput("cloudwatch", "cloudwatch/a.jsonl", body.String())}
+	for _, c := range []struct {
+		name  string
+		jsonl bool
+		after int
+		chunk int
+	}{
+		{"jsonl at once", true, 0, 0},
+		{"jsonl late", true, 2 << 20, 0},
+		{"csv at once", false, 0, 0},
+		{"csv late", false, 1 << 20, 0},
+		{"jsonl late, merged", true, 2 << 20, 3000},
+		{"csv late, merged", false, 1 << 20, 3000},
+	} {
+		j, cs := io.Writer(io.Discard), io.Writer(io.Discard)
+		if c.jsonl {
+			j = &failAfter{c.after}
+		} else {
+			cs = &failAfter{c.after}
+		}
+		_, err := Build(context.Background(), ins, j, cs, io.Discard, t.TempDir(), Options{ChunkEvents: c.chunk, Now: testNow})
+		if !errors.Is(err, errDiskFull) {
+			t.Errorf("%s: %v, want the write error", c.name, err)
 		}
 	}
 }
