@@ -171,7 +171,17 @@ func FormatTime(t time.Time, prec int) string {
 // builds the text in place rather than with Format, Sprintf and concatenation.
 func appendTime(b []byte, t time.Time, prec int) []byte {
 	t = t.UTC()
-	b = t.AppendFormat(b, "2006-01-02T15:04:05")
+	if year, month, day := t.Date(); 0 <= year && year <= 9999 {
+		// By hand: AppendFormat's layout walk was most of the cost of a
+		// time, written once per event.
+		hour, minute, sec := t.Clock()
+		b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+			byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+			byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+			byte('0'+sec/10), byte('0'+sec%10))
+	} else {
+		b = t.AppendFormat(b, "2006-01-02T15:04:05")
+	}
 	if prec > 0 {
 		if prec > 9 {
 			prec = 9
