@@ -19,7 +19,10 @@ import (
 //
 // Time: start ("Flow Start"), else end ("Flow End").
 func normVPCFlow(rec jv) []item {
-	f := func(k string) string { return dash(str(field(rec, k))) }
+	// A field is read once: the message, the target and the identity read
+	// most of them again, and each read was a lookup and a new string.
+	var memo flowMemo
+	f := func(k string) string { return memo.get(rec, k) }
 	eni := first(f("interface-id"), f("tgw-attachment-id"), f("tgw-src-eni"), f("tgw-id"))
 	src, dst := f("srcaddr"), f("dstaddr")
 	if ps := f("pkt-srcaddr"); ps != "" && ps != src {
@@ -60,6 +63,27 @@ func normVPCFlow(rec jv) []item {
 	ev := Event{Message: oneLine(msg), Action: "flow", Actor: f("srcaddr"), Target: target, SrcIP: f("srcaddr"), Outcome: outcome,
 		dedupe: flowKey(f)}
 	return []item{{ev: ev, times: []timeField{{"Flow Start", timeOrNil(field(rec, "start"))}, {"Flow End", timeOrNil(field(rec, "end"))}}}}
+}
+
+// flowMemo holds the fields of a flow record read so far.
+type flowMemo struct {
+	n    int
+	k, v [24]string
+}
+
+// get is field k of rec as text, "-" as "".
+func (m *flowMemo) get(rec jv, k string) string {
+	for i := range m.n {
+		if m.k[i] == k {
+			return m.v[i]
+		}
+	}
+	v := dash(str(field(rec, k)))
+	if m.n < len(m.k) {
+		m.k[m.n], m.v[m.n] = k, v
+		m.n++
+	}
+	return v
 }
 
 // timeOrNil turns the "-" a log writes for no time into no time.
