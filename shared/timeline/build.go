@@ -315,10 +315,16 @@ func rankInputs(inputs []Input) ([]int32, []inputName) {
 // without a usable time to untimed (untimed.jsonl, one Untimed per line, in
 // input order). A nil writer is skipped.
 //
-// Memory is bounded by opts.ChunkEvents and opts.ChunkBytes: events are sorted a chunk at a time
-// and, when there is more than one chunk, each sorted chunk but the last is
-// spilled to a run in tmpDir ("" is os.TempDir()) and the runs are
-// merged with a heap. The runs are removed before Build returns.
+// Memory is bounded by opts.ChunkEvents and opts.ChunkBytes: events are
+// sorted a chunk at a time and, when there is more than one chunk, each
+// sorted chunk but the last is spilled to a run in tmpDir ("" is
+// os.TempDir()) and the runs are merged with a heap. The runs are removed
+// before Build returns.
+//
+// The records are normalised by opts.Workers goroutines and the outputs
+// encoded by two (read.go, output.go); the bytes written do not depend on
+// them, and the writers are written from Build's goroutine only. Inputs are
+// opened one at a time, in order, from a goroutine of Build's.
 func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Writer, tmpDir string, opts Options) (Stats, error) {
 	if opts.ChunkEvents <= 0 {
 		opts.ChunkEvents = DefaultChunkEvents

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"slices"
 	"unicode/utf8"
 )
@@ -554,8 +555,14 @@ func (m jv) keys() []string {
 }
 
 // foldKey hashes a key as keyEq compares it (case and '-', '_' ignored).
+// A rotation and an exclusive or a byte, not FNV's multiply: every member
+// key of every object looked in and every key looked up is folded, and the
+// multiply's latency chained through the bytes was most of that. The hash
+// only picks slots and filters candidates (slot mixes it; lookup compares
+// the names); distinct ASCII keys of up to nine folded bytes still get
+// distinct hashes.
 func foldKey[S string | []byte](s S) uint64 {
-	h := uint64(14695981039346656037)
+	var h uint64
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == '-' || c == '_' {
@@ -564,7 +571,7 @@ func foldKey[S string | []byte](s S) uint64 {
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		h = (h ^ uint64(c)) * 1099511628211
+		h = bits.RotateLeft64(h, 7) ^ uint64(c)
 	}
 	return h
 }
