@@ -74,11 +74,21 @@ const DatetimePrecision = 6
 // "aws:<source>:<record kind>", the source as custody names it (the
 // extract's folder) and the kind of record one line of it is.
 func DataType(source string) string {
-	if k, ok := dataKinds[source]; ok {
-		return "aws:" + source + ":" + k
+	if t, ok := dataTypes[source]; ok {
+		return t
 	}
 	return "aws:" + source + ":record"
 }
+
+// dataTypes is DataType of the sources in dataKinds, made once: every
+// event is given one.
+var dataTypes = func() map[string]string {
+	m := map[string]string{}
+	for s, k := range dataKinds {
+		m[s] = "aws:" + s + ":" + k
+	}
+	return m
+}()
 
 var dataKinds = map[string]string{
 	"cloudtrail": "event",

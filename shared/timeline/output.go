@@ -41,7 +41,11 @@ type output struct {
 	n     int
 	// index finds a key's event among the group once it is large (a
 	// busy second of a source that gives seconds): a scan of each would
-	// be quadratic in the events of the instant.
+	// be quadratic in the events of the instant. It is keyed by the key
+	// alone, the first event of that key (a lookup by a []byte's string
+	// allocates nothing, a key joined with its source did): an event of
+	// another source with the same key, which no source's keys make, is
+	// told apart by a scan.
 	index map[string]int
 	stats *Stats
 
@@ -108,11 +112,11 @@ func (o *output) write(e *entry, payload []byte) error {
 		}
 		for i := range o.group[:o.n] {
 			if q := &o.group[i]; len(q.f[fieldDedupe]) > 0 {
-				o.index[groupKey(o.names[q.e.rank].source, q.f[fieldDedupe])] = i
+				o.indexAdd(q.f[fieldDedupe], i)
 			}
 		}
 	} else if o.n > indexFrom && len(id) > 0 {
-		o.index[groupKey(src, id)] = o.n - 1
+		o.indexAdd(id, o.n-1)
 	}
 	return nil
 }
@@ -120,8 +124,13 @@ func (o *output) write(e *entry, payload []byte) error {
 // find is the index in the group of the event of source src with key id.
 func (o *output) find(src string, id []byte) (int, bool) {
 	if o.n >= indexFrom {
-		i, ok := o.index[groupKey(src, id)]
-		return i, ok
+		i, ok := o.index[string(id)]
+		if !ok {
+			return 0, false
+		}
+		if o.names[o.group[i].e.rank].source == src {
+			return i, true
+		}
 	}
 	for i := range o.group[:o.n] {
 		p := &o.group[i]
@@ -132,7 +141,13 @@ func (o *output) find(src string, id []byte) (int, bool) {
 	return 0, false
 }
 
-func groupKey(src string, id []byte) string { return src + "\x00" + string(id) }
+// indexAdd puts the group's event i, of key id, in the index, unless an
+// earlier event of that key is there.
+func (o *output) indexAdd(id []byte, i int) {
+	if _, ok := o.index[string(id)]; !ok {
+		o.index[string(id)] = i
+	}
+}
 
 // uncount takes a duplicate out of the counts made when it was read.
 func (o *output) uncount(src string, f *[payloadFields][]byte) {
