@@ -68,6 +68,8 @@ func normCloudTrail(rec jv) []item {
 			who = key
 		}
 	}
+	// Room for the whole message at once (it grew two or three times).
+	b.Grow(len(who) + len(action) + len(target) + len(ip) + len(outcome) + 64)
 	b.WriteString(first(who, "unknown principal"))
 	b.WriteString(" called ")
 	b.WriteString(first(action, "an unnamed API"))

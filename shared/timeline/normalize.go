@@ -321,6 +321,11 @@ func oneLine(s string) string {
 // join joins the non-empty parts with sep.
 func join(sep string, parts ...string) string {
 	var b strings.Builder
+	n := 0
+	for _, p := range parts {
+		n += len(p) + len(sep)
+	}
+	b.Grow(n) // one allocation, not one a doubling
 	for _, p := range parts {
 		if p == "" {
 			continue
