@@ -108,3 +108,34 @@ func TestOutputWriteError(t *testing.T) {
 		}
 	}
 }
+
+// A cancelled context ends Build with its error, whether it was cancelled
+// before Build or while an input is being read.
+func TestBuildCancelled(t *testing.T) {
+	var body strings.Builder
+	for i := range 3 * batchLines {
+		fmt.Fprintf(&body, `{"timestamp":%d,"message":"m%d"}`+"\n", 1722586990000+int64(i), i)
+	}
+	for _, c := range []struct {
+		name   string
+		before bool
+	}{{"before", true}, {"while reading", false}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		if c.before {
+			cancel()
+		}
+		ins := []Input{
+			stringInput("cloudwatch", "cloudwatch/a.jsonl", body.String()),
+			{Source: "cloudwatch", ArtifactKey: "cloudwatch/b.jsonl", Open: func() (io.ReadCloser, error) {
+				cancel() // the build is stopped as this input is read
+				return io.NopCloser(strings.NewReader(body.String())), nil
+			}},
+			stringInput("cloudwatch", "cloudwatch/c.jsonl", body.String()),
+		}
+		_, err := Build(ctx, ins, io.Discard, io.Discard, io.Discard, t.TempDir(), Options{Now: testNow})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: %v, want context.Canceled", c.name, err)
+		}
+		cancel()
+	}
+}
