@@ -23,10 +23,11 @@ import (
 // did it, so the outputs are the same bytes whatever the scheduling and the
 // number of workers.
 //
-// Memory: the batches are a fixed set, recycled, so at most pipeBatches
-// are read ahead of Build. A batch is cut at batchBytes, so it holds that
-// much text plus one line (a line may be up to MaxRecordBytes, as before,
-// when one line was held).
+// Memory: the batches are a fixed set (pipeBatches), recycled, so that
+// many at most are read ahead of Build. A batch is cut at batchBytes, so it
+// holds that much text plus one line; a line may be up to MaxRecordBytes,
+// so the bound is pipeBatches such lines where one was held before (a case
+// of nothing but 16 MiB documents; the collectors' records are far below).
 
 // batchBytes and batchLines are where the reader cuts a batch: large enough
 // that handing it over costs nothing next to normalising it, small enough
@@ -35,6 +36,10 @@ const (
 	batchBytes = 128 << 10
 	batchLines = 1024
 )
+
+// pipeBatches is the number of batches of a pipeline of so many workers:
+// one being read, one being taken, and two a worker so that none waits.
+func pipeBatches(workers int) int { return 2*workers + 2 }
 
 // batch is a run of consecutive lines of one input, and what a worker made
 // of them.
@@ -97,7 +102,7 @@ type pipeline struct {
 
 // startPipeline starts reading inputs with the given number of workers.
 func startPipeline(ctx context.Context, inputs []Input, now time.Time, workers int) *pipeline {
-	n := 2*workers + 2
+	n := pipeBatches(workers)
 	p := &pipeline{inputs: inputs, now: now, free: make(chan *batch, n), order: make(chan *batch, n),
 		work: make(chan *batch, n), stop: make(chan struct{})}
 	for range n {
