@@ -3,7 +3,6 @@ package timeline
 import (
 	"bufio"
 	"cmp"
-	"container/heap"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -680,18 +679,28 @@ func (r *runReader) close() {
 	}
 }
 
-// runHeap is a min-heap of runs by their current event.
+// runHeap is a min-heap of runs by their current event. It is sifted by
+// hand rather than through container/heap, whose interface calls to Less
+// and Swap were most of the merge's own time (a few levels of them for
+// every event of a large timeline).
 type runHeap []*runReader
 
-func (h runHeap) Len() int           { return len(h) }
-func (h runHeap) Less(i, j int) bool { return compareEntries(h[i].cur, h[j].cur) < 0 }
-func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *runHeap) Push(x any)        { *h = append(*h, x.(*runReader)) }
-func (h *runHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+// down restores the heap below i after h[i] changed.
+func (h runHeap) down(i int) {
+	for {
+		j := 2*i + 1
+		if j >= len(h) {
+			return
+		}
+		if r := j + 1; r < len(h) && compareEntries(h[r].cur, h[j].cur) < 0 {
+			j = r
+		}
+		if compareEntries(h[j].cur, h[i].cur) >= 0 {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
 }
 
 // merge k-way merges sorted runs, calling emit for each event in order.
@@ -718,7 +727,9 @@ func merge(ctx context.Context, runs []run, emit func(*entry, []byte) error) err
 		}
 		h = append(h, r)
 	}
-	heap.Init(&h)
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
 	for n := 0; len(h) > 0; n++ {
 		if n&4095 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -733,12 +744,12 @@ func merge(ctx context.Context, runs []run, emit func(*entry, []byte) error) err
 		if err != nil {
 			return err
 		}
-		if ok {
-			heap.Fix(&h, 0)
-		} else {
-			heap.Pop(&h)
+		if !ok {
 			top.close()
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
 		}
+		h.down(0)
 	}
 	return nil
 }
