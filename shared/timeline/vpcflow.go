@@ -29,7 +29,13 @@ func normVPCFlow(rec jv) []item {
 		}
 		return vals[i]
 	}
-	eni := first(f(fInterface), f(fTGWAttachment), f(fTGWSrcENI), f(fTGW))
+	eni := f(fInterface)
+	for _, i := range [...]int{fTGWAttachment, fTGWSrcENI, fTGW} { // read only as far as needed
+		if eni != "" {
+			break
+		}
+		eni = f(i)
+	}
 	src, dst := f(fSrcaddr), f(fDstaddr)
 	if ps := f(fPktSrcaddr); ps != "" && ps != src {
 		src = ps + " (via " + src + ")"
