@@ -275,3 +275,23 @@ func TestFormatTimeMatchesFormat(t *testing.T) {
 		}
 	}
 }
+
+// oneLine finds a control character wherever it is in the text, in the
+// eight-byte words and in the tail.
+func TestOneLineControl(t *testing.T) {
+	for n := range 20 {
+		for _, c := range []byte{0, '\n', 0x1f, 0x7f} {
+			for at := range n {
+				s := []byte(strings.Repeat("a", n))
+				s[at] = c
+				if got := oneLine(string(s)); strings.ContainsAny(got, "\x00\n\x1f\x7f") {
+					t.Errorf("%q: %q keeps the control character", s, got)
+				}
+			}
+		}
+		clean := strings.Repeat("é~ ", n)
+		if got := oneLine(clean); got != clean {
+			t.Errorf("%q: changed to %q", clean, got)
+		}
+	}
+}
