@@ -2,10 +2,7 @@ package timeline
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
-	"compress/gzip"
-	"container/heap"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -14,9 +11,11 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"slices"
-	"strconv"
 	"time"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // Input is one extract to put on the timeline.
@@ -38,6 +37,13 @@ type Options struct {
 	// bounds memory: one chunk is held at a time (the last one, never
 	// spilled, during the merge), and the merge holds one event per run.
 	ChunkEvents int
+	// ChunkBytes bounds a chunk's events' bytes too (default
+	// DefaultChunkBytes): a chunk is spilled at ChunkEvents events or
+	// ChunkBytes bytes, whichever comes first. A count alone bounded memory
+	// only as far as the events are small: 100 k CloudTrail events took a
+	// third more than 100 k flow records, so the heap grew with the share
+	// of large events rather than staying at one bound.
+	ChunkBytes int
 	// MaxRuns is how many runs are merged at once (default DefaultMaxRuns);
 	// beyond it runs are merged into longer runs first.
 	MaxRuns int
@@ -47,11 +53,15 @@ type Options struct {
 	// MaxKeys bounds the actions and actors counted one by one in Stats
 	// (default DefaultMaxKeys); the rest are counted under Other.
 	MaxKeys int
+	// Workers is how many goroutines normalise records (default
+	// runtime.GOMAXPROCS(0)). The outputs do not depend on it.
+	Workers int
 }
 
 // Defaults for Options.
 const (
 	DefaultChunkEvents = 100_000
+	DefaultChunkBytes  = 32 << 20
 	DefaultMaxRuns     = 64
 	DefaultMaxKeys     = 10_000
 	// Other is the key the actions and actors beyond MaxKeys are counted under.
@@ -210,6 +220,7 @@ type chunk struct {
 	entries []entry
 	blocks  [][]byte
 	cur     int // the block being filled
+	size    int // the payloads' bytes
 }
 
 // blockSize is the size of a chunk's payload blocks; a larger payload gets
@@ -222,6 +233,7 @@ func (c *chunk) add(e *Event, rank int32) {
 	off := len(b)
 	b = appendPayload(b, e)
 	c.blocks[c.cur] = b
+	c.size += len(b) - off
 	c.entries = append(c.entries, entry{sec: e.Time.Unix(), nsec: int32(e.Time.Nanosecond()), rank: rank,
 		record: e.Record, sub: e.sub, blk: int32(c.cur), off: int32(off), n: len(b) - off})
 }
@@ -246,7 +258,7 @@ func (c *chunk) sort() { slices.SortFunc(c.entries, compareEntries) }
 func (c *chunk) payload(e *entry) []byte { return c.blocks[e.blk][int(e.off) : int(e.off)+e.n] }
 
 func (c *chunk) reset() {
-	c.entries = c.entries[:0]
+	c.entries, c.size = c.entries[:0], 0
 	for i := range c.blocks {
 		if cap(c.blocks[i]) > blockSize { // a large payload's: not kept
 			c.blocks[i] = make([]byte, 0, blockSize)
@@ -302,13 +314,22 @@ func rankInputs(inputs []Input) ([]int32, []inputName) {
 // without a usable time to untimed (untimed.jsonl, one Untimed per line, in
 // input order). A nil writer is skipped.
 //
-// Memory is bounded by opts.ChunkEvents: events are sorted a chunk at a time
-// and, when there is more than one chunk, each sorted chunk but the last is
-// spilled to a gzip'd run in tmpDir ("" is os.TempDir()) and the runs are
-// merged with a heap. The runs are removed before Build returns.
+// Memory is bounded by opts.ChunkEvents and opts.ChunkBytes: events are
+// sorted a chunk at a time and, when there is more than one chunk, each
+// sorted chunk but the last is spilled to a run in tmpDir ("" is
+// os.TempDir()) and the runs are merged with a heap. The runs are removed
+// before Build returns.
+//
+// The records are normalised by opts.Workers goroutines and the outputs
+// encoded by two (read.go, output.go); the bytes written do not depend on
+// them, and the writers are written from Build's goroutine only. Inputs are
+// opened one at a time, in order, from a goroutine of Build's.
 func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Writer, tmpDir string, opts Options) (Stats, error) {
 	if opts.ChunkEvents <= 0 {
 		opts.ChunkEvents = DefaultChunkEvents
+	}
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = DefaultChunkBytes
 	}
 	if opts.MaxRuns < 2 {
 		opts.MaxRuns = DefaultMaxRuns
@@ -319,6 +340,9 @@ func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Wri
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
 	b := &builder{opts: opts, tmpDir: tmpDir, stats: newStats()}
 	defer b.cleanup()
 	ranks, names := rankInputs(inputs)
@@ -327,46 +351,54 @@ func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Wri
 		b.untimedEnc = json.NewEncoder(b.untimedBuf)
 		b.untimedEnc.SetEscapeHTML(false)
 	}
-	for i, in := range inputs {
-		if err := b.read(ctx, in, ranks[i]); err != nil {
+	p := startPipeline(ctx, inputs, opts.Now, opts.Workers)
+	defer p.close()
+	for bt := range p.order {
+		<-bt.done
+		if err := ctx.Err(); err != nil {
 			return b.stats, err
 		}
+		if err := b.take(bt, inputs[bt.in], ranks[bt.in]); err != nil {
+			return b.stats, err
+		}
+		p.recycle(bt)
 	}
 	if b.untimedBuf != nil {
 		if err := b.untimedBuf.Flush(); err != nil {
 			return b.stats, fmt.Errorf("write untimed: %w", err)
 		}
 	}
-	out := newOutput(outJSONL, outCSV, names)
-	out.stats = &b.stats
 	if len(b.runs) == 0 && !b.full {
 		b.chunk.sort()
-		for i := range b.chunk.entries {
-			e := &b.chunk.entries[i]
-			if err := out.write(e, b.chunk.payload(e)); err != nil {
-				return b.stats, err
+		err := writeOutputs(outJSONL, outCSV, names, &b.stats, func(write func(*entry, []byte) error) error {
+			for i := range b.chunk.entries {
+				e := &b.chunk.entries[i]
+				if err := write(e, b.chunk.payload(e)); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		return b.stats, err
+	}
+	if len(b.chunk.entries) > 0 {
+		// The last chunk is merged from memory: writing it to disk and
+		// reading it back would only cost time.
+		if !b.full {
+			b.chunk.sort()
 		}
-	} else {
-		if len(b.chunk.entries) > 0 {
-			// The last chunk is merged from memory: writing it to disk
-			// and reading it back would only cost time.
-			if !b.full {
-				b.chunk.sort()
-			}
-			b.runs = append(b.runs, run{mem: &b.chunk})
-		}
-		b.stats.Runs = len(b.runs)
-		for len(b.runs) > opts.MaxRuns {
-			if err := b.mergeOnce(ctx); err != nil {
-				return b.stats, err
-			}
-		}
-		if err := merge(ctx, b.runs, out.write); err != nil {
+		b.runs = append(b.runs, run{mem: &b.chunk})
+	}
+	b.stats.Runs = len(b.runs)
+	for len(b.runs) > opts.MaxRuns {
+		if err := b.mergeOnce(ctx); err != nil {
 			return b.stats, err
 		}
 	}
-	return b.stats, out.flush()
+	err := writeOutputs(outJSONL, outCSV, names, &b.stats, func(write func(*entry, []byte) error) error {
+		return merge(ctx, b.runs, write)
+	})
+	return b.stats, err
 }
 
 // run is a sorted run: a file on disk, or the last chunk in memory.
@@ -380,15 +412,12 @@ type builder struct {
 	tmpDir string
 	stats  Stats
 	chunk  chunk
-	// full: the chunk reached ChunkEvents and is sorted; it is spilled
+	// full: the chunk reached ChunkEvents or ChunkBytes and is sorted; it is spilled
 	// when another event comes (so the last one never is).
 	full       bool
 	runs       []run
 	untimedBuf *bufio.Writer
 	untimedEnc *json.Encoder
-	doc        jdoc
-	evs        []Event
-	un         []Untimed
 }
 
 func (b *builder) cleanup() {
@@ -397,99 +426,6 @@ func (b *builder) cleanup() {
 			os.Remove(r.name)
 		}
 	}
-}
-
-// read normalises one input into the chunk, spilling when it is full.
-func (b *builder) read(ctx context.Context, in Input, rank int32) error {
-	rc, err := in.Open()
-	if errors.Is(err, ErrRecordTooLong) {
-		b.stats.Records[in.Source]++
-		u := Untimed{Source: in.Source, Artifact: in.ArtifactKey, Reason: ReasonOversize, Detail: err.Error()}
-		return b.addUntimed(&u)
-	}
-	if err != nil {
-		return fmt.Errorf("open %s: %w", in.ArtifactKey, err)
-	}
-	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 256<<10)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", in.ArtifactKey, err)
-		}
-		defer gz.Close()
-		r = bufio.NewReaderSize(gz, 256<<10)
-	}
-	lr := r.(*bufio.Reader)
-	var line []byte
-	for rec := int64(0); ; rec++ {
-		if rec&4095 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		var size int64
-		line, size, err = readLine(lr, line[:0])
-		if size > MaxRecordBytes {
-			// Counted and kept apart, never decoded: the record is in
-			// its artifact.
-			b.stats.Records[in.Source]++
-			u := Untimed{Source: in.Source, Artifact: in.ArtifactKey, Record: rec, Reason: ReasonOversize,
-				Detail: fmt.Sprintf("%d bytes, longer than the %d the timeline reads", size, MaxRecordBytes)}
-			if aerr := b.addUntimed(&u); aerr != nil {
-				return aerr
-			}
-			if err != nil {
-				return b.readErr(in, rec+1, err)
-			}
-			continue
-		}
-		if len(line) == 0 && err != nil {
-			return b.readErr(in, rec, err)
-		}
-		if len(bytes.TrimSpace(line)) > 0 {
-			b.stats.Records[in.Source]++
-		}
-		b.evs, b.un = b.evs[:0], b.un[:0]
-		normalizeInto(&b.doc, in.Source, in.ArtifactKey, rec, line, b.opts.Now, &b.evs, &b.un)
-		for i := range b.un {
-			if err := b.addUntimed(&b.un[i]); err != nil {
-				return err
-			}
-		}
-		for i := range b.evs {
-			b.stats.addEvent(&b.evs[i], b.opts.MaxKeys)
-			if b.full {
-				if err := b.spill(); err != nil {
-					return err
-				}
-			}
-			b.chunk.add(&b.evs[i], rank)
-			if len(b.chunk.entries) >= b.opts.ChunkEvents {
-				b.chunk.sort()
-				b.full = true
-			}
-		}
-		clear(b.evs)
-		clear(b.un)
-		if err != nil { // a last line without a newline
-			return b.readErr(in, rec+1, err)
-		}
-	}
-}
-
-// readErr ends reading an input: at EOF quietly; on a read error (a
-// truncated or corrupt gzip stream) the rest of the extract is recorded as
-// untimed with ReasonUnreadable where it broke off, and Build goes on with
-// the other inputs: what was read stays on the timeline.
-func (b *builder) readErr(in Input, rec int64, err error) error {
-	if errors.Is(err, io.EOF) {
-		return nil
-	}
-	u := Untimed{Source: in.Source, Artifact: in.ArtifactKey, Record: rec, Reason: ReasonUnreadable,
-		Detail: "extract unreadable from this line on: " + err.Error()}
-	return b.addUntimed(&u)
 }
 
 func (b *builder) addUntimed(u *Untimed) error {
@@ -592,25 +528,33 @@ func (b *builder) mergeOnce(ctx context.Context) error {
 	return nil
 }
 
-// A run file is gzip'd records, each: its length (uvarint), then the
-// entry's sec (varint), nsec, rank (uvarints), record (varint), sub
-// (uvarint), then the payload. The events are neither encoded as JSON nor
-// decoded again on their way through the runs.
+// A run file is an S2 stream (klauspost/compress/s2) of records, each:
+// its length (uvarint), then the entry's sec (varint), nsec, rank
+// (uvarints), record (varint), sub (uvarint), then the payload. The events
+// are neither encoded as JSON nor decoded again on their way through the
+// runs. S2 rather than gzip: deflate was a tenth of a large build's time
+// (its runs compressed and inflated once each), S2 costs a fraction of
+// that and still keeps the runs a few times smaller than the events.
 type runWriter struct {
 	f   *os.File
 	buf *bufio.Writer
-	gz  *gzip.Writer
+	s2  *s2.Writer
 	// rec gathers records so that the compressor gets large writes.
 	rec []byte
 }
 
+// runBlock is the S2 block size of a run: what a run's reader holds
+// decoded, once per run in a merge (the default 1 MiB, times MaxRuns, would
+// be most of the heap).
+const runBlock = 64 << 10
+
 func newRunWriter(dir string) (*runWriter, error) {
-	f, err := os.CreateTemp(dir, "timeline-run-*.gz")
+	f, err := os.CreateTemp(dir, "timeline-run-*.s2")
 	if err != nil {
 		return nil, fmt.Errorf("spill: %w", err)
 	}
 	w := &runWriter{f: f, buf: bufio.NewWriterSize(f, 256<<10), rec: make([]byte, 0, 256<<10)}
-	w.gz, _ = gzip.NewWriterLevel(w.buf, gzip.BestSpeed)
+	w.s2 = s2.NewWriter(w.buf, s2.WriterConcurrency(1), s2.WriterBlockSize(runBlock))
 	return w, nil
 }
 
@@ -634,7 +578,7 @@ func (w *runWriter) write(e *entry, payload []byte) error {
 }
 
 func (w *runWriter) flushRecords() error {
-	_, err := w.gz.Write(w.rec)
+	_, err := w.s2.Write(w.rec)
 	w.rec = w.rec[:0]
 	if err != nil {
 		return fmt.Errorf("spill: %w", err)
@@ -644,7 +588,7 @@ func (w *runWriter) flushRecords() error {
 
 func (w *runWriter) close() error {
 	err := w.flushRecords()
-	if gerr := w.gz.Close(); err == nil && gerr != nil {
+	if gerr := w.s2.Close(); err == nil && gerr != nil {
 		err = fmt.Errorf("spill: %w", gerr)
 	}
 	if err == nil {
@@ -662,8 +606,7 @@ func (w *runWriter) close() error {
 type runReader struct {
 	// A run on disk,
 	f   *os.File
-	gz  *gzip.Reader
-	br  *bufio.Reader
+	s2  *s2.Reader
 	rec []byte
 	// or the last chunk, in memory.
 	mem *chunk
@@ -681,12 +624,7 @@ func openRun(r run) (*runReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
-	gz, err := gzip.NewReader(bufio.NewReaderSize(f, 64<<10))
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("merge %s: %w", r.name, err)
-	}
-	return &runReader{f: f, gz: gz, br: bufio.NewReaderSize(gz, 64<<10)}, nil
+	return &runReader{f: f, s2: s2.NewReader(f, s2.ReaderMaxBlockSize(runBlock))}, nil
 }
 
 // next reads the next event into cur and payload; false at the end.
@@ -700,7 +638,7 @@ func (r *runReader) next() (bool, error) {
 		r.pos++
 		return true, nil
 	}
-	n, err := binary.ReadUvarint(r.br)
+	n, err := binary.ReadUvarint(r.s2)
 	if err != nil {
 		if err == io.EOF {
 			return false, nil
@@ -711,7 +649,7 @@ func (r *runReader) next() (bool, error) {
 		return false, errors.New("merge: bad run record")
 	}
 	r.rec = slices.Grow(r.rec[:0], int(n))[:n]
-	if _, err := io.ReadFull(r.br, r.rec); err != nil {
+	if _, err := io.ReadFull(r.s2, r.rec); err != nil {
 		return false, fmt.Errorf("merge: %w", err)
 	}
 	p := r.rec
@@ -737,23 +675,32 @@ func (r *runReader) next() (bool, error) {
 
 func (r *runReader) close() {
 	if r.f != nil {
-		r.gz.Close()
 		r.f.Close()
 	}
 }
 
-// runHeap is a min-heap of runs by their current event.
+// runHeap is a min-heap of runs by their current event. It is sifted by
+// hand rather than through container/heap, whose interface calls to Less
+// and Swap were most of the merge's own time (a few levels of them for
+// every event of a large timeline).
 type runHeap []*runReader
 
-func (h runHeap) Len() int           { return len(h) }
-func (h runHeap) Less(i, j int) bool { return compareEntries(h[i].cur, h[j].cur) < 0 }
-func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *runHeap) Push(x any)        { *h = append(*h, x.(*runReader)) }
-func (h *runHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+// down restores the heap below i after h[i] changed.
+func (h runHeap) down(i int) {
+	for {
+		j := 2*i + 1
+		if j >= len(h) {
+			return
+		}
+		if r := j + 1; r < len(h) && compareEntries(h[r].cur, h[j].cur) < 0 {
+			j = r
+		}
+		if compareEntries(h[j].cur, h[i].cur) >= 0 {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
 }
 
 // merge k-way merges sorted runs, calling emit for each event in order.
@@ -780,7 +727,9 @@ func merge(ctx context.Context, runs []run, emit func(*entry, []byte) error) err
 		}
 		h = append(h, r)
 	}
-	heap.Init(&h)
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
 	for n := 0; len(h) > 0; n++ {
 		if n&4095 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -795,304 +744,12 @@ func merge(ctx context.Context, runs []run, emit func(*entry, []byte) error) err
 		if err != nil {
 			return err
 		}
-		if ok {
-			heap.Fix(&h, 0)
-		} else {
-			heap.Pop(&h)
+		if !ok {
 			top.close()
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
 		}
-	}
-	return nil
-}
-
-// output writes timeline.jsonl and timeline.csv. It writes the bytes
-// encoding/json (an Event, HTML not escaped) and encoding/csv would, with
-// appendJSONString and appendCSVField, from the payload as it is.
-//
-// The same record read from two extracts (CloudTrail's eventID, a flow
-// record's fields: the payload's dedupe key) has the same time in both, so
-// the events of one instant are held until the time moves on, and a
-// record's copies are written as one event with every origin. That is the
-// only thing held: memory is bounded by the events of one instant (of one
-// microsecond for most sources, one second for those that give seconds),
-// never by the timeline.
-type output struct {
-	jb    *bufio.Writer
-	cb    *bufio.Writer
-	names []inputName
-	err   error
-
-	// group is the events at the current time, in order, with their
-	// origins; its payloads and origins are reused from one instant to the
-	// next. stats loses the duplicates it counted when they were read.
-	at    entry
-	group []pending
-	n     int
-	// index finds a key's event among the group once it is large (a
-	// busy second of a source that gives seconds): a scan of each would
-	// be quadratic in the events of the instant.
-	index map[string]int
-	stats *Stats
-}
-
-// indexFrom is the group size from which index is used.
-const indexFrom = 32
-
-// pending is an event held until its instant is over.
-type pending struct {
-	e       entry
-	payload []byte
-	f       [payloadFields][]byte
-	origins []origin
-}
-
-// origin is one copy of a record: its input's rank and its line.
-type origin struct {
-	rank   int32
-	record int64
-}
-
-func newOutput(j, c io.Writer, names []inputName) *output {
-	o := &output{names: names}
-	if j != nil {
-		o.jb = bufio.NewWriterSize(j, 256<<10)
-	}
-	if c != nil {
-		o.cb = bufio.NewWriterSize(c, 256<<10)
-		var row []byte
-		for i, h := range CSVHeader {
-			if i > 0 {
-				row = append(row, ',')
-			}
-			row = appendCSVField(row, []byte(h))
-		}
-		o.cb.Write(append(row, '\n')) // an error stays in cb, seen at flush
-	}
-	return o
-}
-
-// write takes the next event in time order.
-func (o *output) write(e *entry, payload []byte) error {
-	if o.err != nil {
-		return o.err
-	}
-	if o.n > 0 && (e.sec != o.at.sec || e.nsec != o.at.nsec) {
-		if err := o.flushGroup(); err != nil {
-			return err
-		}
-	}
-	o.at = *e
-	var f [payloadFields][]byte
-	if !splitPayload(payload, &f) {
-		o.err = errors.New("timeline: bad event payload") // not reached
-		return o.err
-	}
-	src := o.names[e.rank].source
-	id := f[fieldDedupe]
-	if len(id) > 0 {
-		if i, ok := o.find(src, id); ok {
-			p := &o.group[i]
-			p.origins = append(p.origins, origin{e.rank, e.record})
-			o.uncount(src, &f)
-			return nil
-		}
-	}
-	if o.n == len(o.group) {
-		o.group = append(o.group, pending{})
-	}
-	p := &o.group[o.n]
-	o.n++
-	p.e = *e
-	p.payload = append(p.payload[:0], payload...)
-	splitPayload(p.payload, &p.f) // the copy's fields, as f was the original's
-	p.origins = append(p.origins[:0], origin{e.rank, e.record})
-	if o.n == indexFrom {
-		if o.index == nil {
-			o.index = map[string]int{}
-		}
-		for i := range o.group[:o.n] {
-			if q := &o.group[i]; len(q.f[fieldDedupe]) > 0 {
-				o.index[groupKey(o.names[q.e.rank].source, q.f[fieldDedupe])] = i
-			}
-		}
-	} else if o.n > indexFrom && len(id) > 0 {
-		o.index[groupKey(src, id)] = o.n - 1
-	}
-	return nil
-}
-
-// find is the index in the group of the event of source src with key id.
-func (o *output) find(src string, id []byte) (int, bool) {
-	if o.n >= indexFrom {
-		i, ok := o.index[groupKey(src, id)]
-		return i, ok
-	}
-	for i := range o.group[:o.n] {
-		p := &o.group[i]
-		if o.names[p.e.rank].source == src && bytes.Equal(p.f[fieldDedupe], id) {
-			return i, true
-		}
-	}
-	return 0, false
-}
-
-func groupKey(src string, id []byte) string { return src + "\x00" + string(id) }
-
-// uncount takes a duplicate out of the counts made when it was read.
-func (o *output) uncount(src string, f *[payloadFields][]byte) {
-	s := o.stats
-	if s == nil {
-		return
-	}
-	if s.Duplicates == nil {
-		s.Duplicates = map[string]int64{}
-	}
-	s.Duplicates[src]++
-	s.Events[src]--
-	s.TotalEvents--
-	uncount(s.Actions, string(f[fieldAction]))
-	uncount(s.Actors, string(f[fieldActor]))
-}
-
-// uncount takes back one countKey of k: under k when it has its own
-// count, else under Other (where countKey put it when the map was full).
-func uncount(m map[string]int64, k string) {
-	if k == "" {
-		return
-	}
-	if _, ok := m[k]; !ok {
-		k = Other
-	}
-	if m[k]--; m[k] <= 0 {
-		delete(m, k)
-	}
-}
-
-// flushGroup writes the events held for the current instant.
-func (o *output) flushGroup() error {
-	for i := range o.group[:o.n] {
-		if err := o.emit(&o.group[i]); err != nil {
-			return err
-		}
-	}
-	if o.n >= indexFrom {
-		clear(o.index)
-	}
-	o.n = 0
-	return nil
-}
-
-// emit writes one event, with all its origins.
-func (o *output) emit(p *pending) error {
-	e, f := &p.e, &p.f
-	name := &o.names[e.rank]
-	// Microseconds, as Datetime shows them (a nanosecond source's last
-	// digits are in neither: the order of the lines keeps them).
-	us := e.sec*1_000_000 + int64(e.nsec)/1000
-	if o.jb != nil {
-		// AvailableBuffer: the line is built in the writer's own buffer
-		// when it fits, and not copied again.
-		j := o.jb.AvailableBuffer()
-		j = append(j, `{"datetime":`...)
-		j = appendJSONString(j, f[0])
-		j = append(j, `,"timestamp":`...)
-		j = strconv.AppendInt(j, us, 10)
-		j = append(j, `,"timestamp_desc":`...)
-		j = appendJSONString(j, f[1])
-		j = append(j, `,"message":`...)
-		j = appendJSONString(j, f[2])
-		j = append(j, `,"data_type":`...)
-		j = append(j, name.jsonDataType...)
-		j = append(j, `,"source":`...)
-		j = append(j, name.jsonSource...)
-		j = append(j, `,"action":`...)
-		j = appendJSONString(j, f[3])
-		j = append(j, `,"actor":`...)
-		j = appendJSONString(j, f[4])
-		j = append(j, `,"target":`...)
-		j = appendJSONString(j, f[5])
-		j = append(j, `,"srcIp":`...)
-		j = appendJSONString(j, f[6])
-		j = append(j, `,"outcome":`...)
-		j = appendJSONString(j, f[7])
-		j = append(j, `,"artifact":`...)
-		j = append(j, name.jsonArtifact...)
-		j = append(j, `,"record":`...)
-		j = strconv.AppendInt(j, e.record, 10)
-		j = append(j, `,"origins":[`...)
-		for i, or := range p.origins {
-			if i > 0 {
-				j = append(j, ',')
-			}
-			j = append(j, `{"artifact":`...)
-			j = append(j, o.names[or.rank].jsonArtifact...)
-			j = append(j, `,"record":`...)
-			j = strconv.AppendInt(j, or.record, 10)
-			j = append(j, '}')
-		}
-		j = append(j, "]}\n"...)
-		if _, err := o.jb.Write(j); err != nil {
-			o.err = fmt.Errorf("write timeline.jsonl: %w", err)
-			return o.err
-		}
-	}
-	if o.cb != nil {
-		c := o.cb.AvailableBuffer()
-		c = appendCSVCell(c, f[0])
-		c = append(c, ',')
-		c = strconv.AppendInt(c, us, 10)
-		c = append(c, ',')
-		c = appendCSVCell(c, f[1])
-		c = append(c, ',')
-		c = appendCSVCell(c, f[2])
-		c = append(c, ',')
-		c = append(c, name.csvDataType...)
-		c = append(c, ',')
-		c = append(c, name.csvSource...)
-		for _, x := range f[fieldAction : fieldOutcome+1] {
-			c = append(c, ',')
-			c = appendCSVCell(c, x)
-		}
-		c = append(c, ',')
-		c = append(c, name.csvArtifact...)
-		c = append(c, ',')
-		c = strconv.AppendInt(c, e.record, 10)
-		c = append(c, ',')
-		var cell []byte
-		for i, or := range p.origins {
-			if i > 0 {
-				cell = append(cell, " | "...)
-			}
-			cell = append(cell, o.names[or.rank].artifact...)
-			cell = append(cell, ':')
-			cell = strconv.AppendInt(cell, or.record, 10)
-		}
-		c = appendCSVCell(c, cell)
-		c = append(c, '\n')
-		if _, err := o.cb.Write(c); err != nil {
-			o.err = fmt.Errorf("write timeline.csv: %w", err)
-			return o.err
-		}
-	}
-	return nil
-}
-
-func (o *output) flush() error {
-	if o.err != nil {
-		return o.err
-	}
-	if err := o.flushGroup(); err != nil {
-		return err
-	}
-	if o.jb != nil {
-		if err := o.jb.Flush(); err != nil {
-			return fmt.Errorf("write timeline.jsonl: %w", err)
-		}
-	}
-	if o.cb != nil {
-		if err := o.cb.Flush(); err != nil {
-			return fmt.Errorf("write timeline.csv: %w", err)
-		}
+		h.down(0)
 	}
 	return nil
 }

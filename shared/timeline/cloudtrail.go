@@ -40,8 +40,23 @@ func normCloudTrail(rec jv) []item {
 
 	id := getObj(rec, "userIdentity")
 	arn := gets(id, "arn")
-	actor := first(arn, gets(id, "sessionContext", "sessionIssuer", "arn"), gets(id, "userName"), outerUser,
-		gets(id, "principalId"), gets(id, "invokedBy"), gets(id, "type"))
+	// The first of these that is set, read only as far as needed (first's
+	// arguments were all read, each a lookup and a new string, for the
+	// first one, the arn, nearly always).
+	actor := arn
+	for _, next := range [...]func() string{
+		func() string { return gets(id, "sessionContext", "sessionIssuer", "arn") },
+		func() string { return gets(id, "userName") },
+		func() string { return outerUser },
+		func() string { return gets(id, "principalId") },
+		func() string { return gets(id, "invokedBy") },
+		func() string { return gets(id, "type") },
+	} {
+		if actor != "" {
+			break
+		}
+		actor = next()
+	}
 	key := first(gets(id, "accessKeyId"), outerKey)
 
 	name := first(gets(rec, "eventName"), outerName)
@@ -68,6 +83,8 @@ func normCloudTrail(rec jv) []item {
 			who = key
 		}
 	}
+	// Room for the whole message at once (it grew two or three times).
+	b.Grow(len(who) + len(action) + len(target) + len(ip) + len(outcome) + 64)
 	b.WriteString(first(who, "unknown principal"))
 	b.WriteString(" called ")
 	b.WriteString(first(action, "an unnamed API"))

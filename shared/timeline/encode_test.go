@@ -104,11 +104,10 @@ func TestOutputMatchesEncoders(t *testing.T) {
 		cw.Flush()
 
 		_, names := rankInputs([]Input{{Source: e.Source, ArtifactKey: e.Artifact}})
-		o := newOutput(&gotJ, &gotC, names)
-		if err := o.write(&entry{sec: sec, nsec: nsec, record: e.Record}, appendPayload(nil, &e)); err != nil {
-			t.Fatal(err)
-		}
-		if err := o.flush(); err != nil {
+		err := writeOutputs(&gotJ, &gotC, names, nil, func(write func(*entry, []byte) error) error {
+			return write(&entry{sec: sec, nsec: nsec, record: e.Record}, appendPayload(nil, &e))
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		if gotJ.String() != wantJ.String() || gotC.String() != wantC.String() {
@@ -265,19 +264,27 @@ func TestLastChunkNotSpilled(t *testing.T) {
 	}
 	ins := []Input{stringInput("cloudwatch", "cloudwatch/a.jsonl", body.String())}
 	mem := build(t, ins, Options{})
-	for _, c := range []struct{ chunk, runs int }{{10, 1}, {11, 0}, {9, 2}, {5, 2}, {4, 3}, {1, 10}} {
+	// A chunk is full at ChunkEvents events or ChunkBytes bytes (one byte:
+	// every event is a chunk; each of these events' payloads is under 100
+	// bytes, so 200 bytes holds at least two of them, fewer than five).
+	for _, c := range []struct{ chunk, bytes, runs int }{{10, 0, 1}, {11, 0, 0}, {9, 0, 2}, {5, 0, 2}, {4, 0, 3}, {1, 0, 10},
+		{0, 1, 10}, {0, 1 << 20, 0}, {4, 1, 10}} {
 		dir := t.TempDir()
 		var j, cs bytes.Buffer
-		st, err := Build(context.Background(), ins, &j, &cs, io.Discard, dir, Options{ChunkEvents: c.chunk, MaxRuns: 3, Now: testNow})
+		st, err := Build(context.Background(), ins, &j, &cs, io.Discard, dir, Options{ChunkEvents: c.chunk, ChunkBytes: c.bytes, MaxRuns: 3, Now: testNow})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st.Runs != c.runs {
-			t.Errorf("chunk %d: %d runs, want %d", c.chunk, st.Runs, c.runs)
+			t.Errorf("chunk %d events %d bytes: %d runs, want %d", c.chunk, c.bytes, st.Runs, c.runs)
 		}
 		if !bytes.Equal(j.Bytes(), mem.jsonl) || !bytes.Equal(cs.Bytes(), mem.csv) {
-			t.Errorf("chunk %d: output differs from the in-memory sort", c.chunk)
+			t.Errorf("chunk %d events %d bytes: output differs from the in-memory sort", c.chunk, c.bytes)
 		}
+	}
+	st := build(t, ins, Options{ChunkBytes: 200}).stats
+	if st.Runs < 3 || st.Runs > 5 {
+		t.Errorf("200-byte chunks: %d runs, want 3 to 5", st.Runs)
 	}
 }
 

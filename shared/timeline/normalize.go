@@ -293,10 +293,19 @@ const maxMessage = 1024
 // a long text is cut (with "…").
 func oneLine(s string) string {
 	clean := true
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
+	i := 0
+	// Eight bytes at a time: every event's message is looked through.
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if control8(x) {
 			clean = false
 			break
+		}
+	}
+	for ; clean && i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			clean = false
 		}
 	}
 	if !clean {
@@ -318,9 +327,22 @@ func oneLine(s string) string {
 	return s
 }
 
+// control8 reports whether one of the eight bytes in x is a control
+// character (below 0x20, or 0x7f).
+func control8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return ((x-ones*0x20)&^x&highs)|hasZero(x^(ones*0x7f)) != 0
+}
+
 // join joins the non-empty parts with sep.
 func join(sep string, parts ...string) string {
 	var b strings.Builder
+	n := 0
+	for _, p := range parts {
+		n += len(p) + len(sep)
+	}
+	b.Grow(n) // one allocation, not one a doubling
 	for _, p := range parts {
 		if p == "" {
 			continue

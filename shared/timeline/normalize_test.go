@@ -251,3 +251,47 @@ func TestParseTimePrecision(t *testing.T) {
 	}
 	_ = time.Now
 }
+
+// FormatTime writes what Format writes with the same layout, in and out
+// of the years written by hand.
+func TestFormatTimeMatchesFormat(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2024, 8, 2, 8, 23, 10, 123456789, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-5, 3, 4, 5, 6, 7, 8, time.UTC),
+		time.Date(2024, 8, 2, 8, 23, 10, 5, time.FixedZone("x", -7*3600)),
+		time.Unix(0, 0),
+	} {
+		for _, prec := range []int{0, 3, 6, 9} {
+			layout := "2006-01-02T15:04:05"
+			if prec > 0 {
+				layout += "." + strings.Repeat("0", prec)
+			}
+			if got, want := FormatTime(tm, prec), tm.UTC().Format(layout+"Z"); got != want {
+				t.Errorf("%v at %d: %s, want %s", tm, prec, got, want)
+			}
+		}
+	}
+}
+
+// oneLine finds a control character wherever it is in the text, in the
+// eight-byte words and in the tail.
+func TestOneLineControl(t *testing.T) {
+	for n := range 20 {
+		for _, c := range []byte{0, '\n', 0x1f, 0x7f} {
+			for at := range n {
+				s := []byte(strings.Repeat("a", n))
+				s[at] = c
+				if got := oneLine(string(s)); strings.ContainsAny(got, "\x00\n\x1f\x7f") {
+					t.Errorf("%q: %q keeps the control character", s, got)
+				}
+			}
+		}
+		clean := strings.Repeat("é~ ", n)
+		if got := oneLine(clean); got != clean {
+			t.Errorf("%q: changed to %q", clean, got)
+		}
+	}
+}

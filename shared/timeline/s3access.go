@@ -30,6 +30,7 @@ func normS3Access(rec jv) []item {
 	outcome := join(" ", status, code)
 
 	var b strings.Builder
+	b.Grow(len(requester) + len(op) + len(target) + len(ip) + len(outcome) + 64) // one allocation
 	b.WriteString(requester)
 	b.WriteString(" ")
 	b.WriteString(first(op, "request"))

@@ -480,3 +480,30 @@ func TestDuplicatesBusyInstant(t *testing.T) {
 		}
 	}
 }
+
+// Two sources' records of one key at one instant are two events, however
+// busy the instant (the index is keyed by the key alone): a CloudTrail
+// event whose account/eventID reads as a flow record's identity is not
+// taken for the flow record, and the flow record's own copy still is.
+func TestDuplicatesKeyAcrossSources(t *testing.T) {
+	// The flow record's identity: its 14 key fields, space-joined, "a b/c
+	// ..."; the CloudTrail record's: recipientAccountId "/" eventID.
+	flow := `{"version":"a","account-id":"b/c","interface-id":"eni-1","srcaddr":"10.0.0.1","dstaddr":"10.0.0.2","srcport":1,"dstport":2,"protocol":6,"packets":1,"bytes":1,"start":1722586990,"end":1722586990,"action":"ACCEPT","log-status":"OK"}` + "\n"
+	ctKey := `"recipientAccountId":"a b","eventID":"c eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1722586990 1722586990 ACCEPT OK"`
+	for _, n := range []int{1, indexFrom, 2 * indexFrom} {
+		var ct strings.Builder
+		fmt.Fprintf(&ct, `{"eventTime":"2024-08-02T08:23:10Z","eventName":"Same",%s}`+"\n", ctKey)
+		for i := range n {
+			fmt.Fprintf(&ct, `{"eventTime":"2024-08-02T08:23:10Z","eventName":"E%d","eventID":"id-%d"}`+"\n", i, i)
+		}
+		ins := []Input{stringInput("cloudtrail", "cloudtrail/a.jsonl", ct.String()),
+			stringInput("vpcflow", "vpcflow/s3.jsonl", flow), stringInput("vpcflow", "vpcflow/cwl.jsonl", flow)}
+		got := build(t, ins, Options{})
+		if got.stats.TotalEvents != int64(n+2) || got.stats.Duplicates["vpcflow"] != 1 || got.stats.Duplicates["cloudtrail"] != 0 {
+			t.Errorf("n=%d: stats %+v, want %d events, the flow record's copy its only duplicate", n, got.stats, n+2)
+		}
+		if !bytes.Contains(got.jsonl, []byte(`"origins":[{"artifact":"vpcflow/cwl.jsonl","record":0},{"artifact":"vpcflow/s3.jsonl","record":0}]`)) {
+			t.Errorf("n=%d: the flow record is not one event with both origins:\n%s", n, got.jsonl)
+		}
+	}
+}

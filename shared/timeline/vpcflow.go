@@ -19,18 +19,33 @@ import (
 //
 // Time: start ("Flow Start"), else end ("Flow End").
 func normVPCFlow(rec jv) []item {
-	f := func(k string) string { return dash(str(field(rec, k))) }
-	eni := first(f("interface-id"), f("tgw-attachment-id"), f("tgw-src-eni"), f("tgw-id"))
-	src, dst := f("srcaddr"), f("dstaddr")
-	if ps := f("pkt-srcaddr"); ps != "" && ps != src {
+	// A field is read once: the message, the target and the identity read
+	// most of them again, and each read was a lookup and a new string.
+	var vals [nFlowFields]string
+	var read [nFlowFields]bool
+	f := func(i int) string {
+		if !read[i] {
+			vals[i], read[i] = dash(str(field(rec, flowFieldNames[i]))), true
+		}
+		return vals[i]
+	}
+	eni := f(fInterface)
+	for _, i := range [...]int{fTGWAttachment, fTGWSrcENI, fTGW} { // read only as far as needed
+		if eni != "" {
+			break
+		}
+		eni = f(i)
+	}
+	src, dst := f(fSrcaddr), f(fDstaddr)
+	if ps := f(fPktSrcaddr); ps != "" && ps != src {
 		src = ps + " (via " + src + ")"
 	}
-	if pd := f("pkt-dstaddr"); pd != "" && pd != dst {
+	if pd := f(fPktDstaddr); pd != "" && pd != dst {
 		dst = pd + " (via " + dst + ")"
 	}
-	action := strings.ToUpper(f("action"))
-	status := strings.ToUpper(f("log-status"))
-	proto := protocolName(f("protocol"))
+	action := strings.ToUpper(f(fAction))
+	status := strings.ToUpper(f(fLogStatus))
+	proto := protocolName(f(fProtocol))
 
 	outcome := action
 	if status != "" && status != "OK" {
@@ -43,21 +58,21 @@ func normVPCFlow(rec jv) []item {
 	if src == "" && dst == "" {
 		msg = fmt.Sprintf("%s: %s, no flow recorded", first(eni, "flow log"), first(status, "no data"))
 	} else {
-		from, to := hostPort(src, f("srcport")), hostPort(dst, f("dstport"))
+		from, to := hostPort(src, f(fSrcport)), hostPort(dst, f(fDstport))
 		msg = join(" ", first(eni, "flow"), from, "->", to, proto,
-			unit(f("packets"), "packets"), unit(f("bytes"), "bytes"), action)
+			unit(f(fPackets), "packets"), unit(f(fBytes), "bytes"), action)
 		if status != "" && status != "OK" {
 			msg += " (" + status + ")"
 		}
-		if d := f("flow-direction"); d != "" {
+		if d := f(fFlowDirection); d != "" {
 			msg += " " + d
 		}
 	}
-	target := hostPort(f("dstaddr"), f("dstport"))
+	target := hostPort(f(fDstaddr), f(fDstport))
 	if target != "" && proto != "" {
 		target += "/" + strings.ToLower(proto)
 	}
-	ev := Event{Message: oneLine(msg), Action: "flow", Actor: f("srcaddr"), Target: target, SrcIP: f("srcaddr"), Outcome: outcome,
+	ev := Event{Message: oneLine(msg), Action: "flow", Actor: f(fSrcaddr), Target: target, SrcIP: f(fSrcaddr), Outcome: outcome,
 		dedupe: flowKey(f)}
 	return []item{{ev: ev, times: []timeField{{"Flow Start", timeOrNil(field(rec, "start"))}, {"Flow End", timeOrNil(field(rec, "end"))}}}}
 }
@@ -102,29 +117,58 @@ func protocolName(p string) string {
 	return "proto " + p
 }
 
-// flowKeyFields are the fields that make a flow record's identity: a
-// record delivered to both an S3 and a CloudWatch Logs destination has the
-// same values in both (in either name style, as numbers or strings: f
-// reads them as text).
-var flowKeyFields = []string{"version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport",
-	"protocol", "packets", "bytes", "start", "end", "action", "log-status"}
+// The fields of a flow record normVPCFlow reads, by index: the first
+// nFlowKeyFields are the ones that make a flow record's identity (a record
+// delivered to both an S3 and a CloudWatch Logs destination has the same
+// values in both, in either name style, as numbers or strings: they are
+// read as text).
+const (
+	fVersion = iota
+	fAccount
+	fInterface
+	fSrcaddr
+	fDstaddr
+	fSrcport
+	fDstport
+	fProtocol
+	fPackets
+	fBytes
+	fStart
+	fEnd
+	fAction
+	fLogStatus
+	nFlowKeyFields
+	fTGWAttachment = iota - 1
+	fTGWSrcENI
+	fTGW
+	fPktSrcaddr
+	fPktDstaddr
+	fFlowDirection
+	nFlowFields
+)
 
-// flowKey is a flow record's identity, its flowKeyFields joined; "" (no
-// identity, never merged) when the record names no interface, addresses
-// or start.
-func flowKey(f func(string) string) string {
+var flowFieldNames = [nFlowFields]string{"version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport",
+	"protocol", "packets", "bytes", "start", "end", "action", "log-status",
+	"tgw-attachment-id", "tgw-src-eni", "tgw-id", "pkt-srcaddr", "pkt-dstaddr", "flow-direction"}
+
+// flowKey is a flow record's identity, its first nFlowKeyFields fields
+// joined; "" (no identity, never merged) when the record names no
+// interface, addresses or start.
+func flowKey(f func(int) string) string {
+	n := nFlowKeyFields - 1
+	for i := range nFlowKeyFields {
+		n += len(f(i))
+	}
+	if f(fInterface) == "" && f(fSrcaddr) == "" && f(fStart) == "" {
+		return ""
+	}
 	var b strings.Builder
-	named := false
-	for i, k := range flowKeyFields {
-		v := f(k)
+	b.Grow(n)
+	for i := range nFlowKeyFields {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(v)
-		named = named || (v != "" && (k == "interface-id" || k == "srcaddr" || k == "start"))
-	}
-	if !named {
-		return ""
+		b.WriteString(f(i))
 	}
 	return b.String()
 }
