@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -483,7 +484,7 @@ func NumberedLines(parse func(n int, line []byte) (Record, error)) Decoder {
 			if tooLong {
 				tooLong = false
 				bad(&OversizeError{What: fmt.Sprintf("line %d", n), Bytes: int64(lineSize), Limit: MaxLine})
-			} else if l := bytes.TrimRight(line, "\r\n"); len(bytes.TrimSpace(l)) > 0 {
+			} else if l := trimEOL(line); !blank(l) {
 				rec, perr := parse(n, l)
 				switch {
 				case errors.Is(perr, ErrSkip):
@@ -500,6 +501,30 @@ func NumberedLines(parse func(n int, line []byte) (Record, error)) Decoder {
 			}
 		}
 	}
+}
+
+// trimEOL is line without its trailing '\r' and '\n' bytes
+// (bytes.TrimRight(line, "\r\n"), without building a cutset each line).
+func trimEOL(line []byte) []byte {
+	n := len(line)
+	for n > 0 && (line[n-1] == '\n' || line[n-1] == '\r') {
+		n--
+	}
+	return line[:n]
+}
+
+// blank reports a line of white space only (bytes.TrimSpace empties it);
+// a record's first byte answers at once.
+func blank(line []byte) bool {
+	for i, c := range line {
+		if c >= utf8.RuneSelf {
+			return len(bytes.TrimSpace(line[i:])) == 0
+		}
+		if c != ' ' && (c < '\t' || c > '\r') {
+			return false
+		}
+	}
+	return true
 }
 
 // Denied reports an S3 error that says this role may not read (class

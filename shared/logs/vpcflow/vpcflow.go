@@ -129,6 +129,9 @@ func Known(name string) bool { _, ok := fieldByName[name]; return ok }
 type Format struct {
 	fields []string
 	ints   []bool
+	// str is String's answer, made once: every extract line names its
+	// format.
+	str string
 }
 
 // Errors of this package.
@@ -162,6 +165,11 @@ func newFormat(names []string) (Format, error) {
 		seen[n] = true
 		f.ints[i] = fieldByName[n].Int
 	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = "${" + n + "}"
+	}
+	f.str = strings.Join(parts, " ")
 	return f, nil
 }
 
@@ -228,13 +236,7 @@ func (f Format) Fields() []string { return append([]string(nil), f.fields...) }
 func (f Format) Len() int { return len(f.fields) }
 
 // String returns the format as a LogFormat string.
-func (f Format) String() string {
-	parts := make([]string, len(f.fields))
-	for i, n := range f.fields {
-		parts[i] = "${" + n + "}"
-	}
-	return strings.Join(parts, " ")
-}
+func (f Format) String() string { return f.str }
 
 // Has reports whether the format writes field name.
 func (f Format) Has(name string) bool {
