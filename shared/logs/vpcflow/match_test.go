@@ -25,9 +25,9 @@ func TestCountFields(t *testing.T) {
 		{"a", 1},
 		{"  a  b\tc ", 3},
 		{"2 123 eni-1 - - - - - - - 1 2 - NODATA", 14},
-		{"1234567 89", 2},            // a space ends the first word
-		{"12345678 9", 2},            // a space starts the second
-		{"1234567890123456", 1},      // one field over two words
+		{"1234567 89", 2},             // a space ends the first word
+		{"12345678 9", 2},             // a space starts the second
+		{"1234567890123456", 1},       // one field over two words
 		{"\t\n\v\f\r 1234567\r\n", 1}, // every space, then a field ending at a word's edge
 		{"ab\u00a0cd\u0085ef", 1},     // U+00A0 and U+0085 are inside a value
 		{"\xa0\xa0\xa0\xa0\xa0\xa0\xa0\xa0 \x89\x8d", 2},
