@@ -1,9 +1,12 @@
 package vpcflow
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +42,8 @@ type Line struct {
 	Record map[string]any `json:"record"`
 
 	rec Record
+	// origin, when its Origin is the line's, is that Origin encoded.
+	origin *originJSON
 }
 
 // NewLine is the extract line of rec, read by p from message, a line of
@@ -84,6 +89,11 @@ func (m *Matcher) Keep(rec s3logs.Record) bool {
 func ObjectDecoder(m *Matcher, flowLogID string, format Format, origin evidence.Origin, lines *atomic.Int64) s3logs.Decoder {
 	return func(rd io.Reader, emit func(s3logs.Record) error, bad func(error)) error {
 		p := NewParser(format)
+		ob, err := json.Marshal(origin)
+		if err != nil {
+			return err
+		}
+		enc := &originJSON{of: origin, json: ob}
 		var n int64
 		if lines != nil {
 			// Counted here and added once: a counter every reader of
@@ -107,7 +117,134 @@ func ObjectDecoder(m *Matcher, flowLogID string, format Format, origin evidence.
 			if err != nil {
 				return s3logs.Record{}, err
 			}
-			return s3logs.Record{Value: NewLine(rec, flowLogID, origin, p, line)}, nil
+			l := NewLine(rec, flowLogID, origin, p, line)
+			l.origin = enc
+			return s3logs.Record{Value: l}, nil
 		})(rd, emit, bad)
 	}
+}
+
+// originJSON is an Origin as encoding/json writes it, made once for the
+// lines of one object (ObjectDecoder): they all share it.
+type originJSON struct {
+	of   evidence.Origin
+	json []byte
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (l *Line) MarshalJSON() ([]byte, error) { return l.AppendJSON(nil) }
+
+// AppendJSON appends the line as encoding/json writes the Line struct
+// (the same bytes: fields in order, omitempty, map keys sorted, strings
+// escaped for HTML), without reflection: an extract writes one a record,
+// on the goroutine every reader's records go through. A string that needs
+// escaping, or a record value of a type Parse does not make, is handed to
+// encoding/json itself, so the bytes stay its own.
+func (l *Line) AppendJSON(b []byte) ([]byte, error) {
+	var err error
+	b = append(b, '{')
+	if l.Start != nil {
+		b = append(b, `"start":`...)
+		if b, err = appendTime(b, *l.Start); err != nil {
+			return nil, err
+		}
+		b = append(b, ',')
+	}
+	if l.End != nil {
+		b = append(b, `"end":`...)
+		if b, err = appendTime(b, *l.End); err != nil {
+			return nil, err
+		}
+		b = append(b, ',')
+	}
+	b = append(b, `"flowLogId":`...)
+	b = appendString(b, l.FlowLogID)
+	b = append(b, `,"origin":`...)
+	if o := l.origin; o != nil && o.of == l.Origin {
+		b = append(b, o.json...)
+	} else {
+		ob, err := json.Marshal(l.Origin)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, ob...)
+	}
+	if l.EventID != "" {
+		b = append(b, `,"eventId":`...)
+		b = appendString(b, l.EventID)
+	}
+	if l.EventTime != nil {
+		b = append(b, `,"eventTime":`...)
+		if b, err = appendTime(b, *l.EventTime); err != nil {
+			return nil, err
+		}
+	}
+	b = append(b, `,"format":`...)
+	b = appendString(b, l.Format)
+	b = append(b, `,"formatFrom":`...)
+	b = appendString(b, l.FormatFrom)
+	b = append(b, `,"message":`...)
+	b = appendString(b, l.Message)
+	b = append(b, `,"record":`...)
+	if l.Record == nil {
+		b = append(b, "null"...)
+		return append(b, '}'), nil
+	}
+	var stack [64]string
+	keys := stack[:0]
+	for k := range l.Record {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		switch v := l.Record[k].(type) {
+		case nil:
+			b = append(b, "null"...)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case string:
+			b = appendString(b, v)
+		default:
+			vb, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, vb...)
+		}
+	}
+	return append(b, '}', '}'), nil
+}
+
+// appendTime appends t as time.Time's MarshalJSON does: RFC 3339 with
+// nanoseconds, quoted (no byte of it needs escaping); an error for a time
+// RFC 3339 cannot write.
+func appendTime(b []byte, t time.Time) ([]byte, error) {
+	b = append(b, '"')
+	b, err := t.AppendText(b)
+	if err != nil {
+		return nil, fmt.Errorf("json: %w", err)
+	}
+	return append(b, '"'), nil
+}
+
+// appendString appends s as a JSON string the way encoding/json does: a
+// string of printable ASCII without '"', '\\' or the HTML characters it
+// escapes (every flow log field, nearly always) as it is, any other through
+// encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			sb, _ := json.Marshal(s) // a string always encodes
+			return append(b, sb...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
