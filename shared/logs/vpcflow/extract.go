@@ -82,9 +82,9 @@ func (m *Matcher) Keep(rec s3logs.Record) bool {
 // emitted as a *Line. Records carry no time for s3logs.Extract: Keep
 // judges their window as an overlap of [start, end].
 //
-// A line that names none of m's interfaces or addresses cannot match: it
-// is only checked for its number of fields (a malformed line is counted
-// either way) and skipped unparsed. lines, when not nil, counts every line
+// A line whose interface and address fields name none of m's cannot
+// match (Matcher.Candidate): it is only checked for its number of fields
+// (a malformed line is counted either way) and skipped unparsed. lines, when not nil, counts every line
 // but headers.
 func ObjectDecoder(m *Matcher, flowLogID string, format Format, origin evidence.Origin, lines *atomic.Int64) s3logs.Decoder {
 	return func(rd io.Reader, emit func(s3logs.Record) error, bad func(error)) error {
@@ -103,8 +103,14 @@ func ObjectDecoder(m *Matcher, flowLogID string, format Format, origin evidence.
 		return s3logs.Lines(func(line []byte) (s3logs.Record, error) {
 			if _, header := HeaderFormat(line); !header {
 				n++
-				if !m.MayMatch(line) {
-					if got, want := CountFields(line), p.Format().Len(); got != want {
+				if got, may := m.Candidate(line, p.Format()); !may {
+					if want := p.Format().Len(); got != want {
+						// Parse's own words (too few, too many): a line
+						// so malformed is no candidate, but is reported
+						// as if it had been parsed.
+						if _, err := p.Format().Parse(line); err != nil {
+							return s3logs.Record{}, err
+						}
 						return s3logs.Record{}, fmt.Errorf("%w: %d fields, the format has %d", ErrMalformed, got, want)
 					}
 					return s3logs.Record{}, s3logs.ErrSkip

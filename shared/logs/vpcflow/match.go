@@ -32,6 +32,15 @@ type Matcher struct {
 	// an IPv6 address makes every line a candidate.
 	tokens  [][]byte
 	anyLine bool
+	// For Candidate: the same tokens, each with its first eight bytes as
+	// a word, to rule most fields out with one comparison.
+	fields []fieldToken
+}
+
+// fieldToken is a scope token for Candidate.
+type fieldToken struct {
+	b           []byte
+	first, mask uint64 // the first min(8, len(b)) bytes, little-endian, and their mask
 }
 
 // NewMatcher returns the Matcher of a Scope and Window.
@@ -56,7 +65,22 @@ func NewMatcher(sc incident.Scope, w incident.Window) *Matcher {
 		m.anyLine = m.anyLine || strings.IndexByte(a, ':') >= 0
 		m.tokens = append(m.tokens, []byte(a))
 	}
+	for _, t := range m.tokens {
+		first, mask := word(t)
+		m.fields = append(m.fields, fieldToken{b: t, first: first, mask: mask})
+	}
 	return m
+}
+
+// word is the first eight bytes of b (fewer when b is shorter) as a
+// little-endian word, and the mask of the bytes it holds.
+func word(b []byte) (w, mask uint64) {
+	if len(b) >= 8 {
+		return binary.LittleEndian.Uint64(b), ^uint64(0)
+	}
+	var buf [8]byte
+	copy(buf[:], b)
+	return binary.LittleEndian.Uint64(buf[:]), 1<<(8*uint(len(b))) - 1
 }
 
 // Empty reports whether the Scope names no interface and no address: the
@@ -141,6 +165,77 @@ func (m *Matcher) MayMatch(line []byte) bool {
 	}
 	for _, t := range m.tokens {
 		if bytes.Contains(line, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// Candidate is CountFields and MayMatch in one pass over a line of format
+// f, for a reader that parses only the lines that may match: the number of
+// fields in line, and whether it may hold a record in the scope. Where
+// MayMatch looks for the scope's interfaces and addresses anywhere in the
+// line, Candidate compares them with the fields where f writes one (the
+// ENIFields and AddrFields of f), which Match compares too. A line with
+// another number of fields than f is malformed and never a candidate. A
+// false answer is certain: such a line holds no record Match keeps.
+//
+// An address field may write an address of the scope in another form
+// (IPv6, or IPv4 mapped into IPv6: both have a ':'); when the scope names
+// addresses, a line with a ':' is judged by MayMatch.
+func (m *Matcher) Candidate(line []byte, f Format) (fields int, may bool) {
+	if m.anyLine || len(m.fields) == 0 || (len(m.addrs) > 0 && bytes.IndexByte(line, ':') >= 0) {
+		n := CountFields(line)
+		return n, n == f.Len() && m.MayMatch(line)
+	}
+	at := f.scopeAt
+	n, next := 0, 0
+	// As in CountFields: the top byte of prev flags the byte before the
+	// word as white space; starts flags the first byte of each field.
+	prev := uint64(1) << 63
+	i := 0
+	for ; i+8 <= len(line); i += 8 {
+		sp := spaceBytes(binary.LittleEndian.Uint64(line[i:]))
+		starts := ^sp & (sp<<8 | prev>>56) & hiBits
+		prev = sp
+		c := bits.OnesCount64(starts)
+		// The fields of interest that start in this word, each found
+		// as the k-th flag of starts.
+		for !may && next < len(at) && n+c > at[next] {
+			s := starts
+			for k := at[next] - n; k > 0; k-- {
+				s &= s - 1
+			}
+			may = m.tokenAt(line, i+bits.TrailingZeros64(s)/8)
+			next++
+		}
+		n += c
+	}
+	in := prev>>63 == 0
+	for j := i; j < len(line); j++ {
+		space := asciiSpace[line[j]]
+		if !space && !in {
+			if !may && next < len(at) && n == at[next] {
+				may = m.tokenAt(line, j)
+				next++
+			}
+			n++
+		}
+		in = !space
+	}
+	return n, may && n == f.Len()
+}
+
+// tokenAt reports whether the field that starts at line[at] is one of the
+// scope's tokens.
+func (m *Matcher) tokenAt(line []byte, at int) bool {
+	rest := line[at:]
+	w, _ := word(rest)
+	for _, t := range m.fields {
+		if w&t.mask != t.first || len(rest) < len(t.b) || !bytes.Equal(rest[:len(t.b)], t.b) {
+			continue
+		}
+		if len(rest) == len(t.b) || asciiSpace[rest[len(t.b)]] {
 			return true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,6 +133,9 @@ type Format struct {
 	// str is String's answer, made once: every extract line names its
 	// format.
 	str string
+	// scopeAt are the indexes, in order, of the fields a Matcher
+	// compares with its scope (ENIFields, AddrFields), for Candidate.
+	scopeAt []int
 }
 
 // Errors of this package.
@@ -170,6 +174,11 @@ func newFormat(names []string) (Format, error) {
 		parts[i] = "${" + n + "}"
 	}
 	f.str = strings.Join(parts, " ")
+	for i, n := range names {
+		if slices.Contains(ENIFields, n) || slices.Contains(AddrFields, n) {
+			f.scopeAt = append(f.scopeAt, i)
+		}
+	}
 	return f, nil
 }
 
