@@ -103,8 +103,9 @@ func ObjectDecoder(m *Matcher, flowLogID string, format Format, origin evidence.
 		return s3logs.Lines(func(line []byte) (s3logs.Record, error) {
 			if _, header := HeaderFormat(line); !header {
 				n++
-				if got, may := m.Candidate(line, p.Format()); !may {
-					if want := p.Format().Len(); got != want {
+				// p.format, not a copy of it from p.Format(), on every line.
+				if got, may := m.Candidate(line, &p.format); !may {
+					if want := len(p.format.fields); got != want {
 						// Parse's own words (too few, too many): a line
 						// so malformed is no candidate, but is reported
 						// as if it had been parsed.

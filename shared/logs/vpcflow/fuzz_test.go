@@ -101,7 +101,7 @@ func FuzzParser(f *testing.F) {
 				if (CountFields(line) != fm.Len()) != strings.Contains(err.Error(), "fields, the format has") {
 					t.Fatalf("%q: CountFields %d, format %d, Parse: %v", line, CountFields(line), fm.Len(), err)
 				}
-				if n, may := m.Candidate(line, fm); n != CountFields(line) || (may && n != fm.Len()) {
+				if n, may := m.Candidate(line, &fm); n != CountFields(line) || (may && n != fm.Len()) {
 					t.Fatalf("%q: Candidate %d, %v for a malformed line (CountFields %d)", line, n, may, CountFields(line))
 				}
 				continue
@@ -123,7 +123,7 @@ func FuzzParser(f *testing.F) {
 			if !m.MayMatch(line) && m.InScope(r) {
 				t.Fatalf("%q: MayMatch ruled out a record in scope", line)
 			}
-			if n, may := m.Candidate(line, fm); n != fm.Len() || (!may && m.InScope(r)) {
+			if n, may := m.Candidate(line, &fm); n != fm.Len() || (!may && m.InScope(r)) {
 				t.Fatalf("%q: Candidate counted %d fields (%v) of a record in scope: %v", line, n, may, m.InScope(r))
 			}
 			checkLineJSON(t, NewLine(r, "fl-1", evidence.Origin{Key: string(line)}, p, line))

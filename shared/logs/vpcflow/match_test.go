@@ -92,7 +92,7 @@ func TestCandidate(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := NewMatcher(c.scope, incident.Window{Start: time.Unix(0, 0), End: time.Unix(1<<40, 0)})
-			n, may := m.Candidate([]byte(c.line), c.format)
+			n, may := m.Candidate([]byte(c.line), &c.format)
 			if n != CountFields([]byte(c.line)) || may != c.want {
 				t.Errorf("Candidate = %d, %v; want %d, %v", n, may, CountFields([]byte(c.line)), c.want)
 			}
