@@ -44,13 +44,16 @@ type Line struct {
 	rec Record
 	// origin, when its Origin is the line's, is that Origin encoded.
 	origin *originJSON
+	// keys are the names of the format's fields, sorted: Record's keys
+	// unless Record was changed after NewLine.
+	keys []string
 }
 
 // NewLine is the extract line of rec, read by p from message, a line of
 // flow log flowLogID found at origin.
 func NewLine(rec Record, flowLogID string, origin evidence.Origin, p *Parser, message []byte) *Line {
 	l := &Line{FlowLogID: flowLogID, Origin: origin, Format: p.Format().String(), FormatFrom: "logFormat",
-		Message: string(message), Record: rec.Fields, rec: rec}
+		Message: string(message), Record: rec.Fields, rec: rec, keys: p.format.sorted}
 	if p.FromHeader() {
 		l.FormatFrom = "header"
 	}
@@ -197,12 +200,14 @@ func (l *Line) AppendJSON(b []byte) ([]byte, error) {
 		b = append(b, "null"...)
 		return append(b, '}'), nil
 	}
-	var stack [64]string
-	keys := stack[:0]
-	for k := range l.Record {
-		keys = append(keys, k)
+	keys := l.keys
+	if !sameKeys(l.Record, keys) {
+		keys = make([]string, 0, len(l.Record))
+		for k := range l.Record {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
 	}
-	slices.Sort(keys)
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -226,6 +231,19 @@ func (l *Line) AppendJSON(b []byte) ([]byte, error) {
 		}
 	}
 	return append(b, '}', '}'), nil
+}
+
+// sameKeys reports whether keys (distinct) are exactly the keys of m.
+func sameKeys(m map[string]any, keys []string) bool {
+	if len(m) != len(keys) {
+		return false
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // appendTime appends t as time.Time's MarshalJSON does: RFC 3339 with

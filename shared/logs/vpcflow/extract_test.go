@@ -111,6 +111,11 @@ func TestLineJSON(t *testing.T) {
 				l.Record["flag"] = true
 				l.Record["list"] = []string{"<"}
 			}},
+		{name: "a record's field renamed after parsing", format: Default, line: "2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1 2 ACCEPT OK",
+			edit: func(l *Line) {
+				l.Record["a-first"] = l.Record["version"]
+				delete(l.Record, "version")
+			}},
 		{name: "no record", format: Default, line: "2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1 2 ACCEPT OK",
 			edit: func(l *Line) { l.Record = nil; l.Start = nil }},
 		{name: "a time RFC 3339 cannot write", format: Default, line: "2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1 2 ACCEPT OK",

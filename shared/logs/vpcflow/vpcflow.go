@@ -136,6 +136,9 @@ type Format struct {
 	// scopeAt are the indexes, in order, of the fields a Matcher
 	// compares with its scope (ENIFields, AddrFields), for Candidate.
 	scopeAt []int
+	// sorted are the field names in the order encoding/json writes a
+	// record's keys, for Line.AppendJSON.
+	sorted []string
 }
 
 // Errors of this package.
@@ -174,6 +177,7 @@ func newFormat(names []string) (Format, error) {
 		parts[i] = "${" + n + "}"
 	}
 	f.str = strings.Join(parts, " ")
+	f.sorted = slices.Sorted(slices.Values(names))
 	for i, n := range names {
 		if slices.Contains(ENIFields, n) || slices.Contains(AddrFields, n) {
 			f.scopeAt = append(f.scopeAt, i)
