@@ -57,13 +57,13 @@ func NewLine(rec Record, flowLogID string, origin evidence.Origin, p *Parser, me
 	if p.FromHeader() {
 		l.FormatFrom = "header"
 	}
+	// Start and End point into the line's own copy of the record: no
+	// allocation of their own for each line kept.
 	if !rec.Start.IsZero() {
-		s := rec.Start
-		l.Start = &s
+		l.Start = &l.rec.Start
 	}
 	if !rec.End.IsZero() {
-		e := rec.End
-		l.End = &e
+		l.End = &l.rec.End
 	}
 	return l
 }
