@@ -215,8 +215,9 @@ func (s *Stats) problem(format string, args ...any) {
 // Several objects are read at once (one per CPU): decode and keep may be
 // called concurrently for different objects, never for one object. What
 // reaches dst, and Stats, are as if the objects were read one after the
-// other, in order; only the records kept from the objects in flight are
-// held in memory.
+// other, in order; only the records kept from the objects in flight (at
+// most twice as many as the CPUs, read or being read and not yet written)
+// are held in memory.
 func Extract(ctx context.Context, client ObjectGetter, objs []Object, decode Decoder, keep func(Record) bool, w incident.Window, dst RecordWriter) (Stats, error) {
 	return ExtractEach(ctx, client, objs, func(Object) Decoder { return decode }, keep, w, dst)
 }
@@ -253,13 +254,21 @@ func ExtractEach(ctx context.Context, client ObjectGetter, objs []Object, decode
 	}
 	inner, cancel := context.WithCancel(ctx)
 	defer cancel()
-	slots := make(chan struct{}, workers)
+	// running bounds the objects being read (one per CPU); ahead bounds
+	// those read or being read that the writer has not taken yet, so a
+	// reader that finishes before an earlier object starts the next one
+	// at once (its CPU not left idle behind a slower one), and the
+	// records held wait for at most twice as many objects.
+	running := make(chan struct{}, workers)
+	ahead := make(chan struct{}, 2*workers)
 	go func() {
 		for i, o := range objs {
-			select {
-			case slots <- struct{}{}:
-			case <-inner.Done():
-				return
+			for _, sem := range []chan struct{}{ahead, running} {
+				select {
+				case sem <- struct{}{}:
+				case <-inner.Done():
+					return
+				}
 			}
 			go func() {
 				var kept []Record
@@ -267,6 +276,7 @@ func ExtractEach(ctx context.Context, client ObjectGetter, objs []Object, decode
 					kept = append(kept, Record{Time: at, Value: v})
 					return nil
 				})
+				<-running
 				results[i] <- result{one, kept, err}
 			}()
 		}
@@ -282,7 +292,7 @@ func ExtractEach(ctx context.Context, client ObjectGetter, objs []Object, decode
 		case <-ctx.Done():
 			return st, ctx.Err()
 		}
-		<-slots
+		<-ahead
 		st.add(r.st)
 		for _, rec := range r.kept {
 			if err := dst.WriteRecord(rec.Value, rec.Time); err != nil {
