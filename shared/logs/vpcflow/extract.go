@@ -98,6 +98,8 @@ func ObjectDecoder(m *Matcher, flowLogID string, format Format, origin evidence.
 		}
 		enc := &originJSON{of: origin, json: ob}
 		var n int64
+		var at []int       // m.scopeFields of the format atFormat names
+		atFormat := "\x00" // no format's String
 		if lines != nil {
 			// Counted here and added once: a counter every reader of
 			// the run shares would bounce between cores on each line.
@@ -106,8 +108,13 @@ func ObjectDecoder(m *Matcher, flowLogID string, format Format, origin evidence.
 		return s3logs.Lines(func(line []byte) (s3logs.Record, error) {
 			if _, header := HeaderFormat(line); !header {
 				n++
-				// p.format, not a copy of it from p.Format(), on every line.
-				if got, may := m.Candidate(line, &p.format); !may {
+				// p.format, not a copy of it from p.Format(), on every
+				// line; its scope fields found again only when a header
+				// changed it.
+				if p.format.str != atFormat {
+					atFormat, at = p.format.str, m.scopeFields(&p.format)
+				}
+				if got, may := m.candidate(line, &p.format, at); !may {
 					if want := len(p.format.fields); got != want {
 						// Parse's own words (too few, too many): a line
 						// so malformed is no candidate, but is reported

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -184,11 +185,32 @@ func (m *Matcher) MayMatch(line []byte) bool {
 // (IPv6, or IPv4 mapped into IPv6: both have a ':'); when the scope names
 // addresses, a line with a ':' is judged by MayMatch.
 func (m *Matcher) Candidate(line []byte, f *Format) (fields int, may bool) {
+	return m.candidate(line, f, m.scopeFields(f))
+}
+
+// scopeFields are the indexes, in order, of the fields of f that Match
+// compares with the scope: the interface fields when it names interfaces,
+// the address fields when it names addresses. A reader of many lines in
+// one format finds them once.
+func (m *Matcher) scopeFields(f *Format) []int {
+	if len(m.enis) > 0 && len(m.addrs) > 0 {
+		return f.scopeAt
+	}
+	var at []int
+	for _, i := range f.scopeAt {
+		if slices.Contains(ENIFields, f.fields[i]) == (len(m.enis) > 0) {
+			at = append(at, i)
+		}
+	}
+	return at
+}
+
+// candidate is Candidate with f's scopeFields.
+func (m *Matcher) candidate(line []byte, f *Format, at []int) (fields int, may bool) {
 	if m.anyLine || len(m.fields) == 0 || (len(m.addrs) > 0 && bytes.IndexByte(line, ':') >= 0) {
 		n := CountFields(line)
 		return n, n == f.Len() && m.MayMatch(line)
 	}
-	at := f.scopeAt
 	n, next := 0, 0
 	// As in CountFields: the top byte of prev flags the byte before the
 	// word as white space; starts flags the first byte of each field.
