@@ -45,15 +45,18 @@ type Line struct {
 	// origin, when its Origin is the line's, is that Origin encoded.
 	origin *originJSON
 	// keys are the names of the format's fields, sorted: Record's keys
-	// unless Record was changed after NewLine.
-	keys []string
+	// unless Record was changed after NewLine. formatJSON is Format as a
+	// JSON string while Format is still formatStr.
+	keys                  []string
+	formatStr, formatJSON string
 }
 
 // NewLine is the extract line of rec, read by p from message, a line of
 // flow log flowLogID found at origin.
 func NewLine(rec Record, flowLogID string, origin evidence.Origin, p *Parser, message []byte) *Line {
 	l := &Line{FlowLogID: flowLogID, Origin: origin, Format: p.Format().String(), FormatFrom: "logFormat",
-		Message: string(message), Record: rec.Fields, rec: rec, keys: p.format.sorted}
+		Message: string(message), Record: rec.Fields, rec: rec,
+		keys: p.format.sorted, formatStr: p.format.str, formatJSON: p.format.strJSON}
 	if p.FromHeader() {
 		l.FormatFrom = "header"
 	}
@@ -197,7 +200,11 @@ func (l *Line) AppendJSON(b []byte) ([]byte, error) {
 		}
 	}
 	b = append(b, `,"format":`...)
-	b = appendString(b, l.Format)
+	if l.formatJSON != "" && l.Format == l.formatStr {
+		b = append(b, l.formatJSON...)
+	} else {
+		b = appendString(b, l.Format)
+	}
 	b = append(b, `,"formatFrom":`...)
 	b = appendString(b, l.FormatFrom)
 	b = append(b, `,"message":`...)

@@ -116,6 +116,8 @@ func TestLineJSON(t *testing.T) {
 				l.Record["a-first"] = l.Record["version"]
 				delete(l.Record, "version")
 			}},
+		{name: "the format changed after parsing", format: Default, line: "2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1 2 ACCEPT OK",
+			edit: func(l *Line) { l.Format = "<${version}>" }},
 		{name: "no record", format: Default, line: "2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1 2 ACCEPT OK",
 			edit: func(l *Line) { l.Record = nil; l.Start = nil }},
 		{name: "a time RFC 3339 cannot write", format: Default, line: "2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1 2 ACCEPT OK",

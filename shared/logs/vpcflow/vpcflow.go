@@ -137,8 +137,10 @@ type Format struct {
 	// compares with its scope (ENIFields, AddrFields), for Candidate.
 	scopeAt []int
 	// sorted are the field names in the order encoding/json writes a
-	// record's keys, for Line.AppendJSON.
-	sorted []string
+	// record's keys, and strJSON is str as a JSON string, for
+	// Line.AppendJSON.
+	sorted  []string
+	strJSON string
 }
 
 // Errors of this package.
@@ -178,6 +180,7 @@ func newFormat(names []string) (Format, error) {
 	}
 	f.str = strings.Join(parts, " ")
 	f.sorted = slices.Sorted(slices.Values(names))
+	f.strJSON = string(appendString(nil, f.str))
 	for i, n := range names {
 		if slices.Contains(ENIFields, n) || slices.Contains(AddrFields, n) {
 			f.scopeAt = append(f.scopeAt, i)
