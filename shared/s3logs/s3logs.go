@@ -497,7 +497,7 @@ func NumberedLines(parse func(n int, line []byte) (Record, error)) Decoder {
 			} else if l := trimEOL(line); !blank(l) {
 				rec, perr := parse(n, l)
 				switch {
-				case errors.Is(perr, ErrSkip):
+				case perr == ErrSkip || errors.Is(perr, ErrSkip): // most lines of a prefiltered log are skipped: spare them errors.Is
 				case perr != nil:
 					bad(fmt.Errorf("line %d: %w", n, perr))
 				default:
