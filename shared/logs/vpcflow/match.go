@@ -176,8 +176,9 @@ func (m *Matcher) MayMatch(line []byte) bool {
 // f, for a reader that parses only the lines that may match: the number of
 // fields in line, and whether it may hold a record in the scope. Where
 // MayMatch looks for the scope's interfaces and addresses anywhere in the
-// line, Candidate compares them with the fields where f writes one (the
-// ENIFields and AddrFields of f), which Match compares too. A line with
+// line, Candidate compares them with the fields Match compares: the
+// ENIFields of f when the scope names interfaces, its AddrFields when it
+// names addresses. A line with
 // another number of fields than f is malformed and never a candidate. A
 // false answer is certain: such a line holds no record Match keeps.
 //
