@@ -235,7 +235,9 @@ func ExtractEach(ctx context.Context, client ObjectGetter, objs []Object, decode
 				return st, err
 			}
 			st.Objects++
-			one, err := extractObject(ctx, client, o, decodeFor(o), keep, w, dst.WriteRecord)
+			// One object on several cores: decompression runs ahead of
+			// decoding, on another.
+			one, err := extractObject(ctx, client, o, decodeFor(o), keep, w, workers >= 2, dst.WriteRecord)
 			st.add(one)
 			if err != nil {
 				return st, err
@@ -272,7 +274,12 @@ func ExtractEach(ctx context.Context, client ObjectGetter, objs []Object, decode
 			}
 			go func() {
 				var kept []Record
-				one, err := extractObject(inner, client, o, decodeFor(o), keep, w, func(v any, at time.Time) error {
+				// While objects remain for every core, each core reads one
+				// whole (decompression and decoding on the same core, the
+				// data still in its cache); the last ones read ahead on
+				// the cores that would otherwise be idle.
+				ahead := len(objs)-i < workers
+				one, err := extractObject(inner, client, o, decodeFor(o), keep, w, ahead, func(v any, at time.Time) error {
 					kept = append(kept, Record{Time: at, Value: v})
 					return nil
 				})
@@ -322,8 +329,9 @@ func (s *Stats) add(o Stats) {
 
 // extractObject reads one object for Extract, giving each record kept to
 // write; an error from write or a failed read that is not a denial or a
-// missing object stops it.
-func extractObject(ctx context.Context, client ObjectGetter, o Object, decode Decoder, keep func(Record) bool, w incident.Window, write func(any, time.Time) error) (Stats, error) {
+// missing object stops it. With readAhead, decompression runs in a
+// goroutine of its own, a few chunks ahead of decoding.
+func extractObject(ctx context.Context, client ObjectGetter, o Object, decode Decoder, keep func(Record) bool, w incident.Window, readAhead bool, write func(any, time.Time) error) (Stats, error) {
 	var st Stats
 	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
 	if err != nil {
@@ -355,13 +363,16 @@ func extractObject(ctx context.Context, client ObjectGetter, o Object, decode De
 		st.problem("s3://%s/%s: %v", o.Bucket, o.Key, err)
 	}
 	body, err := Decompressed(out.Body)
-	if err == nil {
+	if err == nil && readAhead {
 		// Decompression runs ahead of decoding, on another core.
 		ra := newReadAhead(body)
 		err = decode(ra, emit, bad)
 		ra.stop()
 		out.Body.Close()
 		ra.wait()
+	} else if err == nil {
+		err = decode(body, emit, bad)
+		out.Body.Close()
 	} else {
 		out.Body.Close()
 	}
