@@ -100,7 +100,7 @@ func measureSize(s benchSize, dir string, plain, scoped []template, flows []flow
 		countCheck(s.name, "cloudtrail", "the pivot pass wrote", pres.Written, ct.InScope),
 		rssCheck(s.name, "cloudtrail pivot", pv.MaxRSS))
 	checks = append(checks,
-		ratioCheck(s.name, "cloudtrail", ex.Wall, floor.Wall),
+		ratioCheck(s.name, "cloudtrail", ex.Wall, floor.Wall, maxRatio),
 		rssCheck(s.name, "cloudtrail", ex.MaxRSS),
 		countCheck(s.name, "cloudtrail", "the extract wrote", res.Written, ct.InScope),
 		countCheck(s.name, "cloudtrail", "jq kept", count(jq.Out), ct.InScope),
@@ -134,7 +134,7 @@ func measureSize(s benchSize, dir string, plain, scoped []template, flows []flow
 	r.Tool, r.Wall, r.Kept = "gzip -dc | grep -F", gr.Wall, count(gr.Out)
 	r.print(w)
 	checks = append(checks,
-		ratioCheck(s.name, "vpcflow", ex.Wall, floor.Wall),
+		ratioCheck(s.name, "vpcflow", ex.Wall, floor.Wall, maxFlowRatio),
 		rssCheck(s.name, "vpcflow", ex.MaxRSS),
 		countCheck(s.name, "vpcflow", "the extract wrote", res.Written, fl.InScope),
 		countCheck(s.name, "vpcflow", "grep -F matched", count(gr.Out), fl.InScope),

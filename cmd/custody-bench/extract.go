@@ -8,9 +8,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -144,25 +142,10 @@ func (d *dedupeWriter) WriteRecord(v any, at time.Time) error {
 	return d.w.WriteRecord(v, at)
 }
 
-// flowLine is the flow log collector's extract line (functions/vpcflow:
-// Line), with the fields it writes.
-type flowExtractLine struct {
-	Start      *time.Time      `json:"start,omitempty"`
-	End        *time.Time      `json:"end,omitempty"`
-	FlowLogID  string          `json:"flowLogId"`
-	Origin     evidence.Origin `json:"origin"`
-	Format     string          `json:"format"`
-	FormatFrom string          `json:"formatFrom"`
-	Message    string          `json:"message"`
-	Record     map[string]any  `json:"record"`
-
-	rec vpcflow.Record
-}
-
 // extractFlowLogs is the flow log collector's S3 extract
-// (functions/vpcflow: run.s3 and run.decoder): s3logs.ExtractEach with a
-// decoder per object, lines that name none of the scope's interfaces or
-// addresses only counted for their fields, the rest parsed and matched.
+// (functions/vpcflow: run.readObjects): s3logs.ExtractEach with the
+// collector's decoder per object (vpcflow.ObjectDecoder) and its filter
+// (vpcflow.Matcher.Keep).
 func extractFlowLogs(ctx context.Context, dir string) (extractResult, error) {
 	objs, err := objects(dir)
 	if err != nil {
@@ -174,53 +157,12 @@ func extractFlowLogs(ctx context.Context, dir string) (extractResult, error) {
 	}
 	defer stream.Abort()
 	match := vpcflow.NewMatcher(benchScope(), benchWindow)
-	keep := func(rec s3logs.Record) bool {
-		l, ok := rec.Value.(*flowExtractLine)
-		return ok && match.Match(l.rec)
-	}
-	w := flowWriter{stream}
-	var res extractResult
 	var lines atomic.Int64
 	decodeFor := func(o s3logs.Object) s3logs.Decoder {
-		origin := evidence.Origin{Bucket: o.Bucket, Key: o.Key}
-		return func(rd io.Reader, emit func(s3logs.Record) error, bad func(error)) error {
-			p := vpcflow.NewParser(vpcflow.Default)
-			return s3logs.Lines(func(line []byte) (s3logs.Record, error) {
-				if _, header := vpcflow.HeaderFormat(line); !header {
-					lines.Add(1)
-					if !match.MayMatch(line) {
-						if n, want := vpcflow.CountFields(line), p.Format().Len(); n != want {
-							return s3logs.Record{}, fmt.Errorf("%w: %d fields, the format has %d", vpcflow.ErrMalformed, n, want)
-						}
-						return s3logs.Record{}, s3logs.ErrSkip
-					}
-				}
-				rec, err := p.Parse(line)
-				if errors.Is(err, vpcflow.ErrHeader) {
-					return s3logs.Record{}, s3logs.ErrSkip
-				}
-				if err != nil {
-					return s3logs.Record{}, err
-				}
-				l := &flowExtractLine{FlowLogID: "fl-0bench0000000001", Origin: origin, Format: p.Format().String(), FormatFrom: "logFormat",
-					Message: string(line), Record: rec.Fields, rec: rec}
-				if p.FromHeader() {
-					l.FormatFrom = "header"
-				}
-				if !rec.Start.IsZero() {
-					s := rec.Start
-					l.Start = &s
-				}
-				if !rec.End.IsZero() {
-					e := rec.End
-					l.End = &e
-				}
-				return s3logs.Record{Value: l}, nil
-			})(rd, emit, bad)
-		}
+		return vpcflow.ObjectDecoder(match, "fl-0bench0000000001", vpcflow.Default, evidence.Origin{Bucket: o.Bucket, Key: o.Key}, &lines)
 	}
-	st, err := s3logs.ExtractEach(ctx, localObjects{}, objs, decodeFor, keep, benchWindow, w)
-	res.Objects, res.Records, res.Kept, res.Malformed, res.Problems = st.Objects, st.Records, st.Kept, st.Malformed, len(st.Problems)
+	st, err := s3logs.ExtractEach(ctx, localObjects{}, objs, decodeFor, match.Keep, benchWindow, flowWriter{stream})
+	res := extractResult{Objects: st.Objects, Records: st.Records, Kept: st.Kept, Malformed: st.Malformed, Problems: len(st.Problems)}
 	if err != nil {
 		return res, err
 	}
@@ -228,14 +170,16 @@ func extractFlowLogs(ctx context.Context, dir string) (extractResult, error) {
 	return res, nil
 }
 
+// flowWriter is the collector's extractWriter: each line timed by its
+// record.
 type flowWriter struct{ s *evidence.ArtifactWriter }
 
 func (w flowWriter) WriteRecord(v any, _ time.Time) error {
-	l, ok := v.(*flowExtractLine)
+	l, ok := v.(*vpcflow.Line)
 	if !ok {
 		return fmt.Errorf("unexpected record %T", v)
 	}
-	return w.s.WriteRecord(l, l.rec.Time())
+	return w.s.WriteRecord(l, l.Parsed().Time())
 }
 
 func printResult(r extractResult) error {

@@ -53,17 +53,24 @@ func (c check) print(w io.Writer) {
 	fmt.Fprintf(w, "%s  %s\n", verdict, c.What)
 }
 
-// maxRatio is how much slower than decompression alone an extract may be;
-// maxRSS is the most memory it may hold at any input size.
+// maxRatio is how much slower than decompression alone an extract may be
+// (the CloudTrail extract's bound); maxFlowRatio is the flow log
+// extract's, issue 14's goal: 1.5 times faster than the gzip -dc loop,
+// which its decoder's one pass over each line and its objects read on
+// every core allow. maxRSS is the most memory an extract may hold at any
+// input size.
 const (
-	maxRatio = 1.25
-	maxRSS   = 100 << 20
+	maxRatio     = 1.25
+	maxFlowRatio = 0.67
+	maxRSS       = 100 << 20
 )
 
-func ratioCheck(size, input string, extract, floor time.Duration) check {
+// ratioCheck judges an extract's wall time against the gzip -dc loop's:
+// at most limit times it.
+func ratioCheck(size, input string, extract, floor time.Duration, limit float64) check {
 	r := extract.Seconds() / floor.Seconds()
-	return check{OK: r <= maxRatio, What: fmt.Sprintf("%s %s extract: %.2fs is %.2fx the gzip -dc loop's %.2fs (at most %.2fx)",
-		size, input, extract.Seconds(), r, floor.Seconds(), maxRatio)}
+	return check{OK: r <= limit, What: fmt.Sprintf("%s %s extract: %.2fs is %.2fx the gzip -dc loop's %.2fs (at most %.2fx)",
+		size, input, extract.Seconds(), r, floor.Seconds(), limit)}
 }
 
 func rssCheck(size, input string, rss int64) check {

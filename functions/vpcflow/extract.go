@@ -16,50 +16,13 @@ import (
 // is Output.PartName of it: extract-shard0003.jsonl.gz).
 const ExtractName = "extract.jsonl.gz"
 
-// Line is one record of the extract (one JSON object a line).
-type Line struct {
-	// Start and End are the record's capture window (its start and end
-	// fields); absent when the format has none.
-	Start *time.Time `json:"start,omitempty"`
-	End   *time.Time `json:"end,omitempty"`
-	// FlowLogID is the flow log that wrote the record.
-	FlowLogID string `json:"flowLogId"`
-	// Origin is where the line is: the S3 object (bucket, key) or the
-	// CloudWatch Logs group and stream; EventID and EventTime name the
-	// CloudWatch Logs event.
-	Origin    evidence.Origin `json:"origin"`
-	EventID   string          `json:"eventId,omitempty"`
-	EventTime *time.Time      `json:"eventTime,omitempty"`
-	// Format is the format the line was read with, as a LogFormat string;
-	// FormatFrom says where it came from: "header" (the S3 file's first
-	// line) or "logFormat" (the flow log's definition).
-	Format     string `json:"format"`
-	FormatFrom string `json:"formatFrom"`
-	// Message is the line exactly as the flow log wrote it.
-	Message string `json:"message"`
-	// Record maps each field of the format to its value: numbers for
-	// ports, counts and times, text otherwise, null for "-" (NODATA and
-	// SKIPDATA records keep their log-status).
-	Record map[string]any `json:"record"`
+// Line is one record of the extract (one JSON object a line); the S3
+// path's decoder, which custody-bench times, builds it too.
+type Line = vpcflow.Line
 
-	rec vpcflow.Record
-}
-
+// newLine is the extract line of rec (vpcflow.NewLine).
 func newLine(rec vpcflow.Record, flowLogID string, origin evidence.Origin, p *vpcflow.Parser, message []byte) *Line {
-	l := &Line{FlowLogID: flowLogID, Origin: origin, Format: p.Format().String(), FormatFrom: "logFormat",
-		Message: string(message), Record: rec.Fields, rec: rec}
-	if p.FromHeader() {
-		l.FormatFrom = "header"
-	}
-	if !rec.Start.IsZero() {
-		s := rec.Start
-		l.Start = &s
-	}
-	if !rec.End.IsZero() {
-		e := rec.End
-		l.End = &e
-	}
-	return l
+	return vpcflow.NewLine(rec, flowLogID, origin, p, message)
 }
 
 // extractWriter is an invocation's one extract: every destination it reads,
@@ -101,7 +64,7 @@ func (x *extractWriter) WriteRecord(v any, _ time.Time) error {
 
 func (x *extractWriter) write(l *Line) error {
 	x.kept++
-	return x.s.WriteRecord(l, l.rec.Time())
+	return x.s.WriteRecord(l, l.Parsed().Time())
 }
 
 func (x *extractWriter) abort() { x.s.Abort() }

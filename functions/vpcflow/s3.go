@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 	"sync/atomic"
@@ -230,46 +228,15 @@ func (r *run) readObjects(ctx context.Context, b s3Batch) error {
 	return nil
 }
 
-// decoder reads one flow log object: its header line, if any, sets the
-// format; each other line is a record. Records carry no time for
-// s3logs.Extract: r.keep judges their window as an overlap of [start, end].
-//
-// A line that names none of the scope's interfaces or addresses cannot
-// match: it is only checked for its number of fields (a malformed line is
-// counted either way) and skipped unparsed. *lines counts every line but
-// headers.
+// decoder reads one flow log object (vpcflow.ObjectDecoder); *lines
+// counts every line but headers.
 func (r *run) decoder(flowLogID string, format vpcflow.Format, o s3logs.Object, lines *atomic.Int64) s3logs.Decoder {
-	origin := evidence.Origin{Bucket: o.Bucket, Key: o.Key}
-	return func(rd io.Reader, emit func(s3logs.Record) error, bad func(error)) error {
-		p := vpcflow.NewParser(format)
-		return s3logs.Lines(func(line []byte) (s3logs.Record, error) {
-			if _, header := vpcflow.HeaderFormat(line); !header {
-				lines.Add(1)
-				if !r.match.MayMatch(line) {
-					if n, want := vpcflow.CountFields(line), p.Format().Len(); n != want {
-						return s3logs.Record{}, fmt.Errorf("%w: %d fields, the format has %d", vpcflow.ErrMalformed, n, want)
-					}
-					return s3logs.Record{}, s3logs.ErrSkip
-				}
-			}
-			rec, err := p.Parse(line)
-			if errors.Is(err, vpcflow.ErrHeader) {
-				return s3logs.Record{}, s3logs.ErrSkip
-			}
-			if err != nil {
-				return s3logs.Record{}, err
-			}
-			return s3logs.Record{Value: newLine(rec, flowLogID, origin, p, line)}, nil
-		})(rd, emit, bad)
-	}
+	return vpcflow.ObjectDecoder(r.match, flowLogID, format, evidence.Origin{Bucket: o.Bucket, Key: o.Key}, lines)
 }
 
-// keep is the extract's filter: the record touches the scope and its
-// capture window overlaps the case's.
-func (r *run) keep(rec s3logs.Record) bool {
-	l, ok := rec.Value.(*Line)
-	return ok && r.match.Match(l.rec)
-}
+// keep is the extract's filter (vpcflow.Matcher.Keep): the record touches
+// the scope and its capture window overlaps the case's.
+func (r *run) keep(rec s3logs.Record) bool { return r.match.Keep(rec) }
 
 func (r *run) bucketGap(id, bucket string, err error) {
 	what := "denied"

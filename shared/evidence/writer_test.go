@@ -569,3 +569,52 @@ func TestCopyAgain(t *testing.T) {
 		})
 	}
 }
+
+// appendRecord is a record that writes its own JSON, or fails to.
+type appendRecord struct {
+	json string
+	err  error
+}
+
+func (r appendRecord) AppendJSON(b []byte) ([]byte, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	return append(b, r.json...), nil
+}
+
+// TestWriteRecordJSONAppender checks that a JSONAppender's bytes are the
+// line written, as they are, between records encoding/json writes (the
+// writer's reused buffer never leaks one record into the next), and that
+// its error is WriteRecord's, with nothing written.
+func TestWriteRecordJSONAppender(t *testing.T) {
+	client := emu.FreshLockedBucket(t, testBucket)
+	w := newTestWriter(t, client)
+	aw, err := w.Create("cases/c/runs/r/vpcflow/extract.jsonl", PutMeta{Source: SourceVPCFlow, API: "s3:GetObject"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	for _, c := range []struct {
+		v       any
+		wantErr error
+	}{
+		{appendRecord{json: `{"a":"a long first record"}`}, nil},
+		{appendRecord{json: `{"b":1}`}, nil},
+		{map[string]int{"c": 2}, nil},
+		{appendRecord{err: boom}, boom},
+		{appendRecord{json: `{"d":"<&>"}`}, nil},
+	} {
+		if err := aw.WriteRecord(c.v, time.Time{}); !errors.Is(err, c.wantErr) {
+			t.Fatalf("WriteRecord(%v) = %v, want %v", c.v, err, c.wantErr)
+		}
+	}
+	art, err := aw.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(s3test.VersionBody(t, client, testBucket, art.Key, art.VersionID))
+	if want := "{\"a\":\"a long first record\"}\n{\"b\":1}\n{\"c\":2}\n{\"d\":\"<&>\"}\n"; got != want || art.Records != 4 {
+		t.Errorf("stored %q (%d records), want %q (4)", got, art.Records, want)
+	}
+}

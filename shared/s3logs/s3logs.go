@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -214,8 +215,9 @@ func (s *Stats) problem(format string, args ...any) {
 // Several objects are read at once (one per CPU): decode and keep may be
 // called concurrently for different objects, never for one object. What
 // reaches dst, and Stats, are as if the objects were read one after the
-// other, in order; only the records kept from the objects in flight are
-// held in memory.
+// other, in order; only the records kept from the objects in flight (at
+// most twice as many as the CPUs, read or being read and not yet written)
+// are held in memory.
 func Extract(ctx context.Context, client ObjectGetter, objs []Object, decode Decoder, keep func(Record) bool, w incident.Window, dst RecordWriter) (Stats, error) {
 	return ExtractEach(ctx, client, objs, func(Object) Decoder { return decode }, keep, w, dst)
 }
@@ -233,7 +235,9 @@ func ExtractEach(ctx context.Context, client ObjectGetter, objs []Object, decode
 				return st, err
 			}
 			st.Objects++
-			one, err := extractObject(ctx, client, o, decodeFor(o), keep, w, dst.WriteRecord)
+			// One object on several cores: decompression runs ahead of
+			// decoding, on another.
+			one, err := extractObject(ctx, client, o, decodeFor(o), keep, w, workers >= 2, dst.WriteRecord)
 			st.add(one)
 			if err != nil {
 				return st, err
@@ -252,20 +256,34 @@ func ExtractEach(ctx context.Context, client ObjectGetter, objs []Object, decode
 	}
 	inner, cancel := context.WithCancel(ctx)
 	defer cancel()
-	slots := make(chan struct{}, workers)
+	// running bounds the objects being read (one per CPU); ahead bounds
+	// those read or being read that the writer has not taken yet, so a
+	// reader that finishes before an earlier object starts the next one
+	// at once (its CPU not left idle behind a slower one), and the
+	// records held wait for at most twice as many objects.
+	running := make(chan struct{}, workers)
+	ahead := make(chan struct{}, 2*workers)
 	go func() {
 		for i, o := range objs {
-			select {
-			case slots <- struct{}{}:
-			case <-inner.Done():
-				return
+			for _, sem := range []chan struct{}{ahead, running} {
+				select {
+				case sem <- struct{}{}:
+				case <-inner.Done():
+					return
+				}
 			}
 			go func() {
 				var kept []Record
-				one, err := extractObject(inner, client, o, decodeFor(o), keep, w, func(v any, at time.Time) error {
+				// While objects remain for every core, each core reads one
+				// whole (decompression and decoding on the same core, the
+				// data still in its cache); the last ones read ahead on
+				// the cores that would otherwise be idle.
+				ahead := len(objs)-i < workers
+				one, err := extractObject(inner, client, o, decodeFor(o), keep, w, ahead, func(v any, at time.Time) error {
 					kept = append(kept, Record{Time: at, Value: v})
 					return nil
 				})
+				<-running
 				results[i] <- result{one, kept, err}
 			}()
 		}
@@ -281,7 +299,7 @@ func ExtractEach(ctx context.Context, client ObjectGetter, objs []Object, decode
 		case <-ctx.Done():
 			return st, ctx.Err()
 		}
-		<-slots
+		<-ahead
 		st.add(r.st)
 		for _, rec := range r.kept {
 			if err := dst.WriteRecord(rec.Value, rec.Time); err != nil {
@@ -311,8 +329,9 @@ func (s *Stats) add(o Stats) {
 
 // extractObject reads one object for Extract, giving each record kept to
 // write; an error from write or a failed read that is not a denial or a
-// missing object stops it.
-func extractObject(ctx context.Context, client ObjectGetter, o Object, decode Decoder, keep func(Record) bool, w incident.Window, write func(any, time.Time) error) (Stats, error) {
+// missing object stops it. With readAhead, decompression runs in a
+// goroutine of its own, a few chunks ahead of decoding.
+func extractObject(ctx context.Context, client ObjectGetter, o Object, decode Decoder, keep func(Record) bool, w incident.Window, readAhead bool, write func(any, time.Time) error) (Stats, error) {
 	var st Stats
 	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
 	if err != nil {
@@ -344,13 +363,16 @@ func extractObject(ctx context.Context, client ObjectGetter, o Object, decode De
 		st.problem("s3://%s/%s: %v", o.Bucket, o.Key, err)
 	}
 	body, err := Decompressed(out.Body)
-	if err == nil {
+	if err == nil && readAhead {
 		// Decompression runs ahead of decoding, on another core.
 		ra := newReadAhead(body)
 		err = decode(ra, emit, bad)
 		ra.stop()
 		out.Body.Close()
 		ra.wait()
+	} else if err == nil {
+		err = decode(body, emit, bad)
+		out.Body.Close()
 	} else {
 		out.Body.Close()
 	}
@@ -483,10 +505,10 @@ func NumberedLines(parse func(n int, line []byte) (Record, error)) Decoder {
 			if tooLong {
 				tooLong = false
 				bad(&OversizeError{What: fmt.Sprintf("line %d", n), Bytes: int64(lineSize), Limit: MaxLine})
-			} else if l := bytes.TrimRight(line, "\r\n"); len(bytes.TrimSpace(l)) > 0 {
+			} else if l := trimEOL(line); !blank(l) {
 				rec, perr := parse(n, l)
 				switch {
-				case errors.Is(perr, ErrSkip):
+				case perr == ErrSkip || errors.Is(perr, ErrSkip): // most lines of a prefiltered log are skipped: spare them errors.Is
 				case perr != nil:
 					bad(fmt.Errorf("line %d: %w", n, perr))
 				default:
@@ -500,6 +522,30 @@ func NumberedLines(parse func(n int, line []byte) (Record, error)) Decoder {
 			}
 		}
 	}
+}
+
+// trimEOL is line without its trailing '\r' and '\n' bytes
+// (bytes.TrimRight(line, "\r\n"), without building a cutset each line).
+func trimEOL(line []byte) []byte {
+	n := len(line)
+	for n > 0 && (line[n-1] == '\n' || line[n-1] == '\r') {
+		n--
+	}
+	return line[:n]
+}
+
+// blank reports a line of white space only (bytes.TrimSpace empties it);
+// a record's first byte answers at once.
+func blank(line []byte) bool {
+	for i, c := range line {
+		if c >= utf8.RuneSelf {
+			return len(bytes.TrimSpace(line[i:])) == 0
+		}
+		if c != ' ' && (c < '\t' || c > '\r') {
+			return false
+		}
+	}
+	return true
 }
 
 // Denied reports an S3 error that says this role may not read (class

@@ -182,6 +182,12 @@ func TestLines(t *testing.T) {
 		{name: "CRLF and a header", in: "#header\r\n2024-08-02T08:00:00Z a b\r\n", want: []string{"a b"}},
 		{name: "a malformed line in the middle", in: "2024-08-02T08:00:00Z a b\nbad\n2024-08-02T08:00:01Z c d\n", want: []string{"a b", "c d"}, wantBad: 1},
 		{name: "a line past MaxLine", in: "2024-08-02T08:00:00Z a b\n" + long + "\n2024-08-02T08:00:01Z c d\n", want: []string{"a b", "c d"}, wantBad: 1},
+		// Blank lines (white space only, Unicode spaces included) are no
+		// records; a line ending in a lone '\r' keeps its other bytes.
+		{name: "blank lines", in: " \t\v\f\r\n\u00a0\u0085 \n\r\n2024-08-02T08:00:00Z a b\r\r\n", want: []string{"a b"}},
+		{name: "a last line without a newline after CR", in: "2024-08-02T08:00:00Z a b\r", want: []string{"a b"}},
+		{name: "a line that is spaces then a record", in: "   2024-08-02T08:00:00Z a b\n", want: []string{"a b"}},
+		{name: "a malformed line of UTF-8", in: "\u00e9t\u00e9\n", wantBad: 1},
 		{name: "a line longer than the buffer but under MaxLine", in: "2024-08-02T08:00:00Z a " + strings.Repeat("y", 100<<10) + "\n", want: []string{"a " + strings.Repeat("y", 100<<10)}},
 	}
 	for _, tc := range tests {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
 )
 
@@ -85,6 +86,12 @@ func FuzzParser(f *testing.F) {
 	f.Add(bytes.Join(yamlLines(f, "panther-analysis/attacker_vpc.yml"), []byte("\n")), uint8(0))
 	sc := incident.Scope{ENIs: []string{"eni-1235b8ca123456789", "eni-0abc1234def567890"}, PrivateIPs: []string{"10.0.1.100", "172.31.9.69"}}
 	m := NewMatcher(sc, incident.Window{Start: time.Unix(0, 0), End: time.Unix(1<<40, 0)})
+	// Candidate compares fewer fields when the scope names only
+	// interfaces or only addresses.
+	parts := []*Matcher{
+		NewMatcher(incident.Scope{ENIs: sc.ENIs}, incident.Window{Start: time.Unix(0, 0), End: time.Unix(1<<40, 0)}),
+		NewMatcher(incident.Scope{PrivateIPs: sc.PrivateIPs}, incident.Window{Start: time.Unix(0, 0), End: time.Unix(1<<40, 0)}),
+	}
 	f.Fuzz(func(t *testing.T, file []byte, pick uint8) {
 		p := NewParser(MustFormat(fuzzFormats[int(pick)%len(fuzzFormats)]))
 		for _, line := range bytes.Split(file, []byte("\n")) {
@@ -99,6 +106,9 @@ func FuzzParser(f *testing.F) {
 			case errors.Is(err, ErrMalformed):
 				if (CountFields(line) != fm.Len()) != strings.Contains(err.Error(), "fields, the format has") {
 					t.Fatalf("%q: CountFields %d, format %d, Parse: %v", line, CountFields(line), fm.Len(), err)
+				}
+				if n, may := m.Candidate(line, &fm); n != CountFields(line) || (may && n != fm.Len()) {
+					t.Fatalf("%q: Candidate %d, %v for a malformed line (CountFields %d)", line, n, may, CountFields(line))
 				}
 				continue
 			case err != nil:
@@ -119,6 +129,15 @@ func FuzzParser(f *testing.F) {
 			if !m.MayMatch(line) && m.InScope(r) {
 				t.Fatalf("%q: MayMatch ruled out a record in scope", line)
 			}
+			if n, may := m.Candidate(line, &fm); n != fm.Len() || (!may && m.InScope(r)) {
+				t.Fatalf("%q: Candidate counted %d fields (%v) of a record in scope: %v", line, n, may, m.InScope(r))
+			}
+			for _, pm := range parts {
+				if _, may := pm.Candidate(line, &fm); !may && pm.InScope(r) {
+					t.Fatalf("%q: Candidate ruled out a record in a part of the scope", line)
+				}
+			}
+			checkLineJSON(t, NewLine(r, "fl-1", evidence.Origin{Key: string(line)}, p, line))
 		}
 	})
 }

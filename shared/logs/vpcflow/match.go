@@ -2,7 +2,10 @@ package vpcflow
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +33,15 @@ type Matcher struct {
 	// an IPv6 address makes every line a candidate.
 	tokens  [][]byte
 	anyLine bool
+	// For Candidate: the same tokens, each with its first eight bytes as
+	// a word, to rule most fields out with one comparison.
+	fields []fieldToken
+}
+
+// fieldToken is a scope token for Candidate.
+type fieldToken struct {
+	b           []byte
+	first, mask uint64 // the first min(8, len(b)) bytes, little-endian, and their mask
 }
 
 // NewMatcher returns the Matcher of a Scope and Window.
@@ -54,7 +66,22 @@ func NewMatcher(sc incident.Scope, w incident.Window) *Matcher {
 		m.anyLine = m.anyLine || strings.IndexByte(a, ':') >= 0
 		m.tokens = append(m.tokens, []byte(a))
 	}
+	for _, t := range m.tokens {
+		first, mask := word(t)
+		m.fields = append(m.fields, fieldToken{b: t, first: first, mask: mask})
+	}
 	return m
+}
+
+// word is the first eight bytes of b (fewer when b is shorter) as a
+// little-endian word, and the mask of the bytes it holds.
+func word(b []byte) (w, mask uint64) {
+	if len(b) >= 8 {
+		return binary.LittleEndian.Uint64(b), ^uint64(0)
+	}
+	var buf [8]byte
+	copy(buf[:], b)
+	return binary.LittleEndian.Uint64(buf[:]), 1<<(8*uint(len(b))) - 1
 }
 
 // Empty reports whether the Scope names no interface and no address: the
@@ -145,12 +172,128 @@ func (m *Matcher) MayMatch(line []byte) bool {
 	return false
 }
 
+// Candidate is CountFields and MayMatch in one pass over a line of format
+// f, for a reader that parses only the lines that may match: the number of
+// fields in line, and whether it may hold a record in the scope. Where
+// MayMatch looks for the scope's interfaces and addresses anywhere in the
+// line, Candidate compares them with the fields Match compares: the
+// ENIFields of f when the scope names interfaces, its AddrFields when it
+// names addresses. A line with
+// another number of fields than f is malformed and never a candidate. A
+// false answer is certain: such a line holds no record Match keeps.
+//
+// An address field may write an address of the scope in another form
+// (IPv6, or IPv4 mapped into IPv6: both have a ':'); when the scope names
+// addresses, a line with a ':' is judged by MayMatch.
+func (m *Matcher) Candidate(line []byte, f *Format) (fields int, may bool) {
+	return m.candidate(line, f, m.scopeFields(f))
+}
+
+// scopeFields are the indexes, in order, of the fields of f that Match
+// compares with the scope: the interface fields when it names interfaces,
+// the address fields when it names addresses. A reader of many lines in
+// one format finds them once.
+func (m *Matcher) scopeFields(f *Format) []int {
+	if len(m.enis) > 0 && len(m.addrs) > 0 {
+		return f.scopeAt
+	}
+	var at []int
+	for _, i := range f.scopeAt {
+		if slices.Contains(ENIFields, f.fields[i]) == (len(m.enis) > 0) {
+			at = append(at, i)
+		}
+	}
+	return at
+}
+
+// candidate is Candidate with f's scopeFields.
+func (m *Matcher) candidate(line []byte, f *Format, at []int) (fields int, may bool) {
+	if m.anyLine || len(m.fields) == 0 || (len(m.addrs) > 0 && bytes.IndexByte(line, ':') >= 0) {
+		n := CountFields(line)
+		return n, n == f.Len() && m.MayMatch(line)
+	}
+	n, next := 0, 0
+	// As in CountFields: the top byte of prev flags the byte before the
+	// word as white space; starts flags the first byte of each field.
+	prev := uint64(1) << 63
+	i := 0
+	for ; i+8 <= len(line); i += 8 {
+		sp := spaceBytes(binary.LittleEndian.Uint64(line[i:]))
+		starts := ^sp & (sp<<8 | prev>>56) & hiBits
+		prev = sp
+		c := bits.OnesCount64(starts)
+		// The fields of interest that start in this word, each found
+		// as the k-th flag of starts.
+		for !may && next < len(at) && n+c > at[next] {
+			s := starts
+			for k := at[next] - n; k > 0; k-- {
+				s &= s - 1
+			}
+			may = m.tokenAt(line, i+bits.TrailingZeros64(s)/8)
+			next++
+		}
+		n += c
+	}
+	in := prev>>63 == 0
+	for j := i; j < len(line); j++ {
+		space := asciiSpace[line[j]]
+		if !space && !in {
+			if !may && next < len(at) && n == at[next] {
+				may = m.tokenAt(line, j)
+				next++
+			}
+			n++
+		}
+		in = !space
+	}
+	return n, may && n == f.Len()
+}
+
+// tokenAt reports whether the field that starts at line[at] is one of the
+// scope's tokens. The field's first eight bytes, one load on most lines,
+// rule out nearly every token that is not it.
+func (m *Matcher) tokenAt(line []byte, at int) bool {
+	rest := line[at:]
+	var w uint64
+	if len(rest) >= 8 {
+		w = binary.LittleEndian.Uint64(rest)
+	} else {
+		w, _ = word(rest)
+	}
+	for _, t := range m.fields {
+		if w&t.mask != t.first || len(rest) < len(t.b) || !bytes.Equal(rest[:len(t.b)], t.b) {
+			continue
+		}
+		if len(rest) == len(t.b) || asciiSpace[rest[len(t.b)]] {
+			return true
+		}
+	}
+	return false
+}
+
 // CountFields is the number of fields in line (as Format.Parse splits it),
 // counted without allocating: a reader that skips a line can still tell a
 // malformed one.
+//
+// It reads the line eight bytes at a time (SWAR): every line of an object
+// is counted, so this loop is most of what a skipped line costs.
 func CountFields(line []byte) int {
-	n, in := 0, false
-	for _, c := range line {
+	n := 0
+	// prev has the high bit of its top byte set when the byte before the
+	// word is white space (or the line's start): a field starts at each
+	// byte that is not space and follows one that is.
+	prev := uint64(1) << 63
+	i := 0
+	for ; i+8 <= len(line); i += 8 {
+		sp := spaceBytes(binary.LittleEndian.Uint64(line[i:]))
+		// The flag of each byte's predecessor: the word's flags one byte
+		// up, the previous word's top byte coming in at the bottom.
+		before := sp<<8 | prev>>56
+		n += bits.OnesCount64(^sp & before & hiBits)
+		prev = sp
+	}
+	in := prev>>63 == 0
+	for _, c := range line[i:] {
 		space := asciiSpace[c]
 		if !space && !in {
 			n++
@@ -158,6 +301,26 @@ func CountFields(line []byte) int {
 		in = !space
 	}
 	return n
+}
+
+const (
+	loBits = 0x0101010101010101
+	hiBits = 0x8080808080808080
+	low7   = 0x7f7f7f7f7f7f7f7f
+)
+
+// spaceBytes sets the high bit of each byte of x (eight bytes of a line)
+// that asciiSpace marks, ' ' or '\t' to '\r', and clears every other bit.
+// Each byte is tested exactly: its low seven bits are added to constants
+// that carry into the byte's own high bit and never past it.
+func spaceBytes(x uint64) uint64 {
+	l := x & low7
+	// ' ': the low bits are 0x20 exactly.
+	eq := ^((l ^ 0x20*loBits) + low7)
+	// '\t' to '\r': at least 0x09 and not at least 0x0e.
+	rng := (l + (0x80-0x09)*loBits) &^ (l + (0x80-0x0e)*loBits)
+	// A byte with its high bit set (UTF-8) is no ASCII space.
+	return (eq | rng) &^ x & hiBits
 }
 
 // asciiSpace marks the bytes bytes.Fields splits ASCII text at.

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -129,6 +130,17 @@ func Known(name string) bool { _, ok := fieldByName[name]; return ok }
 type Format struct {
 	fields []string
 	ints   []bool
+	// str is String's answer, made once: every extract line names its
+	// format.
+	str string
+	// scopeAt are the indexes, in order, of the fields a Matcher
+	// compares with its scope (ENIFields, AddrFields), for Candidate.
+	scopeAt []int
+	// sorted are the field names in the order encoding/json writes a
+	// record's keys, and strJSON is str as a JSON string, for
+	// Line.AppendJSON.
+	sorted  []string
+	strJSON string
 }
 
 // Errors of this package.
@@ -161,6 +173,18 @@ func newFormat(names []string) (Format, error) {
 		}
 		seen[n] = true
 		f.ints[i] = fieldByName[n].Int
+	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = "${" + n + "}"
+	}
+	f.str = strings.Join(parts, " ")
+	f.sorted = slices.Sorted(slices.Values(names))
+	f.strJSON = string(appendString(nil, f.str))
+	for i, n := range names {
+		if slices.Contains(ENIFields, n) || slices.Contains(AddrFields, n) {
+			f.scopeAt = append(f.scopeAt, i)
+		}
 	}
 	return f, nil
 }
@@ -200,9 +224,13 @@ var Default = MustFormat(DefaultFormat)
 // when line is not a header: a header's first field is "version" or, for a
 // format without it, every field is a documented field name.
 func HeaderFormat(line []byte) (Format, bool) {
-	line = bytes.TrimSpace(line)
 	// A record starts with a number or "-" in every format AWS writes
-	// with a version field first: the common case costs one byte.
+	// with a version field first: the common case costs one byte, before
+	// any trimming.
+	if len(line) > 0 && (line[0] == '-' || (line[0] >= '0' && line[0] <= '9')) {
+		return Format{}, false
+	}
+	line = bytes.TrimSpace(line)
 	if len(line) == 0 || line[0] == '-' || (line[0] >= '0' && line[0] <= '9') {
 		return Format{}, false
 	}
@@ -228,13 +256,7 @@ func (f Format) Fields() []string { return append([]string(nil), f.fields...) }
 func (f Format) Len() int { return len(f.fields) }
 
 // String returns the format as a LogFormat string.
-func (f Format) String() string {
-	parts := make([]string, len(f.fields))
-	for i, n := range f.fields {
-		parts[i] = "${" + n + "}"
-	}
-	return strings.Join(parts, " ")
-}
+func (f Format) String() string { return f.str }
 
 // Has reports whether the format writes field name.
 func (f Format) Has(name string) bool {
@@ -278,27 +300,39 @@ func (r Record) LogStatus() string { return r.String("log-status") }
 // ErrMalformed.
 func (f Format) Parse(line []byte) (Record, error) {
 	// AWS separates fields with ASCII spaces; split at ASCII white space
-	// only (as CountFields counts), not at U+00A0 or U+0085 inside a value.
-	toks := bytes.FieldsFunc(line, func(r rune) bool { return r < 0x80 && asciiSpace[r] })
-	if len(toks) != len(f.fields) {
+	// only (as CountFields counts), not at U+00A0 or U+0085 inside a value
+	// (their bytes, like every byte of a multi-byte rune, are >= 0x80).
+	if n := CountFields(line); n != len(f.fields) {
 		what := "few"
-		if len(toks) > len(f.fields) {
+		if n > len(f.fields) {
 			what = "many"
 		}
-		return Record{}, fmt.Errorf("%w: %d fields, the format has %d (too %s)", ErrMalformed, len(toks), len(f.fields), what)
+		return Record{}, fmt.Errorf("%w: %d fields, the format has %d (too %s)", ErrMalformed, n, len(f.fields), what)
 	}
+	// One copy of the line: every text field is a piece of it, not a
+	// copy of its own.
+	text := string(line)
 	r := Record{Fields: make(map[string]any, len(f.fields))}
-	for i, tok := range toks {
-		name := f.fields[i]
-		if len(tok) == 1 && tok[0] == '-' {
+	at := 0
+	for i, name := range f.fields {
+		for asciiSpace[text[at]] {
+			at++
+		}
+		end := at + 1
+		for end < len(text) && !asciiSpace[text[end]] {
+			end++
+		}
+		tok := text[at:end]
+		at = end
+		if tok == "-" {
 			r.Fields[name] = nil
 			continue
 		}
 		if !f.ints[i] {
-			r.Fields[name] = string(tok)
+			r.Fields[name] = tok
 			continue
 		}
-		n, err := strconv.ParseInt(string(tok), 10, 64)
+		n, err := strconv.ParseInt(tok, 10, 64)
 		if err != nil {
 			return Record{}, fmt.Errorf("%w: %s is %q, not a number", ErrMalformed, name, tok)
 		}

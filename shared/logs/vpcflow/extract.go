@@ -1,0 +1,289 @@
+package vpcflow
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/custody-ir/custody/shared/evidence"
+	"github.com/custody-ir/custody/shared/s3logs"
+)
+
+// Line is one record of a flow log extract (one JSON object a line), as
+// the flow log collector writes it.
+type Line struct {
+	// Start and End are the record's capture window (its start and end
+	// fields); absent when the format has none.
+	Start *time.Time `json:"start,omitempty"`
+	End   *time.Time `json:"end,omitempty"`
+	// FlowLogID is the flow log that wrote the record.
+	FlowLogID string `json:"flowLogId"`
+	// Origin is where the line is: the S3 object (bucket, key) or the
+	// CloudWatch Logs group and stream; EventID and EventTime name the
+	// CloudWatch Logs event.
+	Origin    evidence.Origin `json:"origin"`
+	EventID   string          `json:"eventId,omitempty"`
+	EventTime *time.Time      `json:"eventTime,omitempty"`
+	// Format is the format the line was read with, as a LogFormat string;
+	// FormatFrom says where it came from: "header" (the S3 file's first
+	// line) or "logFormat" (the flow log's definition).
+	Format     string `json:"format"`
+	FormatFrom string `json:"formatFrom"`
+	// Message is the line exactly as the flow log wrote it.
+	Message string `json:"message"`
+	// Record maps each field of the format to its value: numbers for
+	// ports, counts and times, text otherwise, null for "-" (NODATA and
+	// SKIPDATA records keep their log-status).
+	Record map[string]any `json:"record"`
+
+	rec Record
+	// origin, when its Origin is the line's, is that Origin encoded.
+	origin *originJSON
+	// keys are the names of the format's fields, sorted: Record's keys
+	// unless Record was changed after NewLine. formatJSON is Format as a
+	// JSON string while Format is still formatStr.
+	keys                  []string
+	formatStr, formatJSON string
+}
+
+// NewLine is the extract line of rec, read by p from message, a line of
+// flow log flowLogID found at origin.
+func NewLine(rec Record, flowLogID string, origin evidence.Origin, p *Parser, message []byte) *Line {
+	l := &Line{FlowLogID: flowLogID, Origin: origin, Format: p.Format().String(), FormatFrom: "logFormat",
+		Message: string(message), Record: rec.Fields, rec: rec,
+		keys: p.format.sorted, formatStr: p.format.str, formatJSON: p.format.strJSON}
+	if p.FromHeader() {
+		l.FormatFrom = "header"
+	}
+	// Start and End point into the line's own copy of the record: no
+	// allocation of their own for each line kept.
+	if !rec.Start.IsZero() {
+		l.Start = &l.rec.Start
+	}
+	if !rec.End.IsZero() {
+		l.End = &l.rec.End
+	}
+	return l
+}
+
+// Parsed is the record the line was read as (for Matcher.Match and
+// Record.Time).
+func (l *Line) Parsed() Record { return l.rec }
+
+// Keep is the extract's filter for the records ObjectDecoder emits: the
+// record touches the scope and its capture window overlaps the case's.
+func (m *Matcher) Keep(rec s3logs.Record) bool {
+	l, ok := rec.Value.(*Line)
+	return ok && m.Match(l.rec)
+}
+
+// ObjectDecoder reads one flow log object delivered to S3, of flow log
+// flowLogID, found at origin, whose lines without a header are in format:
+// its header line, if any, sets the format; each other line is a record,
+// emitted as a *Line. Records carry no time for s3logs.Extract: Keep
+// judges their window as an overlap of [start, end].
+//
+// A line whose interface and address fields name none of m's cannot
+// match (Matcher.Candidate): it is only checked for its number of fields
+// (a malformed line is counted either way) and skipped unparsed. lines, when not nil, counts every line
+// but headers.
+func ObjectDecoder(m *Matcher, flowLogID string, format Format, origin evidence.Origin, lines *atomic.Int64) s3logs.Decoder {
+	return func(rd io.Reader, emit func(s3logs.Record) error, bad func(error)) error {
+		p := NewParser(format)
+		ob, err := json.Marshal(origin)
+		if err != nil {
+			return err
+		}
+		enc := &originJSON{of: origin, json: ob}
+		var n int64
+		var at []int       // m.scopeFields of the format atFormat names
+		atFormat := "\x00" // no format's String
+		if lines != nil {
+			// Counted here and added once: a counter every reader of
+			// the run shares would bounce between cores on each line.
+			defer func() { lines.Add(n) }()
+		}
+		return s3logs.Lines(func(line []byte) (s3logs.Record, error) {
+			if _, header := HeaderFormat(line); !header {
+				n++
+				// p.format, not a copy of it from p.Format(), on every
+				// line; its scope fields found again only when a header
+				// changed it.
+				if p.format.str != atFormat {
+					atFormat, at = p.format.str, m.scopeFields(&p.format)
+				}
+				if got, may := m.candidate(line, &p.format, at); !may {
+					if want := len(p.format.fields); got != want {
+						// Parse's own words (too few, too many): a line
+						// so malformed is no candidate, but is reported
+						// as if it had been parsed.
+						if _, err := p.Format().Parse(line); err != nil {
+							return s3logs.Record{}, err
+						}
+						return s3logs.Record{}, fmt.Errorf("%w: %d fields, the format has %d", ErrMalformed, got, want)
+					}
+					return s3logs.Record{}, s3logs.ErrSkip
+				}
+			}
+			rec, err := p.Parse(line)
+			if errors.Is(err, ErrHeader) {
+				return s3logs.Record{}, s3logs.ErrSkip
+			}
+			if err != nil {
+				return s3logs.Record{}, err
+			}
+			l := NewLine(rec, flowLogID, origin, p, line)
+			l.origin = enc
+			return s3logs.Record{Value: l}, nil
+		})(rd, emit, bad)
+	}
+}
+
+// originJSON is an Origin as encoding/json writes it, made once for the
+// lines of one object (ObjectDecoder): they all share it.
+type originJSON struct {
+	of   evidence.Origin
+	json []byte
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (l *Line) MarshalJSON() ([]byte, error) { return l.AppendJSON(nil) }
+
+// AppendJSON appends the line as encoding/json writes the Line struct
+// (the same bytes: fields in order, omitempty, map keys sorted, strings
+// escaped for HTML), without reflection: an extract writes one a record,
+// on the goroutine every reader's records go through. A string that needs
+// escaping, or a record value of a type Parse does not make, is handed to
+// encoding/json itself, so the bytes stay its own.
+func (l *Line) AppendJSON(b []byte) ([]byte, error) {
+	var err error
+	b = append(b, '{')
+	if l.Start != nil {
+		b = append(b, `"start":`...)
+		if b, err = appendTime(b, *l.Start); err != nil {
+			return nil, err
+		}
+		b = append(b, ',')
+	}
+	if l.End != nil {
+		b = append(b, `"end":`...)
+		if b, err = appendTime(b, *l.End); err != nil {
+			return nil, err
+		}
+		b = append(b, ',')
+	}
+	b = append(b, `"flowLogId":`...)
+	b = appendString(b, l.FlowLogID)
+	b = append(b, `,"origin":`...)
+	if o := l.origin; o != nil && o.of == l.Origin {
+		b = append(b, o.json...)
+	} else {
+		ob, err := json.Marshal(l.Origin)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, ob...)
+	}
+	if l.EventID != "" {
+		b = append(b, `,"eventId":`...)
+		b = appendString(b, l.EventID)
+	}
+	if l.EventTime != nil {
+		b = append(b, `,"eventTime":`...)
+		if b, err = appendTime(b, *l.EventTime); err != nil {
+			return nil, err
+		}
+	}
+	b = append(b, `,"format":`...)
+	if l.formatJSON != "" && l.Format == l.formatStr {
+		b = append(b, l.formatJSON...)
+	} else {
+		b = appendString(b, l.Format)
+	}
+	b = append(b, `,"formatFrom":`...)
+	b = appendString(b, l.FormatFrom)
+	b = append(b, `,"message":`...)
+	b = appendString(b, l.Message)
+	b = append(b, `,"record":`...)
+	if l.Record == nil {
+		b = append(b, "null"...)
+		return append(b, '}'), nil
+	}
+	keys := l.keys
+	if !sameKeys(l.Record, keys) {
+		keys = make([]string, 0, len(l.Record))
+		for k := range l.Record {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+	}
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		switch v := l.Record[k].(type) {
+		case nil:
+			b = append(b, "null"...)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case string:
+			b = appendString(b, v)
+		default:
+			vb, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, vb...)
+		}
+	}
+	return append(b, '}', '}'), nil
+}
+
+// sameKeys reports whether keys (distinct) are exactly the keys of m.
+func sameKeys(m map[string]any, keys []string) bool {
+	if len(m) != len(keys) {
+		return false
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// appendTime appends t as time.Time's MarshalJSON does: RFC 3339 with
+// nanoseconds, quoted (no byte of it needs escaping); an error for a time
+// RFC 3339 cannot write.
+func appendTime(b []byte, t time.Time) ([]byte, error) {
+	b = append(b, '"')
+	b, err := t.AppendText(b)
+	if err != nil {
+		return nil, fmt.Errorf("json: %w", err)
+	}
+	return append(b, '"'), nil
+}
+
+// appendString appends s as a JSON string the way encoding/json does: a
+// string of printable ASCII without '"', '\\' or the HTML characters it
+// escapes (every flow log field, nearly always) as it is, any other through
+// encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			sb, _ := json.Marshal(s) // a string always encodes
+			return append(b, sb...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
