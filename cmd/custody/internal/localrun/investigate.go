@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -480,7 +481,7 @@ func Investigate(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	first.Timings = append(env.phases, first.Timings...)
+	first.Timings = slices.Concat(env.phases, first.Timings)
 	for _, f := range o.Also {
 		b, err := os.ReadFile(f)
 		if err != nil {

@@ -783,6 +783,26 @@ func TestOrganizationEndToEnd(t *testing.T) {
 	if s.Status != evidence.RunComplete || len(s.Then) != 1 || s.Then[0].Status != evidence.RunComplete {
 		t.Fatalf("statuses %s, %+v: want both complete", s.Status, s.Then)
 	}
+	// The phases make bench reads (custody demo -timings): the set-up's
+	// once, then each run's own workflow and download.
+	for _, tc := range []struct {
+		got  []Phase
+		want []string
+	}{
+		{s.Timings, []string{PhaseBuild, PhaseEmulator, PhaseDeploy, PhaseRuntimes, PhaseSeed, PhaseWorkflow, PhaseFetch}},
+		{s.Then[0].Timings, []string{PhaseWorkflow, PhaseFetch}},
+	} {
+		var names []string
+		for _, p := range tc.got {
+			if p.Seconds <= 0 {
+				t.Errorf("phase %s took %v s", p.Name, p.Seconds)
+			}
+			names = append(names, p.Name)
+		}
+		if !slices.Equal(names, tc.want) {
+			t.Errorf("phases %v, want %v", names, tc.want)
+		}
+	}
 	accounts, regions := map[string]bool{}, map[string]bool{}
 	var trail int64
 	for _, a := range s.Manifest.Artifacts {
