@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -169,7 +170,7 @@ func TestContainSigningFails(t *testing.T) {
 			if !errors.As(err, &ue) || ue.Step != StepPlan || len(ue.Records) == 0 {
 				t.Fatalf("err %v (%T), want an UnsignedError naming the records", err, err)
 			}
-			changed := !mapsEqualGroups(before, w.eniGroups(t, w.instance))
+			changed := !maps.EqualFunc(before, w.eniGroups(t, w.instance), slices.Equal)
 			if changed != tc.wantApplied {
 				t.Errorf("changed %v, want %v", changed, tc.wantApplied)
 			}
@@ -182,16 +183,4 @@ func TestContainSigningFails(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mapsEqualGroups(a, b map[string][]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if !slices.Equal(v, b[k]) {
-			return false
-		}
-	}
-	return true
 }

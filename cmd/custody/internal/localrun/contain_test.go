@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -241,7 +242,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 				t.Errorf("dry-run plan action %+v", a)
 			}
 		}
-		if g := groups(); !mapsEqual(g, original) {
+		if g := groups(); !maps.EqualFunc(g, original, slices.Equal) {
 			t.Errorf("dry-run changed the ENIs' groups: %v -> %v", original, g)
 		}
 		if st := keyStatus(); st != "Active" {
@@ -257,7 +258,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 	t.Run("approve applies, rollback restores", func(t *testing.T) {
 		in := bytes.ReplaceAll(input, []byte("16afba5c5c43e07c9e3e5e2e544e95df"), []byte("c0ffee0000000000000000000000a222"))
 		caseID, done := waiting(in)
-		if g := groups(); !mapsEqual(g, original) {
+		if g := groups(); !maps.EqualFunc(g, original, slices.Equal) {
 			t.Errorf("changed before the approval: %v", g)
 		}
 		var stdout, stderr bytes.Buffer
@@ -297,7 +298,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 		if code := operator.Rollback(ctx, []string{caseID}, gate, &stdout, &stderr); code != 0 {
 			t.Fatalf("custody rollback: %d %s\n%s", code, stderr.String(), stdout.String())
 		}
-		if g := groups(); !mapsEqual(g, original) {
+		if g := groups(); !maps.EqualFunc(g, original, slices.Equal) {
 			t.Errorf("rolled back: %v, want %v", g, original)
 		}
 		if st := keyStatus(); st != "Active" {
@@ -351,7 +352,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 				}
 			}
 		}
-		if g := groups(); !mapsEqual(g, original) {
+		if g := groups(); !maps.EqualFunc(g, original, slices.Equal) {
 			t.Errorf("protected and rejected, yet the ENIs changed: %v", g)
 		}
 		if st := keyStatus(); st != "Active" {
@@ -385,7 +386,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 		if !record(out.CaseID, out.RunID, contain.RejectedFile, &rejected) || rejected.Error != "States.Timeout" || !strings.Contains(rejected.Reason, "no decision within") {
 			t.Fatalf("rejected.json: %+v", rejected)
 		}
-		if g := groups(); !mapsEqual(g, original) {
+		if g := groups(); !maps.EqualFunc(g, original, slices.Equal) {
 			t.Errorf("timed out, yet the ENIs changed: %v", g)
 		}
 		if st := keyStatus(); st != "Active" {
@@ -393,16 +394,4 @@ func TestContainmentEndToEnd(t *testing.T) {
 		}
 		signed(out.CaseID, out.RunID, 3) // plan, pending, rejected
 	})
-}
-
-func mapsEqual(a, b map[string][]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if !slices.Equal(v, b[k]) {
-			return false
-		}
-	}
-	return true
 }
