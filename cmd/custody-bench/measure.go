@@ -59,7 +59,7 @@ func runShell(script string) (measurement, error) {
 // best runs f n times and keeps the fastest run (the least disturbed by
 // the rest of the machine); its peak RSS is the largest seen.
 func best(n int, f func() (measurement, error)) (measurement, error) {
-	var b measurement
+	var runs []measurement
 	for i := 0; i < n; i++ {
 		m, err := f()
 		if err != nil {
@@ -70,13 +70,44 @@ func best(n int, f func() (measurement, error)) (measurement, error) {
 				return m, err
 			}
 		}
-		rss := max(b.MaxRSS, m.MaxRSS)
+		runs = append(runs, m)
+	}
+	return fastest(runs), nil
+}
+
+// bestPair is best of n runs of floor and of f, taken in turn (floor, f,
+// floor, f, ...): the two counts of a ratio are then measured under the
+// same load even as the machine's changes, where n runs of one and then n
+// of the other may catch a burst of other work on one side only.
+func bestPair(n int, floor, f func() (measurement, error)) (measurement, measurement, error) {
+	var fl, m []measurement
+	for i := 0; i < n; i++ {
+		for _, run := range []struct {
+			f   func() (measurement, error)
+			out *[]measurement
+		}{{floor, &fl}, {f, &m}} {
+			r, err := best(1, run.f)
+			if err != nil {
+				return measurement{}, measurement{}, err
+			}
+			*run.out = append(*run.out, r)
+		}
+	}
+	return fastest(fl), fastest(m), nil
+}
+
+// fastest is the fastest of runs, with the largest peak RSS of them.
+func fastest(runs []measurement) measurement {
+	var b measurement
+	var rss int64
+	for i, m := range runs {
+		rss = max(rss, m.MaxRSS)
 		if i == 0 || m.Wall < b.Wall {
 			b = m
 		}
-		b.MaxRSS = rss
 	}
-	return b, nil
+	b.MaxRSS = rss
+	return b
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
