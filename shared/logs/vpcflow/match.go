@@ -217,36 +217,61 @@ func (m *Matcher) candidate(line []byte, f *Format, at []int) (fields int, may b
 	// word as white space; starts flags the first byte of each field.
 	prev := uint64(1) << 63
 	i := 0
-	for ; i+8 <= len(line); i += 8 {
+	// The words up to the last field of interest: each field of at
+	// that starts in a word is found as the k-th flag of its starts.
+	for ; i+8 <= len(line) && next < len(at); i += 8 {
 		sp := spaceBytes(binary.LittleEndian.Uint64(line[i:]))
 		starts := ^sp & (sp<<8 | prev>>56) & hiBits
 		prev = sp
 		c := bits.OnesCount64(starts)
-		// The fields of interest that start in this word, each found
-		// as the k-th flag of starts.
-		for !may && next < len(at) && n+c > at[next] {
-			s := starts
-			for k := at[next] - n; k > 0; k-- {
-				s &= s - 1
+		for next < len(at) && n+c > at[next] {
+			if m.tokenAt(line, i+kthStart(starts, at[next]-n)) {
+				may, next = true, len(at)
+				break
 			}
-			may = m.tokenAt(line, i+bits.TrailingZeros64(s)/8)
 			next++
 		}
 		n += c
 	}
-	in := prev>>63 == 0
-	for j := i; j < len(line); j++ {
-		space := asciiSpace[line[j]]
-		if !space && !in {
-			if !may && next < len(at) && n == at[next] {
-				may = m.tokenAt(line, j)
-				next++
-			}
-			n++
+	// The rest of the words: fields counted, nothing else.
+	for ; i+8 <= len(line); i += 8 {
+		sp := spaceBytes(binary.LittleEndian.Uint64(line[i:]))
+		n += bits.OnesCount64(^sp & (sp<<8 | prev>>56) & hiBits)
+		prev = sp
+	}
+	// The last 1 to 7 bytes as one more word, not byte by byte: the
+	// line's last eight bytes shifted down past those already read (or
+	// the short line itself), the bytes beyond the line taken as space,
+	// which starts no field.
+	if r := len(line) - i; r > 0 {
+		var w uint64
+		if len(line) >= 8 {
+			w = binary.LittleEndian.Uint64(line[len(line)-8:]) >> (8 * uint(8-r))
+		} else {
+			w, _ = word(line)
 		}
-		in = !space
+		sp := spaceBytes(w) | hiBits<<(8*uint(r))
+		starts := ^sp & (sp<<8 | prev>>56) & hiBits
+		c := bits.OnesCount64(starts)
+		for next < len(at) && n+c > at[next] {
+			if m.tokenAt(line, i+kthStart(starts, at[next]-n)) {
+				may = true
+				break
+			}
+			next++
+		}
+		n += c
 	}
 	return n, may && n == f.Len()
+}
+
+// kthStart is the byte offset of the k-th (from 0) flagged byte of
+// starts.
+func kthStart(starts uint64, k int) int {
+	for ; k > 0; k-- {
+		starts &= starts - 1
+	}
+	return bits.TrailingZeros64(starts) / 8
 }
 
 // tokenAt reports whether the field that starts at line[at] is one of the
