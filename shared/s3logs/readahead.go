@@ -77,6 +77,33 @@ func (ra *readAhead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo implements io.WriterTo: each chunk as the goroutine filled it,
+// not copied again into the reader's buffer; then the source's error (nil
+// for io.EOF).
+func (ra *readAhead) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if ra.off < len(ra.cur.b) {
+			n, err := w.Write(ra.cur.b[ra.off:])
+			total += int64(n)
+			ra.off += n
+			if err != nil {
+				return total, err
+			}
+		}
+		if ra.cur.err != nil {
+			if ra.cur.err == io.EOF {
+				return total, nil
+			}
+			return total, ra.cur.err
+		}
+		if ra.cur.b != nil {
+			ra.free <- ra.cur.b[:cap(ra.cur.b)]
+		}
+		ra.cur, ra.off = <-ra.full, 0
+	}
+}
+
 // stop tells the goroutine to read no further; wait waits for it (after
 // the source is closed, which ends a read it is blocked in).
 func (ra *readAhead) stop() {

@@ -442,6 +442,32 @@ type ratioReader struct {
 	out int64
 }
 
+// WriteTo implements io.WriterTo: the decompressor's own WriteTo, each
+// piece counted and judged as Read judges it, so a line reader is handed
+// the decompressor's window instead of a copy of it.
+func (z *ratioReader) WriteTo(w io.Writer) (int64, error) {
+	wt, ok := z.r.(io.WriterTo)
+	if !ok {
+		return io.Copy(w, struct{ io.Reader }{z})
+	}
+	return wt.WriteTo(ratioWriter{z: z, w: w})
+}
+
+// ratioWriter is a ratioReader's WriteTo destination.
+type ratioWriter struct {
+	z *ratioReader
+	w io.Writer
+}
+
+func (rw ratioWriter) Write(p []byte) (int, error) {
+	n, err := rw.w.Write(p)
+	rw.z.out += int64(n)
+	if err == nil && rw.z.out > MinBombBytes && rw.z.out > MaxRatio*rw.z.in.n {
+		return n, fmt.Errorf("%w: %d bytes from %d", ErrBomb, rw.z.out, rw.z.in.n)
+	}
+	return n, err
+}
+
 func (z *ratioReader) Read(p []byte) (int, error) {
 	n, err := z.r.Read(p)
 	z.out += int64(n)
@@ -469,59 +495,118 @@ func Lines(parse func(line []byte) (Record, error)) Decoder {
 // 1), to point a record back at its place in the original object.
 func NumberedLines(parse func(n int, line []byte) (Record, error)) Decoder {
 	return func(r io.Reader, emit func(Record) error, bad func(error)) error {
-		br := bufio.NewReaderSize(r, 64<<10)
-		var long []byte // a line longer than the buffer, so far
-		tooLong, started := false, false
-		n, size := 0, 0 // the line's number and its bytes so far
-		for {
-			chunk, err := br.ReadSlice('\n')
-			size += len(chunk)
-			if errors.Is(err, bufio.ErrBufferFull) {
-				started = true
-				if !tooLong && len(long)+len(chunk) <= MaxLine {
-					long = append(long, chunk...)
-				} else {
-					tooLong, long = true, nil
-				}
-				continue
-			}
-			if err != nil && err != io.EOF {
-				return err // the partial last line is dropped with the error
-			}
-			if len(chunk) == 0 && err == io.EOF && !started {
-				return nil
-			}
-			n++
-			line := chunk
-			if long != nil {
-				line = append(long, chunk...)
-			}
-			if tooLong || len(line) > MaxLine {
-				tooLong = true
-			}
-			long, started = nil, false
-			lineSize := size
-			size = 0
-			if tooLong {
-				tooLong = false
-				bad(&OversizeError{What: fmt.Sprintf("line %d", n), Bytes: int64(lineSize), Limit: MaxLine})
-			} else if l := trimEOL(line); !blank(l) {
-				rec, perr := parse(n, l)
-				switch {
-				case perr == ErrSkip || errors.Is(perr, ErrSkip): // most lines of a prefiltered log are skipped: spare them errors.Is
-				case perr != nil:
-					bad(fmt.Errorf("line %d: %w", n, perr))
-				default:
-					if err := emit(rec); err != nil {
-						return err
-					}
-				}
-			}
-			if err == io.EOF {
-				return nil
-			}
+		s := &lineSplitter{parse: parse, emit: emit, bad: bad}
+		var err error
+		// The decompressor hands over its own window (WriteTo): the
+		// lines are split where it wrote them, with no copy of every
+		// byte into a reader's buffer first.
+		if wt, ok := r.(io.WriterTo); ok {
+			_, err = wt.WriteTo(s)
+		} else {
+			_, err = io.CopyBuffer(s, struct{ io.Reader }{r}, make([]byte, 64<<10))
+		}
+		if s.err != nil {
+			return s.err // emit's error, as emit gave it
+		}
+		if err != nil {
+			return err // the partial last line is dropped with the error
+		}
+		if s.started {
+			return s.end(nil) // a last line with no newline
+		}
+		return nil
+	}
+}
+
+// lineSplitter is NumberedLines' io.Writer: it cuts what is written to it
+// into lines and hands each to parse. A line that spans two writes is
+// carried over in its own buffer, at most MaxLine bytes of it.
+type lineSplitter struct {
+	parse func(n int, line []byte) (Record, error)
+	emit  func(Record) error
+	bad   func(error)
+	// carry is the current line's start when an earlier write held it;
+	// size counts its bytes (all of them, when it is too long to hold).
+	carry   []byte
+	size    int
+	started bool
+	tooLong bool
+	n       int // the number of the last line ended
+	err     error
+}
+
+// Write implements io.Writer. Its error is emit's, which stops the read.
+func (s *lineSplitter) Write(p []byte) (int, error) {
+	total := len(p)
+	if s.started {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.hold(p)
+			return total, nil
+		}
+		s.hold(p[:i+1])
+		p = p[i+1:]
+		if err := s.end(nil); err != nil {
+			return 0, err
 		}
 	}
+	for {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			break
+		}
+		if err := s.end(p[:i+1]); err != nil {
+			return 0, err
+		}
+		p = p[i+1:]
+	}
+	if len(p) > 0 {
+		s.hold(p)
+	}
+	return total, nil
+}
+
+// hold adds b, part of a line not ended yet, to the carried line, or only
+// counts it once the line is longer than MaxLine.
+func (s *lineSplitter) hold(b []byte) {
+	s.started = true
+	s.size += len(b)
+	if s.tooLong || s.size > MaxLine {
+		s.tooLong, s.carry = true, nil
+		return
+	}
+	s.carry = append(s.carry, b...)
+}
+
+// end ends a line: whole, the carried line when whole is nil. It reports
+// a line longer than MaxLine, skips a blank one and parses the others.
+func (s *lineSplitter) end(whole []byte) error {
+	s.n++
+	line, size, tooLong := whole, len(whole), len(whole) > MaxLine
+	if whole == nil {
+		line, size, tooLong = s.carry, s.size, s.tooLong
+		s.carry, s.size, s.started, s.tooLong = s.carry[:0], 0, false, false
+	}
+	if tooLong {
+		s.bad(&OversizeError{What: fmt.Sprintf("line %d", s.n), Bytes: int64(size), Limit: MaxLine})
+		return nil
+	}
+	l := trimEOL(line)
+	if blank(l) {
+		return nil
+	}
+	rec, err := s.parse(s.n, l)
+	switch {
+	case err == ErrSkip || errors.Is(err, ErrSkip): // most lines of a prefiltered log are skipped: spare them errors.Is
+	case err != nil:
+		s.bad(fmt.Errorf("line %d: %w", s.n, err))
+	default:
+		if err := s.emit(rec); err != nil {
+			s.err = err
+			return err
+		}
+	}
+	return nil
 }
 
 // trimEOL is line without its trailing '\r' and '\n' bytes

@@ -6,9 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -189,18 +192,66 @@ func TestLines(t *testing.T) {
 		{name: "a line that is spaces then a record", in: "   2024-08-02T08:00:00Z a b\n", want: []string{"a b"}},
 		{name: "a malformed line of UTF-8", in: "\u00e9t\u00e9\n", wantBad: 1},
 		{name: "a line longer than the buffer but under MaxLine", in: "2024-08-02T08:00:00Z a " + strings.Repeat("y", 100<<10) + "\n", want: []string{"a " + strings.Repeat("y", 100<<10)}},
+		{name: "a line of MaxLine bytes with its newline", in: "2024-08-02T08:00:00Z a " + atMax + "\nbad\n", want: []string{"a " + atMax}, wantBad: 1},
+		{name: "one byte past MaxLine, then a record", in: "2024-08-02T08:00:00Z a " + atMax + "y\n2024-08-02T08:00:01Z c d", want: []string{"c d"}, wantBad: 1},
+		{name: "a last line past MaxLine with no newline", in: "2024-08-02T08:00:00Z a b\n" + long, want: []string{"a b"}, wantBad: 1},
+	}
+	// The same lines however the stream is cut: all in one Write (the
+	// reader's WriteTo), one byte a Write (a reader with no WriteTo), and
+	// through the gzip reader's own window.
+	readers := []struct {
+		name string
+		of   func(t *testing.T, s string) io.Reader
+	}{
+		{"one write", func(_ *testing.T, s string) io.Reader { return strings.NewReader(s) }},
+		{"one byte a write", func(_ *testing.T, s string) io.Reader { return iotest.OneByteReader(strings.NewReader(s)) }},
+		{"gzip", func(t *testing.T, s string) io.Reader {
+			r, err := Decompressed(bytes.NewReader(gzipOf(t, strings.NewReader(s))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var got []string
-			bad := 0
-			err := Lines(parse)(strings.NewReader(tc.in), func(r Record) error {
-				got = append(got, r.Value.(string))
-				return nil
-			}, func(error) { bad++ })
-			if (err != nil) != tc.wantError || !reflect.DeepEqual(got, tc.want) || bad != tc.wantBad {
-				t.Fatalf("got %d records (err %v, %d bad), want %d (%d bad)", len(got), err, bad, len(tc.want), tc.wantBad)
+		for _, rd := range readers {
+			t.Run(tc.name+"/"+rd.name, func(t *testing.T) {
+				var got []string
+				bad := 0
+				err := Lines(parse)(rd.of(t, tc.in), func(r Record) error {
+					got = append(got, r.Value.(string))
+					return nil
+				}, func(error) { bad++ })
+				if (err != nil) != tc.wantError || !reflect.DeepEqual(got, tc.want) || bad != tc.wantBad {
+					t.Fatalf("got %d records (err %v, %d bad), want %d (%d bad)", len(got), err, bad, len(tc.want), tc.wantBad)
+				}
+			})
+		}
+	}
+}
+
+// atMax makes "2024-08-02T08:00:00Z a " + atMax + "\n" exactly MaxLine
+// bytes.
+var atMax = strings.Repeat("z", MaxLine-len("2024-08-02T08:00:00Z a ")-1)
+
+// TestNumberedLinesNumbers checks the numbers lines get and that emit's
+// error stops the read as emit gave it, however the stream is cut.
+func TestNumberedLinesNumbers(t *testing.T) {
+	in := "a\n\nb\r\nc"
+	stop := errors.New("stop")
+	for _, r := range []io.Reader{strings.NewReader(in), iotest.OneByteReader(strings.NewReader(in))} {
+		var got []int
+		err := NumberedLines(func(n int, line []byte) (Record, error) {
+			got = append(got, n)
+			return Record{Value: string(line)}, nil
+		})(r, func(rec Record) error {
+			if rec.Value == "b" {
+				return stop
 			}
-		})
+			return nil
+		}, func(err error) { t.Error(err) })
+		if !errors.Is(err, stop) || !slices.Equal(got, []int{1, 3}) {
+			t.Errorf("lines %v, err %v; want [1 3] and the emit's error", got, err)
+		}
 	}
 }
