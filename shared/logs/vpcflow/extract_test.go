@@ -193,3 +193,75 @@ func TestObjectDecoder(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkKeptLines is the path of the lines an extract keeps, alone:
+// each in-scope line of the synthetic object parsed, made a Line and
+// encoded as the evidence writer encodes it (AppendJSON into a reused
+// buffer). b.N counts lines.
+func BenchmarkKeptLines(b *testing.B) {
+	var lines [][]byte
+	for _, l := range bytes.Split(syntheticObject(80000), []byte("\n")) {
+		if bytes.Contains(l, []byte(benchENI)) {
+			lines = append(lines, l)
+		}
+	}
+	origin := evidence.Origin{Bucket: "b", Key: "AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/08/01/x.log.gz"}
+	ob, err := json.Marshal(origin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc := &originJSON{of: origin, json: ob}
+	p := NewParser(Default)
+	var buf []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		line := lines[i%len(lines)]
+		rec, err := p.Parse(line)
+		if err != nil {
+			b.Fatal(err)
+		}
+		l := NewLine(rec, "fl-0bench0000000001", origin, p, line)
+		l.origin = enc
+		if buf, err = l.AppendJSON(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestAppendString checks the JSON string encoder against encoding/json
+// for every byte value at every place of the eight-byte words it reads
+// and of the bytes after them, and on strings of runes it must escape.
+func TestAppendString(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		want, _ := json.Marshal(s)
+		if got := appendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("appendString(%q) = %s, encoding/json %s", s, got[1:], want)
+		}
+	}
+	for n := 1; n <= 17; n++ {
+		for at := 0; at < n; at++ {
+			for c := 0; c < 256; c++ {
+				b := bytes.Repeat([]byte{'a'}, n)
+				b[at] = byte(c)
+				check(string(b))
+			}
+		}
+	}
+	for _, s := range []string{"", "eni-0be4c4cafe0b1e2f3", "a\u2028b", "a\u2029", "é", "\xff", "tab\there", "<script>", "a&b", `"quoted"`, `back\slash`, "del\x7f", strings.Repeat("ok ", 40) + "<"} {
+		check(s)
+	}
+}
+
+// FuzzAppendString compares the JSON string encoder with encoding/json.
+func FuzzAppendString(f *testing.F) {
+	f.Add("2 123456789010 eni-1235b8ca123456789 172.31.16.139 ACCEPT OK")
+	f.Add("arn:aws:ecs:\u2028\xff\x01\"\\/é")
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("appendString(%q) = %s, encoding/json %s", s, got, want)
+		}
+	})
+}

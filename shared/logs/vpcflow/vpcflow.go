@@ -141,6 +141,14 @@ type Format struct {
 	// Line.AppendJSON.
 	sorted  []string
 	strJSON string
+	// sortedJSON[i] is sorted[i] as a JSON object key, `"name":`, after
+	// a ',' for every key but the first: Line.AppendJSON writes a
+	// record's keys from it without escaping them again.
+	sortedJSON []string
+	// startAt and endAt are the indexes of the start and end fields, -1
+	// when the format has none: Parse sets the record's times from the
+	// numbers it parsed, not from map lookups.
+	startAt, endAt int
 }
 
 // Errors of this package.
@@ -160,7 +168,7 @@ func newFormat(names []string) (Format, error) {
 	if len(names) == 0 {
 		return Format{}, fmt.Errorf("%w: no fields", ErrFormat)
 	}
-	f := Format{fields: names, ints: make([]bool, len(names))}
+	f := Format{fields: names, ints: make([]bool, len(names)), startAt: -1, endAt: -1}
 	seen := make(map[string]bool, len(names))
 	for i, n := range names {
 		if n == "" {
@@ -173,6 +181,12 @@ func newFormat(names []string) (Format, error) {
 		}
 		seen[n] = true
 		f.ints[i] = fieldByName[n].Int
+		switch n {
+		case "start":
+			f.startAt = i
+		case "end":
+			f.endAt = i
+		}
 	}
 	parts := make([]string, len(names))
 	for i, n := range names {
@@ -181,6 +195,14 @@ func newFormat(names []string) (Format, error) {
 	f.str = strings.Join(parts, " ")
 	f.sorted = slices.Sorted(slices.Values(names))
 	f.strJSON = string(appendString(nil, f.str))
+	f.sortedJSON = make([]string, len(f.sorted))
+	for i, n := range f.sorted {
+		var b []byte
+		if i > 0 {
+			b = append(b, ',')
+		}
+		f.sortedJSON[i] = string(append(appendString(b, n), ':'))
+	}
 	for i, n := range names {
 		if slices.Contains(ENIFields, n) || slices.Contains(AddrFields, n) {
 			f.scopeAt = append(f.scopeAt, i)
@@ -298,62 +320,149 @@ func (r Record) LogStatus() string { return r.String("log-status") }
 // Parse reads one line in format f. A line with another number of fields
 // than the format, or a number field that is not a number, is
 // ErrMalformed.
-func (f Format) Parse(line []byte) (Record, error) {
+func (f Format) Parse(line []byte) (Record, error) { return f.parse(line, nil) }
+
+// parse is Parse. p, when not nil, is the parser reading the line: it is
+// given the line's text (NewLine's Message) and lends its boxes.
+func (f *Format) parse(line []byte, p *Parser) (Record, error) {
+	// One copy of the line: every text field is a piece of it, not a
+	// copy of its own (a string is immutable: the pieces and the whole
+	// may be shared freely).
+	text := string(line)
+	r := Record{Fields: make(map[string]any, len(f.fields))}
+	var last []any
+	if p != nil {
+		if len(p.last) != len(f.fields) {
+			p.last = make([]any, len(f.fields))
+		}
+		last = p.last
+	}
+	var start, end int64 // the start and end fields' numbers, when set
+	startSet, endSet := false, false
+	at := 0
 	// AWS separates fields with ASCII spaces; split at ASCII white space
 	// only (as CountFields counts), not at U+00A0 or U+0085 inside a value
 	// (their bytes, like every byte of a multi-byte rune, are >= 0x80).
-	if n := CountFields(line); n != len(f.fields) {
-		what := "few"
-		if n > len(f.fields) {
-			what = "many"
-		}
-		return Record{}, fmt.Errorf("%w: %d fields, the format has %d (too %s)", ErrMalformed, n, len(f.fields), what)
-	}
-	// One copy of the line: every text field is a piece of it, not a
-	// copy of its own.
-	text := string(line)
-	r := Record{Fields: make(map[string]any, len(f.fields))}
-	at := 0
 	for i, name := range f.fields {
-		for asciiSpace[text[at]] {
+		for at < len(text) && asciiSpace[text[at]] {
 			at++
 		}
-		end := at + 1
-		for end < len(text) && !asciiSpace[text[end]] {
-			end++
+		if at == len(text) {
+			return Record{}, f.countError(line)
 		}
-		tok := text[at:end]
-		at = end
+		stop := at + 1
+		for stop < len(text) && !asciiSpace[text[stop]] {
+			stop++
+		}
+		tok := text[at:stop]
+		at = stop
 		if tok == "-" {
 			r.Fields[name] = nil
 			continue
 		}
 		if !f.ints[i] {
-			r.Fields[name] = tok
+			// Boxing a string in an any allocates; the same field of
+			// the parser's line before often has the same value (the
+			// interface, the account, the action, the status): its box
+			// is shared, an any being immutable.
+			if last == nil {
+				r.Fields[name] = tok
+			} else if s, ok := last[i].(string); ok && s == tok {
+				r.Fields[name] = last[i]
+			} else {
+				v := any(tok)
+				last[i], r.Fields[name] = v, v
+			}
 			continue
 		}
-		n, err := strconv.ParseInt(tok, 10, 64)
-		if err != nil {
+		n, ok := parseDecimal(tok)
+		if !ok {
+			// The count is the first thing wrong with a line, as a
+			// reader that counted first would say.
+			if CountFields(line) != len(f.fields) {
+				return Record{}, f.countError(line)
+			}
 			return Record{}, fmt.Errorf("%w: %s is %q, not a number", ErrMalformed, name, tok)
 		}
-		r.Fields[name] = n
+		switch i {
+		case f.startAt:
+			start, startSet = n, true
+		case f.endAt:
+			end, endSet = n, true
+		}
+		// Numbers below 256 are boxed without allocating; others, like
+		// strings, share the box of the line before when it holds the
+		// same number.
+		if last == nil || n < 256 {
+			r.Fields[name] = n
+		} else if m, ok := last[i].(int64); ok && m == n {
+			r.Fields[name] = last[i]
+		} else {
+			v := any(n)
+			last[i], r.Fields[name] = v, v
+		}
 	}
-	for _, t := range []struct {
-		name string
-		at   *time.Time
-	}{{"start", &r.Start}, {"end", &r.End}} {
-		n, ok := r.Int(t.name)
-		if !ok {
-			continue
-		}
-		// Seconds past year 9999 (or before year 0) are no time an
-		// extract can write as RFC 3339.
-		if n < minUnix || n > maxUnix {
-			return Record{}, fmt.Errorf("%w: %s %d is not a time", ErrMalformed, t.name, n)
-		}
-		*t.at = time.Unix(n, 0).UTC()
+	for at < len(text) && asciiSpace[text[at]] {
+		at++
+	}
+	if at != len(text) {
+		return Record{}, f.countError(line)
+	}
+	var err error
+	if startSet {
+		r.Start, err = unixTime(f.fields[f.startAt], start)
+	}
+	if endSet && err == nil {
+		r.End, err = unixTime(f.fields[f.endAt], end)
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	if p != nil {
+		p.text = text
 	}
 	return r, nil
+}
+
+// unixTime is the time of field name's n seconds since the epoch, in UTC.
+func unixTime(name string, n int64) (time.Time, error) {
+	// Seconds past year 9999 (or before year 0) are no time an extract
+	// can write as RFC 3339.
+	if n < minUnix || n > maxUnix {
+		return time.Time{}, fmt.Errorf("%w: %s %d is not a time", ErrMalformed, name, n)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+// countError is the ErrMalformed of a line with another number of fields
+// than f.
+func (f *Format) countError(line []byte) error {
+	n := CountFields(line)
+	what := "few"
+	if n > len(f.fields) {
+		what = "many"
+	}
+	return fmt.Errorf("%w: %d fields, the format has %d (too %s)", ErrMalformed, n, len(f.fields), what)
+}
+
+// parseDecimal is strconv.ParseInt(s, 10, 64) with a fast path for what
+// flow logs write: up to 18 plain digits, which cannot overflow.
+// Anything else (a sign, more digits, a stray byte) is strconv's to judge.
+func parseDecimal(s string) (int64, bool) {
+	if len(s) > 0 && len(s) <= 18 {
+		var n int64
+		for i := 0; i < len(s); i++ {
+			c := s[i] - '0'
+			if c > 9 {
+				goto slow
+			}
+			n = n*10 + int64(c)
+		}
+		return n, true
+	}
+slow:
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // The epoch seconds of 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the
@@ -369,6 +478,11 @@ const (
 type Parser struct {
 	format Format
 	header bool
+	// text is the last line parsed, as a string, for NewLine's Message;
+	// last holds the boxed value of each field of that line or an
+	// earlier one, for the next line to share (Format.parse).
+	text string
+	last []any
 }
 
 // NewParser returns a parser that reads lines in format f (the flow log's
@@ -384,9 +498,14 @@ func (p *Parser) FromHeader() bool { return p.header }
 // Parse reads one line: ErrHeader for a header line (the format is taken
 // from it), ErrMalformed for a line that does not fit the format.
 func (p *Parser) Parse(line []byte) (Record, error) {
-	if f, ok := HeaderFormat(line); ok {
-		p.format, p.header = f, true
-		return Record{}, ErrHeader
+	// A record's first byte (a number, or "-") rules out a header here,
+	// without HeaderFormat's call and its empty Format.
+	if len(line) == 0 || (line[0] != '-' && (line[0] < '0' || line[0] > '9')) {
+		if f, ok := HeaderFormat(line); ok {
+			p.format, p.header = f, true
+			p.text, p.last = "", nil
+			return Record{}, ErrHeader
+		}
 	}
-	return p.format.Parse(line)
+	return p.format.parse(line, p)
 }
