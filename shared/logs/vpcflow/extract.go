@@ -44,12 +44,10 @@ type Line struct {
 	rec Record
 	// origin, when its Origin is the line's, is that Origin encoded.
 	origin *originJSON
-	// keys are the names of the format's fields, sorted: Record's keys
-	// unless Record was changed after NewLine; keysJSON are the same as
-	// JSON object keys (Format.sortedJSON). formatJSON is Format as a
-	// JSON string while Format is still formatStr.
-	keys, keysJSON        []string
-	formatStr, formatJSON string
+	// format is the format the line was read with, encoded: its
+	// sorted keys are Record's unless Record was changed after NewLine,
+	// its JSON string is Format's while Format is still its string.
+	format *formatJSON
 }
 
 // NewLine is the extract line of rec, read by p from message, a line of
@@ -57,7 +55,7 @@ type Line struct {
 func NewLine(rec Record, flowLogID string, origin evidence.Origin, p *Parser, message []byte) *Line {
 	l := &Line{FlowLogID: flowLogID, Origin: origin, Format: p.format.str, FormatFrom: "logFormat",
 		Record: rec.Fields, rec: rec,
-		keys: p.format.sorted, keysJSON: p.format.sortedJSON, formatStr: p.format.str, formatJSON: p.format.strJSON}
+		format: p.format.json}
 	// The message is nearly always the line p parsed last, whose text
 	// the record's fields are pieces of: that string, not another copy.
 	if string(message) == p.text {
@@ -208,8 +206,8 @@ func (l *Line) AppendJSON(b []byte) ([]byte, error) {
 		}
 	}
 	b = append(b, `,"format":`...)
-	if l.formatJSON != "" && l.Format == l.formatStr {
-		b = append(b, l.formatJSON...)
+	if l.format != nil && l.Format == l.format.str {
+		b = append(b, l.format.strJSON...)
 	} else {
 		b = appendString(b, l.Format)
 	}
@@ -226,16 +224,16 @@ func (l *Line) AppendJSON(b []byte) ([]byte, error) {
 	// exactly Record's: as many, each of them there (the keys are
 	// distinct). Each is looked up once, for its value; a key missing
 	// undoes what was written of the record and sorts Record's own.
-	if len(l.Record) == len(l.keys) && len(l.keysJSON) == len(l.keys) {
+	if fj := l.format; fj != nil && len(l.Record) == len(fj.sorted) {
 		mark := len(b)
 		b = append(b, '{')
-		for i, k := range l.keys {
+		for i, k := range fj.sorted {
 			v, ok := l.Record[k]
 			if !ok {
 				b = b[:mark]
 				goto sorted
 			}
-			b = append(b, l.keysJSON[i]...)
+			b = append(b, fj.sortedJSON[i]...)
 			if b, err = appendValue(b, v); err != nil {
 				return nil, err
 			}
@@ -284,12 +282,49 @@ func appendValue(b []byte, v any) ([]byte, error) {
 // nanoseconds, quoted (no byte of it needs escaping); an error for a time
 // RFC 3339 cannot write.
 func appendTime(b []byte, t time.Time) ([]byte, error) {
+	// A record's times are whole seconds in UTC (Parse makes them so):
+	// written from the seconds, without time's general formatter.
+	if t.Nanosecond() == 0 && t.Location() == time.UTC {
+		if s := t.Unix(); s >= 0 && s <= maxUnix {
+			return appendUnixUTC(b, s), nil
+		}
+	}
 	b = append(b, '"')
 	b, err := t.AppendText(b)
 	if err != nil {
 		return nil, fmt.Errorf("json: %w", err)
 	}
 	return append(b, '"'), nil
+}
+
+// appendUnixUTC appends, quoted, the RFC 3339 time of s seconds since the
+// epoch (0 to maxUnix) in UTC, as time.Time's MarshalJSON writes a time of
+// whole seconds: "2006-01-02T15:04:05Z".
+func appendUnixUTC(b []byte, s int64) []byte {
+	days, sec := s/86400, s%86400
+	// The civil date of a day number (Howard Hinnant's days_from_civil
+	// inverse), with 400-year eras that start on March 1st; days >= 0.
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	if month > 12 {
+		month -= 12
+	}
+	year := yoe + era*400
+	if month <= 2 {
+		year++
+	}
+	hh, mm, ss := sec/3600, sec/60%60, sec%60
+	return append(b, '"',
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hh/10), byte('0'+hh%10), ':', byte('0'+mm/10), byte('0'+mm%10), ':',
+		byte('0'+ss/10), byte('0'+ss%10), 'Z', '"')
 }
 
 // appendString appends s as a JSON string the way encoding/json does: a

@@ -265,3 +265,34 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendTime checks the times AppendJSON writes itself against
+// time.Time's MarshalJSON: whole seconds in UTC from the epoch to year
+// 9999 (leap days, century years, the ends of the range), and the times it
+// leaves to MarshalJSON (other zones, fractions of a second, before 1970).
+func TestAppendTime(t *testing.T) {
+	check := func(at time.Time) {
+		t.Helper()
+		want, werr := at.MarshalJSON()
+		got, gerr := appendTime([]byte("x"), at)
+		if (werr != nil) != (gerr != nil) || (werr == nil && string(got) != "x"+string(want)) {
+			t.Fatalf("appendTime(%v) = %s (%v), MarshalJSON %s (%v)", at, got, gerr, want, werr)
+		}
+	}
+	for _, s := range []int64{0, 1, 59, 60, 86399, 86400, 951782400, 951868799, 951868800, 4107542400, 4107628800,
+		1418530010, 1722470400, 253402300799, 253402300800, -1, -62167219200} {
+		check(time.Unix(s, 0).UTC())
+	}
+	for y := 1970; y <= 9999; y += 7 {
+		for _, d := range []time.Time{time.Date(y, 2, 28, 23, 59, 59, 0, time.UTC), time.Date(y, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(y, 12, 31, 12, 30, 7, 0, time.UTC)} {
+			check(d)
+		}
+	}
+	for s := int64(0); s < 253402300799; s += 86400*29 + 3607 {
+		check(time.Unix(s, 0).UTC())
+	}
+	check(time.Date(2024, 8, 1, 0, 0, 1, 500, time.UTC))
+	check(time.Date(2024, 8, 1, 0, 0, 1, 0, time.FixedZone("x", 3600)))
+	check(time.Date(2024, 8, 1, 0, 0, 1, 0, time.FixedZone("UTC", 0)))
+	check(time.Unix(1722470400, 0))
+}

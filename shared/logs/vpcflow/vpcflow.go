@@ -136,15 +136,10 @@ type Format struct {
 	// scopeAt are the indexes, in order, of the fields a Matcher
 	// compares with its scope (ENIFields, AddrFields), for Candidate.
 	scopeAt []int
-	// sorted are the field names in the order encoding/json writes a
-	// record's keys, and strJSON is str as a JSON string, for
-	// Line.AppendJSON.
-	sorted  []string
-	strJSON string
-	// sortedJSON[i] is sorted[i] as a JSON object key, `"name":`, after
-	// a ',' for every key but the first: Line.AppendJSON writes a
-	// record's keys from it without escaping them again.
-	sortedJSON []string
+	// json is what Line.AppendJSON writes of the format, made once and
+	// shared by every Line read with it (one pointer in each, not four
+	// strings and slices).
+	json *formatJSON
 	// startAt and endAt are the indexes of the start and end fields, -1
 	// when the format has none: Parse sets the record's times from the
 	// numbers it parsed, not from map lookups.
@@ -193,22 +188,33 @@ func newFormat(names []string) (Format, error) {
 		parts[i] = "${" + n + "}"
 	}
 	f.str = strings.Join(parts, " ")
-	f.sorted = slices.Sorted(slices.Values(names))
-	f.strJSON = string(appendString(nil, f.str))
-	f.sortedJSON = make([]string, len(f.sorted))
-	for i, n := range f.sorted {
+	fj := &formatJSON{str: f.str, strJSON: string(appendString(nil, f.str)), sorted: slices.Sorted(slices.Values(names))}
+	fj.sortedJSON = make([]string, len(fj.sorted))
+	for i, n := range fj.sorted {
 		var b []byte
 		if i > 0 {
 			b = append(b, ',')
 		}
-		f.sortedJSON[i] = string(append(appendString(b, n), ':'))
+		fj.sortedJSON[i] = string(append(appendString(b, n), ':'))
 	}
+	f.json = fj
 	for i, n := range names {
 		if slices.Contains(ENIFields, n) || slices.Contains(AddrFields, n) {
 			f.scopeAt = append(f.scopeAt, i)
 		}
 	}
 	return f, nil
+}
+
+// formatJSON is a Format as Line.AppendJSON writes it.
+type formatJSON struct {
+	// str is Format.String, and strJSON it as a JSON string.
+	str, strJSON string
+	// sorted are the field names in the order encoding/json writes a
+	// record's keys; sortedJSON[i] is sorted[i] as a JSON object key,
+	// `"name":`, after a ',' for every key but the first, so a record's
+	// keys are written without being escaped again.
+	sorted, sortedJSON []string
 }
 
 // ParseFormat reads a flow log's LogFormat ("${version} ${srcaddr} ...").
