@@ -336,10 +336,10 @@ func (f *Format) parse(line []byte, p *Parser) (Record, error) {
 	// may be shared freely).
 	text := string(line)
 	r := Record{Fields: make(map[string]any, len(f.fields))}
-	var last []any
+	var last []boxes
 	if p != nil {
 		if len(p.last) != len(f.fields) {
-			p.last = make([]any, len(f.fields))
+			p.last = make([]boxes, len(f.fields))
 		}
 		last = p.last
 	}
@@ -362,51 +362,24 @@ func (f *Format) parse(line []byte, p *Parser) (Record, error) {
 		}
 		tok := text[at:stop]
 		at = stop
-		if tok == "-" {
-			r.Fields[name] = nil
-			continue
-		}
-		if !f.ints[i] {
-			// Boxing a string in an any allocates; the same field of
-			// the parser's line before often has the same value (the
-			// interface, the account, the action, the status): its box
-			// is shared, an any being immutable.
+		var v any
+		switch {
+		case tok == "-":
+		case !f.ints[i]:
 			if last == nil {
-				r.Fields[name] = tok
-			} else if s, ok := last[i].(string); ok && s == tok {
-				r.Fields[name] = last[i]
+				v = tok
 			} else {
-				v := any(tok)
-				last[i], r.Fields[name] = v, v
+				v = last[i].str(tok)
 			}
-			continue
-		}
-		n, ok := parseDecimal(tok)
-		if !ok {
-			// The count is the first thing wrong with a line, as a
-			// reader that counted first would say.
-			if CountFields(line) != len(f.fields) {
-				return Record{}, f.countError(line)
+		default:
+			var err error
+			if v, err = f.number(line, i, tok, last, &start, &end); err != nil {
+				return Record{}, err
 			}
-			return Record{}, fmt.Errorf("%w: %s is %q, not a number", ErrMalformed, name, tok)
+			startSet = startSet || i == f.startAt
+			endSet = endSet || i == f.endAt
 		}
-		switch i {
-		case f.startAt:
-			start, startSet = n, true
-		case f.endAt:
-			end, endSet = n, true
-		}
-		// Numbers below 256 are boxed without allocating; others, like
-		// strings, share the box of the line before when it holds the
-		// same number.
-		if last == nil || n < 256 {
-			r.Fields[name] = n
-		} else if m, ok := last[i].(int64); ok && m == n {
-			r.Fields[name] = last[i]
-		} else {
-			v := any(n)
-			last[i], r.Fields[name] = v, v
-		}
+		r.Fields[name] = v
 	}
 	for at < len(text) && asciiSpace[text[at]] {
 		at++
@@ -428,6 +401,66 @@ func (f *Format) parse(line []byte, p *Parser) (Record, error) {
 		p.text = text
 	}
 	return r, nil
+}
+
+// number is the value of tok, field i of line, a number field: its box
+// (from last when not nil) or ErrMalformed. The start and end fields' go
+// to *start and *end too, for the record's times.
+func (f *Format) number(line []byte, i int, tok string, last []boxes, start, end *int64) (any, error) {
+	n, ok := parseDecimal(tok)
+	if !ok {
+		// The count is the first thing wrong with a line, as a reader
+		// that counted first would say.
+		if CountFields(line) != len(f.fields) {
+			return nil, f.countError(line)
+		}
+		return nil, fmt.Errorf("%w: %s is %q, not a number", ErrMalformed, f.fields[i], tok)
+	}
+	switch i {
+	case f.startAt:
+		*start = n
+	case f.endAt:
+		*end = n
+	}
+	// Numbers below 256 are boxed without allocating.
+	if last == nil || n < 256 {
+		return n, nil
+	}
+	return last[i].int(n), nil
+}
+
+// boxes are the last two values of one field a Parser boxed, for the
+// lines after to share. Boxing a string or a number past 255 in an any
+// allocates; the same field of a line before often has the same value
+// (the interface, the account, the action, the status, a port), or one of
+// two (a conversation's two addresses, ACCEPT and REJECT): its box is
+// shared, an any being immutable.
+type boxes [2]any
+
+// str is tok boxed: a box of b's that holds it, else a new one, kept.
+func (b *boxes) str(tok string) any {
+	if s, ok := b[0].(string); ok && s == tok {
+		return b[0]
+	}
+	if s, ok := b[1].(string); ok && s == tok {
+		return b[1]
+	}
+	v := any(tok)
+	b[0], b[1] = v, b[0]
+	return v
+}
+
+// int is n boxed, as str.
+func (b *boxes) int(n int64) any {
+	if m, ok := b[0].(int64); ok && m == n {
+		return b[0]
+	}
+	if m, ok := b[1].(int64); ok && m == n {
+		return b[1]
+	}
+	v := any(n)
+	b[0], b[1] = v, b[0]
+	return v
 }
 
 // unixTime is the time of field name's n seconds since the epoch, in UTC.
@@ -485,10 +518,10 @@ type Parser struct {
 	format Format
 	header bool
 	// text is the last line parsed, as a string, for NewLine's Message;
-	// last holds the boxed value of each field of that line or an
-	// earlier one, for the next line to share (Format.parse).
+	// last holds the boxed values of each field of the lines before, for
+	// the next line to share (Format.parse).
 	text string
-	last []any
+	last []boxes
 }
 
 // NewParser returns a parser that reads lines in format f (the flow log's

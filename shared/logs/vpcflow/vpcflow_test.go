@@ -460,6 +460,8 @@ func TestParserSharesBoxes(t *testing.T) {
 		"5 eni-2 10.0.0.3 1418530011 1418530070 70000 OK",
 		"5 1418530011 10.0.0.3 1418530011 1418530070 eni-2 OK", // malformed: start of a text field's value
 		"5 eni-3 10.0.0.3 1418530011 1418530070 70000 OK",
+		"5 eni-2 10.0.0.3 1418530011 1418530070 70001 OK", // the value before the last
+		"5 eni-3 10.0.0.4 1418530011 1418530070 70000 OK",
 	}
 	p := NewParser(Default)
 	type read struct {
@@ -485,8 +487,8 @@ func TestParserSharesBoxes(t *testing.T) {
 			}
 		}
 	}
-	if len(got) != 8 {
-		t.Fatalf("%d records, want 8", len(got))
+	if len(got) != 10 {
+		t.Fatalf("%d records, want 10", len(got))
 	}
 	for _, r := range got {
 		want, _ := r.format.Parse([]byte(r.line))
