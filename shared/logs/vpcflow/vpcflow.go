@@ -513,7 +513,9 @@ const (
 
 // Parser reads the lines of one flow log file or stream: a header line
 // (S3 delivery writes one first) sets the format for the lines after it;
-// before one, the format it was made with is used. Make one per file.
+// before one, the format it was made with is used. Make one per file: a
+// Parser keeps state from line to line (the format, the last line read and
+// the values its records share) and is not safe for concurrent use.
 type Parser struct {
 	format Format
 	header bool
