@@ -44,20 +44,26 @@ type Line struct {
 	rec Record
 	// origin, when its Origin is the line's, is that Origin encoded.
 	origin *originJSON
-	// keys are the names of the format's fields, sorted: Record's keys
-	// unless Record was changed after NewLine. formatJSON is Format as a
-	// JSON string while Format is still formatStr.
-	keys                  []string
-	formatStr, formatJSON string
+	// format is the format the line was read with, encoded: its
+	// sorted keys are Record's unless Record was changed after NewLine,
+	// its JSON string is Format's while Format is still its string.
+	format *formatJSON
 }
 
 // NewLine is the extract line of rec, read by p from message, a line of
 // flow log flowLogID found at origin.
 func NewLine(rec Record, flowLogID string, origin evidence.Origin, p *Parser, message []byte) *Line {
-	l := &Line{FlowLogID: flowLogID, Origin: origin, Format: p.Format().String(), FormatFrom: "logFormat",
-		Message: string(message), Record: rec.Fields, rec: rec,
-		keys: p.format.sorted, formatStr: p.format.str, formatJSON: p.format.strJSON}
-	if p.FromHeader() {
+	l := &Line{FlowLogID: flowLogID, Origin: origin, Format: p.format.str, FormatFrom: "logFormat",
+		Record: rec.Fields, rec: rec,
+		format: p.format.json}
+	// The message is nearly always the line p parsed last, whose text
+	// the record's fields are pieces of: that string, not another copy.
+	if string(message) == p.text {
+		l.Message = p.text
+	} else {
+		l.Message = string(message)
+	}
+	if p.header {
 		l.FormatFrom = "header"
 	}
 	// Start and End point into the line's own copy of the record: no
@@ -200,8 +206,8 @@ func (l *Line) AppendJSON(b []byte) ([]byte, error) {
 		}
 	}
 	b = append(b, `,"format":`...)
-	if l.formatJSON != "" && l.Format == l.formatStr {
-		b = append(b, l.formatJSON...)
+	if l.format != nil && l.Format == l.format.str {
+		b = append(b, l.format.strJSON...)
 	} else {
 		b = appendString(b, l.Format)
 	}
@@ -214,14 +220,32 @@ func (l *Line) AppendJSON(b []byte) ([]byte, error) {
 		b = append(b, "null"...)
 		return append(b, '}'), nil
 	}
-	keys := l.keys
-	if !sameKeys(l.Record, keys) {
-		keys = make([]string, 0, len(l.Record))
-		for k := range l.Record {
-			keys = append(keys, k)
+	// The format's keys, already sorted and encoded, while they are
+	// exactly Record's: as many, each of them there (the keys are
+	// distinct). Each is looked up once, for its value; a key missing
+	// undoes what was written of the record and sorts Record's own.
+	if fj := l.format; fj != nil && len(l.Record) == len(fj.sorted) {
+		mark := len(b)
+		b = append(b, '{')
+		for i, k := range fj.sorted {
+			v, ok := l.Record[k]
+			if !ok {
+				b = b[:mark]
+				goto sorted
+			}
+			b = append(b, fj.sortedJSON[i]...)
+			if b, err = appendValue(b, v); err != nil {
+				return nil, err
+			}
 		}
-		slices.Sort(keys)
+		return append(b, '}', '}'), nil
 	}
+sorted:
+	keys := make([]string, 0, len(l.Record))
+	for k := range l.Record {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -229,41 +253,42 @@ func (l *Line) AppendJSON(b []byte) ([]byte, error) {
 		}
 		b = appendString(b, k)
 		b = append(b, ':')
-		switch v := l.Record[k].(type) {
-		case nil:
-			b = append(b, "null"...)
-		case int64:
-			b = strconv.AppendInt(b, v, 10)
-		case string:
-			b = appendString(b, v)
-		default:
-			vb, err := json.Marshal(v)
-			if err != nil {
-				return nil, err
-			}
-			b = append(b, vb...)
+		if b, err = appendValue(b, l.Record[k]); err != nil {
+			return nil, err
 		}
 	}
 	return append(b, '}', '}'), nil
 }
 
-// sameKeys reports whether keys (distinct) are exactly the keys of m.
-func sameKeys(m map[string]any, keys []string) bool {
-	if len(m) != len(keys) {
-		return false
+// appendValue appends a record's value as encoding/json writes it: the
+// types Parse makes without reflection, any other through encoding/json.
+func appendValue(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case string:
+		return appendString(b, v), nil
 	}
-	for _, k := range keys {
-		if _, ok := m[k]; !ok {
-			return false
-		}
+	vb, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
 	}
-	return true
+	return append(b, vb...), nil
 }
 
 // appendTime appends t as time.Time's MarshalJSON does: RFC 3339 with
 // nanoseconds, quoted (no byte of it needs escaping); an error for a time
 // RFC 3339 cannot write.
 func appendTime(b []byte, t time.Time) ([]byte, error) {
+	// A record's times are whole seconds in UTC (Parse makes them so):
+	// written from the seconds, without time's general formatter.
+	if t.Nanosecond() == 0 && t.Location() == time.UTC {
+		if s := t.Unix(); s >= 0 && s <= maxUnix {
+			return appendUnixUTC(b, s), nil
+		}
+	}
 	b = append(b, '"')
 	b, err := t.AppendText(b)
 	if err != nil {
@@ -272,18 +297,97 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 	return append(b, '"'), nil
 }
 
+// appendUnixUTC appends, quoted, the RFC 3339 time of s seconds since the
+// epoch (0 to maxUnix) in UTC, as time.Time's MarshalJSON writes a time of
+// whole seconds: "2006-01-02T15:04:05Z".
+func appendUnixUTC(b []byte, s int64) []byte {
+	days, sec := s/86400, s%86400
+	// The civil date of a day number (Howard Hinnant's days_from_civil
+	// inverse), with 400-year eras that start on March 1st; days >= 0.
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	if month > 12 {
+		month -= 12
+	}
+	year := yoe + era*400
+	if month <= 2 {
+		year++
+	}
+	hh, mm, ss := sec/3600, sec/60%60, sec%60
+	return append(b, '"',
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hh/10), byte('0'+hh%10), ':', byte('0'+mm/10), byte('0'+mm%10), ':',
+		byte('0'+ss/10), byte('0'+ss%10), 'Z', '"')
+}
+
 // appendString appends s as a JSON string the way encoding/json does: a
 // string of printable ASCII without '"', '\\' or the HTML characters it
 // escapes (every flow log field, nearly always) as it is, any other through
 // encoding/json.
 func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			sb, _ := json.Marshal(s) // a string always encodes
-			return append(b, sb...)
+	i := 0
+	// Eight bytes at a time: the message is most of what is checked.
+	for ; i+8 <= len(s); i += 8 {
+		if escapeBytes(load64(s[i:i+8])) != 0 {
+			return appendEscaped(b, s)
+		}
+	}
+	for ; i < len(s); i++ {
+		if needsEscape[s[i]] {
+			return appendEscaped(b, s)
 		}
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// load64 is the first eight bytes of s as a little-endian word (one load:
+// the compiler combines the bytes' loads).
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// appendEscaped appends s as encoding/json writes it, through
+// encoding/json: a string needing escapes is rare in a flow log.
+func appendEscaped(b []byte, s string) []byte {
+	sb, _ := json.Marshal(s) // a string always encodes
+	return append(b, sb...)
+}
+
+// needsEscape marks the bytes appendString leaves to encoding/json: the
+// control characters, DEL and every byte of a multi-byte rune (encoding/json
+// replaces invalid UTF-8 and escapes U+2028 and U+2029), '"', '\\', and the
+// HTML characters '<', '>' and '&'.
+var needsEscape = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&'
+	}
+	return t
+}()
+
+// escapeBytes sets the high bit of each byte of x (eight bytes of a
+// string, little-endian) that needsEscape marks, and clears every other
+// bit. As in spaceBytes, each byte is tested exactly on its low seven bits,
+// with sums that carry into the byte's high bit and never past it; a byte
+// whose own high bit is set needs escaping.
+func escapeBytes(x uint64) uint64 {
+	l := x & low7
+	// Below 0x20: l+0x60 stays below 0x80.
+	ctl := ^(l + (0x80-0x20)*loBits)
+	// 0x7f: l+1 reaches 0x80.
+	del := l + loBits
+	// One of the characters: l^c is zero, and zero+0x7f stays below 0x80.
+	eq := ^((l ^ '"'*loBits) + low7) | ^((l ^ '\\'*loBits) + low7) |
+		^((l ^ '<'*loBits) + low7) | ^((l ^ '>'*loBits) + low7) | ^((l ^ '&'*loBits) + low7)
+	return (ctl | del | eq | x) & hiBits
 }

@@ -193,3 +193,129 @@ func TestObjectDecoder(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkKeptLines is the path of the lines an extract keeps, alone:
+// each in-scope line of the synthetic object parsed, made a Line and
+// encoded as the evidence writer encodes it (AppendJSON into a reused
+// buffer). "each" encodes a line as soon as it is made, its memory still
+// in cache; "object" makes the Lines of the whole object first and then
+// encodes them, as s3logs.ExtractEach holds an object's records until the
+// writer takes them. ns/op is for one line.
+func BenchmarkKeptLines(b *testing.B) {
+	var lines [][]byte
+	for _, l := range bytes.Split(syntheticObject(80000), []byte("\n")) {
+		if bytes.Contains(l, []byte(benchENI)) {
+			lines = append(lines, l)
+		}
+	}
+	origin := evidence.Origin{Bucket: "b", Key: "AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/08/01/x.log.gz"}
+	ob, err := json.Marshal(origin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc := &originJSON{of: origin, json: ob}
+	newLine := func(p *Parser, line []byte) *Line {
+		rec, err := p.Parse(line)
+		if err != nil {
+			b.Fatal(err)
+		}
+		l := NewLine(rec, "fl-0bench0000000001", origin, p, line)
+		l.origin = enc
+		return l
+	}
+	var buf []byte
+	write := func(l *Line) {
+		if buf, err = l.AppendJSON(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("each", func(b *testing.B) {
+		p := NewParser(Default)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			write(newLine(p, lines[i%len(lines)]))
+		}
+	})
+	b.Run("object", func(b *testing.B) {
+		b.ReportAllocs()
+		kept := make([]*Line, 0, len(lines))
+		for i := 0; i < b.N; i += len(lines) {
+			p := NewParser(Default)
+			kept = kept[:0]
+			for _, l := range lines[:min(len(lines), b.N-i)] {
+				kept = append(kept, newLine(p, l))
+			}
+			for _, l := range kept {
+				write(l)
+			}
+		}
+	})
+}
+
+// TestAppendString checks the JSON string encoder against encoding/json
+// for every byte value at every place of the eight-byte words it reads
+// and of the bytes after them, and on strings of runes it must escape.
+func TestAppendString(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		want, _ := json.Marshal(s)
+		if got := appendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("appendString(%q) = %s, encoding/json %s", s, got[1:], want)
+		}
+	}
+	for n := 1; n <= 17; n++ {
+		for at := 0; at < n; at++ {
+			for c := 0; c < 256; c++ {
+				b := bytes.Repeat([]byte{'a'}, n)
+				b[at] = byte(c)
+				check(string(b))
+			}
+		}
+	}
+	for _, s := range []string{"", "eni-0be4c4cafe0b1e2f3", "a\u2028b", "a\u2029", "é", "\xff", "tab\there", "<script>", "a&b", `"quoted"`, `back\slash`, "del\x7f", strings.Repeat("ok ", 40) + "<"} {
+		check(s)
+	}
+}
+
+// FuzzAppendString compares the JSON string encoder with encoding/json.
+func FuzzAppendString(f *testing.F) {
+	f.Add("2 123456789010 eni-1235b8ca123456789 172.31.16.139 ACCEPT OK")
+	f.Add("arn:aws:ecs:\u2028\xff\x01\"\\/é")
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("appendString(%q) = %s, encoding/json %s", s, got, want)
+		}
+	})
+}
+
+// TestAppendTime checks the times AppendJSON writes itself against
+// time.Time's MarshalJSON: whole seconds in UTC from the epoch to year
+// 9999 (leap days, century years, the ends of the range), and the times it
+// leaves to MarshalJSON (other zones, fractions of a second, before 1970).
+func TestAppendTime(t *testing.T) {
+	check := func(at time.Time) {
+		t.Helper()
+		want, werr := at.MarshalJSON()
+		got, gerr := appendTime([]byte("x"), at)
+		if (werr != nil) != (gerr != nil) || (werr == nil && string(got) != "x"+string(want)) {
+			t.Fatalf("appendTime(%v) = %s (%v), MarshalJSON %s (%v)", at, got, gerr, want, werr)
+		}
+	}
+	for _, s := range []int64{0, 1, 59, 60, 86399, 86400, 951782400, 951868799, 951868800, 4107542400, 4107628800,
+		1418530010, 1722470400, 253402300799, 253402300800, -1, -62167219200} {
+		check(time.Unix(s, 0).UTC())
+	}
+	for y := 1970; y <= 9999; y += 7 {
+		for _, d := range []time.Time{time.Date(y, 2, 28, 23, 59, 59, 0, time.UTC), time.Date(y, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(y, 12, 31, 12, 30, 7, 0, time.UTC)} {
+			check(d)
+		}
+	}
+	for s := int64(0); s < 253402300799; s += 86400*29 + 3607 {
+		check(time.Unix(s, 0).UTC())
+	}
+	check(time.Date(2024, 8, 1, 0, 0, 1, 500, time.UTC))
+	check(time.Date(2024, 8, 1, 0, 0, 1, 0, time.FixedZone("x", 3600)))
+	check(time.Date(2024, 8, 1, 0, 0, 1, 0, time.FixedZone("UTC", 0)))
+	check(time.Unix(1722470400, 0))
+}

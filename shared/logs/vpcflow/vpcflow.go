@@ -136,11 +136,14 @@ type Format struct {
 	// scopeAt are the indexes, in order, of the fields a Matcher
 	// compares with its scope (ENIFields, AddrFields), for Candidate.
 	scopeAt []int
-	// sorted are the field names in the order encoding/json writes a
-	// record's keys, and strJSON is str as a JSON string, for
-	// Line.AppendJSON.
-	sorted  []string
-	strJSON string
+	// json is what Line.AppendJSON writes of the format, made once and
+	// shared by every Line read with it (one pointer in each, not four
+	// strings and slices).
+	json *formatJSON
+	// startAt and endAt are the indexes of the start and end fields, -1
+	// when the format has none: Parse sets the record's times from the
+	// numbers it parsed, not from map lookups.
+	startAt, endAt int
 }
 
 // Errors of this package.
@@ -160,7 +163,7 @@ func newFormat(names []string) (Format, error) {
 	if len(names) == 0 {
 		return Format{}, fmt.Errorf("%w: no fields", ErrFormat)
 	}
-	f := Format{fields: names, ints: make([]bool, len(names))}
+	f := Format{fields: names, ints: make([]bool, len(names)), startAt: -1, endAt: -1}
 	seen := make(map[string]bool, len(names))
 	for i, n := range names {
 		if n == "" {
@@ -173,20 +176,45 @@ func newFormat(names []string) (Format, error) {
 		}
 		seen[n] = true
 		f.ints[i] = fieldByName[n].Int
+		switch n {
+		case "start":
+			f.startAt = i
+		case "end":
+			f.endAt = i
+		}
 	}
 	parts := make([]string, len(names))
 	for i, n := range names {
 		parts[i] = "${" + n + "}"
 	}
 	f.str = strings.Join(parts, " ")
-	f.sorted = slices.Sorted(slices.Values(names))
-	f.strJSON = string(appendString(nil, f.str))
+	fj := &formatJSON{str: f.str, strJSON: string(appendString(nil, f.str)), sorted: slices.Sorted(slices.Values(names))}
+	fj.sortedJSON = make([]string, len(fj.sorted))
+	for i, n := range fj.sorted {
+		var b []byte
+		if i > 0 {
+			b = append(b, ',')
+		}
+		fj.sortedJSON[i] = string(append(appendString(b, n), ':'))
+	}
+	f.json = fj
 	for i, n := range names {
 		if slices.Contains(ENIFields, n) || slices.Contains(AddrFields, n) {
 			f.scopeAt = append(f.scopeAt, i)
 		}
 	}
 	return f, nil
+}
+
+// formatJSON is a Format as Line.AppendJSON writes it.
+type formatJSON struct {
+	// str is Format.String, and strJSON it as a JSON string.
+	str, strJSON string
+	// sorted are the field names in the order encoding/json writes a
+	// record's keys; sortedJSON[i] is sorted[i] as a JSON object key,
+	// `"name":`, after a ',' for every key but the first, so a record's
+	// keys are written without being escaped again.
+	sorted, sortedJSON []string
 }
 
 // ParseFormat reads a flow log's LogFormat ("${version} ${srcaddr} ...").
@@ -298,62 +326,182 @@ func (r Record) LogStatus() string { return r.String("log-status") }
 // Parse reads one line in format f. A line with another number of fields
 // than the format, or a number field that is not a number, is
 // ErrMalformed.
-func (f Format) Parse(line []byte) (Record, error) {
+func (f Format) Parse(line []byte) (Record, error) { return f.parse(line, nil) }
+
+// parse is Parse. p, when not nil, is the parser reading the line: it is
+// given the line's text (NewLine's Message) and lends its boxes.
+func (f *Format) parse(line []byte, p *Parser) (Record, error) {
+	// One copy of the line: every text field is a piece of it, not a
+	// copy of its own (a string is immutable: the pieces and the whole
+	// may be shared freely).
+	text := string(line)
+	r := Record{Fields: make(map[string]any, len(f.fields))}
+	var last []boxes
+	if p != nil {
+		if len(p.last) != len(f.fields) {
+			p.last = make([]boxes, len(f.fields))
+		}
+		last = p.last
+	}
+	var start, end int64 // the start and end fields' numbers, when set
+	startSet, endSet := false, false
+	at := 0
 	// AWS separates fields with ASCII spaces; split at ASCII white space
 	// only (as CountFields counts), not at U+00A0 or U+0085 inside a value
 	// (their bytes, like every byte of a multi-byte rune, are >= 0x80).
-	if n := CountFields(line); n != len(f.fields) {
-		what := "few"
-		if n > len(f.fields) {
-			what = "many"
-		}
-		return Record{}, fmt.Errorf("%w: %d fields, the format has %d (too %s)", ErrMalformed, n, len(f.fields), what)
-	}
-	// One copy of the line: every text field is a piece of it, not a
-	// copy of its own.
-	text := string(line)
-	r := Record{Fields: make(map[string]any, len(f.fields))}
-	at := 0
 	for i, name := range f.fields {
-		for asciiSpace[text[at]] {
+		for at < len(text) && asciiSpace[text[at]] {
 			at++
 		}
-		end := at + 1
-		for end < len(text) && !asciiSpace[text[end]] {
-			end++
+		if at == len(text) {
+			return Record{}, f.countError(line)
 		}
-		tok := text[at:end]
-		at = end
-		if tok == "-" {
-			r.Fields[name] = nil
-			continue
+		stop := at + 1
+		for stop < len(text) && !asciiSpace[text[stop]] {
+			stop++
 		}
-		if !f.ints[i] {
-			r.Fields[name] = tok
-			continue
+		tok := text[at:stop]
+		at = stop
+		var v any
+		switch {
+		case tok == "-":
+		case !f.ints[i]:
+			if last == nil {
+				v = tok
+			} else {
+				v = last[i].str(tok)
+			}
+		default:
+			var err error
+			if v, err = f.number(line, i, tok, last, &start, &end); err != nil {
+				return Record{}, err
+			}
+			startSet = startSet || i == f.startAt
+			endSet = endSet || i == f.endAt
 		}
-		n, err := strconv.ParseInt(tok, 10, 64)
-		if err != nil {
-			return Record{}, fmt.Errorf("%w: %s is %q, not a number", ErrMalformed, name, tok)
-		}
-		r.Fields[name] = n
+		r.Fields[name] = v
 	}
-	for _, t := range []struct {
-		name string
-		at   *time.Time
-	}{{"start", &r.Start}, {"end", &r.End}} {
-		n, ok := r.Int(t.name)
-		if !ok {
-			continue
-		}
-		// Seconds past year 9999 (or before year 0) are no time an
-		// extract can write as RFC 3339.
-		if n < minUnix || n > maxUnix {
-			return Record{}, fmt.Errorf("%w: %s %d is not a time", ErrMalformed, t.name, n)
-		}
-		*t.at = time.Unix(n, 0).UTC()
+	for at < len(text) && asciiSpace[text[at]] {
+		at++
+	}
+	if at != len(text) {
+		return Record{}, f.countError(line)
+	}
+	var err error
+	if startSet {
+		r.Start, err = unixTime(f.fields[f.startAt], start)
+	}
+	if endSet && err == nil {
+		r.End, err = unixTime(f.fields[f.endAt], end)
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	if p != nil {
+		p.text = text
 	}
 	return r, nil
+}
+
+// number is the value of tok, field i of line, a number field: its box
+// (from last when not nil) or ErrMalformed. The start and end fields' go
+// to *start and *end too, for the record's times.
+func (f *Format) number(line []byte, i int, tok string, last []boxes, start, end *int64) (any, error) {
+	n, ok := parseDecimal(tok)
+	if !ok {
+		// The count is the first thing wrong with a line, as a reader
+		// that counted first would say.
+		if CountFields(line) != len(f.fields) {
+			return nil, f.countError(line)
+		}
+		return nil, fmt.Errorf("%w: %s is %q, not a number", ErrMalformed, f.fields[i], tok)
+	}
+	switch i {
+	case f.startAt:
+		*start = n
+	case f.endAt:
+		*end = n
+	}
+	// Numbers below 256 are boxed without allocating.
+	if last == nil || n < 256 {
+		return n, nil
+	}
+	return last[i].int(n), nil
+}
+
+// boxes are the last two values of one field a Parser boxed, for the
+// lines after to share. Boxing a string or a number past 255 in an any
+// allocates; the same field of a line before often has the same value
+// (the interface, the account, the action, the status, a port), or one of
+// two (a conversation's two addresses, ACCEPT and REJECT): its box is
+// shared, an any being immutable.
+type boxes [2]any
+
+// str is tok boxed: a box of b's that holds it, else a new one, kept.
+func (b *boxes) str(tok string) any {
+	if s, ok := b[0].(string); ok && s == tok {
+		return b[0]
+	}
+	if s, ok := b[1].(string); ok && s == tok {
+		return b[1]
+	}
+	v := any(tok)
+	b[0], b[1] = v, b[0]
+	return v
+}
+
+// int is n boxed, as str.
+func (b *boxes) int(n int64) any {
+	if m, ok := b[0].(int64); ok && m == n {
+		return b[0]
+	}
+	if m, ok := b[1].(int64); ok && m == n {
+		return b[1]
+	}
+	v := any(n)
+	b[0], b[1] = v, b[0]
+	return v
+}
+
+// unixTime is the time of field name's n seconds since the epoch, in UTC.
+func unixTime(name string, n int64) (time.Time, error) {
+	// Seconds past year 9999 (or before year 0) are no time an extract
+	// can write as RFC 3339.
+	if n < minUnix || n > maxUnix {
+		return time.Time{}, fmt.Errorf("%w: %s %d is not a time", ErrMalformed, name, n)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+// countError is the ErrMalformed of a line with another number of fields
+// than f.
+func (f *Format) countError(line []byte) error {
+	n := CountFields(line)
+	what := "few"
+	if n > len(f.fields) {
+		what = "many"
+	}
+	return fmt.Errorf("%w: %d fields, the format has %d (too %s)", ErrMalformed, n, len(f.fields), what)
+}
+
+// parseDecimal is strconv.ParseInt(s, 10, 64) with a fast path for what
+// flow logs write: up to 18 plain digits, which cannot overflow.
+// Anything else (a sign, more digits, a stray byte) is strconv's to judge.
+func parseDecimal(s string) (int64, bool) {
+	if len(s) > 0 && len(s) <= 18 {
+		var n int64
+		for i := 0; i < len(s); i++ {
+			c := s[i] - '0'
+			if c > 9 {
+				goto slow
+			}
+			n = n*10 + int64(c)
+		}
+		return n, true
+	}
+slow:
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // The epoch seconds of 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the
@@ -365,10 +513,17 @@ const (
 
 // Parser reads the lines of one flow log file or stream: a header line
 // (S3 delivery writes one first) sets the format for the lines after it;
-// before one, the format it was made with is used. Make one per file.
+// before one, the format it was made with is used. Make one per file: a
+// Parser keeps state from line to line (the format, the last line read and
+// the values its records share) and is not safe for concurrent use.
 type Parser struct {
 	format Format
 	header bool
+	// text is the last line parsed, as a string, for NewLine's Message;
+	// last holds the boxed values of each field of the lines before, for
+	// the next line to share (Format.parse).
+	text string
+	last []boxes
 }
 
 // NewParser returns a parser that reads lines in format f (the flow log's
@@ -384,9 +539,14 @@ func (p *Parser) FromHeader() bool { return p.header }
 // Parse reads one line: ErrHeader for a header line (the format is taken
 // from it), ErrMalformed for a line that does not fit the format.
 func (p *Parser) Parse(line []byte) (Record, error) {
-	if f, ok := HeaderFormat(line); ok {
-		p.format, p.header = f, true
-		return Record{}, ErrHeader
+	// A record's first byte (a number, or "-") rules out a header here,
+	// without HeaderFormat's call and its empty Format.
+	if len(line) == 0 || (line[0] != '-' && (line[0] < '0' || line[0] > '9')) {
+		if f, ok := HeaderFormat(line); ok {
+			p.format, p.header = f, true
+			p.text, p.last = "", nil
+			return Record{}, ErrHeader
+		}
 	}
-	return p.format.Parse(line)
+	return p.format.parse(line, p)
 }

@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/custody-ir/custody/shared/evidence"
 	"github.com/custody-ir/custody/shared/incident"
 )
 
@@ -435,6 +437,78 @@ func BenchmarkCandidates(b *testing.B) {
 			if _, h := HeaderFormat(l); !h && !m.MayMatch(l) && CountFields(l) != Default.Len() {
 				b.Fatal("malformed")
 			}
+		}
+	}
+}
+
+// TestParserSharesBoxes reads lines with one Parser, which shares the
+// boxed values of a line with the next: every record, checked after all
+// were read, has the fields Format.Parse (which shares nothing) reads,
+// across values that repeat, change, go to "-" and back, and a header that
+// moves the fields; a Line made of a record has its message whether or not
+// it is the line parsed last.
+func TestParserSharesBoxes(t *testing.T) {
+	header := "version interface-id srcaddr start end bytes log-status"
+	lines := []string{
+		"2 123 eni-1 10.0.0.1 10.0.0.2 40000 443 6 300 70000 1418530010 1418530070 ACCEPT OK",
+		"2 123 eni-1 10.0.0.1 10.0.0.2 40000 443 6 300 70000 1418530010 1418530070 ACCEPT OK",
+		"2 123 eni-1 10.0.0.3 10.0.0.2 40001 443 6 301 70000 1418530011 1418530070 REJECT OK",
+		"2 123 eni-2 - - - - - - - 1418530011 1418530070 - NODATA",
+		"2 123 eni-2 10.0.0.3 10.0.0.2 40001 443 6 301 70000 1418530011 1418530070 REJECT OK",
+		"2\t123  eni-2 10.0.0.3 10.0.0.2 0040001 443 6 +301 9223372036854775807 1418530011 1418530070 REJECT OK ",
+		header,
+		"5 eni-2 10.0.0.3 1418530011 1418530070 70000 OK",
+		"5 1418530011 10.0.0.3 1418530011 1418530070 eni-2 OK", // malformed: start of a text field's value
+		"5 eni-3 10.0.0.3 1418530011 1418530070 70000 OK",
+		"5 eni-2 10.0.0.3 1418530011 1418530070 70001 OK", // the value before the last
+		"5 eni-3 10.0.0.4 1418530011 1418530070 70000 OK",
+	}
+	p := NewParser(Default)
+	type read struct {
+		line   string
+		format Format
+		rec    Record
+	}
+	var got []read
+	for _, s := range lines {
+		f := p.Format()
+		rec, err := p.Parse([]byte(s))
+		if errors.Is(err, ErrHeader) {
+			continue
+		}
+		_, want := f.Parse([]byte(s))
+		if (err == nil) != (want == nil) || (err != nil && err.Error() != want.Error()) {
+			t.Fatalf("%q: Parser %v, Format %v", s, err, want)
+		}
+		if err == nil {
+			got = append(got, read{s, f, rec})
+			if l := NewLine(rec, "fl-1", evidence.Origin{}, p, []byte(s)); l.Message != s {
+				t.Errorf("message %q, want %q", l.Message, s)
+			}
+		}
+	}
+	if len(got) != 10 {
+		t.Fatalf("%d records, want 10", len(got))
+	}
+	for _, r := range got {
+		want, _ := r.format.Parse([]byte(r.line))
+		if !reflect.DeepEqual(r.rec, want) {
+			t.Errorf("%q: %+v, want %+v", r.line, r.rec, want)
+		}
+		// A line of a record read before the last one.
+		if l := NewLine(r.rec, "fl-1", evidence.Origin{}, p, []byte(r.line)); l.Message != r.line {
+			t.Errorf("message %q, want %q", l.Message, r.line)
+		}
+	}
+}
+
+// TestParseDecimal checks Parse's numbers against strconv.ParseInt.
+func TestParseDecimal(t *testing.T) {
+	for _, s := range []string{"0", "7", "007", "255", "256", "65535", "1418530010", "999999999999999999",
+		"1000000000000000000", "9223372036854775807", "9223372036854775808", "-1", "+1", "", "1a", "a", "1_000", "0x10", "١٢"} {
+		want, err := strconv.ParseInt(s, 10, 64)
+		if got, ok := parseDecimal(s); ok != (err == nil) || (ok && got != want) {
+			t.Errorf("parseDecimal(%q) = %d, %v; strconv %d, %v", s, got, ok, want, err)
 		}
 	}
 }
