@@ -239,24 +239,26 @@ func (d *jdoc) value(p, depth int) (int, bool) {
 // scanner does (no control characters, only JSON's escapes), and returns the
 // position after its closing quote and whether it needs unquoting.
 func scanString(b []byte, p int) (int, bool, bool) {
-	// Most strings are plain to their closing quote: found by IndexByte
-	// (vectorised), and the bytes before it checked eight at a time. One
-	// with an escape, a control character or a non-ASCII byte before its
-	// first quote is read again by the loop below, which alone knows an
-	// escaped quote. A quarter off scanning a line.
-	if q := bytes.IndexByte(b[p+1:], '"'); q >= 0 {
-		s := b[p+1 : p+1+q]
-		i := 0
-		for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(s[i:])) {
-			i += 8
+	// Most strings are plain to their closing quote: their bytes are
+	// looked at eight at a time, once (special8 finds the first that is
+	// not plain), and a string whose first such byte is its closing quote
+	// is done. One with an escape, a control character or a non-ASCII byte
+	// is read on from there by the loop below, which alone knows an
+	// escaped quote. Finding the quote with IndexByte first and checking
+	// the bytes before it after was two passes over every string, and the
+	// call's set-up cost more than it saved on the short strings most are.
+	q := p + 1
+	for q+8 <= len(b) {
+		if m := special8(binary.LittleEndian.Uint64(b[q:])); m != 0 {
+			q += bits.TrailingZeros64(m) / 8
+			if b[q] == '"' {
+				return q + 1, false, true
+			}
+			break
 		}
-		for i < len(s) && s[i] >= 0x20 && s[i] != '\\' && s[i] < utf8.RuneSelf {
-			i++
-		}
-		if i == len(s) {
-			return p + q + 2, false, true
-		}
+		q += 8
 	}
+	p = q - 1 // the loop below starts at the byte after p
 	esc := false
 	for p++; p < len(b); p++ {
 		// Eight plain bytes at a time (none a quote, backslash, control
@@ -297,6 +299,15 @@ func scanString(b []byte, p int) (int, bool, bool) {
 		}
 	}
 	return p, esc, false
+}
+
+// special8 is a mask with the high bit of the first byte in x (in memory
+// order) that is a quote, a backslash, a control character or non-ASCII
+// set, and maybe bits above it; 0 when there is none (plain8).
+func special8(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return (x & highs) | hasZero(x^(ones*'"')) | hasZero(x^(ones*'\\')) | ((x - ones*0x20) &^ x & highs)
 }
 
 // plain8 reports whether none of the eight bytes in x is a quote, a
