@@ -83,6 +83,14 @@ func Normalize(source, artifact string, record int64, line []byte, now time.Time
 	var evs []Event
 	var un []Untimed
 	normalizeInto(new(jdoc), source, artifact, record, line, now, &evs, &un)
+	// The events' strings may be line's own bytes (unquote): the caller's
+	// to reuse once this returns.
+	for i := range evs {
+		e := &evs[i]
+		for _, f := range []*string{&e.Message, &e.Action, &e.Actor, &e.Target, &e.SrcIP, &e.Outcome, &e.TimestampDesc, &e.dedupe} {
+			*f = strings.Clone(*f)
+		}
+	}
 	return evs, un
 }
 
