@@ -71,6 +71,24 @@ type jdoc struct {
 	// tab holds the hash tables of the objects looked up in, back to
 	// back: member node index + 1, 0 for an empty slot.
 	tab []int
+	// tf holds the times of the items made of the value (times), and
+	// items the items of a line (normalizeInto), so that neither is an
+	// allocation a record.
+	tf    []timeField
+	items []item
+}
+
+// times is tf as an item's times, held in the jdoc of rec: valid until the
+// jdoc scans another value (an item lives no longer). Appending to it
+// copies it.
+func (rec jv) times(tf ...timeField) []timeField {
+	d := rec.d
+	if d == nil {
+		return append([]timeField(nil), tf...)
+	}
+	n := len(d.tf)
+	d.tf = append(d.tf, tf...)
+	return d.tf[n:len(d.tf):len(d.tf)]
 }
 
 // maxKeptNodes bounds the nodes a jdoc keeps from one line to the next.
@@ -101,6 +119,8 @@ func (d *jdoc) parse(buf []byte, maxDepth int) bool {
 	d.buf = buf
 	d.nodes = d.nodes[:0]
 	d.tab = d.tab[:0]
+	clear(d.tf)
+	d.tf = d.tf[:0]
 	_, ok := d.value(skipSpace(buf, 0), maxDepth)
 	return ok
 }
