@@ -113,6 +113,9 @@ func (d *jdoc) parse(buf []byte, maxDepth int) bool {
 		// for the rest of the build.
 		d.nodes, d.tab = nil, nil
 	}
+	if cap(d.tf) > maxKeptItems {
+		d.tf = nil
+	}
 	if len(buf) > math.MaxInt32 {
 		return false // not reached: lines are at most MaxRecordBytes
 	}

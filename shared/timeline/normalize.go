@@ -84,12 +84,10 @@ func Normalize(source, artifact string, record int64, line []byte, now time.Time
 	var un []Untimed
 	normalizeInto(new(jdoc), source, artifact, record, line, now, &evs, &un)
 	for i := range evs {
-		evs[i].Origins = []Origin{{Artifact: artifact, Record: record}} // Build's come from its entries
-	}
-	// The events' strings may be line's own bytes (unquote): the caller's
-	// to reuse once this returns.
-	for i := range evs {
 		e := &evs[i]
+		e.Origins = []Origin{{Artifact: artifact, Record: record}} // Build's come from its entries
+		// The event's strings may be line's own bytes (unquote): the
+		// caller's to reuse once this returns.
 		for _, f := range []*string{&e.Message, &e.Action, &e.Actor, &e.Target, &e.SrcIP, &e.Outcome, &e.TimestampDesc, &e.dedupe} {
 			*f = strings.Clone(*f)
 		}
@@ -118,6 +116,9 @@ func (d *jdoc) parseLine(line []byte) (rec jv, detail string) {
 	}
 	return d.root(), ""
 }
+
+// maxKeptItems bounds the items a jdoc keeps from one line to the next.
+const maxKeptItems = 1 << 10
 
 // normalizeInto is Normalize appending to evs and un, scanning with d.
 func normalizeInto(d *jdoc, source, artifact string, record int64, line []byte, now time.Time, evs *[]Event, un *[]Untimed) {
@@ -153,7 +154,13 @@ func normalizeInto(d *jdoc, source, artifact string, record int64, line []byte, 
 	// item (an event and its times) a record was an allocation of a few
 	// hundred bytes for the collector to scan.
 	items := d.items[:0]
-	defer func() { clear(items); d.items = items[:0] }()
+	defer func() {
+		clear(items)
+		if cap(items) > maxKeptItems {
+			items = nil // a response line of many records once: not kept
+		}
+		d.items = items[:0]
+	}()
 	if list, ok := container(source, rec); ok {
 		for _, el := range list.elems() {
 			if el.kind() != jObject {
