@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/s2"
@@ -100,17 +101,30 @@ func newStats() Stats {
 		Actions: map[string]int64{}, Actors: map[string]int64{}}
 }
 
-func countKey(m map[string]int64, k string, max int) {
+// countKey counts k in m, under Other once m has max keys. It counts
+// under copies of the keys, kept in copies (the keys of m, bounded as m
+// is): an event's strings may be its line's bytes (unquote), which the
+// read reuses once the event is in the chunk, and a map's assignment
+// stores the key it is given even when the map has it (for a string, to let
+// go of a larger one it may be part of).
+func countKey(m map[string]int64, copies map[string]string, k string, max int) {
 	if k == "" {
 		return
 	}
-	if _, ok := m[k]; !ok && len(m) >= max {
-		k = Other
+	if kc, ok := copies[k]; ok {
+		m[kc]++
+		return
 	}
-	m[k]++
+	if len(m) >= max {
+		m[Other]++
+		return
+	}
+	kc := strings.Clone(k)
+	copies[kc] = kc
+	m[kc]++
 }
 
-func (s *Stats) addEvent(e *Event, maxKeys int) {
+func (s *Stats) addEvent(e *Event, maxKeys int, keys *countedKeys) {
 	s.Events[e.Source]++
 	s.TotalEvents++
 	if s.FirstTime.IsZero() || e.Time.Before(s.FirstTime) {
@@ -119,8 +133,15 @@ func (s *Stats) addEvent(e *Event, maxKeys int) {
 	if s.LastTime.IsZero() || e.Time.After(s.LastTime) {
 		s.LastTime, s.Last = e.Time, e.Datetime
 	}
-	countKey(s.Actions, e.Action, maxKeys)
-	countKey(s.Actors, e.Actor, maxKeys)
+	countKey(s.Actions, keys.actions, e.Action, maxKeys)
+	countKey(s.Actors, keys.actors, e.Actor, maxKeys)
+}
+
+// countedKeys is the copies of the keys counted in Stats (see countKey).
+type countedKeys struct{ actions, actors map[string]string }
+
+func newCountedKeys() *countedKeys {
+	return &countedKeys{actions: map[string]string{}, actors: map[string]string{}}
 }
 
 // entry is an event in a chunk or a run: what orders it, and its payload
@@ -343,7 +364,7 @@ func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Wri
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
-	b := &builder{opts: opts, tmpDir: tmpDir, stats: newStats()}
+	b := &builder{opts: opts, tmpDir: tmpDir, stats: newStats(), keys: newCountedKeys()}
 	defer b.cleanup()
 	ranks, names := rankInputs(inputs)
 	if untimed != nil {
@@ -416,6 +437,7 @@ type builder struct {
 	// when another event comes (so the last one never is).
 	full       bool
 	runs       []run
+	keys       *countedKeys
 	untimedBuf *bufio.Writer
 	untimedEnc *json.Encoder
 }

@@ -26,7 +26,7 @@ import (
 //     response on one line (one event per element).
 //
 // Time: eventTime ("Event Time"), else LookupEvents' EventTime.
-func normCloudTrail(rec jv) []item {
+func normCloudTrail(rec jv, out []item) []item {
 	var outerTime jv
 	var outerUser, outerKey, outerName, outerSource string
 	if ev := field(rec, "CloudTrailEvent"); ev.kind() == jString && rec.key("eventTime").isNil() {
@@ -105,11 +105,11 @@ func normCloudTrail(rec jv) []item {
 	}
 	ev := Event{Message: oneLine(b.String()), Action: action, Actor: actor, Target: target, SrcIP: ip, Outcome: outcome,
 		dedupe: cloudTrailKey(rec)}
-	times := []timeField{{"Event Time", rec.key("eventTime")}}
+	times := rec.times(timeField{"Event Time", rec.key("eventTime")})
 	if !outerTime.isNil() {
 		times = append(times, timeField{"Event Time", outerTime})
 	}
-	return []item{{ev: ev, times: times}}
+	return append(out, item{ev: ev, times: times})
 }
 
 // targetKeys are the request parameters that name what a call acted on, in

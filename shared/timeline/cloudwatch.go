@@ -11,7 +11,7 @@ package timeline
 // "logStream", "logEvents": [...]}) on one line gives one event per element.
 //
 // Time: timestamp ("Event Time"), else ingestionTime ("Ingestion Time").
-func normCloudWatch(rec jv) []item {
+func normCloudWatch(rec jv, out []item) []item {
 	group := first(gets(rec, "logGroup"), gets(rec, "logGroupName"))
 	stream := first(gets(rec, "logStream"), gets(rec, "logStreamName"))
 	where := join("/", group, stream)
@@ -26,5 +26,5 @@ func normCloudWatch(rec jv) []item {
 	if ev.Message == "" {
 		ev.Message = "(empty log event)"
 	}
-	return []item{{ev: ev, times: []timeField{{"Event Time", field(rec, "timestamp")}, {"Ingestion Time", field(rec, "ingestionTime")}}}}
+	return append(out, item{ev: ev, times: rec.times(timeField{"Event Time", field(rec, "timestamp")}, timeField{"Ingestion Time", field(rec, "ingestionTime")})})
 }

@@ -18,7 +18,7 @@ import (
 // table as "tableName" (or "table") are read too.
 //
 // Time: dynamodb.ApproximateCreationDateTime ("Approximate Creation Time").
-func normDynamoDB(rec jv) []item {
+func normDynamoDB(rec jv, out []item) []item {
 	name := strings.ToUpper(gets(rec, "eventName"))
 	table := first(gets(rec, "tableName"), gets(rec, "table"), tableFromARN(gets(rec, "eventSourceARN")))
 	keys := dynamoKeys(getObj(rec, "dynamodb", "Keys"))
@@ -39,7 +39,7 @@ func normDynamoDB(rec jv) []item {
 	}
 	action := "dynamodb:" + first(name, "Change")
 	ev := Event{Message: oneLine(msg), Action: action, Actor: actor, Target: target}
-	return []item{{ev: ev, times: []timeField{{"Approximate Creation Time", get(rec, "dynamodb", "ApproximateCreationDateTime")}}}}
+	return append(out, item{ev: ev, times: rec.times(timeField{"Approximate Creation Time", get(rec, "dynamodb", "ApproximateCreationDateTime")})})
 }
 
 func tableFromARN(arn string) string {

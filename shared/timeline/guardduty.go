@@ -21,7 +21,9 @@ import (
 // Times: one event for each distinct one of updatedAt ("Finding Updated"),
 // createdAt ("Finding Created"), service.eventFirstSeen ("Activity First
 // Seen") and service.eventLastSeen ("Activity Last Seen").
-func normGuardDuty(rec jv) []item {
+func normGuardDuty(rec jv, out []item) []item { return append(out, guardDutyItems(rec)...) }
+
+func guardDutyItems(rec jv) []item {
 	typ := gets(rec, "type")
 	sev := gets(rec, "severity")
 	res := getObj(rec, "resource")

@@ -23,7 +23,9 @@ package timeline
 // A service or action never accessed has no time: it goes to untimed.jsonl
 // (reason "missing time"), so the list of services not used is kept too.
 // Time: LastAuthenticated / LastAccessedTime ("Last Accessed").
-func normIAM(rec jv) []item {
+func normIAM(rec jv, out []item) []item { return append(out, iamItems(rec)...) }
+
+func iamItems(rec jv) []item {
 	principal := first(gets(rec, "PrincipalArn"), gets(rec, "principal"), gets(rec, "Arn"))
 	ns := gets(rec, "ServiceNamespace")
 	var out []item

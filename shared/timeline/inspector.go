@@ -14,7 +14,9 @@ import "strings"
 //
 // Times: one event for each distinct one of updatedAt ("Finding Updated"),
 // firstObservedAt ("First Observed") and lastObservedAt ("Last Observed").
-func normInspector(rec jv) []item {
+func normInspector(rec jv, out []item) []item { return append(out, inspectorItems(rec)...) }
+
+func inspectorItems(rec jv) []item {
 	var rid, rtype string
 	if r := field(rec, "resources").firstElem(); r.kind() == jObject {
 		rid, rtype = gets(r, "id"), gets(r, "type")

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"slices"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // A normalizer reads a handful of fields from records that can hold hundreds
@@ -70,6 +71,24 @@ type jdoc struct {
 	// tab holds the hash tables of the objects looked up in, back to
 	// back: member node index + 1, 0 for an empty slot.
 	tab []int
+	// tf holds the times of the items made of the value (times), and
+	// items the items of a line (normalizeInto), so that neither is an
+	// allocation a record.
+	tf    []timeField
+	items []item
+}
+
+// times is tf as an item's times, held in the jdoc of rec: valid until the
+// jdoc scans another value (an item lives no longer). Appending to it
+// copies it.
+func (rec jv) times(tf ...timeField) []timeField {
+	d := rec.d
+	if d == nil {
+		return append([]timeField(nil), tf...)
+	}
+	n := len(d.tf)
+	d.tf = append(d.tf, tf...)
+	return d.tf[n:len(d.tf):len(d.tf)]
 }
 
 // maxKeptNodes bounds the nodes a jdoc keeps from one line to the next.
@@ -94,12 +113,17 @@ func (d *jdoc) parse(buf []byte, maxDepth int) bool {
 		// for the rest of the build.
 		d.nodes, d.tab = nil, nil
 	}
+	if cap(d.tf) > maxKeptItems {
+		d.tf = nil
+	}
 	if len(buf) > math.MaxInt32 {
 		return false // not reached: lines are at most MaxRecordBytes
 	}
 	d.buf = buf
 	d.nodes = d.nodes[:0]
 	d.tab = d.tab[:0]
+	clear(d.tf)
+	d.tf = d.tf[:0]
 	_, ok := d.value(skipSpace(buf, 0), maxDepth)
 	return ok
 }
@@ -239,24 +263,26 @@ func (d *jdoc) value(p, depth int) (int, bool) {
 // scanner does (no control characters, only JSON's escapes), and returns the
 // position after its closing quote and whether it needs unquoting.
 func scanString(b []byte, p int) (int, bool, bool) {
-	// Most strings are plain to their closing quote: found by IndexByte
-	// (vectorised), and the bytes before it checked eight at a time. One
-	// with an escape, a control character or a non-ASCII byte before its
-	// first quote is read again by the loop below, which alone knows an
-	// escaped quote. A quarter off scanning a line.
-	if q := bytes.IndexByte(b[p+1:], '"'); q >= 0 {
-		s := b[p+1 : p+1+q]
-		i := 0
-		for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(s[i:])) {
-			i += 8
+	// Most strings are plain to their closing quote: their bytes are
+	// looked at eight at a time, once (special8 finds the first that is
+	// not plain), and a string whose first such byte is its closing quote
+	// is done. One with an escape, a control character or a non-ASCII byte
+	// is read on from there by the loop below, which alone knows an
+	// escaped quote. Finding the quote with IndexByte first and checking
+	// the bytes before it after was two passes over every string, and the
+	// call's set-up cost more than it saved on the short strings most are.
+	q := p + 1
+	for q+8 <= len(b) {
+		if m := special8(binary.LittleEndian.Uint64(b[q:])); m != 0 {
+			q += bits.TrailingZeros64(m) / 8
+			if b[q] == '"' {
+				return q + 1, false, true
+			}
+			break
 		}
-		for i < len(s) && s[i] >= 0x20 && s[i] != '\\' && s[i] < utf8.RuneSelf {
-			i++
-		}
-		if i == len(s) {
-			return p + q + 2, false, true
-		}
+		q += 8
 	}
+	p = q - 1 // the loop below starts at the byte after p
 	esc := false
 	for p++; p < len(b); p++ {
 		// Eight plain bytes at a time (none a quote, backslash, control
@@ -297,6 +323,15 @@ func scanString(b []byte, p int) (int, bool, bool) {
 		}
 	}
 	return p, esc, false
+}
+
+// special8 is a mask with the high bit of the first byte in x (in memory
+// order) that is a quote, a backslash, a control character or non-ASCII
+// set, and maybe bits above it; 0 when there is none (plain8).
+func special8(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return (x & highs) | hasZero(x^(ones*'"')) | hasZero(x^(ones*'\\')) | ((x - ones*0x20) &^ x & highs)
 }
 
 // plain8 reports whether none of the eight bytes in x is a quote, a
@@ -375,15 +410,32 @@ func (v jv) text() []byte {
 }
 
 // unquote is a string's value, exactly as encoding/json decodes it.
+//
+// A string with nothing to undo is the line's own bytes, not a copy
+// (borrow): copying every field a normalizer reads was two fifths of the
+// allocations of normalising a record. What it returns is valid as long as
+// the line's bytes are left as they are: Build's read holds a batch's bytes
+// until its events are in the chunk (their payloads are copies) and its
+// untimed records written, and the counts that outlive it copy their keys
+// (countKey); Normalize copies the strings of the events it returns.
 func unquote(quoted []byte, content []byte, esc bool) string {
 	if !esc || (bytes.IndexByte(content, '\\') < 0 && utf8.Valid(content)) {
-		return string(content)
+		return borrow(content)
 	}
 	var s string
 	if json.Unmarshal(quoted, &s) != nil {
 		return "" // not reached: the scanner took the string
 	}
 	return s
+}
+
+// borrow is b as a string without a copy: b must not change while the
+// string is in use (see unquote).
+func borrow(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // str is a scalar as text, as the normalizers want it: a string's value, a
@@ -395,7 +447,7 @@ func str(v jv) string {
 		n := v.node()
 		return unquote(v.d.buf[n.s:n.e], v.d.buf[n.s+1:n.e-1], n.sesc)
 	case jNumber:
-		return string(v.text())
+		return borrow(v.text())
 	case jTrue:
 		return "true"
 	case jFalse:

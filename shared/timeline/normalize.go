@@ -36,9 +36,9 @@ type item struct {
 	untimed *timeErr
 }
 
-// normalizer turns one record (wrappers already removed) into items; most
-// records make one.
-type normalizer func(rec jv) []item
+// normalizer turns one record (wrappers already removed) into items,
+// appended to out; most records make one.
+type normalizer func(rec jv, out []item) []item
 
 // normalizers by evidence source.
 var normalizers = map[string]normalizer{
@@ -83,6 +83,15 @@ func Normalize(source, artifact string, record int64, line []byte, now time.Time
 	var evs []Event
 	var un []Untimed
 	normalizeInto(new(jdoc), source, artifact, record, line, now, &evs, &un)
+	for i := range evs {
+		e := &evs[i]
+		e.Origins = []Origin{{Artifact: artifact, Record: record}} // Build's come from its entries
+		// The event's strings may be line's own bytes (unquote): the
+		// caller's to reuse once this returns.
+		for _, f := range []*string{&e.Message, &e.Action, &e.Actor, &e.Target, &e.SrcIP, &e.Outcome, &e.TimestampDesc, &e.dedupe} {
+			*f = strings.Clone(*f)
+		}
+	}
 	return evs, un
 }
 
@@ -107,6 +116,9 @@ func (d *jdoc) parseLine(line []byte) (rec jv, detail string) {
 	}
 	return d.root(), ""
 }
+
+// maxKeptItems bounds the items a jdoc keeps from one line to the next.
+const maxKeptItems = 1 << 10
 
 // normalizeInto is Normalize appending to evs and un, scanning with d.
 func normalizeInto(d *jdoc, source, artifact string, record int64, line []byte, now time.Time, evs *[]Event, un *[]Untimed) {
@@ -138,7 +150,17 @@ func normalizeInto(d *jdoc, source, artifact string, record int64, line []byte, 
 		return
 	}
 	rec = unwrap(rec)
-	var items []item
+	// The items are made in d's, reused from one line to the next: an
+	// item (an event and its times) a record was an allocation of a few
+	// hundred bytes for the collector to scan.
+	items := d.items[:0]
+	defer func() {
+		clear(items)
+		if cap(items) > maxKeptItems {
+			items = nil // a response line of many records once: not kept
+		}
+		d.items = items[:0]
+	}()
 	if list, ok := container(source, rec); ok {
 		for _, el := range list.elems() {
 			if el.kind() != jObject {
@@ -146,18 +168,20 @@ func normalizeInto(d *jdoc, source, artifact string, record int64, line []byte, 
 				continue
 			}
 			m := unwrap(el)
-			for _, it := range norm(m) {
-				if !it.raw.present() {
+			n := len(items)
+			items = norm(m, items)
+			for i := range items[n:] {
+				if it := &items[n+i]; !it.raw.present() {
 					it.raw = m
 				}
-				items = append(items, it)
 			}
 		}
 	} else {
-		items = norm(rec)
+		items = norm(rec, items)
 	}
 	sub := 0
-	for _, it := range items {
+	for k := range items {
+		it := &items[k]
 		raw := func() any { // only for an untimed record
 			if it.raw.present() {
 				return it.raw.generic()
@@ -193,7 +217,6 @@ func normalizeInto(d *jdoc, source, artifact string, record int64, line []byte, 
 			e.Source, e.Artifact, e.Record = source, artifact, record
 			e.Time, e.Datetime, e.TimestampDesc = t, FormatTime(t, DatetimePrecision), tf.desc
 			e.Timestamp, e.DataType = t.UnixMicro(), DataType(source)
-			e.Origins = []Origin{{Artifact: artifact, Record: record}}
 			e.sub = sub
 			sub++
 			*evs = append(*evs, e)

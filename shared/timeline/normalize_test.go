@@ -2,9 +2,11 @@ package timeline
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -292,6 +294,37 @@ func TestOneLineControl(t *testing.T) {
 		clean := strings.Repeat("é~ ", n)
 		if got := oneLine(clean); got != clean {
 			t.Errorf("%q: changed to %q", clean, got)
+		}
+	}
+}
+
+// The events Normalize returns are their own: the strings a normalizer
+// reads are the line's bytes (unquote), and a caller that reuses its line
+// (a bufio.Scanner's buffer) must not change them.
+func TestNormalizeOwnsItsStrings(t *testing.T) {
+	for _, c := range []struct {
+		file   string
+		source string
+	}{
+		{"cloudtrail_stratus.derived.jsonl", "cloudtrail"},
+		{"cloudtrail_lookupevents_awscli.derived.jsonl", "cloudtrail"},
+		{"vpcflow.derived.jsonl", "vpcflow"},
+		{"vpcflow_camel.derived.jsonl", "vpcflow"},
+		{"s3access.derived.jsonl", "s3access"},
+		{"cloudwatch.derived.jsonl", "cloudwatch"},
+		{"dynamodb_getrecords.derived.jsonl", "dynamodb"},
+		{"guardduty_camel.derived.jsonl", "guardduty"},
+		{"inspector.derived.jsonl", "inspector"},
+		{"iam.derived.jsonl", "iam"},
+	} {
+		line := extractLine(t, c.file, 0)
+		want, wantUn := Normalize(c.source, "a", 0, bytes.Clone(line), testNow)
+		got, gotUn := Normalize(c.source, "a", 0, line, testNow)
+		for i := range line {
+			line[i] = 'x'
+		}
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotUn, wantUn) {
+			t.Errorf("%s: the events changed with their line:\n got %+v\nwant %+v", c.file, got, want)
 		}
 	}
 }

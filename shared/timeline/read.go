@@ -282,7 +282,7 @@ func (bd *builder) take(b *batch, in Input, rank int32) error {
 		}
 		for ; ev < l.evEnd; ev++ {
 			e := &b.evs[ev]
-			bd.stats.addEvent(e, bd.opts.MaxKeys)
+			bd.stats.addEvent(e, bd.opts.MaxKeys, bd.keys)
 			if bd.full {
 				if err := bd.spill(); err != nil {
 					return err

@@ -16,7 +16,7 @@ import "strings"
 // time is RFC 3339 or the log's own "[06/Feb/2019:00:00:38 +0000]".
 //
 // Time: time ("Request Time").
-func normS3Access(rec jv) []item {
+func normS3Access(rec jv, out []item) []item {
 	f := func(k string) string { return dash(str(field(rec, k))) }
 	requester := first(f("requester"), "anonymous")
 	op := f("operation")
@@ -50,5 +50,5 @@ func normS3Access(rec jv) []item {
 		b.WriteString(", " + n + " bytes sent")
 	}
 	ev := Event{Message: oneLine(b.String()), Action: op, Actor: requester, Target: target, SrcIP: ip, Outcome: outcome}
-	return []item{{ev: ev, times: []timeField{{"Request Time", timeOrNil(field(rec, "time"))}}}}
+	return append(out, item{ev: ev, times: rec.times(timeField{"Request Time", timeOrNil(field(rec, "time"))})})
 }

@@ -18,7 +18,7 @@ import (
 // is unwrapped. Times are epoch seconds (number or string).
 //
 // Time: start ("Flow Start"), else end ("Flow End").
-func normVPCFlow(rec jv) []item {
+func normVPCFlow(rec jv, out []item) []item {
 	// A field is read once: the message, the target and the identity read
 	// most of them again, and each read was a lookup and a new string.
 	var vals [nFlowFields]string
@@ -74,7 +74,7 @@ func normVPCFlow(rec jv) []item {
 	}
 	ev := Event{Message: oneLine(msg), Action: "flow", Actor: f(fSrcaddr), Target: target, SrcIP: f(fSrcaddr), Outcome: outcome,
 		dedupe: flowKey(f)}
-	return []item{{ev: ev, times: []timeField{{"Flow Start", timeOrNil(field(rec, "start"))}, {"Flow End", timeOrNil(field(rec, "end"))}}}}
+	return append(out, item{ev: ev, times: rec.times(timeField{"Flow Start", timeOrNil(field(rec, "start"))}, timeField{"Flow End", timeOrNil(field(rec, "end"))})})
 }
 
 // timeOrNil turns the "-" a log writes for no time into no time.
