@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/custody-ir/custody/shared/emulator/s3test"
@@ -121,7 +122,7 @@ func TestBurst(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.got != tt.want {
-				t.Errorf("%s = %d, want %d", tt.name, tt.got, tt.want)
+				t.Errorf("%s = %d, want %d; keys written more than once: %v", tt.name, tt.got, tt.want, writtenTwice(t, client))
 			}
 		})
 	}
@@ -150,6 +151,32 @@ func TestBurst(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("runs without exactly Triage's objects:\n%s", strings.Join(missing, "\n"))
 	}
+}
+
+// writtenTwice lists the keys of the bucket that hold more than one
+// version (or a delete marker beside a version), with their counts: what a
+// wrong version count is made of.
+func writtenTwice(t *testing.T, client *s3.Client) []string {
+	t.Helper()
+	out, err := client.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{Bucket: aws.String(testBucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, v := range out.Versions {
+		n[aws.ToString(v.Key)]++
+	}
+	for _, d := range out.DeleteMarkers {
+		n[aws.ToString(d.Key)]++
+	}
+	var twice []string
+	for k, c := range n {
+		if c > 1 {
+			twice = append(twice, fmt.Sprintf("%s (%d)", k, c))
+		}
+	}
+	sort.Strings(twice)
+	return twice
 }
 
 // caseRecords counts the cases' case.json objects.
