@@ -23,9 +23,8 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	// klauspost's gzip writes the same format several times faster than
-	// compress/gzip at its default level, for about the same size: the
-	// extracts are compressed as they are written, on the collector's
-	// critical path.
+	// compress/gzip: the extracts are compressed as they are written, on
+	// the collector's critical path (gzipLevel says at what level).
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/custody-ir/custody/shared/faults"
