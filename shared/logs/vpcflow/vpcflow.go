@@ -369,7 +369,7 @@ func (f *Format) parse(line []byte, p *Parser) (Record, error) {
 			if last == nil {
 				v = tok
 			} else {
-				v = last[i].str(tok)
+				v = shared(&last[i], tok)
 			}
 		default:
 			var err error
@@ -426,7 +426,7 @@ func (f *Format) number(line []byte, i int, tok string, last []boxes, start, end
 	if last == nil || n < 256 {
 		return n, nil
 	}
-	return last[i].int(n), nil
+	return shared(&last[i], n), nil
 }
 
 // boxes are the last two values of one field a Parser boxed, for the
@@ -437,28 +437,14 @@ func (f *Format) number(line []byte, i int, tok string, last []boxes, start, end
 // shared, an any being immutable.
 type boxes [2]any
 
-// str is tok boxed: a box of b's that holds it, else a new one, kept.
-func (b *boxes) str(tok string) any {
-	if s, ok := b[0].(string); ok && s == tok {
-		return b[0]
+// shared is x boxed: a box of b's that holds it, else a new one, kept.
+func shared[T comparable](b *boxes, x T) any {
+	for _, v := range b {
+		if y, ok := v.(T); ok && y == x {
+			return v
+		}
 	}
-	if s, ok := b[1].(string); ok && s == tok {
-		return b[1]
-	}
-	v := any(tok)
-	b[0], b[1] = v, b[0]
-	return v
-}
-
-// int is n boxed, as str.
-func (b *boxes) int(n int64) any {
-	if m, ok := b[0].(int64); ok && m == n {
-		return b[0]
-	}
-	if m, ok := b[1].(int64); ok && m == n {
-		return b[1]
-	}
-	v := any(n)
+	v := any(x)
 	b[0], b[1] = v, b[0]
 	return v
 }
