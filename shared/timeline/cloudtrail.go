@@ -29,49 +29,49 @@ import (
 func normCloudTrail(rec jv, out []item) []item {
 	var outerTime jv
 	var outerUser, outerKey, outerName, outerSource string
-	if ev := field(rec, "CloudTrailEvent"); ev.kind() == jString && rec.key("eventTime").isNil() {
-		outerTime = field(rec, "EventTime")
-		outerUser, outerKey = gets(rec, "Username"), gets(rec, "AccessKeyId")
-		outerName, outerSource = gets(rec, "EventName"), gets(rec, "EventSource")
+	if ev := fieldK(rec, kLECloudTrailEvent); ev.kind() == jString && rec.keyK(kCTEventTime).isNil() {
+		outerTime = fieldK(rec, kLEEventTime)
+		outerUser, outerKey = getsK(rec, kLEUsername), getsK(rec, kLEAccessKeyId)
+		outerName, outerSource = getsK(rec, kLEEventName), getsK(rec, kLEEventSource)
 		rec = innerRecord(str(ev))
-	} else if rec.key("eventTime").isNil() && !rec.key("EventTime").isNil() {
-		outerTime = rec.key("EventTime")
+	} else if rec.keyK(kCTEventTime).isNil() && !rec.keyK(kLEEventTime).isNil() {
+		outerTime = rec.keyK(kLEEventTime)
 	}
 
-	id := getObj(rec, "userIdentity")
-	arn := gets(id, "arn")
+	id := getObjK(rec, kCTUserIdentity)
+	arn := getsK(id, kCTArn)
 	// The first of these that is set, read only as far as needed (first's
 	// arguments were all read, each a lookup and a new string, for the
 	// first one, the arn, nearly always).
 	actor := arn
 	for _, next := range [...]func() string{
-		func() string { return gets(id, "sessionContext", "sessionIssuer", "arn") },
-		func() string { return gets(id, "userName") },
+		func() string { return getsK(id, kCTSessionContext, kCTSessionIssuer, kCTArn) },
+		func() string { return getsK(id, kCTUserName) },
 		func() string { return outerUser },
-		func() string { return gets(id, "principalId") },
-		func() string { return gets(id, "invokedBy") },
-		func() string { return gets(id, "type") },
+		func() string { return getsK(id, kCTPrincipalId) },
+		func() string { return getsK(id, kCTInvokedBy) },
+		func() string { return getsK(id, kCTType) },
 	} {
 		if actor != "" {
 			break
 		}
 		actor = next()
 	}
-	key := first(gets(id, "accessKeyId"), outerKey)
+	key := first(getsK(id, kCTAccessKeyId), outerKey)
 
-	name := first(gets(rec, "eventName"), outerName)
-	svc := first(gets(rec, "eventSource"), outerSource)
+	name := first(getsK(rec, kCTEventName), outerName)
+	svc := first(getsK(rec, kCTEventSource), outerSource)
 	svc = strings.TrimSuffix(svc, ".amazonaws.com")
 	action := name
 	if svc != "" {
 		action = svc + ":" + name
 	}
 	target := cloudTrailTarget(rec)
-	ip := gets(rec, "sourceIPAddress")
+	ip := getsK(rec, kCTSourceIPAddress)
 	outcome := "Success"
-	if ec := gets(rec, "errorCode"); ec != "" {
+	if ec := getsK(rec, kCTErrorCode); ec != "" {
 		outcome = ec
-	} else if r := gets(rec, "responseElements", "ConsoleLogin"); r != "" {
+	} else if r := getsK(rec, kCTResponseElements, kCTConsoleLogin); r != "" {
 		outcome = r
 	}
 
@@ -99,13 +99,13 @@ func normCloudTrail(rec jv, out []item) []item {
 	if outcome != "Success" {
 		b.WriteString(": ")
 		b.WriteString(outcome)
-		if m := gets(rec, "errorMessage"); m != "" {
+		if m := getsK(rec, kCTErrorMessage); m != "" {
 			b.WriteString(" (" + m + ")")
 		}
 	}
 	ev := Event{Message: oneLine(b.String()), Action: action, Actor: actor, Target: target, SrcIP: ip, Outcome: outcome,
 		dedupe: cloudTrailKey(rec)}
-	times := rec.times(timeField{"Event Time", rec.key("eventTime")})
+	times := rec.times(timeField{"Event Time", rec.keyK(kCTEventTime)})
 	if !outerTime.isNil() {
 		times = append(times, timeField{"Event Time", outerTime})
 	}
@@ -114,31 +114,31 @@ func normCloudTrail(rec jv, out []item) []item {
 
 // targetKeys are the request parameters that name what a call acted on, in
 // order of preference.
-var targetKeys = []string{"instanceId", "snapshotId", "imageId", "volumeId", "groupId", "userName", "roleName",
+var targetKeys = mkKeys("instanceId", "snapshotId", "imageId", "volumeId", "groupId", "userName", "roleName",
 	"policyArn", "functionName", "trailName", "secretId", "keyId", "tableName", "dBInstanceIdentifier",
 	"dBSnapshotIdentifier", "clusterName", "logGroupName", "flowLogIds", "hostedZoneId", "accessKeyId",
-	"detectorId", "name", "target", "modelId", "bucketName"}
+	"detectorId", "name", "target", "modelId", "bucketName")
 
 func cloudTrailTarget(rec jv) string {
-	p := getObj(rec, "requestParameters")
+	p := getObjK(rec, kCTRequestParameters)
 	if p.present() {
-		if b := gets(p, "bucketName"); b != "" {
-			if k := gets(p, "key"); k != "" {
+		if b := getsK(p, kCTBucketName); b != "" {
+			if k := getsK(p, kCTKey); k != "" {
 				return b + "/" + k
 			}
 			return b
 		}
-		if items := get(p, "instancesSet", "items"); items.kind() == jArray && items.firstElem().present() {
+		if items := getK(p, kCTInstancesSet, kCTItems); items.kind() == jArray && items.firstElem().present() {
 			var ids []string
 			for _, it := range items.elems() {
 				if it.kind() == jObject {
-					ids = append(ids, gets(it, "instanceId"))
+					ids = append(ids, getsK(it, kCTInstanceId))
 				}
 			}
 			return listed(ids)
 		}
 		for _, k := range targetKeys {
-			switch v := field(p, k); v.kind() {
+			switch v := fieldK(p, k); v.kind() {
 			case jString:
 				if s := str(v); s != "" {
 					return s
@@ -154,8 +154,8 @@ func cloudTrailTarget(rec jv) string {
 			}
 		}
 	}
-	if r := field(rec, "resources").firstElem(); r.kind() == jObject {
-		return first(gets(r, "ARN"), gets(r, "ResourceName"))
+	if r := fieldK(rec, kCTResources).firstElem(); r.kind() == jObject {
+		return first(getsK(r, kCTARN), getsK(r, kCTResourceName))
 	}
 	return ""
 }
@@ -216,9 +216,47 @@ func innerRecord(s string) jv {
 // two accounts' equal IDs apart, however unlikely). No eventID, no key:
 // such a record is never taken for another.
 func cloudTrailKey(rec jv) string {
-	id := gets(rec, "eventID")
+	id := getsK(rec, kCTEventID)
 	if id == "" {
 		return ""
 	}
-	return gets(rec, "recipientAccountId") + "/" + id
+	return getsK(rec, kCTRecipientAccountId) + "/" + id
 }
+
+// The keys normCloudTrail reads, folded once (kLE: a LookupEvents event's).
+var (
+	kCTARN                = mkKey("ARN")
+	kCTAccessKeyId        = mkKey("accessKeyId")
+	kCTArn                = mkKey("arn")
+	kCTBucketName         = mkKey("bucketName")
+	kCTConsoleLogin       = mkKey("ConsoleLogin")
+	kCTErrorCode          = mkKey("errorCode")
+	kCTErrorMessage       = mkKey("errorMessage")
+	kCTEventID            = mkKey("eventID")
+	kCTEventName          = mkKey("eventName")
+	kCTEventSource        = mkKey("eventSource")
+	kCTEventTime          = mkKey("eventTime")
+	kCTInstanceId         = mkKey("instanceId")
+	kCTInstancesSet       = mkKey("instancesSet")
+	kCTInvokedBy          = mkKey("invokedBy")
+	kCTItems              = mkKey("items")
+	kCTKey                = mkKey("key")
+	kCTPrincipalId        = mkKey("principalId")
+	kCTRecipientAccountId = mkKey("recipientAccountId")
+	kCTRequestParameters  = mkKey("requestParameters")
+	kCTResourceName       = mkKey("ResourceName")
+	kCTResources          = mkKey("resources")
+	kCTResponseElements   = mkKey("responseElements")
+	kCTSessionContext     = mkKey("sessionContext")
+	kCTSessionIssuer      = mkKey("sessionIssuer")
+	kCTSourceIPAddress    = mkKey("sourceIPAddress")
+	kCTType               = mkKey("type")
+	kCTUserIdentity       = mkKey("userIdentity")
+	kCTUserName           = mkKey("userName")
+	kLEAccessKeyId        = mkKey("AccessKeyId")
+	kLECloudTrailEvent    = mkKey("CloudTrailEvent")
+	kLEEventName          = mkKey("EventName")
+	kLEEventSource        = mkKey("EventSource")
+	kLEEventTime          = mkKey("EventTime")
+	kLEUsername           = mkKey("Username")
+)

@@ -12,10 +12,10 @@ package timeline
 //
 // Time: timestamp ("Event Time"), else ingestionTime ("Ingestion Time").
 func normCloudWatch(rec jv, out []item) []item {
-	group := first(gets(rec, "logGroup"), gets(rec, "logGroupName"))
-	stream := first(gets(rec, "logStream"), gets(rec, "logStreamName"))
+	group := first(getsK(rec, kCwLogGroup), getsK(rec, kCwLogGroupName))
+	stream := first(getsK(rec, kCwLogStream), getsK(rec, kCwLogStreamName))
 	where := join("/", group, stream)
-	msg := str(field(rec, "message"))
+	msg := str(fieldK(rec, kCwMessage))
 	ev := Event{
 		Message: oneLine(join(": ", where, msg)),
 		Action:  "log",
@@ -26,5 +26,16 @@ func normCloudWatch(rec jv, out []item) []item {
 	if ev.Message == "" {
 		ev.Message = "(empty log event)"
 	}
-	return append(out, item{ev: ev, times: rec.times(timeField{"Event Time", field(rec, "timestamp")}, timeField{"Ingestion Time", field(rec, "ingestionTime")})})
+	return append(out, item{ev: ev, times: rec.times(timeField{"Event Time", fieldK(rec, kCwTimestamp)}, timeField{"Ingestion Time", fieldK(rec, kCwIngestionTime)})})
 }
+
+// The fields normCloudWatch reads, folded once.
+var (
+	kCwLogGroup      = mkKey("logGroup")
+	kCwLogGroupName  = mkKey("logGroupName")
+	kCwLogStream     = mkKey("logStream")
+	kCwLogStreamName = mkKey("logStreamName")
+	kCwMessage       = mkKey("message")
+	kCwTimestamp     = mkKey("timestamp")
+	kCwIngestionTime = mkKey("ingestionTime")
+)

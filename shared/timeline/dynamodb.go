@@ -19,14 +19,14 @@ import (
 //
 // Time: dynamodb.ApproximateCreationDateTime ("Approximate Creation Time").
 func normDynamoDB(rec jv, out []item) []item {
-	name := strings.ToUpper(gets(rec, "eventName"))
-	table := first(gets(rec, "tableName"), gets(rec, "table"), tableFromARN(gets(rec, "eventSourceARN")))
-	keys := dynamoKeys(getObj(rec, "dynamodb", "Keys"))
+	name := strings.ToUpper(getsK(rec, kDDBEventName))
+	table := first(getsK(rec, kDDBTableName), getsK(rec, kDDBTable), tableFromARN(getsK(rec, kDDBEventSourceARN)))
+	keys := dynamoKeys(getObjK(rec, kDDBDynamodb, kDDBKeys))
 	target := table
 	if keys != "" {
 		target = join(" ", table, keys)
 	}
-	actor := first(gets(rec, "userIdentity", "principalId"), gets(rec, "userIdentity", "type"))
+	actor := first(getsK(rec, kDDBUserIdentity, kDDBPrincipalId), getsK(rec, kDDBUserIdentity, kDDBType))
 	msg := join(" ", first(name, "change"), "on", first(table, "a table"))
 	if keys != "" {
 		msg += " key " + keys
@@ -34,12 +34,12 @@ func normDynamoDB(rec jv, out []item) []item {
 	if actor != "" {
 		msg += " by " + actor
 	}
-	if sn := gets(rec, "dynamodb", "SequenceNumber"); sn != "" {
+	if sn := getsK(rec, kDDBDynamodb, kDDBSequenceNumber); sn != "" {
 		msg += " (sequence " + sn + ")"
 	}
 	action := "dynamodb:" + first(name, "Change")
 	ev := Event{Message: oneLine(msg), Action: action, Actor: actor, Target: target}
-	return append(out, item{ev: ev, times: rec.times(timeField{"Approximate Creation Time", get(rec, "dynamodb", "ApproximateCreationDateTime")})})
+	return append(out, item{ev: ev, times: rec.times(timeField{"Approximate Creation Time", getK(rec, kDDBDynamodb, kDDBApproximateCreationDateTime)})})
 }
 
 func tableFromARN(arn string) string {
@@ -74,3 +74,18 @@ func dynamoKeys(k jv) string {
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }
+
+// The keys normDynamoDB reads, folded once.
+var (
+	kDDBApproximateCreationDateTime = mkKey("ApproximateCreationDateTime")
+	kDDBDynamodb                    = mkKey("dynamodb")
+	kDDBEventName                   = mkKey("eventName")
+	kDDBEventSourceARN              = mkKey("eventSourceARN")
+	kDDBKeys                        = mkKey("Keys")
+	kDDBPrincipalId                 = mkKey("principalId")
+	kDDBSequenceNumber              = mkKey("SequenceNumber")
+	kDDBTable                       = mkKey("table")
+	kDDBTableName                   = mkKey("tableName")
+	kDDBType                        = mkKey("type")
+	kDDBUserIdentity                = mkKey("userIdentity")
+)

@@ -587,12 +587,36 @@ func (m jv) keyIsName(c int, k string) bool {
 	return string(m.d.buf[n.ks:n.ke]) == k
 }
 
+// jkey is a key to look up with its fold (foldKey) made once, by mkKey: a
+// normalizer's keys are constants, and folding each again on every lookup
+// was a twentieth of normalising a record. The functions that take a jkey
+// (keyK, fieldK, getK, getsK, getObjK) are those that take the key's name.
+type jkey struct {
+	name string
+	fold uint64
+}
+
+// mkKey is name as a jkey.
+func mkKey(name string) jkey { return jkey{name, foldKey(name)} }
+
+// mkKeys is names as jkeys.
+func mkKeys(names ...string) []jkey {
+	ks := make([]jkey, len(names))
+	for i, n := range names {
+		ks[i] = mkKey(n)
+	}
+	return ks
+}
+
 // key is m[k] as a map would have it: the last member named k exactly.
-func (m jv) key(k string) jv {
+func (m jv) key(k string) jv { return m.keyK(mkKey(k)) }
+
+// keyK is key with k folded.
+func (m jv) keyK(k jkey) jv {
 	if m.kind() != jObject {
 		return jv{}
 	}
-	return m.lookup(k, foldKey(k), false)
+	return m.lookup(k.name, k.fold, false)
 }
 
 // lookup is field (byEq) or key, given k's folded key h.
@@ -657,11 +681,14 @@ func foldKey[S string | []byte](s S) uint64 {
 // field is m[key], matched exactly first, then by keyEq. Among several keys
 // that match by keyEq only, the first in the record is taken (the map this
 // replaced gave one of them at random).
-func field(m jv, key string) jv {
+func field(m jv, key string) jv { return fieldK(m, mkKey(key)) }
+
+// fieldK is field with the key folded.
+func fieldK(m jv, k jkey) jv {
 	if m.kind() != jObject {
 		return jv{}
 	}
-	return m.lookup(key, foldKey(key), true)
+	return m.lookup(k.name, k.fold, true)
 }
 
 // get walks a path of keys through nested objects.
@@ -676,6 +703,18 @@ func get(m jv, path ...string) jv {
 	return v
 }
 
+// getK is get with the keys folded.
+func getK(m jv, path ...jkey) jv {
+	v := m
+	for _, k := range path {
+		if v.kind() != jObject {
+			return jv{}
+		}
+		v = fieldK(v, k)
+	}
+	return v
+}
+
 // getObj is get for an object (absent otherwise).
 func getObj(m jv, path ...string) jv {
 	if v := get(m, path...); v.kind() == jObject {
@@ -684,5 +723,16 @@ func getObj(m jv, path ...string) jv {
 	return jv{}
 }
 
+// getObjK is getObj with the keys folded.
+func getObjK(m jv, path ...jkey) jv {
+	if v := getK(m, path...); v.kind() == jObject {
+		return v
+	}
+	return jv{}
+}
+
 // gets is str(get(...)).
 func gets(m jv, path ...string) string { return str(get(m, path...)) }
+
+// getsK is gets with the keys folded.
+func getsK(m jv, path ...jkey) string { return str(getK(m, path...)) }

@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -35,5 +36,62 @@ func TestScanStringAsEncodingJSON(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Keys equal by keyEq fold alike (what lookup's filter relies on), as a
+// string and as bytes, wherever the separators and capitals fall among
+// foldKey's eight-byte words.
+func TestFoldKeyKeyEq(t *testing.T) {
+	for _, c := range []struct{ a, b string }{
+		{"", "-_"},
+		{"accountId", "account-id"},
+		{"accountId", "ACCOUNT_ID"},
+		{"account-id", "account_id"},
+		{"log-status", "logStatus"},
+		{"tgw-attachment-id", "tgwAttachmentId"},
+		{"dBSnapshotIdentifier", "db_snapshot_identifier"},
+		{"pkt-srcaddr", "pktSrcaddr"},
+		{"eventName", "EventName"},
+		{"abcdefgh", "abcd-efgh"},
+		{"abcdefghijklmnop", "ABCDEFGH_IJKLMNOP"},
+		{"abcdefghi", "-abcdefghi"},
+		{"a-b-c-d-e-f-g-h-i-j", "abcdefghij"},
+		{"k", "__K__"},
+	} {
+		if !keyEq(c.a, c.b) {
+			t.Fatalf("%q, %q: not keyEq", c.a, c.b)
+		}
+		if ha, hb := foldKey(c.a), foldKey([]byte(c.b)); ha != hb || ha != foldKey([]byte(c.a)) || hb != foldKey(c.b) {
+			t.Errorf("%q, %q: fold %#x, %#x", c.a, c.b, ha, hb)
+		}
+	}
+	// Every key made of a word's letters with separators put in and
+	// letters made capitals at random folds as the word does.
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		n := r.IntN(30)
+		var a, b []byte
+		for range n {
+			c := byte('a' + r.IntN(26))
+			if r.IntN(8) == 0 {
+				c = byte('0' + r.IntN(10))
+			}
+			a = append(a, c)
+			for r.IntN(5) == 0 {
+				b = append(b, "-_"[r.IntN(2)])
+			}
+			if r.IntN(3) == 0 && c >= 'a' {
+				c -= 'a' - 'A'
+			}
+			b = append(b, c)
+		}
+		if foldKey(a) != foldKey(b) || foldKey(string(b)) != foldKey(a) {
+			t.Fatalf("%q, %q: fold %#x, %#x", a, b, foldKey(a), foldKey(b))
+		}
+	}
+	// Distinct short keys do not collide (the filter filters).
+	if foldKey("srcaddr") == foldKey("dstaddr") || foldKey("start") == foldKey("end") || foldKey("eventName") == foldKey("eventTime") {
+		t.Error("distinct keys fold alike")
 	}
 }

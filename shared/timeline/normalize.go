@@ -54,12 +54,12 @@ var normalizers = map[string]normalizer{
 
 // containers are the keys of API responses that hold a list of the
 // source's records, when a whole response is stored as one line.
-var containers = map[string][]string{
-	evidence.SourceCloudTrail: {"Records", "Events"},
-	evidence.SourceDynamoDB:   {"Records"},
-	evidence.SourceCloudWatch: {"events", "logEvents"},
-	evidence.SourceGuardDuty:  {"Findings", "findings"},
-	evidence.SourceInspector:  {"findings", "Findings"},
+var containers = map[string][]jkey{
+	evidence.SourceCloudTrail: mkKeys("Records", "Events"),
+	evidence.SourceDynamoDB:   mkKeys("Records"),
+	evidence.SourceCloudWatch: mkKeys("events", "logEvents"),
+	evidence.SourceGuardDuty:  mkKeys("Findings", "findings"),
+	evidence.SourceInspector:  mkKeys("findings", "Findings"),
 }
 
 // Supported reports whether source has a normalizer.
@@ -237,11 +237,11 @@ func normalizeInto(d *jdoc, source, artifact string, record int64, line []byte, 
 // {"record": {...}} and an EventBridge envelope's {"detail": {...}}.
 func unwrap(m jv) jv {
 	for range 4 {
-		if r := m.key("record"); r.kind() == jObject {
+		if r := m.keyK(kRecord); r.kind() == jObject {
 			m = r
 			continue
 		}
-		if d := m.key("detail"); d.kind() == jObject && !m.key("detail-type").isNil() {
+		if d := m.keyK(kDetail); d.kind() == jObject && !m.keyK(kDetailType).isNil() {
 			m = d
 			continue
 		}
@@ -250,10 +250,13 @@ func unwrap(m jv) jv {
 	return m
 }
 
+// The wrappers' keys, folded once: every record is looked in for them.
+var kRecord, kDetail, kDetailType = mkKey("record"), mkKey("detail"), mkKey("detail-type")
+
 // container returns the list a response line holds, if rec is such a line.
 func container(source string, rec jv) (jv, bool) {
 	for _, k := range containers[source] {
-		if l := rec.key(k); l.kind() == jArray {
+		if l := rec.keyK(k); l.kind() == jArray {
 			return l, true
 		}
 	}

@@ -17,16 +17,16 @@ import "strings"
 //
 // Time: time ("Request Time").
 func normS3Access(rec jv, out []item) []item {
-	f := func(k string) string { return dash(str(field(rec, k))) }
-	requester := first(f("requester"), "anonymous")
-	op := f("operation")
-	bucket, key := f("bucket"), f("key")
+	f := func(k jkey) string { return dash(str(fieldK(rec, k))) }
+	requester := first(f(kS3Requester), "anonymous")
+	op := f(kS3Operation)
+	bucket, key := f(kS3Bucket), f(kS3Key)
 	target := bucket
 	if key != "" {
 		target = bucket + "/" + key
 	}
-	ip := f("remote_ip")
-	status, code := f("http_status"), f("error_code")
+	ip := f(kS3RemoteIP)
+	status, code := f(kS3HTTPStatus), f(kS3ErrorCode)
 	outcome := join(" ", status, code)
 
 	var b strings.Builder
@@ -46,9 +46,22 @@ func normS3Access(rec jv, out []item) []item {
 		b.WriteString(": ")
 		b.WriteString(outcome)
 	}
-	if n := f("bytes_sent"); n != "" && n != "0" {
+	if n := f(kS3BytesSent); n != "" && n != "0" {
 		b.WriteString(", " + n + " bytes sent")
 	}
 	ev := Event{Message: oneLine(b.String()), Action: op, Actor: requester, Target: target, SrcIP: ip, Outcome: outcome}
-	return append(out, item{ev: ev, times: rec.times(timeField{"Request Time", timeOrNil(field(rec, "time"))})})
+	return append(out, item{ev: ev, times: rec.times(timeField{"Request Time", timeOrNil(fieldK(rec, kS3Time))})})
 }
+
+// The fields normS3Access reads, folded once.
+var (
+	kS3Requester  = mkKey("requester")
+	kS3Operation  = mkKey("operation")
+	kS3Bucket     = mkKey("bucket")
+	kS3Key        = mkKey("key")
+	kS3RemoteIP   = mkKey("remote_ip")
+	kS3HTTPStatus = mkKey("http_status")
+	kS3ErrorCode  = mkKey("error_code")
+	kS3BytesSent  = mkKey("bytes_sent")
+	kS3Time       = mkKey("time")
+)

@@ -25,7 +25,7 @@ func normVPCFlow(rec jv, out []item) []item {
 	var read [nFlowFields]bool
 	f := func(i int) string {
 		if !read[i] {
-			vals[i], read[i] = dash(str(field(rec, flowFieldNames[i]))), true
+			vals[i], read[i] = dash(str(fieldK(rec, flowFieldKeys[i]))), true
 		}
 		return vals[i]
 	}
@@ -74,7 +74,7 @@ func normVPCFlow(rec jv, out []item) []item {
 	}
 	ev := Event{Message: oneLine(msg), Action: "flow", Actor: f(fSrcaddr), Target: target, SrcIP: f(fSrcaddr), Outcome: outcome,
 		dedupe: flowKey(f)}
-	return append(out, item{ev: ev, times: rec.times(timeField{"Flow Start", timeOrNil(field(rec, "start"))}, timeField{"Flow End", timeOrNil(field(rec, "end"))})})
+	return append(out, item{ev: ev, times: rec.times(timeField{"Flow Start", timeOrNil(fieldK(rec, flowFieldKeys[fStart]))}, timeField{"Flow End", timeOrNil(fieldK(rec, flowFieldKeys[fEnd]))})})
 }
 
 // timeOrNil turns the "-" a log writes for no time into no time.
@@ -150,6 +150,12 @@ const (
 var flowFieldNames = [nFlowFields]string{"version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport",
 	"protocol", "packets", "bytes", "start", "end", "action", "log-status",
 	"tgw-attachment-id", "tgw-src-eni", "tgw-id", "pkt-srcaddr", "pkt-dstaddr", "flow-direction"}
+
+// flowFieldKeys are flowFieldNames folded once.
+var flowFieldKeys = func() (ks [nFlowFields]jkey) {
+	copy(ks[:], mkKeys(flowFieldNames[:]...))
+	return ks
+}()
 
 // flowKey is a flow record's identity, its first nFlowKeyFields fields
 // joined; "" (no identity, never merged) when the record names no
