@@ -58,19 +58,65 @@ func normVPCFlow(rec jv, out []item) []item {
 	if src == "" && dst == "" {
 		msg = fmt.Sprintf("%s: %s, no flow recorded", first(eni, "flow log"), first(status, "no data"))
 	} else {
-		from, to := hostPort(src, f(fSrcport)), hostPort(dst, f(fDstport))
-		msg = join(" ", first(eni, "flow"), from, "->", to, proto,
-			unit(f(fPackets), "packets"), unit(f(fBytes), "bytes"), action)
+		// One builder for the whole message, the parts written in place:
+		// joining parts that were each a new string (the addresses with
+		// their ports, the counts with their units) was eight allocations
+		// a record, a third of normalising a flow record.
+		srcport, dstport, packets, bytes, dir := f(fSrcport), f(fDstport), f(fPackets), f(fBytes), f(fFlowDirection)
+		var b strings.Builder
+		b.Grow(len(eni) + len(src) + len(srcport) + len(dst) + len(dstport) + len(proto) + len(packets) + len(bytes) +
+			len(action) + len(status) + len(dir) + 48)
+		b.WriteString(first(eni, "flow"))
+		if src != "" {
+			b.WriteByte(' ')
+			writeHostPort(&b, src, srcport)
+		}
+		b.WriteString(" ->")
+		if dst != "" {
+			b.WriteByte(' ')
+			writeHostPort(&b, dst, dstport)
+		}
+		if proto != "" {
+			b.WriteByte(' ')
+			b.WriteString(proto)
+		}
+		if packets != "" {
+			b.WriteByte(' ')
+			b.WriteString(packets)
+			b.WriteString(" packets")
+		}
+		if bytes != "" {
+			b.WriteByte(' ')
+			b.WriteString(bytes)
+			b.WriteString(" bytes")
+		}
+		if action != "" {
+			b.WriteByte(' ')
+			b.WriteString(action)
+		}
 		if status != "" && status != "OK" {
-			msg += " (" + status + ")"
+			b.WriteString(" (")
+			b.WriteString(status)
+			b.WriteByte(')')
 		}
-		if d := f(fFlowDirection); d != "" {
-			msg += " " + d
+		if dir != "" {
+			b.WriteByte(' ')
+			b.WriteString(dir)
 		}
+		msg = b.String()
 	}
-	target := hostPort(f(fDstaddr), f(fDstport))
-	if target != "" && proto != "" {
-		target += "/" + strings.ToLower(proto)
+	var target string
+	if h := f(fDstaddr); h != "" {
+		// Built once, as the message is (it was three new strings).
+		lproto := lowerProtocolName(proto)
+		var b strings.Builder
+		b.Grow(len(h) + len(f(fDstport)) + len(lproto) + 4)
+		writeHostPort(&b, h, f(fDstport))
+		if proto != "" {
+			b.WriteByte('/')
+			b.WriteString(lproto)
+		}
+		target = b.String()
 	}
 	ev := Event{Message: oneLine(msg), Action: "flow", Actor: f(fSrcaddr), Target: target, SrcIP: f(fSrcaddr), Outcome: outcome,
 		dedupe: flowKey(f)}
@@ -85,27 +131,44 @@ func timeOrNil(v jv) jv {
 	return v
 }
 
-func hostPort(h, p string) string {
-	if h == "" {
-		return ""
-	}
+// writeHostPort writes host h (not "") with port p to b: "h:p", "[h]:p"
+// for an IPv6 address, h alone for no port or port 0.
+func writeHostPort(b *strings.Builder, h, p string) {
 	if p == "" || p == "0" {
-		return h
+		b.WriteString(h)
+		return
 	}
-	if strings.Contains(h, ":") && !strings.Contains(h, " ") {
-		return "[" + h + "]:" + p
+	v6 := strings.Contains(h, ":") && !strings.Contains(h, " ")
+	if v6 {
+		b.WriteByte('[')
 	}
-	return h + ":" + p
-}
-
-func unit(n, u string) string {
-	if n == "" {
-		return ""
+	b.WriteString(h)
+	if v6 {
+		b.WriteByte(']')
 	}
-	return n + " " + u
+	b.WriteByte(':')
+	b.WriteString(p)
 }
 
 var protocols = map[string]string{"1": "ICMP", "6": "TCP", "17": "UDP", "47": "GRE", "50": "ESP", "58": "ICMPv6", "132": "SCTP"}
+
+// lowerProtocols are protocols' names in lower case, for the target: the
+// names are few and lowering one was a new string a record.
+var lowerProtocols = func() map[string]string {
+	m := make(map[string]string, len(protocols))
+	for _, n := range protocols {
+		m[n] = strings.ToLower(n)
+	}
+	return m
+}()
+
+// lowerProtocolName is strings.ToLower(name), name a protocolName.
+func lowerProtocolName(name string) string {
+	if l, ok := lowerProtocols[name]; ok {
+		return l
+	}
+	return strings.ToLower(name)
+}
 
 func protocolName(p string) string {
 	if p == "" {
