@@ -62,10 +62,6 @@ func normCloudTrail(rec jv, out []item) []item {
 	name := first(getsK(rec, kCTEventName), outerName)
 	svc := first(getsK(rec, kCTEventSource), outerSource)
 	svc = strings.TrimSuffix(svc, ".amazonaws.com")
-	action := name
-	if svc != "" {
-		action = svc + ":" + name
-	}
 	target := cloudTrailTarget(rec)
 	ip := getsK(rec, kCTSourceIPAddress)
 	outcome := "Success"
@@ -74,20 +70,45 @@ func normCloudTrail(rec jv, out []item) []item {
 	} else if r := getsK(rec, kCTResponseElements, kCTConsoleLogin); r != "" {
 		outcome = r
 	}
-
-	var b strings.Builder
-	who := actor
-	if key != "" && key != actor {
-		who = key + " (" + actor + ")"
-		if actor == "" {
-			who = key
-		}
+	errMsg := ""
+	if outcome != "Success" {
+		errMsg = getsK(rec, kCTErrorMessage)
 	}
-	// Room for the whole message at once (it grew two or three times).
-	b.Grow(len(who) + len(action) + len(target) + len(ip) + len(outcome) + 64)
-	b.WriteString(first(who, "unknown principal"))
+	eventID, account := cloudTrailKey(rec)
+
+	// The action, the message and the identity are written one after the
+	// other into one string and taken as its parts: each its own new
+	// string (and the principal with its key, and the identity, joined
+	// from parts) was four allocations a record, the most of any source.
+	var b strings.Builder
+	b.Grow(2*(len(svc)+len(name)) + len(key) + len(actor) + len(target) + len(ip) + len(outcome) + len(errMsg) +
+		len(account) + len(eventID) + 64)
+	writeAction := func() {
+		if svc != "" {
+			b.WriteString(svc)
+			b.WriteByte(':')
+		}
+		b.WriteString(name)
+	}
+	writeAction()
+	endAction := b.Len()
+	switch {
+	case key != "" && key != actor && actor != "":
+		b.WriteString(key)
+		b.WriteString(" (")
+		b.WriteString(actor)
+		b.WriteByte(')')
+	case key != "":
+		b.WriteString(key)
+	default:
+		b.WriteString(first(actor, "unknown principal"))
+	}
 	b.WriteString(" called ")
-	b.WriteString(first(action, "an unnamed API"))
+	if svc == "" && name == "" {
+		b.WriteString("an unnamed API")
+	} else {
+		writeAction()
+	}
 	if target != "" {
 		b.WriteString(" on ")
 		b.WriteString(target)
@@ -99,12 +120,21 @@ func normCloudTrail(rec jv, out []item) []item {
 	if outcome != "Success" {
 		b.WriteString(": ")
 		b.WriteString(outcome)
-		if m := getsK(rec, kCTErrorMessage); m != "" {
-			b.WriteString(" (" + m + ")")
+		if errMsg != "" {
+			b.WriteString(" (")
+			b.WriteString(errMsg)
+			b.WriteByte(')')
 		}
 	}
-	ev := Event{Message: oneLine(b.String()), Action: action, Actor: actor, Target: target, SrcIP: ip, Outcome: outcome,
-		dedupe: cloudTrailKey(rec)}
+	endMessage := b.Len()
+	if eventID != "" {
+		b.WriteString(account)
+		b.WriteByte('/')
+		b.WriteString(eventID)
+	}
+	all := b.String()
+	ev := Event{Message: oneLine(all[endAction:endMessage]), Action: all[:endAction], Actor: actor, Target: target, SrcIP: ip,
+		Outcome: outcome, dedupe: all[endMessage:]}
 	times := rec.times(timeField{"Event Time", rec.keyK(kCTEventTime)})
 	if !outerTime.isNil() {
 		times = append(times, timeField{"Event Time", outerTime})
@@ -210,17 +240,18 @@ func innerRecord(s string) jv {
 	return d.root()
 }
 
-// cloudTrailKey is a CloudTrail record's identity: its eventID within the
-// account that received it (an organization trail and an account's own
-// trail deliver the same event with the same eventID; the account keeps
-// two accounts' equal IDs apart, however unlikely). No eventID, no key:
-// such a record is never taken for another.
-func cloudTrailKey(rec jv) string {
+// cloudTrailKey is what a CloudTrail record's identity is made of:
+// account + "/" + eventID, its eventID within the account that received it
+// (an organization trail and an account's own trail deliver the same event
+// with the same eventID; the account keeps two accounts' equal IDs apart,
+// however unlikely). No eventID (""), no identity: such a record is never
+// taken for another.
+func cloudTrailKey(rec jv) (eventID, account string) {
 	id := getsK(rec, kCTEventID)
 	if id == "" {
-		return ""
+		return "", ""
 	}
-	return getsK(rec, kCTRecipientAccountId) + "/" + id
+	return id, getsK(rec, kCTRecipientAccountId)
 }
 
 // The keys normCloudTrail reads, folded once (kLE: a LookupEvents event's).
