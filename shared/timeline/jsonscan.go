@@ -667,6 +667,25 @@ func (m jv) lookup(k string, h uint64, byEq bool) jv {
 	return jv{}
 }
 
+// foldSet is the set of m's members' folded keys, a bit of 64 each
+// (foldBit): a key whose bit is not in it is no member's, exactly or by
+// keyEq (both fold as the key does), so it need not be looked up.
+func (m jv) foldSet() uint64 {
+	if m.kind() != jObject {
+		return 0
+	}
+	m.index()
+	nodes := m.d.nodes
+	var set uint64
+	for c, end := m.i, int(nodes[m.i-1].end); c < end; c = int(nodes[c].end) {
+		set |= foldBit(nodes[c].fold)
+	}
+	return set
+}
+
+// foldBit is folded key h's bit in a foldSet.
+func foldBit(h uint64) uint64 { return 1 << ((h * 0x9E3779B97F4A7C15) >> 58) }
+
 // keys is an object's distinct keys, sorted: a map's keys.
 func (m jv) keys() []string {
 	var ks []string
