@@ -1,5 +1,7 @@
 package timeline
 
+import "strings"
+
 // normCloudWatch reads a CloudWatch Logs event.
 //
 // Expected shape: {"timestamp": <epoch ms>, "ingestionTime": <epoch ms>,
@@ -14,10 +16,25 @@ package timeline
 func normCloudWatch(rec jv, out []item) []item {
 	group := first(getsK(rec, kCwLogGroup), getsK(rec, kCwLogGroupName))
 	stream := first(getsK(rec, kCwLogStream), getsK(rec, kCwLogStreamName))
-	where := join("/", group, stream)
 	msg := str(fieldK(rec, kCwMessage))
+	if group != "" || stream != "" {
+		// join(": ", join("/", group, stream), msg) written at once: it
+		// was two new strings a record.
+		var b strings.Builder
+		b.Grow(len(group) + len(stream) + len(msg) + 3)
+		b.WriteString(group)
+		if group != "" && stream != "" {
+			b.WriteByte('/')
+		}
+		b.WriteString(stream)
+		if msg != "" {
+			b.WriteString(": ")
+			b.WriteString(msg)
+		}
+		msg = b.String()
+	}
 	ev := Event{
-		Message: oneLine(join(": ", where, msg)),
+		Message: oneLine(msg),
 		Action:  "log",
 		Actor:   stream,
 		Target:  group,

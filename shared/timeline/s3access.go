@@ -21,35 +21,56 @@ func normS3Access(rec jv, out []item) []item {
 	requester := first(f(kS3Requester), "anonymous")
 	op := f(kS3Operation)
 	bucket, key := f(kS3Bucket), f(kS3Key)
-	target := bucket
-	if key != "" {
-		target = bucket + "/" + key
-	}
 	ip := f(kS3RemoteIP)
 	status, code := f(kS3HTTPStatus), f(kS3ErrorCode)
-	outcome := join(" ", status, code)
+	sent := f(kS3BytesSent)
 
+	// The target, the outcome and the message are written one after the
+	// other into one string and taken as its parts: each joined from parts
+	// into a new string was four allocations a record.
 	var b strings.Builder
-	b.Grow(len(requester) + len(op) + len(target) + len(ip) + len(outcome) + 64) // one allocation
+	b.Grow(2*(len(bucket)+len(key)+len(status)+len(code)) + len(requester) + len(op) + len(ip) + len(sent) + 64)
+	writeTarget := func() {
+		b.WriteString(bucket)
+		if key != "" {
+			b.WriteByte('/')
+			b.WriteString(key)
+		}
+	}
+	writeOutcome := func() { // join(" ", status, code)
+		b.WriteString(status)
+		if status != "" && code != "" {
+			b.WriteByte(' ')
+		}
+		b.WriteString(code)
+	}
+	writeTarget()
+	endTarget := b.Len()
+	writeOutcome()
+	endOutcome := b.Len()
 	b.WriteString(requester)
 	b.WriteString(" ")
 	b.WriteString(first(op, "request"))
-	if target != "" {
+	if endTarget > 0 {
 		b.WriteString(" on ")
-		b.WriteString(target)
+		writeTarget()
 	}
 	if ip != "" {
 		b.WriteString(" from ")
 		b.WriteString(ip)
 	}
-	if outcome != "" {
+	if endOutcome > endTarget {
 		b.WriteString(": ")
-		b.WriteString(outcome)
+		writeOutcome()
 	}
-	if n := f(kS3BytesSent); n != "" && n != "0" {
-		b.WriteString(", " + n + " bytes sent")
+	if sent != "" && sent != "0" {
+		b.WriteString(", ")
+		b.WriteString(sent)
+		b.WriteString(" bytes sent")
 	}
-	ev := Event{Message: oneLine(b.String()), Action: op, Actor: requester, Target: target, SrcIP: ip, Outcome: outcome}
+	all := b.String()
+	ev := Event{Message: oneLine(all[endOutcome:]), Action: op, Actor: requester, Target: all[:endTarget], SrcIP: ip,
+		Outcome: all[endTarget:endOutcome]}
 	return append(out, item{ev: ev, times: rec.times(timeField{"Request Time", timeOrNil(fieldK(rec, kS3Time))})})
 }
 
