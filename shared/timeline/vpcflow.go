@@ -23,12 +23,15 @@ func normVPCFlow(rec jv, out []item) []item {
 	// most of them again, and each read was a lookup and a new string.
 	var vals [nFlowFields]string
 	var read [nFlowFields]bool
+	var jvs [nFlowFields]jv // the values read, for the times (start and end, read for the identity)
 	f := func(i int) string {
 		if !read[i] {
-			vals[i], read[i] = dash(str(fieldK(rec, flowFieldKeys[i]))), true
+			jvs[i] = fieldK(rec, flowFieldKeys[i])
+			vals[i], read[i] = dash(str(jvs[i])), true
 		}
 		return vals[i]
 	}
+	fv := func(i int) jv { f(i); return jvs[i] }
 	eni := f(fInterface)
 	for _, i := range [...]int{fTGWAttachment, fTGWSrcENI, fTGW} { // read only as far as needed
 		if eni != "" {
@@ -120,7 +123,7 @@ func normVPCFlow(rec jv, out []item) []item {
 	}
 	ev := Event{Message: oneLine(msg), Action: "flow", Actor: f(fSrcaddr), Target: target, SrcIP: f(fSrcaddr), Outcome: outcome,
 		dedupe: flowKey(f)}
-	return append(out, item{ev: ev, times: rec.times(timeField{"Flow Start", timeOrNil(fieldK(rec, flowFieldKeys[fStart]))}, timeField{"Flow End", timeOrNil(fieldK(rec, flowFieldKeys[fEnd]))})})
+	return append(out, item{ev: ev, times: rec.times(timeField{"Flow Start", timeOrNil(fv(fStart))}, timeField{"Flow End", timeOrNil(fv(fEnd))})})
 }
 
 // timeOrNil turns the "-" a log writes for no time into no time.
