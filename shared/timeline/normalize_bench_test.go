@@ -12,27 +12,54 @@ import (
 // build that is most of its CPU, measured without the rest's noise.
 func BenchmarkNormalize(b *testing.B) {
 	tpl := loadTemplates(b)
-	base := time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC)
-	type line struct {
-		source string
-		b      []byte
-	}
-	var lines []line
+	var lines []benchLine
 	i := 0
 	for _, s := range benchShare {
-		ts := tpl[s.file]
 		for k := range s.share * 20 {
 			i++
-			t := base.Add(time.Duration(i) * time.Millisecond)
-			l := ts[k%len(ts)].line
-			l = bytes.ReplaceAll(l, []byte(markRFC3339), []byte(t.Format("2006-01-02T15:04:05Z")))
-			l = bytes.ReplaceAll(l, []byte(markS3), []byte(t.Format("02/Jan/2006:15:04:05 -0700")))
-			l = bytes.ReplaceAll(l, []byte(markEpochS), []byte(strconv.FormatInt(t.Unix(), 10)))
-			l = bytes.ReplaceAll(l, []byte(markEpochMS), []byte(strconv.FormatInt(t.UnixMilli(), 10)))
-			l = bytes.ReplaceAll(l, []byte(markID), []byte("bench-"+strconv.Itoa(i)))
-			lines = append(lines, line{s.source, l})
+			lines = append(lines, benchLine{s.source, benchRecord(tpl[s.file], k, i)})
 		}
 	}
+	normalizeLines(b, lines)
+}
+
+// BenchmarkNormalizeSource is BenchmarkNormalize for each file of the mix
+// alone: which source's records cost what, and where a change pays.
+func BenchmarkNormalizeSource(b *testing.B) {
+	tpl := loadTemplates(b)
+	for _, s := range benchShare {
+		b.Run(s.file, func(b *testing.B) {
+			var lines []benchLine
+			for k := range 200 {
+				lines = append(lines, benchLine{s.source, benchRecord(tpl[s.file], k, k)})
+			}
+			normalizeLines(b, lines)
+		})
+	}
+}
+
+// benchLine is one line of a benchmark's mix and its source.
+type benchLine struct {
+	source string
+	b      []byte
+}
+
+// benchRecord is the k-th line made of templates ts, the i-th of the mix:
+// its marks replaced by its time (i ms after the base) and ID.
+func benchRecord(ts []benchTemplate, k, i int) []byte {
+	base := time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC)
+	t := base.Add(time.Duration(i) * time.Millisecond)
+	l := ts[k%len(ts)].line
+	l = bytes.ReplaceAll(l, []byte(markRFC3339), []byte(t.Format("2006-01-02T15:04:05Z")))
+	l = bytes.ReplaceAll(l, []byte(markS3), []byte(t.Format("02/Jan/2006:15:04:05 -0700")))
+	l = bytes.ReplaceAll(l, []byte(markEpochS), []byte(strconv.FormatInt(t.Unix(), 10)))
+	l = bytes.ReplaceAll(l, []byte(markEpochMS), []byte(strconv.FormatInt(t.UnixMilli(), 10)))
+	return bytes.ReplaceAll(l, []byte(markID), []byte("bench-"+strconv.Itoa(i)))
+}
+
+// normalizeLines normalises lines b.N times, one at a time as a worker
+// does, and reports the time and CPU time a record.
+func normalizeLines(b *testing.B, lines []benchLine) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var d jdoc
 	var evs []Event
