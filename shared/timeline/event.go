@@ -271,7 +271,28 @@ func parseTimeValue(v jv) (time.Time, int, *timeErr) {
 	return parseTime(map[string]any(nil))
 }
 
+// parseTimeString reads a time in text (see ParseTime). The forms the
+// sources write most (RFC 3339 in UTC, S3's access log time) are read by
+// hand first: time.Parse, with its layout walk for the S3 form, its
+// rewrites of the text and its second pass for the precision, was most of
+// a time's cost, read once or twice per event. Anything else, and every
+// error, is parseTimeStringSlow's, which the fast paths are tested against.
 func parseTimeString(orig string) (time.Time, int, *timeErr) {
+	s := strings.TrimSpace(orig)
+	if len(s) >= 20 && s[4] == '-' {
+		if t, prec, ok := fastRFC3339(s); ok {
+			return t, prec, nil
+		}
+	} else if len(s) >= 26 {
+		if t, ok := fastS3Time(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); ok {
+			return t, 0, nil
+		}
+	}
+	return parseTimeStringSlow(orig)
+}
+
+// parseTimeStringSlow is parseTimeString by time.Parse, for every form.
+func parseTimeStringSlow(orig string) (time.Time, int, *timeErr) {
 	s := strings.TrimSpace(orig)
 	if s == "" || s == "-" {
 		return time.Time{}, 0, &timeErr{ReasonMissingTime, "empty time"}
@@ -308,6 +329,117 @@ func parseTimeString(orig string) (time.Time, int, *timeErr) {
 		}
 	}
 	return time.Time{}, 0, &timeErr{ReasonUnparseableTime, fmt.Sprintf("%q is not a time", orig)}
+}
+
+// fastRFC3339 reads s when it is "yyyy-mm-ddThh:mm:ss[.f...]Z" ('T' also
+// 't' or a space, 'Z' also 'z'): false for anything else. It accepts only
+// what time.Parse's own RFC 3339 path does, with its ranges, so the time is
+// the one parseTimeStringSlow gives, and the precision too (the fraction's
+// digits, at most 9).
+func fastRFC3339(s string) (time.Time, int, bool) {
+	if s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, 0, false
+	}
+	if z := s[len(s)-1]; z != 'Z' && z != 'z' {
+		return time.Time{}, 0, false
+	}
+	year, ok1 := digits4(s[0:4])
+	month, ok2 := digits2(s[5:7])
+	day, ok3 := digits2(s[8:10])
+	hour, ok4 := digits2(s[11:13])
+	minute, ok5 := digits2(s[14:16])
+	sec, ok6 := digits2(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, 0, false
+	}
+	frac := s[19 : len(s)-1]
+	nsec, prec := 0, 0
+	if frac != "" {
+		if len(frac) < 2 || frac[0] != '.' {
+			return time.Time{}, 0, false
+		}
+		for i := 1; i < len(frac); i++ {
+			c := frac[i]
+			if c < '0' || c > '9' {
+				return time.Time{}, 0, false
+			}
+			if prec < 9 { // time.Parse truncates past nanoseconds
+				nsec = nsec*10 + int(c-'0')
+				prec++
+			}
+		}
+		for i := prec; i < 9; i++ {
+			nsec *= 10
+		}
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), prec, true
+}
+
+// s3Months is the month names of the S3 form, as time.Parse writes them
+// (it reads them in any case: another case is left to it).
+const s3Months = "JanFebMarAprMayJunJulAugSepOctNovDec"
+
+// fastS3Time reads s when it is S3's "dd/Mon/yyyy:hh:mm:ss ±hhmm" (no
+// fraction: S3 writes none, and the precision is then 0): false for
+// anything else, including what time.Parse would read but this does not
+// (a one-digit hour, a month's name in another case, an offset past 23:59).
+func fastS3Time(s string) (time.Time, bool) {
+	if len(s) != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' || s[20] != ' ' ||
+		(s[21] != '+' && s[21] != '-') {
+		return time.Time{}, false
+	}
+	month := 0
+	for m := 0; m < 12; m++ {
+		if s[3:6] == s3Months[3*m:3*m+3] {
+			month = m + 1
+			break
+		}
+	}
+	day, ok1 := digits2(s[0:2])
+	year, ok2 := digits4(s[7:11])
+	hour, ok3 := digits2(s[12:14])
+	minute, ok4 := digits2(s[15:17])
+	sec, ok5 := digits2(s[18:20])
+	offH, ok6 := digits2(s[22:24])
+	offM, ok7 := digits2(s[24:26])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || month == 0 || day < 1 || day > daysIn(month, year) ||
+		hour > 23 || minute > 59 || sec > 59 || offH > 23 || offM > 59 {
+		return time.Time{}, false
+	}
+	off := offH*60 + offM
+	if s[21] == '-' {
+		off = -off
+	}
+	// Date normalises the minutes taken back past the hour or the day.
+	return time.Date(year, time.Month(month), day, hour, minute-off, sec, 0, time.UTC), true
+}
+
+// digits2 and digits4 read two and four decimal digits.
+func digits2(s string) (int, bool) {
+	a, b := s[0]-'0', s[1]-'0'
+	return int(a)*10 + int(b), a <= 9 && b <= 9
+}
+
+func digits4(s string) (int, bool) {
+	hi, ok1 := digits2(s[0:2])
+	lo, ok2 := digits2(s[2:4])
+	return hi*100 + lo, ok1 && ok2
+}
+
+// daysIn is the days of month m (1..12) of year y, as time.Parse checks a
+// day against them.
+func daysIn(m, y int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // fractionDigits counts the digits after the seconds' decimal point.
@@ -350,6 +482,42 @@ func isEpochText(s string) bool {
 // parseEpoch reads an epoch number in text, exactly (no float rounding for
 // the plain decimal forms).
 func parseEpoch(s string) (time.Time, int, *timeErr) {
+	// Plain digits (the sources' epochs: flow records' seconds, CloudWatch's
+	// milliseconds) are read by hand: the general path's cuts and
+	// concatenations allocated twice for a millisecond time. Past 18
+	// digits (an int64's overflow) or 1<<33 seconds, the general path
+	// says what is wrong.
+	if n := len(s); n > 0 && n <= 18 {
+		v := int64(0)
+		for i := 0; i < n; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				goto general
+			}
+			v = v*10 + int64(c-'0')
+		}
+		var unit int64 // per second
+		shift := 0
+		switch {
+		case v < 1e11:
+			unit = 1
+		case v < 1e14:
+			unit, shift = 1e3, 3
+		case v < 1e17:
+			unit, shift = 1e6, 6
+		default:
+			unit, shift = 1e9, 9
+		}
+		if sec := v / unit; sec <= 1<<33 {
+			return time.Unix(sec, (v%unit)*(1e9/unit)).UTC(), shift, nil
+		}
+	}
+general:
+	return parseEpochSlow(s)
+}
+
+// parseEpochSlow is parseEpoch for every form.
+func parseEpochSlow(s string) (time.Time, int, *timeErr) {
 	orig := s
 	// Built only when needed: this runs for every epoch time read.
 	bad := func() *timeErr { return &timeErr{ReasonUnparseableTime, fmt.Sprintf("%q is not an epoch time", orig)} }
