@@ -180,22 +180,92 @@ func FormatTime(t time.Time, prec int) string {
 // appendTime is FormatTime appending to b; it writes once per event, so it
 // builds the text in place rather than with Format, Sprintf and concatenation.
 func appendTime(b []byte, t time.Time, prec int) []byte {
-	t = t.UTC()
-	if year, month, day := t.Date(); 0 <= year && year <= 9999 {
-		// By hand: AppendFormat's layout walk was most of the cost of a
-		// time, written once per event.
-		hour, minute, sec := t.Clock()
-		b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
-			byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
-			byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
-			byte('0'+sec/10), byte('0'+sec%10))
-	} else {
-		b = t.AppendFormat(b, "2006-01-02T15:04:05")
+	sec := t.Unix()
+	if sec < minFastUnix || sec >= maxFastUnix {
+		return appendTimeFormat(b, t, prec)
 	}
+	// By hand, from the Unix seconds: AppendFormat's layout walk was most
+	// of the cost of a time, then Date and Clock, each working out the
+	// calendar from the start. Unsigned 32-bit from here: the seconds
+	// since 0000-01-01 of a day fit, and their divisions are the cheap ones.
+	since := uint64(sec - minFastUnix)
+	days, s := uint32(since/86400), uint32(since%86400)
+	year, month, day := civil(days)
+	var out [32]byte // "yyyy-mm-ddThh:mm:ss.nnnnnnnnnZ"
+	put2(out[0:2], year/100)
+	put2(out[2:4], year%100)
+	out[4] = '-'
+	put2(out[5:7], month)
+	out[7] = '-'
+	put2(out[8:10], day)
+	out[10] = 'T'
+	put2(out[11:13], s/3600)
+	out[13] = ':'
+	put2(out[14:16], s/60%60)
+	out[16] = ':'
+	put2(out[17:19], s%60)
+	n := 19
 	if prec > 0 {
-		if prec > 9 {
-			prec = 9
+		prec = min(prec, 9)
+		out[19] = '.'
+		// The first prec digits of the nanoseconds, two at a time from
+		// the tenth (out[30]) back: out[20:20+prec] is what is kept.
+		ns := uint64(t.Nanosecond()) * 10 // past 32 bits
+		for i := 28; i >= 20; i -= 2 {
+			put2(out[i:i+2], uint32(ns%100))
+			ns /= 100
 		}
+		n = 20 + prec
+	}
+	out[n] = 'Z'
+	return append(b, out[:n+1]...)
+}
+
+// The Unix seconds of 0000-01-01 and 10000-01-01 UTC: appendTime writes
+// the years between by hand (four digits, no sign).
+const (
+	minFastUnix = -62167219200
+	maxFastUnix = 253402300800
+)
+
+// digitPairs is "00" to "99" back to back.
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+// put2 writes v (0..99) as two digits.
+func put2(b []byte, v uint32) {
+	b[0], b[1] = digitPairs[2*v], digitPairs[2*v+1]
+}
+
+// civil is the proleptic Gregorian date of a day counted from 0000-01-01
+// (Howard Hinnant's civil_from_days, on years that start in March).
+func civil(days uint32) (year, month, day uint32) {
+	// 0000-01-01 is 60 days before 0000-03-01, the start of an era of
+	// 400 years: counted from the era before, z is never negative.
+	z := days + 146097 - 60
+	era := z / 146097
+	doe := z - era*146097                                  // [0, 146096]
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // [0, 399]
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // [0, 365], from March
+	mp := (5*doy + 2) / 153                                // [0, 11], from March
+	day = doy - (153*mp+2)/5 + 1
+	month = mp + 3
+	if month > 12 {
+		month -= 12
+	}
+	year = yoe + era*400 - 400
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
+}
+
+// appendTimeFormat is appendTime by AppendFormat, for the years outside
+// 0..9999 (none a range check lets through).
+func appendTimeFormat(b []byte, t time.Time, prec int) []byte {
+	b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05")
+	if prec > 0 {
+		prec = min(prec, 9)
 		var frac [9]byte
 		ns := t.Nanosecond()
 		for i := len(frac) - 1; i >= 0; i-- {

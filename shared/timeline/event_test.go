@@ -1,6 +1,8 @@
 package timeline
 
 import (
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,5 +74,40 @@ func BenchmarkParseTimeString(b *testing.B) {
 				parseTimeString(in)
 			}
 		})
+	}
+}
+
+// BenchmarkFormatTime is an event's Datetime, written once per event.
+func BenchmarkFormatTime(b *testing.B) {
+	tm := time.Date(2024, 8, 1, 12, 34, 56, 123456789, time.UTC)
+	for range b.N {
+		FormatTime(tm, DatetimePrecision)
+	}
+}
+
+// appendTime's calendar by hand writes what Format writes, over the years
+// it covers and past them, at every precision.
+func TestAppendTimeCalendar(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	times := []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 1, time.UTC), time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2000, 2, 29, 12, 0, 0, 0, time.UTC), time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 8, 2, 8, 23, 10, 5, time.FixedZone("x", -7*3600)),
+	}
+	for range 20000 {
+		times = append(times, time.Unix(r.Int64N(maxFastUnix-minFastUnix+2000)+minFastUnix-1000, r.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		for prec := -1; prec <= 10; prec++ {
+			layout := "2006-01-02T15:04:05"
+			if prec > 0 {
+				layout += "." + strings.Repeat("0", min(prec, 9))
+			}
+			if got, want := FormatTime(tm, prec), tm.UTC().Format(layout+"Z"); got != want {
+				t.Fatalf("%v at %d: %s, want %s", tm, prec, got, want)
+			}
+		}
 	}
 }
