@@ -1,0 +1,72 @@
+package timeline
+
+import (
+	"maps"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+// countKeyInMap is how Stats counted a key before keyCounts: in the map
+// itself, under Other once it had max keys.
+func countKeyInMap(m map[string]int64, k string, max int) {
+	if k == "" {
+		return
+	}
+	if _, ok := m[k]; ok {
+		m[k]++
+		return
+	}
+	if len(m) >= max {
+		m[Other]++
+		return
+	}
+	m[k]++
+}
+
+// keyCounts counts as the map did: the keys counted one by one, the rest
+// under Other, a key named "(other)" before and after the map is full.
+func TestKeyCountsMatchMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct {
+		name      string
+		max, keys int
+	}{{"below max", 50, 10}, {"at max", 10, 10}, {"past max", 5, 40}, {"max 1", 1, 6}} {
+		for round := range 50 {
+			want := map[string]int64{}
+			c := keyCounts{index: map[string]int32{}}
+			for range 300 {
+				var k string
+				switch x := r.IntN(tc.keys + 2); x {
+				case tc.keys:
+					k = ""
+				case tc.keys + 1:
+					k = Other
+				default:
+					k = "k" + strconv.Itoa(x)
+				}
+				countKeyInMap(want, k, tc.max)
+				c.count(k, tc.max)
+			}
+			got := map[string]int64{}
+			c.into(got)
+			if !maps.Equal(got, want) {
+				t.Fatalf("%s, round %d: %v, the map counted %v", tc.name, round, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkKeyCounts is Stats' counting of an event's action and actor,
+// on the benchmark's mix of records.
+func BenchmarkKeyCounts(b *testing.B) {
+	evs, _, _ := benchEvents(b)
+	keys := newCountedKeys()
+	for range b.N {
+		for k := range evs {
+			keys.actions.count(evs[k].Action, DefaultMaxKeys)
+			keys.actors.count(evs[k].Actor, DefaultMaxKeys)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
+}
