@@ -70,3 +70,43 @@ func BenchmarkKeyCounts(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
 }
+
+// BenchmarkRunRead reads back a run of the benchmark's mix of events, as
+// the merge does, record by record.
+func BenchmarkRunRead(b *testing.B) {
+	evs, _, ranks := benchEvents(b)
+	bd := &builder{tmpDir: b.TempDir()}
+	defer bd.cleanup()
+	for range 10 {
+		for k := range evs {
+			bd.chunk.add(&evs[k], ranks[k])
+		}
+	}
+	events := len(bd.chunk.entries)
+	if err := bd.spill(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		r, err := openRun(bd.runs[0])
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			ok, err := r.next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+			n++
+		}
+		r.close()
+		if n != events {
+			b.Fatalf("%d events read of %d", n, events)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*events), "ns/event")
+}
