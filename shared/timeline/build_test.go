@@ -3,8 +3,10 @@ package timeline
 import (
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // countKeyInMap is how Stats counted a key before keyCounts: in the map
@@ -109,4 +111,27 @@ func BenchmarkRunRead(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*events), "ns/event")
+}
+
+// BenchmarkChunkSort sorts a chunk of the benchmark's mix of events, in
+// the order the build's generator gives them (out of order, as extracts
+// are).
+func BenchmarkChunkSort(b *testing.B) {
+	evs, _, ranks := benchEvents(b)
+	r := rand.New(rand.NewPCG(7, 8))
+	var c chunk
+	for range 20 {
+		for _, k := range r.Perm(len(evs)) {
+			e := evs[k]
+			e.Time = e.Time.Add(time.Duration(r.IntN(1000)) * time.Second)
+			c.add(&e, ranks[k])
+		}
+	}
+	orig := slices.Clone(c.entries)
+	b.ResetTimer()
+	for range b.N {
+		copy(c.entries, orig)
+		c.sort()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(orig)), "ns/event")
 }
