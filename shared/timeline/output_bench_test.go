@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"bytes"
+	"io"
 	"strconv"
 	"testing"
 	"time"
@@ -85,4 +86,31 @@ func BenchmarkEncode(b *testing.B) {
 			b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N*len(c.entries)), "cpu-ns/event")
 		})
 	}
+}
+
+// BenchmarkWriteOutputs is the output of a sorted chunk of the benchmark's
+// mix (the group of each instant, both files encoded), written to nowhere.
+func BenchmarkWriteOutputs(b *testing.B) {
+	evs, names, ranks := benchEvents(b)
+	var c chunk
+	for k := range evs {
+		c.add(&evs[k], ranks[k])
+	}
+	c.sort()
+	b.ResetTimer()
+	for range b.N {
+		st := newStats()
+		err := writeOutputs(io.Discard, io.Discard, names, &st, func(write func(*entry, []byte) error) error {
+			for i := range c.entries {
+				if err := write(&c.entries[i], c.payload(&c.entries[i])); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(c.entries)), "ns/event")
 }
