@@ -101,27 +101,46 @@ func newStats() Stats {
 		Actions: map[string]int64{}, Actors: map[string]int64{}}
 }
 
-// countKey counts k in m, under Other once m has max keys. It counts
-// under copies of the keys, kept in copies (the keys of m, bounded as m
-// is): an event's strings may be its line's bytes (unquote), which the
-// read reuses once the event is in the chunk, and a map's assignment
-// stores the key it is given even when the map has it (for a string, to let
-// go of a larger one it may be part of).
-func countKey(m map[string]int64, copies map[string]string, k string, max int) {
+// keyCounts counts the keys of one of Stats' maps (Actions, Actors) while
+// the records are read, into Stats once they are (into): one map lookup an
+// event, where counting in the map itself took two (a copy of the key had
+// to be found first: an event's strings may be its line's bytes
+// (unquote), which the read reuses once the event is in the chunk, and a
+// map's assignment stores the key it is given even when the map has it).
+// The counts are the map's: a key is counted one by one if it came while
+// the map had fewer than max keys, else under Other.
+type keyCounts struct {
+	index map[string]int32 // a key (a copy) to its count in n
+	n     []int64
+	other int64
+}
+
+func (c *keyCounts) count(k string, max int) {
 	if k == "" {
 		return
 	}
-	if kc, ok := copies[k]; ok {
-		m[kc]++
+	if i, ok := c.index[k]; ok {
+		c.n[i]++
 		return
 	}
-	if len(m) >= max {
-		m[Other]++
+	// Until the first key counted under Other the map would have as
+	// many keys as index; after it, never fewer than max.
+	if len(c.index) >= max {
+		c.other++
 		return
 	}
-	kc := strings.Clone(k)
-	copies[kc] = kc
-	m[kc]++
+	c.index[strings.Clone(k)] = int32(len(c.n))
+	c.n = append(c.n, 1)
+}
+
+// into puts the counts in m, empty until then.
+func (c *keyCounts) into(m map[string]int64) {
+	for k, i := range c.index {
+		m[k] = c.n[i]
+	}
+	if c.other > 0 {
+		m[Other] += c.other // a key "(other)" of its own shares its count
+	}
 }
 
 func (s *Stats) addEvent(e *Event, maxKeys int, keys *countedKeys) {
@@ -133,15 +152,22 @@ func (s *Stats) addEvent(e *Event, maxKeys int, keys *countedKeys) {
 	if s.LastTime.IsZero() || e.Time.After(s.LastTime) {
 		s.LastTime, s.Last = e.Time, e.Datetime
 	}
-	countKey(s.Actions, keys.actions, e.Action, maxKeys)
-	countKey(s.Actors, keys.actors, e.Actor, maxKeys)
+	keys.actions.count(e.Action, maxKeys)
+	keys.actors.count(e.Actor, maxKeys)
 }
 
-// countedKeys is the copies of the keys counted in Stats (see countKey).
-type countedKeys struct{ actions, actors map[string]string }
+// countedKeys is the counts of Stats' Actions and Actors while the records
+// are read (see keyCounts).
+type countedKeys struct{ actions, actors keyCounts }
 
 func newCountedKeys() *countedKeys {
-	return &countedKeys{actions: map[string]string{}, actors: map[string]string{}}
+	return &countedKeys{actions: keyCounts{index: map[string]int32{}}, actors: keyCounts{index: map[string]int32{}}}
+}
+
+// into puts the counts in s, once the records are read.
+func (k *countedKeys) into(s *Stats) {
+	k.actions.into(s.Actions)
+	k.actors.into(s.Actors)
 }
 
 // entry is an event in a chunk or a run: what orders it, and its payload
@@ -223,7 +249,14 @@ func uvarintLen(x uint64) int {
 // splitPayload is appendPayload undone into f; false if p is not a payload.
 func splitPayload(p []byte, f *[payloadFields][]byte) bool {
 	for i := range f {
-		n, k := binary.Uvarint(p)
+		// A field's length is one byte but for a long message: read in
+		// place, Uvarint's call was most of a split's cost.
+		n, k := uint64(0), 1
+		if len(p) > 0 && p[0] < 0x80 {
+			n = uint64(p[0])
+		} else {
+			n, k = binary.Uvarint(p)
+		}
 		if k <= 0 || n > uint64(len(p)-k) {
 			return false
 		}
@@ -377,13 +410,16 @@ func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Wri
 	for bt := range p.order {
 		<-bt.done
 		if err := ctx.Err(); err != nil {
+			b.keys.into(&b.stats)
 			return b.stats, err
 		}
 		if err := b.take(bt, inputs[bt.in], ranks[bt.in]); err != nil {
+			b.keys.into(&b.stats)
 			return b.stats, err
 		}
 		p.recycle(bt)
 	}
+	b.keys.into(&b.stats) // before the output, which takes the duplicates out
 	if b.untimedBuf != nil {
 		if err := b.untimedBuf.Flush(); err != nil {
 			return b.stats, fmt.Errorf("write untimed: %w", err)

@@ -328,3 +328,20 @@ func TestNormalizeConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// The encoders read eight or sixteen bytes at a time and the tail as an
+// overlapping word: a special byte is found at every position of every
+// length, in the words, the tail and the overlap, and a byte that only
+// looks like one to csvSpecial8 (a tab, a control) quotes nothing.
+func TestEncodersEveryPosition(t *testing.T) {
+	for n := 1; n <= 40; n++ {
+		for _, c := range []byte{',', '"', '\\', '\n', '\r', '\t', 0x1f, 0, ' ', 0x7f, 0xc3, 0xff} {
+			for at := range n {
+				s := []byte(strings.Repeat("a", n))
+				s[at] = c
+				checkCSVField(t, string(s))
+				checkJSONString(t, string(s))
+			}
+		}
+	}
+}

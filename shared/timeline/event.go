@@ -180,22 +180,92 @@ func FormatTime(t time.Time, prec int) string {
 // appendTime is FormatTime appending to b; it writes once per event, so it
 // builds the text in place rather than with Format, Sprintf and concatenation.
 func appendTime(b []byte, t time.Time, prec int) []byte {
-	t = t.UTC()
-	if year, month, day := t.Date(); 0 <= year && year <= 9999 {
-		// By hand: AppendFormat's layout walk was most of the cost of a
-		// time, written once per event.
-		hour, minute, sec := t.Clock()
-		b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
-			byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
-			byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
-			byte('0'+sec/10), byte('0'+sec%10))
-	} else {
-		b = t.AppendFormat(b, "2006-01-02T15:04:05")
+	sec := t.Unix()
+	if sec < minFastUnix || sec >= maxFastUnix {
+		return appendTimeFormat(b, t, prec)
 	}
+	// By hand, from the Unix seconds: AppendFormat's layout walk was most
+	// of the cost of a time, then Date and Clock, each working out the
+	// calendar from the start. Unsigned 32-bit from here: the seconds
+	// since 0000-01-01 of a day fit, and their divisions are the cheap ones.
+	since := uint64(sec - minFastUnix)
+	days, s := uint32(since/86400), uint32(since%86400)
+	year, month, day := civil(days)
+	var out [32]byte // "yyyy-mm-ddThh:mm:ss.nnnnnnnnnZ"
+	put2(out[0:2], year/100)
+	put2(out[2:4], year%100)
+	out[4] = '-'
+	put2(out[5:7], month)
+	out[7] = '-'
+	put2(out[8:10], day)
+	out[10] = 'T'
+	put2(out[11:13], s/3600)
+	out[13] = ':'
+	put2(out[14:16], s/60%60)
+	out[16] = ':'
+	put2(out[17:19], s%60)
+	n := 19
 	if prec > 0 {
-		if prec > 9 {
-			prec = 9
+		prec = min(prec, 9)
+		out[19] = '.'
+		// The first prec digits of the nanoseconds, two at a time from
+		// the tenth (out[30]) back: out[20:20+prec] is what is kept.
+		ns := uint64(t.Nanosecond()) * 10 // past 32 bits
+		for i := 28; i >= 20; i -= 2 {
+			put2(out[i:i+2], uint32(ns%100))
+			ns /= 100
 		}
+		n = 20 + prec
+	}
+	out[n] = 'Z'
+	return append(b, out[:n+1]...)
+}
+
+// The Unix seconds of 0000-01-01 and 10000-01-01 UTC: appendTime writes
+// the years between by hand (four digits, no sign).
+const (
+	minFastUnix = -62167219200
+	maxFastUnix = 253402300800
+)
+
+// digitPairs is "00" to "99" back to back.
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+// put2 writes v (0..99) as two digits.
+func put2(b []byte, v uint32) {
+	b[0], b[1] = digitPairs[2*v], digitPairs[2*v+1]
+}
+
+// civil is the proleptic Gregorian date of a day counted from 0000-01-01
+// (Howard Hinnant's civil_from_days, on years that start in March).
+func civil(days uint32) (year, month, day uint32) {
+	// 0000-01-01 is 60 days before 0000-03-01, the start of an era of
+	// 400 years: counted from the era before, z is never negative.
+	z := days + 146097 - 60
+	era := z / 146097
+	doe := z - era*146097                                  // [0, 146096]
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // [0, 399]
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // [0, 365], from March
+	mp := (5*doy + 2) / 153                                // [0, 11], from March
+	day = doy - (153*mp+2)/5 + 1
+	month = mp + 3
+	if month > 12 {
+		month -= 12
+	}
+	year = yoe + era*400 - 400
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
+}
+
+// appendTimeFormat is appendTime by AppendFormat, for the years outside
+// 0..9999 (none a range check lets through).
+func appendTimeFormat(b []byte, t time.Time, prec int) []byte {
+	b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05")
+	if prec > 0 {
+		prec = min(prec, 9)
 		var frac [9]byte
 		ns := t.Nanosecond()
 		for i := len(frac) - 1; i >= 0; i-- {
@@ -271,7 +341,28 @@ func parseTimeValue(v jv) (time.Time, int, *timeErr) {
 	return parseTime(map[string]any(nil))
 }
 
+// parseTimeString reads a time in text (see ParseTime). The forms the
+// sources write most (RFC 3339 in UTC, S3's access log time) are read by
+// hand first: time.Parse, with its layout walk for the S3 form, its
+// rewrites of the text and its second pass for the precision, was most of
+// a time's cost, read once or twice per event. Anything else, and every
+// error, is parseTimeStringSlow's, which the fast paths are tested against.
 func parseTimeString(orig string) (time.Time, int, *timeErr) {
+	s := strings.TrimSpace(orig)
+	if len(s) >= 20 && s[4] == '-' {
+		if t, prec, ok := fastRFC3339(s); ok {
+			return t, prec, nil
+		}
+	} else if len(s) >= 26 {
+		if t, ok := fastS3Time(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); ok {
+			return t, 0, nil
+		}
+	}
+	return parseTimeStringSlow(orig)
+}
+
+// parseTimeStringSlow is parseTimeString by time.Parse, for every form.
+func parseTimeStringSlow(orig string) (time.Time, int, *timeErr) {
 	s := strings.TrimSpace(orig)
 	if s == "" || s == "-" {
 		return time.Time{}, 0, &timeErr{ReasonMissingTime, "empty time"}
@@ -308,6 +399,117 @@ func parseTimeString(orig string) (time.Time, int, *timeErr) {
 		}
 	}
 	return time.Time{}, 0, &timeErr{ReasonUnparseableTime, fmt.Sprintf("%q is not a time", orig)}
+}
+
+// fastRFC3339 reads s when it is "yyyy-mm-ddThh:mm:ss[.f...]Z" ('T' also
+// 't' or a space, 'Z' also 'z'): false for anything else. It accepts only
+// what time.Parse's own RFC 3339 path does, with its ranges, so the time is
+// the one parseTimeStringSlow gives, and the precision too (the fraction's
+// digits, at most 9).
+func fastRFC3339(s string) (time.Time, int, bool) {
+	if s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, 0, false
+	}
+	if z := s[len(s)-1]; z != 'Z' && z != 'z' {
+		return time.Time{}, 0, false
+	}
+	year, ok1 := digits4(s[0:4])
+	month, ok2 := digits2(s[5:7])
+	day, ok3 := digits2(s[8:10])
+	hour, ok4 := digits2(s[11:13])
+	minute, ok5 := digits2(s[14:16])
+	sec, ok6 := digits2(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, 0, false
+	}
+	frac := s[19 : len(s)-1]
+	nsec, prec := 0, 0
+	if frac != "" {
+		if len(frac) < 2 || frac[0] != '.' {
+			return time.Time{}, 0, false
+		}
+		for i := 1; i < len(frac); i++ {
+			c := frac[i]
+			if c < '0' || c > '9' {
+				return time.Time{}, 0, false
+			}
+			if prec < 9 { // time.Parse truncates past nanoseconds
+				nsec = nsec*10 + int(c-'0')
+				prec++
+			}
+		}
+		for i := prec; i < 9; i++ {
+			nsec *= 10
+		}
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), prec, true
+}
+
+// s3Months is the month names of the S3 form, as time.Parse writes them
+// (it reads them in any case: another case is left to it).
+const s3Months = "JanFebMarAprMayJunJulAugSepOctNovDec"
+
+// fastS3Time reads s when it is S3's "dd/Mon/yyyy:hh:mm:ss ±hhmm" (no
+// fraction: S3 writes none, and the precision is then 0): false for
+// anything else, including what time.Parse would read but this does not
+// (a one-digit hour, a month's name in another case, an offset past 23:59).
+func fastS3Time(s string) (time.Time, bool) {
+	if len(s) != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' || s[20] != ' ' ||
+		(s[21] != '+' && s[21] != '-') {
+		return time.Time{}, false
+	}
+	month := 0
+	for m := 0; m < 12; m++ {
+		if s[3:6] == s3Months[3*m:3*m+3] {
+			month = m + 1
+			break
+		}
+	}
+	day, ok1 := digits2(s[0:2])
+	year, ok2 := digits4(s[7:11])
+	hour, ok3 := digits2(s[12:14])
+	minute, ok4 := digits2(s[15:17])
+	sec, ok5 := digits2(s[18:20])
+	offH, ok6 := digits2(s[22:24])
+	offM, ok7 := digits2(s[24:26])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || month == 0 || day < 1 || day > daysIn(month, year) ||
+		hour > 23 || minute > 59 || sec > 59 || offH > 23 || offM > 59 {
+		return time.Time{}, false
+	}
+	off := offH*60 + offM
+	if s[21] == '-' {
+		off = -off
+	}
+	// Date normalises the minutes taken back past the hour or the day.
+	return time.Date(year, time.Month(month), day, hour, minute-off, sec, 0, time.UTC), true
+}
+
+// digits2 and digits4 read two and four decimal digits.
+func digits2(s string) (int, bool) {
+	a, b := s[0]-'0', s[1]-'0'
+	return int(a)*10 + int(b), a <= 9 && b <= 9
+}
+
+func digits4(s string) (int, bool) {
+	hi, ok1 := digits2(s[0:2])
+	lo, ok2 := digits2(s[2:4])
+	return hi*100 + lo, ok1 && ok2
+}
+
+// daysIn is the days of month m (1..12) of year y, as time.Parse checks a
+// day against them.
+func daysIn(m, y int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // fractionDigits counts the digits after the seconds' decimal point.
@@ -350,6 +552,42 @@ func isEpochText(s string) bool {
 // parseEpoch reads an epoch number in text, exactly (no float rounding for
 // the plain decimal forms).
 func parseEpoch(s string) (time.Time, int, *timeErr) {
+	// Plain digits (the sources' epochs: flow records' seconds, CloudWatch's
+	// milliseconds) are read by hand: the general path's cuts and
+	// concatenations allocated twice for a millisecond time. Past 18
+	// digits (an int64's overflow) or 1<<33 seconds, the general path
+	// says what is wrong.
+	if n := len(s); n > 0 && n <= 18 {
+		v := int64(0)
+		for i := 0; i < n; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				goto general
+			}
+			v = v*10 + int64(c-'0')
+		}
+		var unit int64 // per second
+		shift := 0
+		switch {
+		case v < 1e11:
+			unit = 1
+		case v < 1e14:
+			unit, shift = 1e3, 3
+		case v < 1e17:
+			unit, shift = 1e6, 6
+		default:
+			unit, shift = 1e9, 9
+		}
+		if sec := v / unit; sec <= 1<<33 {
+			return time.Unix(sec, (v%unit)*(1e9/unit)).UTC(), shift, nil
+		}
+	}
+general:
+	return parseEpochSlow(s)
+}
+
+// parseEpochSlow is parseEpoch for every form.
+func parseEpochSlow(s string) (time.Time, int, *timeErr) {
 	orig := s
 	// Built only when needed: this runs for every epoch time read.
 	bad := func() *timeErr { return &timeErr{ReasonUnparseableTime, fmt.Sprintf("%q is not an epoch time", orig)} }
