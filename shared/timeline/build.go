@@ -55,7 +55,11 @@ type Options struct {
 	// (default DefaultMaxKeys); the rest are counted under Other.
 	MaxKeys int
 	// Workers is how many goroutines normalise records (default
-	// runtime.GOMAXPROCS(0)). The outputs do not depend on it.
+	// runtime.GOMAXPROCS(0) + 1: the reader and Build's own goroutine
+	// each wait at times, and one worker more than the cores keeps them
+	// busy then; at 2M events on 2 cores, 3 workers built in 7.9 and 6.5 s
+	// where 2 took 9.3 and 8.1, runs alternated). The outputs do not
+	// depend on it.
 	Workers int
 }
 
@@ -395,7 +399,7 @@ func Build(ctx context.Context, inputs []Input, outJSONL, outCSV, untimed io.Wri
 		opts.Now = time.Now()
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = runtime.GOMAXPROCS(0)
+		opts.Workers = runtime.GOMAXPROCS(0) + 1
 	}
 	b := &builder{opts: opts, tmpDir: tmpDir, stats: newStats(), keys: newCountedKeys()}
 	defer b.cleanup()
