@@ -35,6 +35,19 @@ const (
 	markID = "@@EVENTID@@"
 )
 
+// benchBase is the time the generated records start at.
+var benchBase = time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC)
+
+// fillMarks is a template's line with its marks replaced by t, in each
+// mark's form, and its eventID by one made of id.
+func fillMarks(line []byte, t time.Time, id int) []byte {
+	line = bytes.ReplaceAll(line, []byte(markRFC3339), []byte(t.Format("2006-01-02T15:04:05Z")))
+	line = bytes.ReplaceAll(line, []byte(markS3), []byte(t.Format("02/Jan/2006:15:04:05 -0700")))
+	line = bytes.ReplaceAll(line, []byte(markEpochS), []byte(strconv.FormatInt(t.Unix(), 10)))
+	line = bytes.ReplaceAll(line, []byte(markEpochMS), []byte(strconv.FormatInt(t.UnixMilli(), 10)))
+	return bytes.ReplaceAll(line, []byte(markID), []byte("bench-"+strconv.Itoa(id)))
+}
+
 // benchTemplate is a corpus record with its time fields replaced by marks.
 type benchTemplate struct {
 	source string
@@ -116,7 +129,6 @@ func loadTemplates(tb testing.TB) map[string][]benchTemplate {
 // each extract is out of order and the sort has work to do.
 func generate(tb testing.TB, dir string, n int) []Input {
 	tpl := loadTemplates(tb)
-	base := time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC)
 	const prime = 1_000_003 // coprime with every n used
 	var ins []Input
 	i := 0
@@ -133,13 +145,7 @@ func generate(tb testing.TB, dir string, n int) []Input {
 		for k := 0; k < count; k++ {
 			ms := int64((uint64(i) * prime) % uint64(n))
 			i++
-			t := base.Add(time.Duration(ms) * time.Millisecond)
-			line := ts[k%len(ts)].line
-			line = bytes.ReplaceAll(line, []byte(markRFC3339), []byte(t.Format("2006-01-02T15:04:05Z")))
-			line = bytes.ReplaceAll(line, []byte(markS3), []byte(t.Format("02/Jan/2006:15:04:05 -0700")))
-			line = bytes.ReplaceAll(line, []byte(markEpochS), []byte(strconv.FormatInt(t.Unix(), 10)))
-			line = bytes.ReplaceAll(line, []byte(markEpochMS), []byte(strconv.FormatInt(t.UnixMilli(), 10)))
-			line = bytes.ReplaceAll(line, []byte(markID), []byte("bench-"+strconv.Itoa(i)))
+			line := fillMarks(ts[k%len(ts)].line, benchBase.Add(time.Duration(ms)*time.Millisecond), i)
 			// A flow record's identity is its fields (timeline copies of
 			// one record are one event): a port of its own keeps the
 			// repeated templates of one second distinct records.

@@ -1,8 +1,6 @@
 package timeline
 
 import (
-	"bytes"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -47,14 +45,7 @@ type benchLine struct {
 // benchRecord is the k-th line made of templates ts, the i-th of the mix:
 // its marks replaced by its time (i ms after the base) and ID.
 func benchRecord(ts []benchTemplate, k, i int) []byte {
-	base := time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC)
-	t := base.Add(time.Duration(i) * time.Millisecond)
-	l := ts[k%len(ts)].line
-	l = bytes.ReplaceAll(l, []byte(markRFC3339), []byte(t.Format("2006-01-02T15:04:05Z")))
-	l = bytes.ReplaceAll(l, []byte(markS3), []byte(t.Format("02/Jan/2006:15:04:05 -0700")))
-	l = bytes.ReplaceAll(l, []byte(markEpochS), []byte(strconv.FormatInt(t.Unix(), 10)))
-	l = bytes.ReplaceAll(l, []byte(markEpochMS), []byte(strconv.FormatInt(t.UnixMilli(), 10)))
-	return bytes.ReplaceAll(l, []byte(markID), []byte("bench-"+strconv.Itoa(i)))
+	return fillMarks(ts[k%len(ts)].line, benchBase.Add(time.Duration(i)*time.Millisecond), i)
 }
 
 // normalizeLines normalises lines b.N times, one at a time as a worker

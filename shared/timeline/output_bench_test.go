@@ -3,7 +3,6 @@ package timeline
 import (
 	"bytes"
 	"io"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -12,7 +11,6 @@ import (
 // normalised, with their inputs' names: what the output encodes.
 func benchEvents(b *testing.B) ([]Event, []inputName, []int32) {
 	tpl := loadTemplates(b)
-	base := time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var inputs []Input
 	var d jdoc
@@ -25,13 +23,7 @@ func benchEvents(b *testing.B) ([]Event, []inputName, []int32) {
 		ts := tpl[s.file]
 		for k := range s.share * 20 {
 			i++
-			t := base.Add(time.Duration(i) * time.Millisecond)
-			l := ts[k%len(ts)].line
-			l = bytes.ReplaceAll(l, []byte(markRFC3339), []byte(t.Format("2006-01-02T15:04:05Z")))
-			l = bytes.ReplaceAll(l, []byte(markS3), []byte(t.Format("02/Jan/2006:15:04:05 -0700")))
-			l = bytes.ReplaceAll(l, []byte(markEpochS), []byte(strconv.FormatInt(t.Unix(), 10)))
-			l = bytes.ReplaceAll(l, []byte(markEpochMS), []byte(strconv.FormatInt(t.UnixMilli(), 10)))
-			l = bytes.ReplaceAll(l, []byte(markID), []byte("bench-"+strconv.Itoa(i)))
+			l := benchRecord(ts, k, i)
 			m := len(evs)
 			normalizeInto(&d, s.source, inputs[n].ArtifactKey, int64(k), bytes.Clone(l), now, &evs, &un)
 			for range len(evs) - m {
