@@ -76,6 +76,30 @@ type jdoc struct {
 	// allocation a record.
 	tf    []timeField
 	items []item
+	// shapes are the hash tables of objects indexed before, by their
+	// keys (see index); members is index's scratch.
+	shapes  [shapeSlots]objShape
+	members []int32
+}
+
+// shapeSlots is how many object shapes a jdoc keeps (a power of two).
+const shapeSlots = 64
+
+// minShapeMembers and maxShapeMembers bound the objects whose shape is
+// kept: a smaller one's table costs no more to make than to copy, a larger
+// one (a response's list of hundreds) is not worth the memory.
+const minShapeMembers, maxShapeMembers = 4, 64
+
+// objShape is an object's member keys, in order and back to back, with
+// each key's end in keys, its fold, and the object's hash table as member
+// ordinals + 1: the table of every object with those keys in that order,
+// whatever its values.
+type objShape struct {
+	sig   uint64
+	keys  []byte
+	ends  []int32
+	folds []uint64
+	tab   []int32
 }
 
 // times is tf as an item's times, held in the jdoc of rec: valid until the
@@ -560,29 +584,53 @@ func (c jv) keyName() string {
 // the largest cost left after scanning. Members are put in in document
 // order with linear probing, so a lookup meets the members of one folded
 // key in document order.
+//
+// Records of a log repeat a few shapes (a CloudTrail record's keys, in
+// its order, are those of its event's records), and folding every key of
+// every object and hashing it into a table was, after the scan, the
+// largest cost of a record. So a table made is kept by the object's keys
+// (objShape), and an object with the same keys in the same order takes
+// a copy: its keys compared byte for byte with the kept ones, which costs
+// less than folding them. A table is the same function of the keys either
+// way, so a lookup finds what it would have.
 func (m jv) index() {
-	nodes := m.d.nodes
+	d := m.d
+	nodes := d.nodes
 	obj := &nodes[m.i-1]
 	if obj.tab != 0 {
 		return
 	}
-	n := 0
+	n, esc := 0, false
+	sig := uint64(0)
+	for c, end := m.i, int(obj.end); c < end; c = int(nodes[c].end) {
+		mb := &nodes[c]
+		sig = (sig ^ uint64(mb.ke-mb.ks)) * 0x100000001B3
+		esc = esc || mb.kesc
+		n++
+	}
+	var sh *objShape
+	if !esc && minShapeMembers <= n && n <= maxShapeMembers {
+		sig ^= uint64(n) << 56
+		sh = &d.shapes[(sig*0x9E3779B97F4A7C15)>>32&(shapeSlots-1)]
+		if sh.sig == sig && len(sh.ends) == n && m.indexAs(sh) {
+			return
+		}
+	}
 	for c, end := m.i, int(obj.end); c < end; c = int(nodes[c].end) {
 		mb := &nodes[c]
 		if mb.kesc {
-			mb.fold = foldKey((jv{m.d, c + 1}).keyName())
+			mb.fold = foldKey((jv{d, c + 1}).keyName())
 		} else {
-			mb.fold = foldKey(m.d.buf[mb.ks:mb.ke])
+			mb.fold = foldKey(d.buf[mb.ks:mb.ke])
 		}
-		n++
 	}
 	size := 4
 	for size < 2*n {
 		size *= 2
 	}
-	off := len(m.d.tab)
-	m.d.tab = slices.Grow(m.d.tab, size)[:off+size]
-	tab := m.d.tab[off:]
+	off := len(d.tab)
+	d.tab = slices.Grow(d.tab, size)[:off+size]
+	tab := d.tab[off:]
 	clear(tab)
 	mask := size - 1
 	for c, end := m.i, int(obj.end); c < end; c = int(nodes[c].end) {
@@ -593,6 +641,75 @@ func (m jv) index() {
 		tab[s] = c + 1
 	}
 	obj.tab, obj.mask = int32(off+1), int32(mask)
+	if sh != nil {
+		m.keepShape(sh, sig, tab)
+	}
+}
+
+// indexAs makes m's table a copy of shape sh's, when m's keys are sh's
+// (m has as many members, none with an escaped key); false, with m not
+// indexed, when they are not.
+func (m jv) indexAs(sh *objShape) bool {
+	d := m.d
+	nodes := d.nodes
+	obj := &nodes[m.i-1]
+	members := d.members[:0]
+	from := int32(0)
+	for c, end := m.i, int(obj.end); c < end; c = int(nodes[c].end) {
+		mb := &nodes[c]
+		k := len(members)
+		to := sh.ends[k]
+		if string(d.buf[mb.ks:mb.ke]) != string(sh.keys[from:to]) {
+			d.members = members
+			return false
+		}
+		mb.fold = sh.folds[k]
+		members = append(members, int32(c))
+		from = to
+	}
+	d.members = members
+	size := len(sh.tab)
+	off := len(d.tab)
+	d.tab = slices.Grow(d.tab, size)[:off+size]
+	tab := d.tab[off:]
+	for s, o := range sh.tab {
+		if o == 0 {
+			tab[s] = 0
+		} else {
+			tab[s] = int(members[o-1]) + 1
+		}
+	}
+	obj.tab, obj.mask = int32(off+1), int32(size-1)
+	return true
+}
+
+// keepShape keeps m's keys and its table tab, just made, in sh (whatever
+// shape sh held before).
+func (m jv) keepShape(sh *objShape, sig uint64, tab []int) {
+	d := m.d
+	nodes := d.nodes
+	obj := &nodes[m.i-1]
+	sh.sig = sig
+	sh.keys, sh.ends, sh.folds = sh.keys[:0], sh.ends[:0], sh.folds[:0]
+	// The table holds node indexes; the shape's, ordinals (a member's
+	// place in members, in document order, so found by binary search).
+	members := d.members[:0]
+	for c, end := m.i, int(obj.end); c < end; c = int(nodes[c].end) {
+		mb := &nodes[c]
+		sh.keys = append(sh.keys, d.buf[mb.ks:mb.ke]...)
+		sh.ends = append(sh.ends, int32(len(sh.keys)))
+		sh.folds = append(sh.folds, mb.fold)
+		members = append(members, int32(c))
+	}
+	d.members = members
+	sh.tab = slices.Grow(sh.tab[:0], len(tab))[:len(tab)]
+	for s, c := range tab {
+		sh.tab[s] = 0
+		if c != 0 {
+			o, _ := slices.BinarySearch(members, int32(c-1))
+			sh.tab[s] = int32(o + 1)
+		}
+	}
 }
 
 // slot is a folded key's home slot in a table of mask+1 slots.

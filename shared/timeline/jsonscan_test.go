@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -93,5 +94,83 @@ func TestFoldKeyKeyEq(t *testing.T) {
 	// Distinct short keys do not collide (the filter filters).
 	if foldKey("srcaddr") == foldKey("dstaddr") || foldKey("start") == foldKey("end") || foldKey("eventName") == foldKey("eventTime") {
 		t.Error("distinct keys fold alike")
+	}
+}
+
+// An object indexed as a shape kept from an earlier object (index's
+// objShape) finds, for every key, exactly what an object indexed afresh
+// finds: lines parsed in turn into one jdoc, whose shapes carry over, are
+// looked in as each line parsed into a new jdoc, object by object and key
+// by key (each member's, their keyEq variants, absent ones). The lines
+// repeat shapes with other values and nesting, change one key of a shape,
+// keep its key lengths with other keys (a signature's collision), reorder
+// it, repeat keys, escape one, and cross the kept sizes' bounds; then
+// random objects over a few keys.
+func TestIndexShapes(t *testing.T) {
+	keysOf := func(n int, name func(int) string) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "%q:%d", name(i), i)
+		}
+		b.WriteString("}")
+		return b.String()
+	}
+	lines := []string{
+		`{"eventName":"A","userIdentity":{"type":"IAMUser","arn":"x","accountId":"1","userName":"u"},"eventTime":"t","awsRegion":"r"}`,
+		`{"eventName":"B","userIdentity":{"type":"Root","arn":{"deep":[1,2,{"a":3}]},"accountId":"2","userName":"v"},"eventTime":"t2","awsRegion":"r2"}`,
+		`{"eventName":"C","userIdentity":{"type":"Root","arn":"y","accountId":"3","userNamf":"w"},"eventTime":"t3","awsRegion":"r3"}`,
+		`{"eventName":"D","userIdentity":{"tipe":"Root","nra":"y","accountIe":"3","userNamf":"w"},"eventTime":"t3","awsRegion":"r3"}`,
+		`{"awsRegion":"r","eventTime":"t","userIdentity":{"userName":"u","accountId":"1","arn":"x","type":"IAMUser"},"eventName":"E"}`,
+		`{"eventName":"F","userIdentity":{"type":"a","type":"b","arn":"x","arn":"z"},"eventTime":"t","awsRegion":"r"}`,
+		`{"eventName":"G","userIdentity":{"type":"a","account_id":"b","accountId":"c","Account-Id":"d"},"eventTime":"t","awsRegion":"r"}`,
+		`{"eventName":"H","userIdentity":{"type":"a","account_id":"b","accountId":"c","Account-Id":"d"},"eventTime":"t","awsRegion":"r"}`,
+		`{"eventName":"I","userIdentity":{"ty\u0070e":"a","arn":"x","accountId":"1","userName":"u"},"eventTime":"t","awsRegion":"r"}`,
+		`{"eventName":"J","userIdentity":{"type":"a","arn":"x","accountId":"1"},"eventTime":"t","awsRegion":"r"}`,
+		`{"l":[{"a":1,"bb":2,"ccc":3,"dddd":4},{"a":5,"bb":[6,7],"ccc":{"x":8},"dddd":9},{"z":1,"yy":2,"xxx":3,"wwww":4}]}`,
+		keysOf(64, func(i int) string { return fmt.Sprintf("k%02d", i) }),
+		keysOf(64, func(i int) string { return fmt.Sprintf("k%02d", 63-i) }),
+		keysOf(65, func(i int) string { return fmt.Sprintf("k%02d", i) }),
+		keysOf(65, func(i int) string { return fmt.Sprintf("k%02d", i) }),
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	alphabet := []string{"a", "b", "B", "c", "c_", "dd", "ee", "e-e", "ff", "gg"}
+	for range 3000 {
+		lines = append(lines, keysOf(1+r.IntN(8), func(int) string { return alphabet[r.IntN(len(alphabet))] }))
+	}
+	var kept jdoc
+	for _, line := range lines {
+		var fresh jdoc
+		if !kept.parse([]byte(line), fastMaxDepth) || !fresh.parse([]byte(line), fastMaxDepth) {
+			t.Fatalf("%s: not parsed", line)
+		}
+		for i := range kept.nodes {
+			if kept.nodes[i].kind != jObject {
+				continue
+			}
+			m, f := jv{&kept, i + 1}, jv{&fresh, i + 1}
+			var probe []string
+			m.children(func(c jv) bool {
+				k := c.keyName()
+				probe = append(probe, k, strings.ToUpper(k), "_"+k, k+"x")
+				return true
+			})
+			probe = append(probe, alphabet...)
+			probe = append(probe, "type", "arn", "accountId", "ACCOUNT_ID", "absent")
+			for _, k := range probe {
+				if got, want := m.key(k).i, f.key(k).i; got != want {
+					t.Fatalf("%s: object %d, key %q: node %d, afresh %d", line, i, k, got, want)
+				}
+				if got, want := field(m, k).i, field(f, k).i; got != want {
+					t.Fatalf("%s: object %d, field %q: node %d, afresh %d", line, i, k, got, want)
+				}
+			}
+			if m.foldSet() != f.foldSet() {
+				t.Fatalf("%s: object %d: fold sets differ", line, i)
+			}
+		}
 	}
 }
