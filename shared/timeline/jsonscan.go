@@ -653,11 +653,13 @@ func (m jv) indexAs(sh *objShape) bool {
 	d := m.d
 	nodes := d.nodes
 	obj := &nodes[m.i-1]
-	members := d.members[:0]
+	// members[o] is the node index of the member of ordinal o-1: the
+	// shape's table entry o, with members[0] = -1 for an empty slot's 0.
+	members := append(d.members[:0], -1)
 	from := int32(0)
 	for c, end := m.i, int(obj.end); c < end; c = int(nodes[c].end) {
 		mb := &nodes[c]
-		k := len(members)
+		k := len(members) - 1
 		to := sh.ends[k]
 		if string(d.buf[mb.ks:mb.ke]) != string(sh.keys[from:to]) {
 			d.members = members
@@ -673,11 +675,7 @@ func (m jv) indexAs(sh *objShape) bool {
 	d.tab = slices.Grow(d.tab, size)[:off+size]
 	tab := d.tab[off:]
 	for s, o := range sh.tab {
-		if o == 0 {
-			tab[s] = 0
-		} else {
-			tab[s] = int(members[o-1]) + 1
-		}
+		tab[s] = int(members[o]) + 1
 	}
 	obj.tab, obj.mask = int32(off+1), int32(size-1)
 	return true
