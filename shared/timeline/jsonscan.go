@@ -77,9 +77,12 @@ type jdoc struct {
 	tf    []timeField
 	items []item
 	// shapes are the hash tables of objects indexed before, by their
-	// keys (see index); members is index's scratch.
-	shapes  [shapeSlots]objShape
+	// keys (see index); members is index's scratch. Made on a jdoc's
+	// second value: one that scans a single value (Normalize's, a
+	// LookupEvents event's inner record) would only pay for them.
+	shapes  *[shapeSlots]objShape
 	members []int32
+	reused  bool
 }
 
 // shapeSlots is how many object shapes a jdoc keeps (a power of two).
@@ -143,6 +146,7 @@ func (d *jdoc) parse(buf []byte, maxDepth int) bool {
 	if len(buf) > math.MaxInt32 {
 		return false // not reached: lines are at most MaxRecordBytes
 	}
+	d.reused = d.reused || d.buf != nil
 	d.buf = buf
 	d.nodes = d.nodes[:0]
 	d.tab = d.tab[:0]
@@ -609,7 +613,10 @@ func (m jv) index() {
 		n++
 	}
 	var sh *objShape
-	if !esc && minShapeMembers <= n && n <= maxShapeMembers {
+	if !esc && minShapeMembers <= n && n <= maxShapeMembers && d.reused {
+		if d.shapes == nil {
+			d.shapes = new([shapeSlots]objShape)
+		}
 		sig ^= uint64(n) << 56
 		sh = &d.shapes[(sig*0x9E3779B97F4A7C15)>>32&(shapeSlots-1)]
 		if sh.sig == sig && len(sh.ends) == n && m.indexAs(sh) {
