@@ -88,10 +88,12 @@ type jdoc struct {
 // shapeSlots is how many object shapes a jdoc keeps (a power of two).
 const shapeSlots = 64
 
-// minShapeMembers and maxShapeMembers bound the objects whose shape is
-// kept: a smaller one's table costs no more to make than to copy, a larger
-// one (a response's list of hundreds) is not worth the memory.
-const minShapeMembers, maxShapeMembers = 4, 64
+// minShapeMembers, maxShapeMembers and maxShapeKeyBytes bound the objects
+// whose shape is kept: a smaller one's table costs no more to make than to
+// copy, a larger one (a response's list of hundreds, keys an attacker
+// made long in a request) is not worth the memory. A jdoc's shapes hold
+// at most shapeSlots times maxShapeKeyBytes of keys.
+const minShapeMembers, maxShapeMembers, maxShapeKeyBytes = 4, 64, 1024
 
 // objShape is an object's member keys, in order and back to back, with
 // each key's end in keys, its fold, and the object's hash table as member
@@ -604,16 +606,17 @@ func (m jv) index() {
 	if obj.tab != 0 {
 		return
 	}
-	n, esc := 0, false
+	n, keyBytes, esc := 0, 0, false
 	sig := uint64(0)
 	for c, end := m.i, int(obj.end); c < end; c = int(nodes[c].end) {
 		mb := &nodes[c]
 		sig = (sig ^ uint64(mb.ke-mb.ks)) * 0x100000001B3
+		keyBytes += int(mb.ke - mb.ks)
 		esc = esc || mb.kesc
 		n++
 	}
 	var sh *objShape
-	if !esc && minShapeMembers <= n && n <= maxShapeMembers && d.reused {
+	if !esc && minShapeMembers <= n && n <= maxShapeMembers && keyBytes <= maxShapeKeyBytes && d.reused {
 		if d.shapes == nil {
 			d.shapes = new([shapeSlots]objShape)
 		}

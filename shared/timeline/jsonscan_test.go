@@ -105,7 +105,8 @@ func TestFoldKeyKeyEq(t *testing.T) {
 // repeat shapes with other values and nesting, change one key of a shape,
 // keep its key lengths with other keys (a signature's collision), reorder
 // it, repeat keys, escape one, and cross the kept sizes' bounds; then
-// random objects over a few keys.
+// random objects over a few keys, and keys too long to keep, which no
+// shape holds after.
 func TestIndexShapes(t *testing.T) {
 	keysOf := func(n int, name func(int) string) string {
 		var b strings.Builder
@@ -141,6 +142,9 @@ func TestIndexShapes(t *testing.T) {
 	for range 3000 {
 		lines = append(lines, keysOf(1+r.IntN(8), func(int) string { return alphabet[r.IntN(len(alphabet))] }))
 	}
+	for range 2 { // last, so that no later shape takes its slot
+		lines = append(lines, keysOf(4, func(i int) string { return strings.Repeat(string(rune('a'+i)), 300) }))
+	}
 	var kept jdoc
 	for _, line := range lines {
 		var fresh jdoc
@@ -172,5 +176,17 @@ func TestIndexShapes(t *testing.T) {
 				t.Fatalf("%s: object %d: fold sets differ", line, i)
 			}
 		}
+	}
+	shapes := 0
+	for _, sh := range kept.shapes {
+		if len(sh.ends) > 0 {
+			shapes++
+		}
+		if len(sh.ends) > maxShapeMembers || len(sh.ends) > 0 && int(sh.ends[len(sh.ends)-1]) > maxShapeKeyBytes {
+			t.Errorf("a shape of %d keys, %d bytes kept", len(sh.ends), sh.ends[len(sh.ends)-1])
+		}
+	}
+	if shapes == 0 {
+		t.Error("no shape kept")
 	}
 }
