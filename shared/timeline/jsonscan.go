@@ -643,16 +643,28 @@ func (m jv) index() {
 	tab := d.tab[off:]
 	clear(tab)
 	mask := size - 1
+	// A shape to keep gets the same table in member ordinals + 1.
+	var shTab []int32
+	if sh != nil {
+		sh.tab = slices.Grow(sh.tab[:0], size)[:size]
+		shTab = sh.tab
+		clear(shTab)
+	}
+	k := int32(0)
 	for c, end := m.i, int(obj.end); c < end; c = int(nodes[c].end) {
 		s := slot(nodes[c].fold, mask)
 		for tab[s] != 0 {
 			s = (s + 1) & mask
 		}
 		tab[s] = c + 1
+		if shTab != nil {
+			k++
+			shTab[s] = k
+		}
 	}
 	obj.tab, obj.mask = int32(off+1), int32(mask)
 	if sh != nil {
-		m.keepShape(sh, sig, tab)
+		m.keepShape(sh, sig)
 	}
 }
 
@@ -691,32 +703,19 @@ func (m jv) indexAs(sh *objShape) bool {
 	return true
 }
 
-// keepShape keeps m's keys and its table tab, just made, in sh (whatever
-// shape sh held before).
-func (m jv) keepShape(sh *objShape, sig uint64, tab []int) {
+// keepShape keeps m's keys, their folds and signature sig in sh, whose
+// table index has just made (whatever shape sh held before).
+func (m jv) keepShape(sh *objShape, sig uint64) {
 	d := m.d
 	nodes := d.nodes
 	obj := &nodes[m.i-1]
 	sh.sig = sig
 	sh.keys, sh.ends, sh.folds = sh.keys[:0], sh.ends[:0], sh.folds[:0]
-	// The table holds node indexes; the shape's, ordinals (a member's
-	// place in members, in document order, so found by binary search).
-	members := d.members[:0]
 	for c, end := m.i, int(obj.end); c < end; c = int(nodes[c].end) {
 		mb := &nodes[c]
 		sh.keys = append(sh.keys, d.buf[mb.ks:mb.ke]...)
 		sh.ends = append(sh.ends, int32(len(sh.keys)))
 		sh.folds = append(sh.folds, mb.fold)
-		members = append(members, int32(c))
-	}
-	d.members = members
-	sh.tab = slices.Grow(sh.tab[:0], len(tab))[:len(tab)]
-	for s, c := range tab {
-		sh.tab[s] = 0
-		if c != 0 {
-			o, _ := slices.BinarySearch(members, int32(c-1))
-			sh.tab[s] = int32(o + 1)
-		}
 	}
 }
 

@@ -176,6 +176,9 @@ func TestIndexShapes(t *testing.T) {
 				t.Fatalf("%s: object %d: fold sets differ", line, i)
 			}
 		}
+		if fresh.shapes != nil {
+			t.Fatalf("%s: a jdoc of one value made shapes", line)
+		}
 	}
 	shapes := 0
 	for _, sh := range kept.shapes {
